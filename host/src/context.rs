@@ -1,0 +1,190 @@
+//! The transaction context: everything a guest may learn about its transaction, taken from the peer's INIT or
+//! TRANSACTION message and its SignedProposal, the way the Go shim's `newChaincodeStub` derives it.
+//!
+//! This is the only door through which the outside world reaches a guest, which is what keeps endorsers agreeing.
+
+use std::collections::BTreeMap;
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use wasmcc_proto::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
+use wasmcc_proto::protos::{
+    ChaincodeInput, ChaincodeMessage, ChaincodeProposalPayload, Proposal, SignedProposal,
+};
+
+/// Why a peer message could not become a transaction context. The text goes back to the peer in ERROR.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("failed to unmarshal input: {0}")]
+    Input(prost::DecodeError),
+    #[error("failed to extract proposal: {0}")]
+    Proposal(prost::DecodeError),
+    #[error("invalid channel header type. Expected {expected} or {config}, received {got}")]
+    HeaderType {
+        expected: i32,
+        config: i32,
+        got: i32,
+    },
+}
+
+/// What the proposal tells the chaincode. All empty when the peer sent no proposal (not an error).
+#[derive(Debug, Clone, Default)]
+pub struct ProposalInfo {
+    pub signed_proposal: Option<Vec<u8>>,
+    pub creator: Vec<u8>,
+    pub transient: BTreeMap<String, Vec<u8>>,
+    pub binding: Vec<u8>,
+    pub timestamp: Option<prost_types::Timestamp>,
+}
+
+/// One transaction as the guest sees it.
+#[derive(Debug, Clone)]
+pub struct TxContext {
+    pub txid: String,
+    pub channel_id: String,
+    pub is_init: bool,
+    pub args: Vec<Vec<u8>>,
+    pub decorations: BTreeMap<String, Vec<u8>>,
+    pub proposal: ProposalInfo,
+}
+
+impl TxContext {
+    /// Derives the context from an INIT or TRANSACTION message.
+    pub fn from_message(msg: &ChaincodeMessage, is_init: bool) -> Result<Self, ContextError> {
+        let input = ChaincodeInput::decode(msg.payload.as_slice()).map_err(ContextError::Input)?;
+        let proposal = match &msg.proposal {
+            Some(sp) => proposal_info(sp)?,
+            None => ProposalInfo::default(),
+        };
+        Ok(TxContext {
+            txid: msg.txid.clone(),
+            channel_id: msg.channel_id.clone(),
+            is_init,
+            args: input.args,
+            decorations: input.decorations.into_iter().collect(),
+            proposal,
+        })
+    }
+}
+
+fn proposal_info(sp: &SignedProposal) -> Result<ProposalInfo, ContextError> {
+    let proposal =
+        Proposal::decode(sp.proposal_bytes.as_slice()).map_err(ContextError::Proposal)?;
+    let header = Header::decode(proposal.header.as_slice()).map_err(ContextError::Proposal)?;
+    let channel_header =
+        ChannelHeader::decode(header.channel_header.as_slice()).map_err(ContextError::Proposal)?;
+    let endorser = HeaderType::EndorserTransaction as i32;
+    let config = HeaderType::Config as i32;
+    if channel_header.r#type != endorser && channel_header.r#type != config {
+        return Err(ContextError::HeaderType {
+            expected: endorser,
+            config,
+            got: channel_header.r#type,
+        });
+    }
+    let signature_header = SignatureHeader::decode(header.signature_header.as_slice())
+        .map_err(ContextError::Proposal)?;
+    let payload = ChaincodeProposalPayload::decode(proposal.payload.as_slice())
+        .map_err(ContextError::Proposal)?;
+
+    let mut hasher = Sha256::new();
+    hasher.update(&signature_header.nonce);
+    hasher.update(&signature_header.creator);
+    hasher.update(channel_header.epoch.to_le_bytes());
+    Ok(ProposalInfo {
+        signed_proposal: Some(sp.encode_to_vec()),
+        creator: signature_header.creator,
+        transient: payload.transient_map.into_iter().collect(),
+        binding: hasher.finalize().to_vec(),
+        timestamp: channel_header.timestamp,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(channel_type: i32, nonce: &[u8], creator: &[u8], epoch: u64) -> SignedProposal {
+        let ch = ChannelHeader {
+            r#type: channel_type,
+            channel_id: "ch1".into(),
+            tx_id: "tx1".into(),
+            epoch,
+            timestamp: Some(prost_types::Timestamp {
+                seconds: 7,
+                nanos: 9,
+            }),
+            ..Default::default()
+        };
+        let sh = SignatureHeader {
+            creator: creator.to_vec(),
+            nonce: nonce.to_vec(),
+        };
+        let header = Header {
+            channel_header: ch.encode_to_vec(),
+            signature_header: sh.encode_to_vec(),
+        };
+        let payload = ChaincodeProposalPayload {
+            transient_map: [("k".to_string(), b"v".to_vec())].into_iter().collect(),
+            ..Default::default()
+        };
+        let proposal = Proposal {
+            header: header.encode_to_vec(),
+            payload: payload.encode_to_vec(),
+            ..Default::default()
+        };
+        SignedProposal {
+            proposal_bytes: proposal.encode_to_vec(),
+            signature: vec![1],
+        }
+    }
+
+    fn message(proposal: Option<SignedProposal>) -> ChaincodeMessage {
+        let input = ChaincodeInput {
+            args: vec![b"fn".to_vec(), b"a".to_vec()],
+            ..Default::default()
+        };
+        ChaincodeMessage {
+            payload: input.encode_to_vec(),
+            txid: "tx1".into(),
+            channel_id: "ch1".into(),
+            proposal,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn binding_is_sha256_of_nonce_creator_epoch() {
+        let msg = message(Some(signed(
+            HeaderType::EndorserTransaction as i32,
+            b"nonce",
+            b"me",
+            5,
+        )));
+        let ctx = TxContext::from_message(&msg, false).unwrap();
+        let mut expected = b"nonceme".to_vec();
+        expected.extend_from_slice(&5u64.to_le_bytes());
+        assert_eq!(ctx.proposal.binding, Sha256::digest(&expected).to_vec());
+        assert_eq!(ctx.proposal.creator, b"me");
+        assert_eq!(ctx.proposal.transient["k"], b"v");
+        assert_eq!(ctx.proposal.timestamp.unwrap().seconds, 7);
+        assert_eq!(ctx.args, vec![b"fn".to_vec(), b"a".to_vec()]);
+    }
+
+    #[test]
+    fn no_proposal_is_not_an_error() {
+        let ctx = TxContext::from_message(&message(None), false).unwrap();
+        assert!(ctx.proposal.creator.is_empty() && ctx.proposal.binding.is_empty());
+        assert!(ctx.proposal.timestamp.is_none());
+    }
+
+    #[test]
+    fn wrong_header_type_is_refused_like_the_shim() {
+        let msg = message(Some(signed(HeaderType::Message as i32, b"n", b"c", 0)));
+        let err = TxContext::from_message(&msg, false).unwrap_err();
+        assert!(
+            err.to_string().contains("invalid channel header type"),
+            "{err}"
+        );
+    }
+}

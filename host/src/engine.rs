@@ -1,0 +1,147 @@
+//! The one wasmtime `Engine` of the host, configured for deterministic, bounded, fast-to-instantiate chaincode.
+//!
+//! Determinism: NaN canonicalization, no threads, no relaxed SIMD, fuel metering. Boundedness: fuel, a memory cap
+//! and an epoch deadline per transaction. Speed: the pooling allocator keeps instance slots warm so that a fresh
+//! instance per transaction costs microseconds.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::abi::{self, ChaincodePre, TxState};
+use crate::limits;
+
+/// Why a module could not become a runnable chaincode.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the engine could not be configured: {0}")]
+    Config(String),
+    #[error("not a valid wasm module or component: {0}")]
+    Encode(String),
+    #[error("compilation failed: {0}")]
+    Compile(String),
+    #[error("the chaincode does not match the wasmcc ABI: {0}")]
+    Link(String),
+}
+
+/// The engine plus the linker holding every host import, shared by all chaincodes.
+pub struct WasmEngine {
+    engine: Engine,
+    linker: Linker<TxState>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl WasmEngine {
+    /// Builds the engine and starts its epoch ticker thread (stopped when the engine is dropped).
+    pub fn new() -> Result<Self, EngineError> {
+        let engine =
+            Engine::new(&Self::config()).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        abi::add_to_linker(&mut linker).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
+        Ok(WasmEngine {
+            engine,
+            linker,
+            ticker_stop,
+        })
+    }
+
+    fn config() -> Config {
+        let mut pool = PoolingAllocationConfig::default();
+        let instances = limits::MAX_CONCURRENT_INSTANCES;
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * limits::CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(instances * limits::CORE_INSTANCES_PER_COMPONENT)
+            .total_tables(instances * limits::CORE_INSTANCES_PER_COMPONENT)
+            .max_memory_size(limits::MAX_MEMORY_BYTES)
+            .total_stacks(instances);
+
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .cranelift_nan_canonicalization(true)
+            .wasm_relaxed_simd(false)
+            .relaxed_simd_deterministic(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        config
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles a core module (turned into a component in-process) or a ready component, and pre-links it.
+    pub fn load(&self, bytes: &[u8]) -> Result<ChaincodePre<TxState>, EngineError> {
+        let component_bytes = to_component(bytes)?;
+        let component = Component::new(&self.engine, &component_bytes)
+            .map_err(|e| EngineError::Compile(format!("{e:#}")))?;
+        self.prepare(&component)
+    }
+
+    /// Pre-links a compiled component: resolving imports once here keeps that work off every transaction.
+    pub fn prepare(&self, component: &Component) -> Result<ChaincodePre<TxState>, EngineError> {
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| EngineError::Link(format!("{e:#}")))?;
+        ChaincodePre::new(pre).map_err(|e| EngineError::Link(format!("{e:#}")))
+    }
+}
+
+impl Drop for WasmEngine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Turns a core module into a component; passes a component through unchanged.
+pub fn to_component(bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
+    if wasmparser_is_component(bytes) {
+        return Ok(bytes.to_vec());
+    }
+    wit_component::ComponentEncoder::default()
+        .module(bytes)
+        .and_then(|enc| enc.validate(true).encode())
+        .map_err(|e| EngineError::Encode(format!("{e:#}")))
+}
+
+/// A wasm binary starts with `\0asm` and a version; components use layer 1 in the version's upper half.
+fn wasmparser_is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && &bytes[0..4] == b"\0asm" && bytes[6..8] == [0x01, 0x00]
+}
+
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    thread::Builder::new()
+        .name("wasmcc-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                thread::sleep(limits::EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawning the epoch ticker thread");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_refused_with_a_clear_error() {
+        let engine = WasmEngine::new().unwrap();
+        let err = engine.load(b"not wasm at all").err().unwrap();
+        assert!(matches!(err, EngineError::Encode(_)), "{err}");
+    }
+
+    #[test]
+    fn component_header_is_recognised() {
+        assert!(wasmparser_is_component(b"\0asm\x0d\x00\x01\x00"));
+        assert!(!wasmparser_is_component(b"\0asm\x01\x00\x00\x00"));
+    }
+}

@@ -1,0 +1,106 @@
+//! The peer simulator: a stand-in for a Hyperledger Fabric peer, for tests, the demo and benches.
+//!
+//! It plays the peer's side of the CCaaS protocol (`shared/fabric-protocol.md`) against a chaincode server such as
+//! the wasmcc host, with the peer's semantics and the peer's replies, so a test can drive real wasm through the real
+//! host without a Fabric network (design.md, "Tests, in layers", item 3):
+//!
+//! - [`PeerSim`] owns an in-memory versioned world state ([`world`]), shared by every connection and cloneable.
+//! - [`PeerSim::connect`] dials the chaincode's `protos.Chaincode/Connect`, waits for REGISTER with the expected CCID
+//!   and answers REGISTERED + READY; a wrong CCID gets no answer at all, as from a real peer.
+//! - [`PeerConnection::invoke`] / [`PeerConnection::init`] send TRANSACTION / INIT with a real signed proposal
+//!   ([`proposal`]), serve the chaincode's state requests while the transaction runs, and on COMPLETED with a status
+//!   below 400 commit the write set with an MVCC check. Many transactions may be in flight on one connection.
+//! - Every message received is kept in a [`RequestLog`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), wasmcc_host::testing::SimError> {
+//! use wasmcc_host::testing::{args, PeerSim};
+//! let peer = PeerSim::new();
+//! peer.seed("mychannel", "basic", [("asset1", "blue")]);
+//! let conn = peer.connect("127.0.0.1:9999", "basic_1.0:0123abcd").await?;
+//! let result = conn.invoke("mychannel", args(["transfer", "asset1", "bob"])).await?;
+//! assert!(result.commit.is_committed());
+//! # Ok(()) }
+//! ```
+//!
+//! Not simulated (yet): private data, range/rich/history queries, state metadata, chaincode-to-chaincode calls, the
+//! `_lifecycle` init-required bookkeeping. Requests for them get a peer-shaped ERROR that says so.
+
+mod connection;
+mod log;
+mod peer;
+pub mod proposal;
+pub mod world;
+
+use std::time::Duration;
+
+use wasmcc_proto::protos::chaincode_message;
+
+pub use connection::{PeerConnection, TxOptions, TxOutcome, TxResult};
+pub use log::{Disposition, LoggedMessage, RequestLog};
+pub use peer::{fabric_default_ready_params, ConnectOptions, PeerSim, MAX_MESSAGE_SIZE};
+pub use proposal::Identity;
+pub use world::{CommitStatus, RwSet, Version, VersionedValue};
+
+/// Errors of the simulator itself. What the *chaincode* answers is never an error here: it is a [`TxResult`].
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("invalid chaincode address {addr:?}: {reason}")]
+    InvalidAddress { addr: String, reason: String },
+    #[error("dialing chaincode at {addr}: {source}")]
+    Dial {
+        addr: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+    #[error("Connect call failed: {0}")]
+    Rpc(#[from] tonic::Status),
+    /// Nothing usable arrived within the startup timeout (the peer's `chaincode.startuptimeout`).
+    #[error("chaincode did not register within {0:?}")]
+    StartupTimeout(Duration),
+    /// The chaincode registered under another name. A real peer sends nothing back and the launch times out.
+    #[error(
+        "chaincode registered as {got:?}, expected {expected:?}: no reply sent, launch timed out"
+    )]
+    RegisterIgnored { got: String, expected: String },
+    /// The stream broke the handshake protocol (ended, or a message the peer does not accept before REGISTER).
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+    /// The peer refuses a second INIT/TRANSACTION with the same (channel, txid) on one handler.
+    #[error("txid: {txid}({channel_id}) exists")]
+    DuplicateTxid { channel_id: String, txid: String },
+    /// No matching COMPLETED/ERROR within the execute timeout (the peer's `chaincode.executetimeout`).
+    #[error("timeout expired while executing transaction")]
+    ExecuteTimeout { txid: String },
+    /// The stream ended while the transaction was in flight.
+    #[error("chaincode stream terminated")]
+    StreamTerminated { txid: String },
+    /// COMPLETED whose payload is not a `Response`.
+    #[error("failed to unmarshal response for transaction {txid}: {source}")]
+    BadResponse {
+        txid: String,
+        #[source]
+        source: prost::DecodeError,
+    },
+    #[error("generating the client identity: {0}")]
+    Identity(#[from] rcgen::Error),
+}
+
+/// Builds chaincode arguments from anything byte-like: `args(["put", "k", "v"])`.
+pub fn args<I>(items: I) -> Vec<Vec<u8>>
+where
+    I: IntoIterator,
+    I::Item: AsRef<[u8]>,
+{
+    items.into_iter().map(|a| a.as_ref().to_vec()).collect()
+}
+
+/// A `ChaincodeMessage.type` as Go's `String()` prints it: the enum name, or the number for an unknown value.
+pub(crate) fn type_name(msg_type: i32) -> String {
+    chaincode_message::Type::try_from(msg_type)
+        .map(|t| t.as_str_name().to_owned())
+        .unwrap_or_else(|_| msg_type.to_string())
+}
+
+#[cfg(test)]
+mod flow_tests;

@@ -1,0 +1,297 @@
+//! [`PeerSim`]: the simulated peer's world state, and the dial + handshake that opens a [`PeerConnection`].
+//!
+//! In CCaaS the peer is the gRPC *client*: it dials the chaincode's `protos.Chaincode/Connect`, then waits, because
+//! the chaincode speaks first with REGISTER (`fabric-protocol.md` §4). A peer accepts the REGISTER only for the CCID
+//! it is launching; for any other name it sends nothing at all and the launch times out. The simulator does the same,
+//! so a host that registers the wrong CCID fails here exactly as it would against Fabric.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::StreamExt;
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::transport::Endpoint;
+use tonic::Streaming;
+use wasmcc_proto::protos::chaincode_client::ChaincodeClient;
+use wasmcc_proto::protos::chaincode_message::Type;
+use wasmcc_proto::protos::{ChaincodeAdditionalParams, ChaincodeId, ChaincodeMessage};
+
+use super::connection::{PeerConnection, Termination};
+use super::log::{Disposition, RequestLog};
+use super::world::{CommitStatus, RwSet, Version, WorldState};
+use super::{type_name, SimError};
+
+/// gRPC message size limit in both directions: the peer's 100 MiB (tonic's default of 4 MiB would refuse what a
+/// peer sends).
+pub const MAX_MESSAGE_SIZE: usize = 100 * 1024 * 1024;
+
+/// The READY payload of a peer running the sample core.yaml (`chaincode.runtimeParams`): write batching and
+/// multi-key reads on, both limited to 1000.
+pub fn fabric_default_ready_params() -> ChaincodeAdditionalParams {
+    ChaincodeAdditionalParams {
+        use_write_batch: true,
+        max_size_write_batch: 1000,
+        use_get_multiple_keys: true,
+        max_size_get_multiple_keys: 1000,
+    }
+}
+
+/// How a connection behaves. `Default` is a stock Fabric peer, except for a short startup timeout.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// The namespace state lives in: the chaincode *definition's name*, which for CCaaS need not match the package
+    /// label. `None`: the CCID's label (the part before the first `:`).
+    pub namespace: Option<String>,
+    /// The READY payload. `None` sends an empty payload, as peers before batching support do ("no batching").
+    pub ready_params: Option<ChaincodeAdditionalParams>,
+    /// How long to wait for an accepted REGISTER (the peer's `chaincode.startuptimeout`, 300 s on a real peer;
+    /// 5 s here so that a wrong CCID fails a test quickly).
+    pub startup_timeout: Duration,
+    /// How long a transaction may run (the peer's `chaincode.executetimeout`, 30 s). Unlike the peer, values below
+    /// 1 s are honoured, so tests can exercise the timeout quickly.
+    pub execute_timeout: Duration,
+    /// The dial timeout (connection.json `dial_timeout`; 3 s when absent).
+    pub dial_timeout: Duration,
+    /// Send KEEPALIVE this often (the peer's `chaincode.keepalive`; the sample core.yaml's 0 means never: `None`).
+    pub keepalive: Option<Duration>,
+    /// Serve every state request after this delay, to model ledger latency or to make overlapping requests
+    /// observable. `None`: at once.
+    pub request_delay: Option<Duration>,
+    /// The HTTP/2 `:authority` to send instead of the dialled address, as when connection.json names a host that
+    /// resolves to the chaincode server (routing by authority, design.md decision 7c).
+    pub authority: Option<String>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            namespace: None,
+            ready_params: Some(fabric_default_ready_params()),
+            startup_timeout: Duration::from_secs(5),
+            execute_timeout: Duration::from_secs(30),
+            dial_timeout: Duration::from_secs(3),
+            keepalive: None,
+            request_delay: None,
+            authority: None,
+        }
+    }
+}
+
+/// A simulated peer: the committed world state, shared by every connection made from it. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct PeerSim {
+    world: Arc<Mutex<WorldState>>,
+}
+
+impl PeerSim {
+    pub fn new() -> PeerSim {
+        PeerSim::default()
+    }
+
+    /// The committed value of a key.
+    pub fn get(&self, channel: &str, namespace: &str, key: &str) -> Option<Vec<u8>> {
+        self.world()
+            .get(channel, namespace, key)
+            .map(|v| v.value.clone())
+    }
+
+    /// The version that wrote a key's committed value.
+    pub fn version(&self, channel: &str, namespace: &str, key: &str) -> Option<Version> {
+        self.world().get(channel, namespace, key).map(|v| v.version)
+    }
+
+    /// Every committed key and value of a namespace, sorted by key.
+    pub fn snapshot(&self, channel: &str, namespace: &str) -> BTreeMap<String, Vec<u8>> {
+        self.world().snapshot(channel, namespace)
+    }
+
+    /// The channel's height: the last committed block (0 before any commit).
+    pub fn height(&self, channel: &str) -> u64 {
+        self.world().height(channel)
+    }
+
+    /// Commits `entries` in one block, as if a transaction had written them (an empty value deletes). Returns the
+    /// block number.
+    pub fn seed<I, K, V>(&self, channel: &str, namespace: &str, entries: I) -> u64
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<[u8]>,
+    {
+        let mut rwset = RwSet::default();
+        for (key, value) in entries {
+            rwset.record_put(key.as_ref(), value.as_ref().to_vec());
+        }
+        match self.commit(channel, namespace, &rwset) {
+            CommitStatus::Committed { block } => block,
+            other => unreachable!("a write-only set always commits, got {other:?}"),
+        }
+    }
+
+    /// Commits one key in its own block. Returns the block number.
+    pub fn put(&self, channel: &str, namespace: &str, key: &str, value: impl AsRef<[u8]>) -> u64 {
+        self.seed(channel, namespace, [(key, value)])
+    }
+
+    /// Validates and commits a transaction's read/write set (see [`WorldState::commit`]).
+    pub fn commit(&self, channel: &str, namespace: &str, rwset: &RwSet) -> CommitStatus {
+        self.world().commit(channel, namespace, rwset)
+    }
+
+    /// Locks the world state. Never held across an `.await`.
+    pub(crate) fn world(&self) -> MutexGuard<'_, WorldState> {
+        // Every mutation is a single step that a panic cannot leave half-done: ignore poisoning.
+        self.world
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Dials `addr` (`host:port`, plaintext) and runs the peer's handshake for `ccid` with default options.
+    pub async fn connect(&self, addr: &str, ccid: &str) -> Result<PeerConnection, SimError> {
+        self.connect_with(addr, ccid, ConnectOptions::default())
+            .await
+    }
+
+    /// Dials `addr` and runs the handshake: wait for REGISTER naming `ccid`, then send REGISTERED and READY.
+    ///
+    /// A REGISTER with another name gets no reply (as from a real peer); after `startup_timeout` this returns
+    /// [`SimError::RegisterIgnored`] and drops the stream.
+    pub async fn connect_with(
+        &self,
+        addr: &str,
+        ccid: &str,
+        opts: ConnectOptions,
+    ) -> Result<PeerConnection, SimError> {
+        let invalid = |reason: String| SimError::InvalidAddress {
+            addr: addr.to_owned(),
+            reason,
+        };
+        let mut endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| invalid(e.to_string()))?
+            .connect_timeout(opts.dial_timeout)
+            // What the peer's CCaaS dial sets: HTTP/2 ping every 60 s, 20 s timeout, also without a stream.
+            .http2_keep_alive_interval(Duration::from_secs(60))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .keep_alive_while_idle(true);
+        if let Some(authority) = &opts.authority {
+            let origin = format!("http://{authority}")
+                .parse()
+                .map_err(|e| invalid(format!("authority: {e}")))?;
+            endpoint = endpoint.origin(origin);
+        }
+        let channel = endpoint.connect().await.map_err(|source| SimError::Dial {
+            addr: addr.to_owned(),
+            source,
+        })?;
+        let mut client = ChaincodeClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE);
+
+        // One writer channel for everything the peer sends; the request stream ends when the connection does.
+        let (out, out_rx) = mpsc::unbounded_channel();
+        let termination = Termination::new();
+        let outbound = UnboundedReceiverStream::new(out_rx).take_until(termination.wait());
+        let call = tokio::time::timeout(opts.startup_timeout, client.connect(outbound));
+        let mut inbound = match call.await {
+            Ok(response) => response?.into_inner(),
+            Err(_) => return Err(SimError::StartupTimeout(opts.startup_timeout)),
+        };
+
+        let log = RequestLog::default();
+        let result = handshake(&mut inbound, ccid, &log, opts.startup_timeout).await;
+        if let Err(err) = result {
+            termination.end(err.to_string());
+            return Err(err);
+        }
+
+        // Accepted: REGISTERED, then READY at once, as the peer's HandleRegister does.
+        let ready_payload = opts
+            .ready_params
+            .as_ref()
+            .map(Message::encode_to_vec)
+            .unwrap_or_default();
+        for (msg_type, payload) in [(Type::Registered, Vec::new()), (Type::Ready, ready_payload)] {
+            let msg = ChaincodeMessage {
+                r#type: msg_type as i32,
+                payload,
+                ..Default::default()
+            };
+            // The receiver lives inside the request stream, which lives as long as `termination` is not ended.
+            let _ = out.send(msg);
+        }
+
+        let namespace = opts
+            .namespace
+            .clone()
+            .unwrap_or_else(|| ccid.split(':').next().unwrap_or(ccid).to_owned());
+        Ok(PeerConnection::start(
+            self.clone(),
+            ccid.to_owned(),
+            namespace,
+            opts,
+            out,
+            termination,
+            log,
+            inbound,
+        ))
+    }
+}
+
+/// The peer's *created* state: wait for an acceptable REGISTER, ignoring KEEPALIVE. Anything else ends the stream.
+async fn handshake(
+    inbound: &mut Streaming<ChaincodeMessage>,
+    ccid: &str,
+    log: &RequestLog,
+    startup_timeout: Duration,
+) -> Result<(), SimError> {
+    let deadline = Instant::now() + startup_timeout;
+    // The last name that was refused: what the caller will want to see when the launch times out.
+    let mut refused: Option<String> = None;
+    let give_up = |refused: Option<String>, otherwise: SimError| match refused {
+        Some(got) => SimError::RegisterIgnored {
+            got,
+            expected: ccid.to_owned(),
+        },
+        None => otherwise,
+    };
+    loop {
+        let msg = match tokio::time::timeout_at(deadline, inbound.message()).await {
+            Err(_elapsed) => {
+                return Err(give_up(refused, SimError::StartupTimeout(startup_timeout)))
+            }
+            Ok(Err(status)) => return Err(give_up(refused, SimError::Rpc(status))),
+            Ok(Ok(None)) => {
+                let ended = SimError::Handshake("stream ended before REGISTER".to_owned());
+                return Err(give_up(refused, ended));
+            }
+            Ok(Ok(Some(msg))) => msg,
+        };
+        match Type::try_from(msg.r#type) {
+            Ok(Type::Keepalive) => log.record(&msg, Disposition::Ignored),
+            Ok(Type::Register) => {
+                // An undecodable payload is logged and ignored by the peer, like a wrong name.
+                let name = ChaincodeId::decode(&msg.payload[..])
+                    .map(|id| id.name)
+                    .unwrap_or_default();
+                if !name.is_empty() && name == ccid {
+                    log.record(&msg, Disposition::Registered);
+                    return Ok(());
+                }
+                log.record(&msg, Disposition::RegisterIgnored);
+                refused = Some(name);
+            }
+            _ => {
+                log.record(&msg, Disposition::StreamEnded);
+                return Err(SimError::Handshake(format!(
+                    "[{}] Fabric side handler cannot handle message ({}) while in created state",
+                    msg.txid,
+                    type_name(msg.r#type)
+                )));
+            }
+        }
+    }
+}

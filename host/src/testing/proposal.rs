@@ -1,0 +1,280 @@
+//! Real signed proposals, built the way a Fabric client builds them.
+//!
+//! A chaincode reads its creator, transient data, timestamp and binding out of `ChaincodeMessage.proposal`, so the
+//! simulator sends the full chain a peer forwards: `SignedProposal{Proposal{Header{ChannelHeader, SignatureHeader},
+//! ChaincodeProposalPayload{ChaincodeInvocationSpec, TransientMap}}}` (`fabric-protocol.md` §3), with the txid
+//! computed as Fabric does, `hex(sha256(nonce ‖ creator))`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use prost::Message;
+use rcgen::{CertificateParams, DnType, KeyPair, SigningKey};
+use sha2::{Digest, Sha256};
+use wasmcc_proto::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
+use wasmcc_proto::msp::SerializedIdentity;
+use wasmcc_proto::protos::{
+    chaincode_spec, ChaincodeHeaderExtension, ChaincodeId, ChaincodeInput, ChaincodeInvocationSpec,
+    ChaincodeProposalPayload, ChaincodeSpec, Proposal, SignedProposal,
+};
+
+use super::SimError;
+
+/// The MSP of the default identity: the first organisation of Fabric's test network.
+pub const DEFAULT_MSPID: &str = "Org1MSP";
+/// The common name of the default identity's certificate, as in Fabric's test network.
+pub const DEFAULT_COMMON_NAME: &str = "User1@org1.example.com";
+/// Length of the proposal nonce: Fabric's `crypto.NonceSize`.
+pub const NONCE_LEN: usize = 24;
+
+/// A client identity: an MSP ID and an X.509 certificate with its key.
+///
+/// The certificate is self-signed (there is no CA here): chaincode sees a well-formed PEM certificate in
+/// `SerializedIdentity.id_bytes`, which is all the shim and `GetCreator` look at.
+#[derive(Clone)]
+pub struct Identity {
+    mspid: String,
+    cert_pem: String,
+    key: Arc<KeyPair>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("mspid", &self.mspid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// Generates a fresh ECDSA P-256 key and a certificate with the given common name.
+    pub fn generate(mspid: &str, common_name: &str) -> Result<Identity, SimError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, "client");
+        let cert = params.self_signed(&key)?;
+        Ok(Identity {
+            mspid: mspid.to_owned(),
+            cert_pem: cert.pem(),
+            key: Arc::new(key),
+        })
+    }
+
+    /// `User1@org1.example.com` of `Org1MSP`, generated once per process (key generation is not free, and a
+    /// stable creator lets tests compare identities across transactions).
+    pub fn default_user() -> &'static Identity {
+        static USER: OnceLock<Identity> = OnceLock::new();
+        USER.get_or_init(|| {
+            Identity::generate(DEFAULT_MSPID, DEFAULT_COMMON_NAME)
+                .expect("generating the default test identity")
+        })
+    }
+
+    pub fn mspid(&self) -> &str {
+        &self.mspid
+    }
+
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The creator bytes: a serialized `msp.SerializedIdentity`.
+    pub fn serialize(&self) -> Vec<u8> {
+        SerializedIdentity {
+            mspid: self.mspid.clone(),
+            id_bytes: self.cert_pem.clone().into_bytes(),
+        }
+        .encode_to_vec()
+    }
+}
+
+/// Fabric's transaction ID: lowercase hex of SHA-256(nonce ‖ creator).
+pub fn compute_txid(nonce: &[u8], creator: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(nonce);
+    hasher.update(creator);
+    hex::encode(hasher.finalize())
+}
+
+/// Everything a proposal is made of.
+pub struct ProposalSpec<'a> {
+    pub channel_id: &'a str,
+    /// The chaincode *name* (the namespace), not the package ID.
+    pub chaincode_name: &'a str,
+    pub input: &'a ChaincodeInput,
+    pub transient: &'a HashMap<String, Vec<u8>>,
+    pub creator: &'a Identity,
+    /// Overrides the txid computed from the nonce and creator.
+    pub txid: Option<&'a str>,
+}
+
+/// A built proposal and the txid it carries.
+pub struct BuiltProposal {
+    pub txid: String,
+    pub signed: SignedProposal,
+}
+
+/// Builds a signed endorser proposal. The signature is a genuine ECDSA signature by the creator's key over the
+/// proposal bytes, like a client's, but nothing in the simulator (nor in a chaincode) verifies it.
+pub fn build_proposal(spec: &ProposalSpec<'_>) -> Result<BuiltProposal, SimError> {
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    let creator = spec.creator.serialize();
+    let txid = match spec.txid {
+        Some(txid) => txid.to_owned(),
+        None => compute_txid(&nonce, &creator),
+    };
+
+    let chaincode_id = ChaincodeId {
+        name: spec.chaincode_name.to_owned(),
+        ..Default::default()
+    };
+    let extension = ChaincodeHeaderExtension {
+        chaincode_id: Some(chaincode_id.clone()),
+    };
+    let channel_header = ChannelHeader {
+        r#type: HeaderType::EndorserTransaction as i32,
+        version: 0,
+        timestamp: Some(prost_types::Timestamp::from(SystemTime::now())),
+        channel_id: spec.channel_id.to_owned(),
+        tx_id: txid.clone(),
+        epoch: 0,
+        extension: extension.encode_to_vec(),
+        ..Default::default()
+    };
+    let signature_header = SignatureHeader {
+        creator,
+        nonce: nonce.to_vec(),
+    };
+    let header = Header {
+        channel_header: channel_header.encode_to_vec(),
+        signature_header: signature_header.encode_to_vec(),
+    };
+
+    // The proposal's input carries args and is_init; decorations are added by the peer's decorators, later.
+    let proposal_input = ChaincodeInput {
+        args: spec.input.args.clone(),
+        is_init: spec.input.is_init,
+        ..Default::default()
+    };
+    let invocation = ChaincodeInvocationSpec {
+        chaincode_spec: Some(ChaincodeSpec {
+            // Informational only for an invocation; Fabric's gateway tests send NODE, the CLI GOLANG.
+            r#type: chaincode_spec::Type::Node as i32,
+            chaincode_id: Some(chaincode_id),
+            input: Some(proposal_input),
+            timeout: 0,
+        }),
+    };
+    let payload = ChaincodeProposalPayload {
+        input: invocation.encode_to_vec(),
+        transient_map: spec.transient.clone(),
+    };
+    let proposal = Proposal {
+        header: header.encode_to_vec(),
+        payload: payload.encode_to_vec(),
+        extension: Vec::new(),
+    };
+    let proposal_bytes = proposal.encode_to_vec();
+    let signature = spec.creator.key.sign(&proposal_bytes)?;
+    Ok(BuiltProposal {
+        txid,
+        signed: SignedProposal {
+            proposal_bytes,
+            signature,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(is_init: bool) -> ChaincodeInput {
+        ChaincodeInput {
+            args: vec![b"put".to_vec(), b"k".to_vec()],
+            is_init,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn txid_is_sha256_of_nonce_and_creator() {
+        // sha256("") = e3b0…; sha256("ab") via two parts must equal hashing the concatenation.
+        assert_eq!(
+            compute_txid(b"", b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(compute_txid(b"a", b"b"), compute_txid(b"ab", b""));
+    }
+
+    #[test]
+    fn proposal_decodes_back_to_what_a_chaincode_reads() {
+        let transient = HashMap::from([("secret".to_owned(), b"s3cr3t".to_vec())]);
+        let creator = Identity::default_user();
+        let input = input(true);
+        let built = build_proposal(&ProposalSpec {
+            channel_id: "mychannel",
+            chaincode_name: "basic",
+            input: &input,
+            transient: &transient,
+            creator,
+            txid: None,
+        })
+        .unwrap();
+
+        let proposal = Proposal::decode(&built.signed.proposal_bytes[..]).unwrap();
+        assert!(!built.signed.signature.is_empty());
+        let header = Header::decode(&proposal.header[..]).unwrap();
+        let ch = ChannelHeader::decode(&header.channel_header[..]).unwrap();
+        assert_eq!(ch.r#type, 3, "ENDORSER_TRANSACTION");
+        assert_eq!(ch.channel_id, "mychannel");
+        assert_eq!(ch.tx_id, built.txid);
+        assert_eq!(ch.epoch, 0);
+        assert!(ch.timestamp.unwrap().seconds > 1_600_000_000, "a real time");
+        let ext = ChaincodeHeaderExtension::decode(&ch.extension[..]).unwrap();
+        assert_eq!(ext.chaincode_id.unwrap().name, "basic");
+
+        let sh = SignatureHeader::decode(&header.signature_header[..]).unwrap();
+        assert_eq!(sh.nonce.len(), NONCE_LEN);
+        assert_eq!(built.txid, compute_txid(&sh.nonce, &sh.creator));
+        let who = SerializedIdentity::decode(&sh.creator[..]).unwrap();
+        assert_eq!(who.mspid, "Org1MSP");
+        assert!(String::from_utf8(who.id_bytes)
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----"));
+
+        let payload = ChaincodeProposalPayload::decode(&proposal.payload[..]).unwrap();
+        assert_eq!(payload.transient_map, transient);
+        let cis = ChaincodeInvocationSpec::decode(&payload.input[..]).unwrap();
+        let spec = cis.chaincode_spec.unwrap();
+        assert_eq!(spec.chaincode_id.unwrap().name, "basic");
+        let got = spec.input.unwrap();
+        assert_eq!(got.args, input.args);
+        assert!(got.is_init);
+    }
+
+    #[test]
+    fn txid_override_and_fresh_nonces() {
+        let empty = HashMap::new();
+        let input = input(false);
+        let spec = |txid| ProposalSpec {
+            channel_id: "ch",
+            chaincode_name: "cc",
+            input: &input,
+            transient: &empty,
+            creator: Identity::default_user(),
+            txid,
+        };
+        assert_eq!(build_proposal(&spec(Some("fixed"))).unwrap().txid, "fixed");
+        let a = build_proposal(&spec(None)).unwrap().txid;
+        let b = build_proposal(&spec(None)).unwrap().txid;
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b, "every proposal has a fresh nonce, hence a fresh txid");
+    }
+}

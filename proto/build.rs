@@ -1,0 +1,34 @@
+//! Generates the Fabric protocol types with protox, so no `protoc` is needed on the build machine.
+
+use std::path::PathBuf;
+
+const PROTOS: &[&str] = &[
+    "peer/chaincode_shim.proto",
+    "peer/chaincode.proto",
+    "peer/chaincode_event.proto",
+    "peer/proposal.proto",
+    "peer/proposal_response.proto",
+    "common/common.proto",
+    "msp/identities.proto",
+    "ledger/queryresult/kv_query_result.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("fabric");
+    // Directory-level rerun also catches added or removed files, not just edits.
+    println!("cargo:rerun-if-changed={}", root.display());
+    for p in PROTOS {
+        println!("cargo:rerun-if-changed={}", root.join(p).display());
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let fds = protox::compile(PROTOS, [&root])?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        // The generated `connect` constructor on clients would clash with the rpc
+        // `Chaincode.Connect` (also `connect`). Clients are built with `new(channel)` instead.
+        .build_transport(false)
+        .compile_fds(fds)?;
+    Ok(())
+}
