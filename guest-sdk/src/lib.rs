@@ -98,12 +98,14 @@ pub mod __private {
     }
 
     pub use bindings::Guest;
-    use crate::{Chaincode, Stub};
+    #[cfg(target_arch = "wasm32")]
+    use crate::Stub;
+    use crate::Chaincode;
 
     /// Runs one transaction against the host backend and lowers the answer to the WIT response.
+    #[cfg(target_arch = "wasm32")]
     pub fn run<C: Chaincode>(init: bool) -> bindings::Response {
-        let mut host = crate::host::Host;
-        let mut stub = Stub::new(&mut host);
+        let mut stub = Stub::new();
         let r = if init { C::init(&mut stub) } else { C::invoke(&mut stub) };
         bindings::Response { status: r.status, message: r.message, payload: r.payload }
     }

@@ -40,8 +40,15 @@ pub(crate) trait Backend {
 /// Ledger calls take `&mut self`: a transaction has at most one request outstanding at the peer (the peer
 /// silently drops a second one), and the borrow checker now says so.
 pub struct Stub<'a> {
-    backend: &'a mut dyn Backend,
+    backend: Inner<'a>,
 }
+
+/// On wasm the backend is the zero-sized host, called statically so the linker drops every import a chaincode
+/// does not use (smaller modules); natively it is whatever mock transaction runs the chaincode.
+#[cfg(target_arch = "wasm32")]
+type Inner<'a> = (crate::host::Host, std::marker::PhantomData<&'a mut ()>);
+#[cfg(not(target_arch = "wasm32"))]
+type Inner<'a> = &'a mut dyn Backend;
 
 const EMPTY_KEY: &str = "key must not be an empty string";
 const EMPTY_COLLECTION: &str = "collection must not be an empty string";
@@ -56,15 +63,41 @@ fn check(ok: bool, message: &str) -> Result<(), Error> {
 }
 
 impl<'a> Stub<'a> {
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn new() -> Self {
+        Stub { backend: (crate::host::Host, std::marker::PhantomData) }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn new(backend: &'a mut dyn Backend) -> Self {
         Stub { backend }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn b(&self) -> &crate::host::Host {
+        &self.backend.0
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn m(&mut self) -> &mut crate::host::Host {
+        &mut self.backend.0
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn b(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn m(&mut self) -> &mut dyn Backend {
+        &mut *self.backend
     }
 
     // ----- the transaction's context -----
 
     /// `ChaincodeInput.args`; by convention the first is the function name.
     pub fn args(&self) -> Vec<Vec<u8>> {
-        self.backend.args()
+        self.b().args()
     }
 
     /// The arguments as strings (invalid UTF-8 is replaced with U+FFFD).
@@ -80,70 +113,70 @@ impl<'a> Stub<'a> {
     }
 
     pub fn tx_id(&self) -> String {
-        self.backend.tx_id()
+        self.b().tx_id()
     }
 
     pub fn channel_id(&self) -> String {
-        self.backend.channel_id()
+        self.b().channel_id()
     }
 
     /// True when the peer sent INIT rather than TRANSACTION.
     pub fn is_init(&self) -> bool {
-        self.backend.is_init()
+        self.b().is_init()
     }
 
     /// The submitter: a serialized `msp.SerializedIdentity`. Empty without a proposal.
     pub fn creator(&self) -> Vec<u8> {
-        self.backend.creator()
+        self.b().creator()
     }
 
     /// The proposal's transient map (private inputs that are not written to the ledger).
     pub fn transient(&self) -> BTreeMap<String, Vec<u8>> {
-        self.backend.transient().into_iter().collect()
+        self.b().transient().into_iter().collect()
     }
 
     /// SHA-256(nonce ‖ creator ‖ epoch), for binding a proposal to a session. Empty without a proposal.
     pub fn binding(&self) -> Vec<u8> {
-        self.backend.binding()
+        self.b().binding()
     }
 
     /// The serialized `SignedProposal`, if the peer sent one.
     pub fn signed_proposal(&self) -> Option<Vec<u8>> {
-        self.backend.signed_proposal()
+        self.b().signed_proposal()
     }
 
     /// `ChaincodeInput.decorations` (added by peer-side decorators).
     pub fn decorations(&self) -> BTreeMap<String, Vec<u8>> {
-        self.backend.decorations().into_iter().collect()
+        self.b().decorations().into_iter().collect()
     }
 
     /// The client's timestamp from the channel header: the same on every endorser, unlike a clock.
     pub fn tx_timestamp(&self) -> Result<Timestamp, Error> {
-        self.backend.tx_timestamp()
+        self.b().tx_timestamp()
     }
 
     // ----- public world state -----
 
     /// The committed value of `key`, `None` when absent. Reads never see this transaction's own writes.
     pub fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.backend.get_state("", key)
+        self.m().get_state("", key)
     }
 
     /// Several keys in one round trip where the peer offers it; results in the order of `keys`.
     pub fn get_multiple_states(&mut self, keys: &[impl AsRef<str>]) -> Result<Vec<Option<Vec<u8>>>, Error> {
         let keys: Vec<String> = keys.iter().map(|k| k.as_ref().to_owned()).collect();
-        self.backend.get_multiple_states("", &keys)
+        self.m().get_multiple_states("", &keys)
     }
 
     /// Writes `key` when the transaction commits. An empty value deletes the key, as on the peer.
     pub fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), Error> {
         check(!key.is_empty(), EMPTY_KEY)?;
-        self.backend.put_state("", key, value)
+        self.m().put_state("", key, value)
     }
 
     /// Deletes `key` when the transaction commits.
     pub fn del_state(&mut self, key: &str) -> Result<(), Error> {
-        self.backend.del_state("", key)
+        self.m().del_state("", key)
     }
 
     // ----- private data -----
@@ -151,24 +184,24 @@ impl<'a> Stub<'a> {
     /// The committed private value of `key` in `collection`, `None` when absent.
     pub fn get_private_data(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
         check(!collection.is_empty(), EMPTY_COLLECTION)?;
-        self.backend.get_state(collection, key)
+        self.m().get_state(collection, key)
     }
 
     pub fn put_private_data(&mut self, collection: &str, key: &str, value: &[u8]) -> Result<(), Error> {
         check(!collection.is_empty(), EMPTY_COLLECTION)?;
         check(!key.is_empty(), EMPTY_KEY)?;
-        self.backend.put_state(collection, key, value)
+        self.m().put_state(collection, key, value)
     }
 
     pub fn del_private_data(&mut self, collection: &str, key: &str) -> Result<(), Error> {
         check(!collection.is_empty(), EMPTY_COLLECTION)?;
-        self.backend.del_state(collection, key)
+        self.m().del_state(collection, key)
     }
 
     /// Deletes `key` and removes its private history from every peer holding the collection.
     pub fn purge_private_data(&mut self, collection: &str, key: &str) -> Result<(), Error> {
         check(!collection.is_empty(), EMPTY_COLLECTION)?;
-        self.backend.purge_private_data(collection, key)
+        self.m().purge_private_data(collection, key)
     }
 
     // ----- events and other chaincodes -----
@@ -176,7 +209,7 @@ impl<'a> Stub<'a> {
     /// Sets the transaction's event (the last call wins); delivered only if the transaction commits.
     pub fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), Error> {
         check(!name.is_empty(), EMPTY_EVENT_NAME)?;
-        self.backend.set_event(name, payload)
+        self.m().set_event(name, payload)
     }
 
     /// Runs chaincode `name` on `channel` ("" = this channel) inside this transaction. The callee's answer comes
@@ -188,6 +221,6 @@ impl<'a> Stub<'a> {
         channel: &str,
     ) -> Result<Response, Error> {
         let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_ref().to_vec()).collect();
-        self.backend.invoke_chaincode(name, channel, &args)
+        self.m().invoke_chaincode(name, channel, &args)
     }
 }

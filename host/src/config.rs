@@ -83,8 +83,13 @@ impl ChaincodeConfig {
     pub fn ccid(&self, module: &[u8]) -> String {
         self.ccid
             .clone()
-            .unwrap_or_else(|| format!("{}:{}", self.label, hex::encode(Sha256::digest(module))))
+            .unwrap_or_else(|| ccid_of(&self.label, module))
     }
+}
+
+/// `label:sha256(bytes)`: the peer's package ID formula, applied to whatever bytes identify the chaincode.
+pub fn ccid_of(label: &str, bytes: &[u8]) -> String {
+    format!("{label}:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use wasmcc_proto::protos::chaincode_message::Type;
 use wasmcc_proto::protos::chaincode_server::{Chaincode, ChaincodeServer};
 use wasmcc_proto::protos::{
     write_record, ChaincodeAdditionalParams, ChaincodeEvent, ChaincodeId, ChaincodeInput,
-    ChaincodeMessage, ChaincodeProposalPayload, DelState, GetState, GetStateByRange,
+    ChaincodeMessage, ChaincodeProposalPayload, GetState, GetStateByRange,
     GetStateMultiple, GetStateMultipleResult, Proposal, PutState, Response, WriteBatchState,
     WriteRecord,
 };
