@@ -74,7 +74,7 @@ macro_rules! chaincode {
                     $crate::__private::run::<$ty>(false)
                 }
             }
-            $crate::__private::bindings::export!($ty with_types_in $crate::__private::bindings);
+            $crate::__private::bindings::export! { $ty with_types_in $crate::__private::bindings }
         };
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn() = $crate::__private::assert_chaincode::<$ty>;
@@ -84,7 +84,7 @@ macro_rules! chaincode {
 /// Support for [`chaincode!`]; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    /// Generated from `proto/wit` (the sandbox ABI). Hidden: chaincode talks to [`Stub`], so the ABI can move
+    /// Generated from `proto/wit` (the sandbox ABI). Hidden: chaincode talks to [`Stub`](crate::Stub), so the ABI can move
     /// without breaking chaincode source.
     pub mod bindings {
         wit_bindgen::generate!({
@@ -97,10 +97,10 @@ pub mod __private {
         });
     }
 
-    pub use bindings::Guest;
+    use crate::Chaincode;
     #[cfg(target_arch = "wasm32")]
     use crate::Stub;
-    use crate::Chaincode;
+    pub use bindings::Guest;
 
     /// Runs one transaction against the host backend and lowers the answer to the WIT response.
     #[cfg(target_arch = "wasm32")]

@@ -22,9 +22,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use fabric::chaincode::types::Response as GuestResponse;
-use fabric::chaincode::types::{
-    Error, KeyModification, Kv, PageInfo, PageRequest, StateMetadata, Timestamp,
-};
+use fabric::chaincode::types::{Error, KeyModification, Kv, PageInfo, PageRequest, StateMetadata, Timestamp};
 
 /// A query iterator handed to the guest (filled in with the full stub API).
 pub struct StateIterator;
@@ -42,15 +40,13 @@ pub struct TxState {
 }
 
 impl TxState {
-    pub fn new(ctx: TxContext, ledger: TxLedger, limiter: crate::executor::MemoryLimiter) -> Self {
-        TxState {
-            ctx,
-            ledger,
-            event: None,
-            limiter,
-            table: ResourceTable::new(),
-            _guard: InstanceGuard::new(),
-        }
+    pub fn new(
+        ctx: TxContext,
+        ledger: TxLedger,
+        limiter: crate::executor::MemoryLimiter,
+        guard: InstanceGuard,
+    ) -> Self {
+        TxState { ctx, ledger, event: None, limiter, table: ResourceTable::new(), _guard: guard }
     }
 }
 
@@ -62,9 +58,7 @@ pub fn add_to_linker(linker: &mut Linker<TxState>) -> wasmtime::Result<()> {
 type Host<T> = wasmtime::Result<Result<T, Error>>;
 
 fn unsupported<T>(call: &str) -> Host<T> {
-    Ok(Err(Error::Unsupported(format!(
-        "{call} is not supported by this host yet"
-    ))))
+    Ok(Err(Error::Unsupported(format!("{call} is not supported by this host yet"))))
 }
 
 impl From<LedgerError> for Error {
@@ -81,63 +75,34 @@ impl fabric::chaincode::types::Host for TxState {}
 
 impl fabric::chaincode::ledger::Host for TxState {
     async fn get_state(&mut self, collection: String, key: String) -> Host<Option<Vec<u8>>> {
-        Ok(self
-            .ledger
-            .get_state(&collection, &key)
-            .await
-            .map_err(Error::from))
+        Ok(self.ledger.get_state(&collection, &key).await.map_err(Error::from))
     }
 
-    async fn get_multiple_states(
-        &mut self,
-        _collection: String,
-        _keys: Vec<String>,
-    ) -> Host<Vec<Option<Vec<u8>>>> {
+    async fn get_multiple_states(&mut self, _collection: String, _keys: Vec<String>) -> Host<Vec<Option<Vec<u8>>>> {
         unsupported("get-multiple-states")
     }
 
-    async fn get_private_data_hash(
-        &mut self,
-        _collection: String,
-        _key: String,
-    ) -> Host<Option<Vec<u8>>> {
+    async fn get_private_data_hash(&mut self, _collection: String, _key: String) -> Host<Option<Vec<u8>>> {
         unsupported("get-private-data-hash")
     }
 
     async fn put_state(&mut self, collection: String, key: String, value: Vec<u8>) -> Host<()> {
-        Ok(self
-            .ledger
-            .put_state(&collection, &key, value)
-            .await
-            .map_err(Error::from))
+        Ok(self.ledger.put_state(&collection, &key, value).await.map_err(Error::from))
     }
 
     async fn del_state(&mut self, collection: String, key: String) -> Host<()> {
-        Ok(self
-            .ledger
-            .del_state(&collection, &key)
-            .await
-            .map_err(Error::from))
+        Ok(self.ledger.del_state(&collection, &key).await.map_err(Error::from))
     }
 
     async fn purge_private_data(&mut self, _collection: String, _key: String) -> Host<()> {
         unsupported("purge-private-data")
     }
 
-    async fn get_state_metadata(
-        &mut self,
-        _collection: String,
-        _key: String,
-    ) -> Host<Vec<StateMetadata>> {
+    async fn get_state_metadata(&mut self, _collection: String, _key: String) -> Host<Vec<StateMetadata>> {
         unsupported("get-state-metadata")
     }
 
-    async fn put_state_metadata(
-        &mut self,
-        _collection: String,
-        _key: String,
-        _entry: StateMetadata,
-    ) -> Host<()> {
+    async fn put_state_metadata(&mut self, _collection: String, _key: String, _entry: StateMetadata) -> Host<()> {
         unsupported("put-state-metadata")
     }
 
@@ -217,13 +182,7 @@ impl fabric::chaincode::context::Host for TxState {
     }
 
     async fn transient(&mut self) -> wasmtime::Result<Vec<(String, Vec<u8>)>> {
-        Ok(self
-            .ctx
-            .proposal
-            .transient
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(self.ctx.proposal.transient.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 
     async fn binding(&mut self) -> wasmtime::Result<Vec<u8>> {
@@ -236,32 +195,20 @@ impl fabric::chaincode::context::Host for TxState {
 
     async fn tx_timestamp(&mut self) -> Host<Timestamp> {
         Ok(match self.ctx.proposal.timestamp {
-            Some(t) => Ok(Timestamp {
-                seconds: t.seconds,
-                nanos: t.nanos,
-            }),
-            None => Err(Error::InvalidArgument(
-                "the transaction has no proposal, so no timestamp".into(),
-            )),
+            Some(t) => Ok(Timestamp { seconds: t.seconds, nanos: t.nanos }),
+            None => Err(Error::InvalidArgument("the transaction has no proposal, so no timestamp".into())),
         })
     }
 
     async fn decorations(&mut self) -> wasmtime::Result<Vec<(String, Vec<u8>)>> {
-        Ok(self
-            .ctx
-            .decorations
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(self.ctx.decorations.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 }
 
 impl fabric::chaincode::events::Host for TxState {
     async fn set_event(&mut self, name: String, payload: Vec<u8>) -> Host<()> {
         if name.is_empty() {
-            return Ok(Err(Error::InvalidArgument(
-                "event name can not be empty string".into(),
-            )));
+            return Ok(Err(Error::InvalidArgument("event name can not be empty string".into())));
         }
         self.event = Some((name, payload));
         Ok(Ok(()))
@@ -269,12 +216,7 @@ impl fabric::chaincode::events::Host for TxState {
 }
 
 impl fabric::chaincode::cross_chaincode::Host for TxState {
-    async fn invoke_chaincode(
-        &mut self,
-        _name: String,
-        _channel: String,
-        _args: Vec<Vec<u8>>,
-    ) -> Host<GuestResponse> {
+    async fn invoke_chaincode(&mut self, _name: String, _channel: String, _args: Vec<Vec<u8>>) -> Host<GuestResponse> {
         unsupported("invoke-chaincode")
     }
 }

@@ -21,15 +21,9 @@ use crate::limits::TxLimits;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("invalid configuration {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
+    Parse { path: PathBuf, source: toml::de::Error },
     #[error("chaincode {label}: {reason}")]
     Invalid { label: String, reason: String },
 }
@@ -56,23 +50,15 @@ pub struct ChaincodeConfig {
 impl Config {
     /// Reads and checks a configuration file; relative module paths are taken from the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        let mut config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.into(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let mut config: Config =
+            toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for cc in &mut config.chaincodes {
             if cc.module.is_relative() {
                 cc.module = base.join(&cc.module);
             }
-            cc.limits.check().map_err(|reason| ConfigError::Invalid {
-                label: cc.label.clone(),
-                reason,
-            })?;
+            cc.limits.check().map_err(|reason| ConfigError::Invalid { label: cc.label.clone(), reason })?;
         }
         Ok(config)
     }
@@ -81,9 +67,7 @@ impl Config {
 impl ChaincodeConfig {
     /// The CCID to REGISTER: given explicitly, or `label:sha256(module)` for modules not installed from a package.
     pub fn ccid(&self, module: &[u8]) -> String {
-        self.ccid
-            .clone()
-            .unwrap_or_else(|| ccid_of(&self.label, module))
+        self.ccid.clone().unwrap_or_else(|| ccid_of(&self.label, module))
     }
 }
 
@@ -111,17 +95,12 @@ mod tests {
         assert_eq!(cc.module, dir.join("cc.wasm"));
         assert_eq!(cc.limits.fuel, 5);
         assert_eq!(cc.limits.memory_bytes, TxLimits::default().memory_bytes);
-        assert_eq!(
-            cc.ccid(b"x"),
-            format!("cc:{}", hex::encode(Sha256::digest(b"x")))
-        );
+        assert_eq!(cc.ccid(b"x"), format!("cc:{}", hex::encode(Sha256::digest(b"x"))));
     }
 
     #[test]
     fn unknown_keys_are_refused() {
-        let err = toml::from_str::<Config>(
-            "[[chaincode]]\nlabel=\"a\"\nmodule=\"m\"\nlisten=\"127.0.0.1:1\"\nfoo=1\n",
-        );
+        let err = toml::from_str::<Config>("[[chaincode]]\nlabel=\"a\"\nmodule=\"m\"\nlisten=\"127.0.0.1:1\"\nfoo=1\n");
         assert!(err.is_err());
     }
 }

@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use prost::Message;
 use sha2::{Digest, Sha256};
 use wasmcc_proto::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
-use wasmcc_proto::protos::{
-    ChaincodeInput, ChaincodeMessage, ChaincodeProposalPayload, Proposal, SignedProposal,
-};
+use wasmcc_proto::protos::{ChaincodeInput, ChaincodeMessage, ChaincodeProposalPayload, Proposal, SignedProposal};
 
 /// Why a peer message could not become a transaction context. The text goes back to the peer in ERROR.
 #[derive(Debug, thiserror::Error)]
@@ -20,11 +18,7 @@ pub enum ContextError {
     #[error("failed to extract proposal: {0}")]
     Proposal(prost::DecodeError),
     #[error("invalid channel header type. Expected {expected} or {config}, received {got}")]
-    HeaderType {
-        expected: i32,
-        config: i32,
-        got: i32,
-    },
+    HeaderType { expected: i32, config: i32, got: i32 },
 }
 
 /// What the proposal tells the chaincode. All empty when the peer sent no proposal (not an error).
@@ -68,24 +62,17 @@ impl TxContext {
 }
 
 fn proposal_info(sp: &SignedProposal) -> Result<ProposalInfo, ContextError> {
-    let proposal =
-        Proposal::decode(sp.proposal_bytes.as_slice()).map_err(ContextError::Proposal)?;
+    let proposal = Proposal::decode(sp.proposal_bytes.as_slice()).map_err(ContextError::Proposal)?;
     let header = Header::decode(proposal.header.as_slice()).map_err(ContextError::Proposal)?;
-    let channel_header =
-        ChannelHeader::decode(header.channel_header.as_slice()).map_err(ContextError::Proposal)?;
+    let channel_header = ChannelHeader::decode(header.channel_header.as_slice()).map_err(ContextError::Proposal)?;
     let endorser = HeaderType::EndorserTransaction as i32;
     let config = HeaderType::Config as i32;
     if channel_header.r#type != endorser && channel_header.r#type != config {
-        return Err(ContextError::HeaderType {
-            expected: endorser,
-            config,
-            got: channel_header.r#type,
-        });
+        return Err(ContextError::HeaderType { expected: endorser, config, got: channel_header.r#type });
     }
-    let signature_header = SignatureHeader::decode(header.signature_header.as_slice())
-        .map_err(ContextError::Proposal)?;
-    let payload = ChaincodeProposalPayload::decode(proposal.payload.as_slice())
-        .map_err(ContextError::Proposal)?;
+    let signature_header =
+        SignatureHeader::decode(header.signature_header.as_slice()).map_err(ContextError::Proposal)?;
+    let payload = ChaincodeProposalPayload::decode(proposal.payload.as_slice()).map_err(ContextError::Proposal)?;
 
     let mut hasher = Sha256::new();
     hasher.update(&signature_header.nonce);
@@ -110,40 +97,22 @@ mod tests {
             channel_id: "ch1".into(),
             tx_id: "tx1".into(),
             epoch,
-            timestamp: Some(prost_types::Timestamp {
-                seconds: 7,
-                nanos: 9,
-            }),
+            timestamp: Some(prost_types::Timestamp { seconds: 7, nanos: 9 }),
             ..Default::default()
         };
-        let sh = SignatureHeader {
-            creator: creator.to_vec(),
-            nonce: nonce.to_vec(),
-        };
-        let header = Header {
-            channel_header: ch.encode_to_vec(),
-            signature_header: sh.encode_to_vec(),
-        };
+        let sh = SignatureHeader { creator: creator.to_vec(), nonce: nonce.to_vec() };
+        let header = Header { channel_header: ch.encode_to_vec(), signature_header: sh.encode_to_vec() };
         let payload = ChaincodeProposalPayload {
             transient_map: [("k".to_string(), b"v".to_vec())].into_iter().collect(),
             ..Default::default()
         };
-        let proposal = Proposal {
-            header: header.encode_to_vec(),
-            payload: payload.encode_to_vec(),
-            ..Default::default()
-        };
-        SignedProposal {
-            proposal_bytes: proposal.encode_to_vec(),
-            signature: vec![1],
-        }
+        let proposal =
+            Proposal { header: header.encode_to_vec(), payload: payload.encode_to_vec(), ..Default::default() };
+        SignedProposal { proposal_bytes: proposal.encode_to_vec(), signature: vec![1] }
     }
 
     fn message(proposal: Option<SignedProposal>) -> ChaincodeMessage {
-        let input = ChaincodeInput {
-            args: vec![b"fn".to_vec(), b"a".to_vec()],
-            ..Default::default()
-        };
+        let input = ChaincodeInput { args: vec![b"fn".to_vec(), b"a".to_vec()], ..Default::default() };
         ChaincodeMessage {
             payload: input.encode_to_vec(),
             txid: "tx1".into(),
@@ -155,12 +124,7 @@ mod tests {
 
     #[test]
     fn binding_is_sha256_of_nonce_creator_epoch() {
-        let msg = message(Some(signed(
-            HeaderType::EndorserTransaction as i32,
-            b"nonce",
-            b"me",
-            5,
-        )));
+        let msg = message(Some(signed(HeaderType::EndorserTransaction as i32, b"nonce", b"me", 5)));
         let ctx = TxContext::from_message(&msg, false).unwrap();
         let mut expected = b"nonceme".to_vec();
         expected.extend_from_slice(&5u64.to_le_bytes());
@@ -182,9 +146,6 @@ mod tests {
     fn wrong_header_type_is_refused_like_the_shim() {
         let msg = message(Some(signed(HeaderType::Message as i32, b"n", b"c", 0)));
         let err = TxContext::from_message(&msg, false).unwrap_err();
-        assert!(
-            err.to_string().contains("invalid channel header type"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("invalid channel header type"), "{err}");
     }
 }

@@ -13,6 +13,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::abi::{self, ChaincodePre, TxState};
 use crate::limits;
+use crate::metrics::Gauges;
 
 /// Why a module could not become a runnable chaincode.
 #[derive(Debug, thiserror::Error)]
@@ -32,22 +33,18 @@ pub struct WasmEngine {
     engine: Engine,
     linker: Linker<TxState>,
     ticker_stop: Arc<AtomicBool>,
+    gauges: Arc<Gauges>,
 }
 
 impl WasmEngine {
     /// Builds the engine and starts its epoch ticker thread (stopped when the engine is dropped).
     pub fn new() -> Result<Self, EngineError> {
-        let engine =
-            Engine::new(&Self::config()).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        let engine = Engine::new(&Self::config()).map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         abi::add_to_linker(&mut linker).map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
-        Ok(WasmEngine {
-            engine,
-            linker,
-            ticker_stop,
-        })
+        Ok(WasmEngine { engine, linker, ticker_stop, gauges: Arc::default() })
     }
 
     fn config() -> Config {
@@ -72,6 +69,11 @@ impl WasmEngine {
         config
     }
 
+    /// The live-instance and live-transaction gauges of everything run on this engine.
+    pub fn gauges(&self) -> &Arc<Gauges> {
+        &self.gauges
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -79,17 +81,14 @@ impl WasmEngine {
     /// Compiles a core module (turned into a component in-process) or a ready component, and pre-links it.
     pub fn load(&self, bytes: &[u8]) -> Result<ChaincodePre<TxState>, EngineError> {
         let component_bytes = to_component(bytes)?;
-        let component = Component::new(&self.engine, &component_bytes)
-            .map_err(|e| EngineError::Compile(format!("{e:#}")))?;
+        let component =
+            Component::new(&self.engine, &component_bytes).map_err(|e| EngineError::Compile(format!("{e:#}")))?;
         self.prepare(&component)
     }
 
     /// Pre-links a compiled component: resolving imports once here keeps that work off every transaction.
     pub fn prepare(&self, component: &Component) -> Result<ChaincodePre<TxState>, EngineError> {
-        let pre = self
-            .linker
-            .instantiate_pre(component)
-            .map_err(|e| EngineError::Link(format!("{e:#}")))?;
+        let pre = self.linker.instantiate_pre(component).map_err(|e| EngineError::Link(format!("{e:#}")))?;
         ChaincodePre::new(pre).map_err(|e| EngineError::Link(format!("{e:#}")))
     }
 }

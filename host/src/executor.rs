@@ -10,6 +10,7 @@ use crate::context::TxContext;
 use crate::engine::WasmEngine;
 use crate::ledger::TxLedger;
 use crate::limits::{self, TxLimits};
+use crate::metrics::InstanceGuard;
 
 /// A chaincode ready to run: its CCID, pre-linked component and the operator's limits for it.
 pub struct LoadedChaincode {
@@ -22,10 +23,7 @@ pub struct LoadedChaincode {
 #[derive(Debug)]
 pub enum GuestOutcome {
     /// The guest returned a response (of any status) and possibly set an event.
-    Returned {
-        response: GuestResponse,
-        event: Option<(String, Vec<u8>)>,
-    },
+    Returned { response: GuestResponse, event: Option<(String, Vec<u8>)> },
     /// The guest trapped, ran out of a limit, or the host could not run it. The text says which.
     Failed(String),
 }
@@ -43,12 +41,7 @@ impl MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             wasmtime::bail!(
                 "memory limit exceeded: the chaincode asked for {desired} bytes of linear memory, the limit is {}",
@@ -58,26 +51,17 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= limits::MAX_TABLE_ELEMENTS)
     }
 }
 
 /// Runs one INIT or TRANSACTION to its end.
-pub async fn execute(
-    engine: &WasmEngine,
-    cc: &LoadedChaincode,
-    ctx: TxContext,
-    ledger: TxLedger,
-) -> GuestOutcome {
+pub async fn execute(engine: &WasmEngine, cc: &LoadedChaincode, ctx: TxContext, ledger: TxLedger) -> GuestOutcome {
     let is_init = ctx.is_init;
     let limiter = MemoryLimiter::new(cc.limits.memory_bytes);
-    let mut store = Store::new(engine.engine(), TxState::new(ctx, ledger, limiter));
+    let mut store =
+        Store::new(engine.engine(), TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone())));
     store.limiter(|s| &mut s.limiter);
     if let Err(e) = configure(&mut store, &cc.limits) {
         return GuestOutcome::Failed(format!("could not prepare the chaincode instance: {e:#}"));
@@ -92,10 +76,7 @@ pub async fn execute(
     }
     .await;
     match result {
-        Ok(response) => GuestOutcome::Returned {
-            response,
-            event: store.data_mut().event.take(),
-        },
+        Ok(response) => GuestOutcome::Returned { response, event: store.data_mut().event.take() },
         Err(e) => GuestOutcome::Failed(describe_failure(&e, &cc.limits)),
     }
 }
@@ -111,14 +92,12 @@ fn configure(store: &mut Store<TxState>, limits: &TxLimits) -> wasmtime::Result<
 /// The text the peer will show for a failed transaction: it names the trap or the limit that was hit.
 fn describe_failure(e: &wasmtime::Error, limits: &TxLimits) -> String {
     match e.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => format!(
-            "chaincode exceeded its fuel budget of {} (wasm trap: out of fuel)",
-            limits.fuel
-        ),
-        Some(Trap::Interrupt) => format!(
-            "chaincode exceeded its wall-clock limit of {} ms (wasm trap: interrupted)",
-            limits.wall_clock_ms
-        ),
+        Some(Trap::OutOfFuel) => {
+            format!("chaincode exceeded its fuel budget of {} (wasm trap: out of fuel)", limits.fuel)
+        }
+        Some(Trap::Interrupt) => {
+            format!("chaincode exceeded its wall-clock limit of {} ms (wasm trap: interrupted)", limits.wall_clock_ms)
+        }
         Some(trap) => format!("chaincode trapped: {trap}"),
         None => format!("chaincode failed: {}", e.root_cause()),
     }

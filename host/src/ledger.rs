@@ -7,9 +7,7 @@
 use prost::Message;
 use tokio::sync::mpsc;
 use wasmcc_proto::protos::chaincode_message::Type;
-use wasmcc_proto::protos::{
-    ChaincodeAdditionalParams, ChaincodeMessage, DelState, GetState, PutState,
-};
+use wasmcc_proto::protos::{ChaincodeAdditionalParams, ChaincodeMessage, DelState, GetState, PutState};
 
 /// Why a stub call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,14 +22,8 @@ pub enum LedgerError {
     #[error("the peer stream closed while waiting for the {0} response")]
     Disconnected(&'static str),
     /// The peer answered with something that is neither RESPONSE nor ERROR.
-    #[error(
-        "[{txid}] unexpected message type {got} received while waiting for the {request} response"
-    )]
-    Unexpected {
-        txid: String,
-        request: &'static str,
-        got: String,
-    },
+    #[error("[{txid}] unexpected message type {got} received while waiting for the {request} response")]
+    Unexpected { txid: String, request: &'static str, got: String },
 }
 
 /// What the peer offered in READY, kept per stream (older peers send an empty payload: no batching).
@@ -76,13 +68,7 @@ impl TxLedger {
         inbox: mpsc::Receiver<ChaincodeMessage>,
         params: PeerParams,
     ) -> Self {
-        TxLedger {
-            channel_id,
-            txid,
-            outbound,
-            inbox,
-            params,
-        }
+        TxLedger { channel_id, txid, outbound, inbox, params }
     }
 
     pub fn params(&self) -> PeerParams {
@@ -90,50 +76,25 @@ impl TxLedger {
     }
 
     /// GET_STATE: `None` when the peer returns an empty value (it cannot tell absent from empty).
-    pub async fn get_state(
-        &mut self,
-        collection: &str,
-        key: &str,
-    ) -> Result<Option<Vec<u8>>, LedgerError> {
-        let req = GetState {
-            key: key.to_string(),
-            collection: collection.to_string(),
-        };
+    pub async fn get_state(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        let req = GetState { key: key.to_string(), collection: collection.to_string() };
         let value = self.call(Type::GetState, req.encode_to_vec()).await?;
         Ok((!value.is_empty()).then_some(value))
     }
 
     /// PUT_STATE. The key must not be empty (the shim's rule); an empty value deletes, as on the peer.
-    pub async fn put_state(
-        &mut self,
-        collection: &str,
-        key: &str,
-        value: Vec<u8>,
-    ) -> Result<(), LedgerError> {
+    pub async fn put_state(&mut self, collection: &str, key: &str, value: Vec<u8>) -> Result<(), LedgerError> {
         if key.is_empty() {
-            return Err(LedgerError::InvalidArgument(
-                "key must not be an empty string".into(),
-            ));
+            return Err(LedgerError::InvalidArgument("key must not be an empty string".into()));
         }
-        let req = PutState {
-            key: key.to_string(),
-            value,
-            collection: collection.to_string(),
-        };
-        self.call(Type::PutState, req.encode_to_vec())
-            .await
-            .map(drop)
+        let req = PutState { key: key.to_string(), value, collection: collection.to_string() };
+        self.call(Type::PutState, req.encode_to_vec()).await.map(drop)
     }
 
     /// DEL_STATE.
     pub async fn del_state(&mut self, collection: &str, key: &str) -> Result<(), LedgerError> {
-        let req = DelState {
-            key: key.to_string(),
-            collection: collection.to_string(),
-        };
-        self.call(Type::DelState, req.encode_to_vec())
-            .await
-            .map(drop)
+        let req = DelState { key: key.to_string(), collection: collection.to_string() };
+        self.call(Type::DelState, req.encode_to_vec()).await.map(drop)
     }
 
     /// Sends one request and waits for its RESPONSE (payload) or ERROR (the peer's text).
@@ -146,26 +107,15 @@ impl TxLedger {
             channel_id: self.channel_id.clone(),
             ..Default::default()
         };
-        self.outbound
-            .send(msg)
-            .await
-            .map_err(|_| LedgerError::Disconnected(name))?;
-        let reply = self
-            .inbox
-            .recv()
-            .await
-            .ok_or(LedgerError::Disconnected(name))?;
+        self.outbound.send(msg).await.map_err(|_| LedgerError::Disconnected(name))?;
+        let reply = self.inbox.recv().await.ok_or(LedgerError::Disconnected(name))?;
         match Type::try_from(reply.r#type) {
             Ok(Type::Response) => Ok(reply.payload),
-            Ok(Type::Error) => Err(LedgerError::Peer(
-                String::from_utf8_lossy(&reply.payload).into_owned(),
-            )),
+            Ok(Type::Error) => Err(LedgerError::Peer(String::from_utf8_lossy(&reply.payload).into_owned())),
             other => Err(LedgerError::Unexpected {
                 txid: self.txid.clone(),
                 request: name,
-                got: other
-                    .map(|t| t.as_str_name().to_string())
-                    .unwrap_or_else(|v| v.to_string()),
+                got: other.map(|t| t.as_str_name().to_string()).unwrap_or_else(|v| v.to_string()),
             }),
         }
     }
@@ -175,32 +125,14 @@ impl TxLedger {
 mod tests {
     use super::*;
 
-    fn ledger() -> (
-        TxLedger,
-        mpsc::Receiver<ChaincodeMessage>,
-        mpsc::Sender<ChaincodeMessage>,
-    ) {
+    fn ledger() -> (TxLedger, mpsc::Receiver<ChaincodeMessage>, mpsc::Sender<ChaincodeMessage>) {
         let (out_tx, out_rx) = mpsc::channel(4);
         let (in_tx, in_rx) = mpsc::channel(4);
-        (
-            TxLedger::new(
-                "ch".into(),
-                "tx".into(),
-                out_tx,
-                in_rx,
-                PeerParams::default(),
-            ),
-            out_rx,
-            in_tx,
-        )
+        (TxLedger::new("ch".into(), "tx".into(), out_tx, in_rx, PeerParams::default()), out_rx, in_tx)
     }
 
     fn reply(ty: Type, payload: &[u8]) -> ChaincodeMessage {
-        ChaincodeMessage {
-            r#type: ty as i32,
-            payload: payload.to_vec(),
-            ..Default::default()
-        }
+        ChaincodeMessage { r#type: ty as i32, payload: payload.to_vec(), ..Default::default() }
     }
 
     #[tokio::test]
@@ -217,10 +149,7 @@ mod tests {
     #[tokio::test]
     async fn peer_error_text_reaches_the_caller() {
         let (mut l, _out, inbox) = ledger();
-        inbox
-            .send(reply(Type::Error, b"PUT_STATE failed: boom"))
-            .await
-            .unwrap();
+        inbox.send(reply(Type::Error, b"PUT_STATE failed: boom")).await.unwrap();
         let err = l.put_state("", "k", b"v".to_vec()).await.unwrap_err();
         assert_eq!(err, LedgerError::Peer("PUT_STATE failed: boom".into()));
     }
@@ -237,10 +166,7 @@ mod tests {
     async fn a_closed_stream_is_an_error_not_a_hang() {
         let (mut l, _out, inbox) = ledger();
         drop(inbox);
-        assert_eq!(
-            l.del_state("", "k").await.unwrap_err(),
-            LedgerError::Disconnected("DEL_STATE")
-        );
+        assert_eq!(l.del_state("", "k").await.unwrap_err(), LedgerError::Disconnected("DEL_STATE"));
     }
 
     #[test]

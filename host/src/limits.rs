@@ -51,8 +51,7 @@ pub const MAX_TABLE_ELEMENTS: usize = 100_000;
 pub const MAX_TX_PER_STREAM: usize = 512;
 
 // The defaults must fit the host's maximums; checked at compile time.
-const _: () =
-    assert!(DEFAULT_MEMORY_BYTES <= MAX_MEMORY_BYTES && FUEL_YIELD_INTERVAL < DEFAULT_FUEL);
+const _: () = assert!(DEFAULT_MEMORY_BYTES <= MAX_MEMORY_BYTES && FUEL_YIELD_INTERVAL < DEFAULT_FUEL);
 
 /// Per-transaction limits, with the defaults above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -86,10 +85,7 @@ impl TxLimits {
     /// Refuses limits the engine cannot honour.
     pub fn check(&self) -> Result<(), String> {
         if self.memory_bytes > MAX_MEMORY_BYTES {
-            return Err(format!(
-                "memory_bytes {} exceeds the host maximum {}",
-                self.memory_bytes, MAX_MEMORY_BYTES
-            ));
+            return Err(format!("memory_bytes {} exceeds the host maximum {}", self.memory_bytes, MAX_MEMORY_BYTES));
         }
         if self.fuel == 0 || self.wall_clock_ms == 0 {
             return Err("fuel and wall_clock_ms must be positive".into());
@@ -109,24 +105,15 @@ mod tests {
 
     #[test]
     fn epoch_ticks_round_up() {
-        let l = TxLimits {
-            wall_clock_ms: 15,
-            ..TxLimits::default()
-        };
+        let l = TxLimits { wall_clock_ms: 15, ..TxLimits::default() };
         assert_eq!(l.epoch_ticks(), 2);
-        let l = TxLimits {
-            wall_clock_ms: 30_000,
-            ..TxLimits::default()
-        };
+        let l = TxLimits { wall_clock_ms: 30_000, ..TxLimits::default() };
         assert_eq!(l.epoch_ticks(), 3_000);
     }
 
     #[test]
     fn oversized_memory_is_refused() {
-        let l = TxLimits {
-            memory_bytes: MAX_MEMORY_BYTES + 1,
-            ..TxLimits::default()
-        };
+        let l = TxLimits { memory_bytes: MAX_MEMORY_BYTES + 1, ..TxLimits::default() };
         assert!(l.check().unwrap_err().contains("exceeds"));
     }
 }

@@ -1,60 +1,55 @@
-//! Process-wide gauges. Tests read them to prove that nothing leaks when a peer vanishes mid-transaction.
+//! Gauges of one runtime. Tests read them to prove that nothing leaks when a peer vanishes mid-transaction; they
+//! are per runtime, not global, so tests running in parallel do not see each other's work.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
-static LIVE_INSTANCES: AtomicI64 = AtomicI64::new(0);
-static LIVE_TRANSACTIONS: AtomicI64 = AtomicI64::new(0);
-
-/// Guest instances (Stores) alive right now.
-pub fn live_instances() -> i64 {
-    LIVE_INSTANCES.load(Ordering::SeqCst)
+#[derive(Debug, Default)]
+pub struct Gauges {
+    instances: AtomicI64,
+    transactions: AtomicI64,
 }
 
-/// Transaction tasks alive right now, across all sessions.
-pub fn live_transactions() -> i64 {
-    LIVE_TRANSACTIONS.load(Ordering::SeqCst)
-}
+impl Gauges {
+    /// Guest instances (Stores) alive right now.
+    pub fn live_instances(&self) -> i64 {
+        self.instances.load(Ordering::SeqCst)
+    }
 
-/// Counts a guest instance for as long as it is held (it lives in the Store's data).
-pub struct InstanceGuard(());
-
-impl InstanceGuard {
-    pub fn new() -> Self {
-        LIVE_INSTANCES.fetch_add(1, Ordering::SeqCst);
-        InstanceGuard(())
+    /// Transaction tasks alive right now, across all sessions.
+    pub fn live_transactions(&self) -> i64 {
+        self.transactions.load(Ordering::SeqCst)
     }
 }
 
-impl Default for InstanceGuard {
-    fn default() -> Self {
-        Self::new()
+/// Counts a guest instance for as long as it is held (it lives in the Store's data).
+pub struct InstanceGuard(Arc<Gauges>);
+
+impl InstanceGuard {
+    pub fn new(gauges: Arc<Gauges>) -> Self {
+        gauges.instances.fetch_add(1, Ordering::SeqCst);
+        InstanceGuard(gauges)
     }
 }
 
 impl Drop for InstanceGuard {
     fn drop(&mut self) {
-        LIVE_INSTANCES.fetch_sub(1, Ordering::SeqCst);
+        self.0.instances.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 /// Counts a transaction task for as long as it runs, including when it is aborted.
-pub struct TransactionGuard(());
+pub struct TransactionGuard(Arc<Gauges>);
 
 impl TransactionGuard {
-    pub fn new() -> Self {
-        LIVE_TRANSACTIONS.fetch_add(1, Ordering::SeqCst);
-        TransactionGuard(())
-    }
-}
-
-impl Default for TransactionGuard {
-    fn default() -> Self {
-        Self::new()
+    pub fn new(gauges: Arc<Gauges>) -> Self {
+        gauges.transactions.fetch_add(1, Ordering::SeqCst);
+        TransactionGuard(gauges)
     }
 }
 
 impl Drop for TransactionGuard {
     fn drop(&mut self) {
-        LIVE_TRANSACTIONS.fetch_sub(1, Ordering::SeqCst);
+        self.0.transactions.fetch_sub(1, Ordering::SeqCst);
     }
 }

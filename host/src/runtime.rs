@@ -16,9 +16,7 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new() -> Result<Self, EngineError> {
-        Ok(Runtime {
-            engine: Arc::new(WasmEngine::new()?),
-        })
+        Ok(Runtime { engine: Arc::new(WasmEngine::new()?) })
     }
 
     pub fn engine(&self) -> &Arc<WasmEngine> {
@@ -26,26 +24,13 @@ impl Runtime {
     }
 
     /// Compiles and pre-links a chaincode so that each transaction only instantiates it.
-    pub fn load(
-        &self,
-        ccid: &str,
-        wasm: &[u8],
-        limits: TxLimits,
-    ) -> Result<Arc<LoadedChaincode>, EngineError> {
+    pub fn load(&self, ccid: &str, wasm: &[u8], limits: TxLimits) -> Result<Arc<LoadedChaincode>, EngineError> {
         let pre = self.engine.load(wasm)?;
-        Ok(Arc::new(LoadedChaincode {
-            ccid: ccid.to_string(),
-            pre,
-            limits,
-        }))
+        Ok(Arc::new(LoadedChaincode { ccid: ccid.to_string(), pre, limits }))
     }
 
     /// Binds a listener for one chaincode; serve it with [`Listener::serve`].
-    pub async fn listen(
-        &self,
-        chaincode: Arc<LoadedChaincode>,
-        addr: SocketAddr,
-    ) -> std::io::Result<Listener> {
+    pub async fn listen(&self, chaincode: Arc<LoadedChaincode>, addr: SocketAddr) -> std::io::Result<Listener> {
         Listener::bind(addr, ChaincodeService::new(self.engine.clone(), chaincode)).await
     }
 }

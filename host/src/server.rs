@@ -76,10 +76,7 @@ pub struct Listener {
 
 impl Listener {
     pub async fn bind(addr: SocketAddr, service: ChaincodeService) -> std::io::Result<Self> {
-        Ok(Listener {
-            listener: TcpListener::bind(addr).await?,
-            service,
-        })
+        Ok(Listener { listener: TcpListener::bind(addr).await?, service })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

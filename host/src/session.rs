@@ -79,14 +79,7 @@ impl Session {
         chaincode: Arc<LoadedChaincode>,
         outbound: mpsc::Sender<ChaincodeMessage>,
     ) -> Self {
-        Session {
-            engine,
-            chaincode,
-            outbound,
-            state: State::Created,
-            routes: Routes::default(),
-            tasks: JoinSet::new(),
-        }
+        Session { engine, chaincode, outbound, state: State::Created, routes: Routes::default(), tasks: JoinSet::new() }
     }
 
     /// What the peer offered in READY, once the handshake is done.
@@ -104,11 +97,7 @@ impl Session {
     {
         let register = ChaincodeMessage {
             r#type: Type::Register as i32,
-            payload: ChaincodeId {
-                name: self.chaincode.ccid.clone(),
-                ..Default::default()
-            }
-            .encode_to_vec(),
+            payload: ChaincodeId { name: self.chaincode.ccid.clone(), ..Default::default() }.encode_to_vec(),
             ..Default::default()
         };
         self.send(register).await?;
@@ -141,19 +130,14 @@ impl Session {
                 Ok(())
             }
             (State::Established, Some(Type::Ready)) => {
-                let params = PeerParams::from_ready(&msg.payload).map_err(|e| {
-                    SessionError::Protocol(format!("failed to decode READY payload: {e}"))
-                })?;
+                let params = PeerParams::from_ready(&msg.payload)
+                    .map_err(|e| SessionError::Protocol(format!("failed to decode READY payload: {e}")))?;
                 tracing::info!(ccid = %self.chaincode.ccid, ?params, "session ready");
                 self.state = State::Ready(params);
                 Ok(())
             }
-            (State::Ready(params), Some(Type::Transaction)) => {
-                self.start_transaction(msg, false, params).await
-            }
-            (State::Ready(params), Some(Type::Init)) => {
-                self.start_transaction(msg, true, params).await
-            }
+            (State::Ready(params), Some(Type::Transaction)) => self.start_transaction(msg, false, params).await,
+            (State::Ready(params), Some(Type::Init)) => self.start_transaction(msg, true, params).await,
             (State::Ready(_), Some(Type::Response | Type::Error)) => {
                 self.route_reply(msg);
                 Ok(())
@@ -162,8 +146,7 @@ impl Session {
                 let text = format!(
                     "[{}] Chaincode handler cannot handle message ({}) while in state: {}",
                     msg.txid,
-                    ty.map(|t| t.as_str_name().to_string())
-                        .unwrap_or_else(|| msg.r#type.to_string()),
+                    ty.map(|t| t.as_str_name().to_string()).unwrap_or_else(|| msg.r#type.to_string()),
                     self.state.name()
                 );
                 let _ = self.send(error_message(&msg.txid, "", text.clone())).await;
@@ -181,23 +164,15 @@ impl Session {
         let key = wasmcc_proto::tx_key(&msg.channel_id, &msg.txid);
         let (reply_tx, reply_rx) = mpsc::channel(1);
         if let Some(text) = self.admit(&key, reply_tx) {
-            return self
-                .send(error_message(&msg.txid, &msg.channel_id, text))
-                .await;
+            return self.send(error_message(&msg.txid, &msg.channel_id, text)).await;
         }
         let engine = self.engine.clone();
         let chaincode = self.chaincode.clone();
         let outbound = self.outbound.clone();
         let routes = self.routes.clone();
         self.tasks.spawn(async move {
-            let _guard = TransactionGuard::new();
-            let ledger = TxLedger::new(
-                msg.channel_id.clone(),
-                msg.txid.clone(),
-                outbound.clone(),
-                reply_rx,
-                params,
-            );
+            let _guard = TransactionGuard::new(engine.gauges().clone());
+            let ledger = TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
             let outcome = match TxContext::from_message(&msg, is_init) {
                 Ok(ctx) => executor::execute(&engine, &chaincode, ctx, ledger).await,
                 Err(e) => GuestOutcome::Failed(e.to_string()),
@@ -214,10 +189,7 @@ impl Session {
         if routes.contains_key(key) {
             Some(format!("[{}] channel exists", short(key)))
         } else if routes.len() >= limits::MAX_TX_PER_STREAM {
-            Some(format!(
-                "too many concurrent transactions on this stream (limit {})",
-                limits::MAX_TX_PER_STREAM
-            ))
+            Some(format!("too many concurrent transactions on this stream (limit {})", limits::MAX_TX_PER_STREAM))
         } else {
             routes.insert(key.to_string(), mailbox);
             None
@@ -240,36 +212,22 @@ impl Session {
     }
 
     async fn send(&self, msg: ChaincodeMessage) -> Result<(), SessionError> {
-        self.outbound
-            .send(msg)
-            .await
-            .map_err(|_| SessionError::Transport("the outbound stream is closed".into()))
+        self.outbound.send(msg).await.map_err(|_| SessionError::Transport("the outbound stream is closed".into()))
     }
 }
 
 /// COMPLETED or ERROR exactly as the Go shim sends them (fabric-protocol.md §4).
-fn result_message(
-    msg: &ChaincodeMessage,
-    is_init: bool,
-    outcome: GuestOutcome,
-) -> ChaincodeMessage {
+fn result_message(msg: &ChaincodeMessage, is_init: bool, outcome: GuestOutcome) -> ChaincodeMessage {
     match outcome {
         GuestOutcome::Returned { response, event } => {
-            let chaincode_event = event.map(|(event_name, payload)| ChaincodeEvent {
-                event_name,
-                payload,
-                ..Default::default()
-            });
+            let chaincode_event =
+                event.map(|(event_name, payload)| ChaincodeEvent { event_name, payload, ..Default::default() });
             if is_init && response.status >= SHIM_ERROR_STATUS {
                 let mut m = error_message(&msg.txid, &msg.channel_id, response.message);
                 m.chaincode_event = chaincode_event;
                 return m;
             }
-            let response = Response {
-                status: response.status,
-                message: response.message,
-                payload: response.payload,
-            };
+            let response = Response { status: response.status, message: response.message, payload: response.payload };
             ChaincodeMessage {
                 r#type: Type::Completed as i32,
                 payload: response.encode_to_vec(),
@@ -295,10 +253,7 @@ fn error_message(txid: &str, channel_id: &str, text: String) -> ChaincodeMessage
 
 /// The shim's log prefix: the first 8 characters of an id.
 fn short(id: &str) -> &str {
-    id.char_indices()
-        .nth(8)
-        .map(|(i, _)| &id[..i])
-        .unwrap_or(id)
+    id.char_indices().nth(8).map(|(i, _)| &id[..i]).unwrap_or(id)
 }
 
 #[cfg(test)]
@@ -307,41 +262,26 @@ mod tests {
     use crate::abi::GuestResponse;
 
     fn tx(txid: &str) -> ChaincodeMessage {
-        ChaincodeMessage {
-            txid: txid.into(),
-            channel_id: "ch".into(),
-            ..Default::default()
-        }
+        ChaincodeMessage { txid: txid.into(), channel_id: "ch".into(), ..Default::default() }
     }
 
     #[test]
     fn invoke_with_error_status_is_still_completed() {
         let out = GuestOutcome::Returned {
-            response: GuestResponse {
-                status: 500,
-                message: "nope".into(),
-                payload: vec![],
-            },
+            response: GuestResponse { status: 500, message: "nope".into(), payload: vec![] },
             event: Some(("e".into(), b"p".to_vec())),
         };
         let m = result_message(&tx("t1"), false, out);
         assert_eq!(m.r#type, Type::Completed as i32);
         assert_eq!((m.txid.as_str(), m.channel_id.as_str()), ("t1", "ch"));
-        assert_eq!(
-            Response::decode(m.payload.as_slice()).unwrap().message,
-            "nope"
-        );
+        assert_eq!(Response::decode(m.payload.as_slice()).unwrap().message, "nope");
         assert_eq!(m.chaincode_event.unwrap().event_name, "e");
     }
 
     #[test]
     fn init_with_status_500_becomes_error_with_the_message() {
         let out = GuestOutcome::Returned {
-            response: GuestResponse {
-                status: 500,
-                message: "init failed".into(),
-                payload: vec![],
-            },
+            response: GuestResponse { status: 500, message: "init failed".into(), payload: vec![] },
             event: None,
         };
         let m = result_message(&tx("t1"), true, out);
@@ -352,11 +292,7 @@ mod tests {
 
     #[test]
     fn failures_become_error_with_their_text() {
-        let m = result_message(
-            &tx("t2"),
-            false,
-            GuestOutcome::Failed("chaincode trapped: x".into()),
-        );
+        let m = result_message(&tx("t2"), false, GuestOutcome::Failed("chaincode trapped: x".into()));
         assert_eq!(m.r#type, Type::Error as i32);
         assert_eq!(m.payload, b"chaincode trapped: x");
     }

@@ -1,1 +1,61 @@
-//! Helpers shared by the whole-flow tests.
+//! Helpers shared by the whole-flow tests: the example modules and a host serving them on loopback.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmcc_host::executor::LoadedChaincode;
+use wasmcc_host::limits::TxLimits;
+use wasmcc_host::runtime::Runtime;
+
+/// The bytes of an example built by `scripts/build-guests.sh` (e.g. `wasm("asset_transfer")`).
+pub fn wasm(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm").join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{}: {e}. Build the example modules first: bash scripts/build-guests.sh", path.display())
+    })
+}
+
+/// One chaincode served by a [`TestHost`].
+pub struct Served {
+    pub ccid: String,
+    pub addr: SocketAddr,
+    pub chaincode: Arc<LoadedChaincode>,
+}
+
+impl Served {
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+/// A host runtime with listeners on 127.0.0.1, stopped when dropped.
+pub struct TestHost {
+    pub runtime: Runtime,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl TestHost {
+    pub fn new() -> Self {
+        TestHost { runtime: Runtime::new().expect("engine"), tasks: tokio::task::JoinSet::new() }
+    }
+
+    /// Serves an example under `label` with the given limits on a free loopback port.
+    pub async fn serve(&mut self, label: &str, module: &str, limits: TxLimits) -> Served {
+        let bytes = wasm(module);
+        let ccid = wasmcc_host::config::ccid_of(label, &bytes);
+        let chaincode = self.runtime.load(&ccid, &bytes, limits).expect("load");
+        let listener = self.runtime.listen(chaincode.clone(), "127.0.0.1:0".parse().unwrap()).await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        self.tasks.spawn(async move {
+            listener.serve().await.expect("serve");
+        });
+        Served { ccid, addr, chaincode }
+    }
+}
+
+impl Default for TestHost {
+    fn default() -> Self {
+        Self::new()
+    }
+}

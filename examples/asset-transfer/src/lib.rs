@@ -178,7 +178,10 @@ mod tests {
         let r = ledger.invoke::<AssetTransfer>(&["ReadAsset", "a1"]);
         assert_eq!(r.status, 200);
         let a: Asset = serde_json::from_slice(&r.payload).unwrap();
-        assert_eq!((a.id.as_str(), a.color.as_str(), a.size, a.owner.as_str(), a.appraised_value), ("a1", "blue", 5, "Tom", 300));
+        assert_eq!(
+            (a.id.as_str(), a.color.as_str(), a.size, a.owner.as_str(), a.appraised_value),
+            ("a1", "blue", 5, "Tom", 300)
+        );
 
         let r = ledger.invoke::<AssetTransfer>(&["UpdateAsset", "a1", "red", "6", "Ann", "400"]);
         assert_eq!(r.status, 200);
@@ -221,7 +224,10 @@ mod tests {
         let r = ledger.invoke::<AssetTransfer>(&["GetAllAssetz"]);
         assert_eq!((r.status, r.message.as_str()), (500, "Function GetAllAssetz not found in contract SmartContract"));
         let r = ledger.invoke::<AssetTransfer>(&["CreateAsset", "a", "blue", "big", "Tom", "1"]);
-        assert_eq!(r.message, "Error managing parameter param2. Conversion error. Cannot convert passed value big to int");
+        assert_eq!(
+            r.message,
+            "Error managing parameter param2. Conversion error. Cannot convert passed value big to int"
+        );
         assert_eq!(ledger.public_state().count(), 0);
     }
 

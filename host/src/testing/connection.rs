@@ -19,9 +19,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tonic::Streaming;
 use wasmcc_proto::protos::chaincode_message::Type;
 use wasmcc_proto::protos::{
-    write_record, ChaincodeAdditionalParams, ChaincodeEvent, ChaincodeInput, ChaincodeMessage,
-    DelState, GetState, GetStateMetadata, GetStateMultiple, GetStateMultipleResult, PutState,
-    PutStateMetadata, QueryResponse, QueryStateClose, QueryStateNext, Response, WriteBatchState,
+    write_record, ChaincodeAdditionalParams, ChaincodeEvent, ChaincodeInput, ChaincodeMessage, DelState, GetState,
+    GetStateMetadata, GetStateMultiple, GetStateMultipleResult, PutState, PutStateMetadata, QueryResponse,
+    QueryStateClose, QueryStateNext, Response, WriteBatchState,
 };
 use wasmcc_proto::tx_key;
 
@@ -48,13 +48,7 @@ pub struct TxOptions {
 
 impl Default for TxOptions {
     fn default() -> Self {
-        TxOptions {
-            transient: HashMap::new(),
-            creator: None,
-            txid: None,
-            decorations: HashMap::new(),
-            submit: true,
-        }
+        TxOptions { transient: HashMap::new(), creator: None, txid: None, decorations: HashMap::new(), submit: true }
     }
 }
 
@@ -252,11 +246,9 @@ const METADATA_UNSUPPORTED: &str = "state metadata is not supported by this simu
 impl PeerConnection {
     /// Takes over a stream that has just been sent REGISTERED and READY: starts the reader (and the keepalive
     /// sender, if configured).
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         sim: PeerSim,
         ccid: String,
-        namespace: String,
         opts: ConnectOptions,
         out: mpsc::UnboundedSender<ChaincodeMessage>,
         termination: Termination,
@@ -266,6 +258,8 @@ impl PeerConnection {
         if let Some(every) = opts.keepalive {
             tokio::spawn(send_keepalives(every, out.clone(), termination.clone()));
         }
+        // For CCaaS the namespace is the chaincode definition's name; the label is the usual choice.
+        let namespace = opts.namespace.clone().unwrap_or_else(|| ccid.split(':').next().unwrap_or(&ccid).to_owned());
         let shared = Arc::new(Shared {
             sim,
             ccid,
@@ -278,10 +272,7 @@ impl PeerConnection {
             busy: Mutex::default(),
         });
         tokio::spawn(read_loop(shared.clone(), inbound));
-        PeerConnection {
-            shared,
-            _handle: Arc::new(HandleGuard(termination)),
-        }
+        PeerConnection { shared, _handle: Arc::new(HandleGuard(termination)) }
     }
 
     /// The package ID the chaincode registered with.
@@ -330,8 +321,7 @@ impl PeerConnection {
 
     /// Submits a TRANSACTION with default options.
     pub async fn invoke(&self, channel_id: &str, args: Vec<Vec<u8>>) -> Result<TxResult, SimError> {
-        self.execute(Type::Transaction, channel_id, args, &TxOptions::default())
-            .await
+        self.execute(Type::Transaction, channel_id, args, &TxOptions::default()).await
     }
 
     /// Runs a TRANSACTION with `opts`.
@@ -341,14 +331,12 @@ impl PeerConnection {
         args: Vec<Vec<u8>>,
         opts: &TxOptions,
     ) -> Result<TxResult, SimError> {
-        self.execute(Type::Transaction, channel_id, args, opts)
-            .await
+        self.execute(Type::Transaction, channel_id, args, opts).await
     }
 
     /// Submits an INIT (`is_init` true), with default options.
     pub async fn init(&self, channel_id: &str, args: Vec<Vec<u8>>) -> Result<TxResult, SimError> {
-        self.execute(Type::Init, channel_id, args, &TxOptions::default())
-            .await
+        self.execute(Type::Init, channel_id, args, &TxOptions::default()).await
     }
 
     /// Runs an INIT with `opts`.
@@ -372,15 +360,8 @@ impl PeerConnection {
     ) -> Result<TxResult, SimError> {
         let shared = &*self.shared;
         let is_init = kind == Type::Init;
-        let input = ChaincodeInput {
-            args,
-            decorations: opts.decorations.clone(),
-            is_init,
-        };
-        let creator = opts
-            .creator
-            .as_ref()
-            .unwrap_or_else(|| Identity::default_user());
+        let input = ChaincodeInput { args, decorations: opts.decorations.clone(), is_init };
+        let creator = opts.creator.as_ref().unwrap_or_else(|| Identity::default_user());
         let proposal = build_proposal(&ProposalSpec {
             channel_id,
             chaincode_name: &shared.namespace,
@@ -404,10 +385,7 @@ impl PeerConnection {
             let mut txs = lock(&shared.txs);
             if txs.contains_key(&key) {
                 // The peer's TXContexts.Create fails and nothing is sent.
-                return Err(SimError::DuplicateTxid {
-                    channel_id: channel_id.to_owned(),
-                    txid,
-                });
+                return Err(SimError::DuplicateTxid { channel_id: channel_id.to_owned(), txid });
             }
             txs.insert(key.clone(), ctx.clone());
             Registration { shared, key }
@@ -448,12 +426,7 @@ impl Shared {
     }
 
     /// Turns the chaincode's answer into a [`TxResult`], committing a success that is to be submitted.
-    fn finish(
-        &self,
-        reply: ChaincodeMessage,
-        rwset: RwSet,
-        submit: bool,
-    ) -> Result<TxResult, SimError> {
+    fn finish(&self, reply: ChaincodeMessage, rwset: RwSet, submit: bool) -> Result<TxResult, SimError> {
         let txid = reply.txid.clone();
         let channel_id = reply.channel_id.clone();
         if reply.r#type != Type::Completed as i32 {
@@ -468,11 +441,8 @@ impl Shared {
                 message: reply,
             });
         }
-        let response =
-            Response::decode(&reply.payload[..]).map_err(|source| SimError::BadResponse {
-                txid: txid.clone(),
-                source,
-            })?;
+        let response = Response::decode(&reply.payload[..])
+            .map_err(|source| SimError::BadResponse { txid: txid.clone(), source })?;
         let event = reply.chaincode_event.clone().map(|event| ChaincodeEvent {
             chaincode_id: self.namespace.clone(),
             tx_id: txid.clone(),
@@ -484,15 +454,7 @@ impl Shared {
         } else {
             CommitStatus::NotSubmitted
         };
-        Ok(TxResult {
-            txid,
-            channel_id,
-            outcome: TxOutcome::Completed(response),
-            event,
-            rwset,
-            commit,
-            message: reply,
-        })
+        Ok(TxResult { txid, channel_id, outcome: TxOutcome::Completed(response), event, rwset, commit, message: reply })
     }
 
     /// The reader's dispatch for one message in the ready state (the peer's `handleMessageReadyState`).
@@ -526,9 +488,7 @@ impl Shared {
 
     /// Delivers a COMPLETED/ERROR to its transaction, or ignores it as the peer's `Notify` does.
     fn notify(&self, msg: ChaincodeMessage) {
-        let notifier = self
-            .context(&msg.channel_id, &msg.txid)
-            .and_then(|ctx| lock(&ctx.notifier).take());
+        let notifier = self.context(&msg.channel_id, &msg.txid).and_then(|ctx| lock(&ctx.notifier).take());
         match notifier {
             Some(notifier) => {
                 self.log.record(&msg, Disposition::ResultDelivered);
@@ -547,12 +507,7 @@ impl Shared {
         let (msg_type, payload) = match self.serve(&msg) {
             Ok(payload) => (Type::Response, payload),
             Err(cause) => {
-                let text = format!(
-                    "{} failed: transaction ID: {}: {}",
-                    type_name(msg.r#type),
-                    msg.txid,
-                    cause
-                );
+                let text = format!("{} failed: transaction ID: {}: {}", type_name(msg.r#type), msg.txid, cause);
                 (Type::Error, text.into_bytes())
             }
         };
@@ -587,11 +542,7 @@ impl Shared {
             Type::GetStateMultiple => {
                 let req: GetStateMultiple = decode(payload)?;
                 ctx.public_only(&req.collection)?;
-                let values = req
-                    .keys
-                    .iter()
-                    .map(|key| self.read(&ctx, key).unwrap_or_default())
-                    .collect();
+                let values = req.keys.iter().map(|key| self.read(&ctx, key).unwrap_or_default()).collect();
                 Ok(GetStateMultipleResult { values }.encode_to_vec())
             }
             Type::PutState => {
@@ -622,9 +573,7 @@ impl Shared {
                             lock(&ctx.rwset).record_delete(&rec.key);
                         }
                         Ok(write_record::Type::PurgePrivateData) => ctx.purge(&rec.collection)?,
-                        Ok(write_record::Type::PutStateMetadata) => {
-                            return Err(METADATA_UNSUPPORTED.to_owned())
-                        }
+                        Ok(write_record::Type::PutStateMetadata) => return Err(METADATA_UNSUPPORTED.to_owned()),
                         _ => return Err("unknown operation type".to_owned()),
                     }
                 }
@@ -655,21 +604,12 @@ impl Shared {
             Type::QueryStateClose => {
                 // Never fails, even for an unknown id.
                 let req: QueryStateClose = decode(payload)?;
-                Ok(QueryResponse {
-                    has_more: false,
-                    id: req.id,
-                    ..Default::default()
-                }
-                .encode_to_vec())
+                Ok(QueryResponse { has_more: false, id: req.id, ..Default::default() }.encode_to_vec())
             }
-            Type::InvokeChaincode => Err(
-                "chaincode-to-chaincode invocation is not supported by this simulator yet"
-                    .to_owned(),
-            ),
-            other => Err(format!(
-                "{} is not supported by this simulator yet",
-                other.as_str_name()
-            )),
+            Type::InvokeChaincode => {
+                Err("chaincode-to-chaincode invocation is not supported by this simulator yet".to_owned())
+            }
+            other => Err(format!("{} is not supported by this simulator yet", other.as_str_name())),
         }
     }
 
@@ -757,11 +697,7 @@ async fn read_loop(shared: Arc<Shared>, mut inbound: Streaming<ChaincodeMessage>
 }
 
 /// Sends KEEPALIVE (type only) every `every` until the stream ends.
-async fn send_keepalives(
-    every: std::time::Duration,
-    out: mpsc::UnboundedSender<ChaincodeMessage>,
-    end: Termination,
-) {
+async fn send_keepalives(every: std::time::Duration, out: mpsc::UnboundedSender<ChaincodeMessage>, end: Termination) {
     let ended = end.wait();
     tokio::pin!(ended);
     let mut ticks = tokio::time::interval(every);
@@ -781,7 +717,5 @@ async fn send_keepalives(
 
 /// Locks a mutex, ignoring poisoning: every critical section here is a single map or set operation.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -45,11 +45,7 @@ pub struct LoggedMessage {
 }
 
 impl LoggedMessage {
-    pub(crate) fn new(
-        seq: usize,
-        msg: &ChaincodeMessage,
-        disposition: Disposition,
-    ) -> LoggedMessage {
+    pub(crate) fn new(seq: usize, msg: &ChaincodeMessage, disposition: Disposition) -> LoggedMessage {
         LoggedMessage {
             seq,
             msg_type: msg.r#type,
@@ -79,9 +75,7 @@ impl RequestLog {
         let mut inner = self.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        inner
-            .entries
-            .push(LoggedMessage::new(seq, msg, disposition));
+        inner.entries.push(LoggedMessage::new(seq, msg, disposition));
     }
 
     /// A copy of every entry so far.
@@ -92,21 +86,12 @@ impl RequestLog {
     /// The entries of one transaction, in order.
     pub fn for_tx(&self, channel_id: &str, txid: &str) -> Vec<LoggedMessage> {
         let inner = self.lock();
-        inner
-            .entries
-            .iter()
-            .filter(|e| e.channel_id == channel_id && e.txid == txid)
-            .cloned()
-            .collect()
+        inner.entries.iter().filter(|e| e.channel_id == channel_id && e.txid == txid).cloned().collect()
     }
 
     /// How many entries have this disposition.
     pub fn count(&self, disposition: Disposition) -> usize {
-        self.lock()
-            .entries
-            .iter()
-            .filter(|e| e.disposition == disposition)
-            .count()
+        self.lock().entries.iter().filter(|e| e.disposition == disposition).count()
     }
 
     /// Forgets every entry (long benchmark runs call this to keep memory flat); sequence numbers keep counting.
@@ -116,8 +101,6 @@ impl RequestLog {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
         // Nothing can be left half-updated by a panic under this lock: keep logging after one.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

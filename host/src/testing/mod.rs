@@ -59,9 +59,7 @@ pub enum SimError {
     #[error("chaincode did not register within {0:?}")]
     StartupTimeout(Duration),
     /// The chaincode registered under another name. A real peer sends nothing back and the launch times out.
-    #[error(
-        "chaincode registered as {got:?}, expected {expected:?}: no reply sent, launch timed out"
-    )]
+    #[error("chaincode registered as {got:?}, expected {expected:?}: no reply sent, launch timed out")]
     RegisterIgnored { got: String, expected: String },
     /// The stream broke the handshake protocol (ended, or a message the peer does not accept before REGISTER).
     #[error("handshake failed: {0}")]

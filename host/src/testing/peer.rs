@@ -94,9 +94,7 @@ impl PeerSim {
 
     /// The committed value of a key.
     pub fn get(&self, channel: &str, namespace: &str, key: &str) -> Option<Vec<u8>> {
-        self.world()
-            .get(channel, namespace, key)
-            .map(|v| v.value.clone())
+        self.world().get(channel, namespace, key).map(|v| v.value.clone())
     }
 
     /// The version that wrote a key's committed value.
@@ -145,31 +143,20 @@ impl PeerSim {
     /// Locks the world state. Never held across an `.await`.
     pub(crate) fn world(&self) -> MutexGuard<'_, WorldState> {
         // Every mutation is a single step that a panic cannot leave half-done: ignore poisoning.
-        self.world
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Dials `addr` (`host:port`, plaintext) and runs the peer's handshake for `ccid` with default options.
     pub async fn connect(&self, addr: &str, ccid: &str) -> Result<PeerConnection, SimError> {
-        self.connect_with(addr, ccid, ConnectOptions::default())
-            .await
+        self.connect_with(addr, ccid, ConnectOptions::default()).await
     }
 
     /// Dials `addr` and runs the handshake: wait for REGISTER naming `ccid`, then send REGISTERED and READY.
     ///
     /// A REGISTER with another name gets no reply (as from a real peer); after `startup_timeout` this returns
     /// [`SimError::RegisterIgnored`] and drops the stream.
-    pub async fn connect_with(
-        &self,
-        addr: &str,
-        ccid: &str,
-        opts: ConnectOptions,
-    ) -> Result<PeerConnection, SimError> {
-        let invalid = |reason: String| SimError::InvalidAddress {
-            addr: addr.to_owned(),
-            reason,
-        };
+    pub async fn connect_with(&self, addr: &str, ccid: &str, opts: ConnectOptions) -> Result<PeerConnection, SimError> {
+        let invalid = |reason: String| SimError::InvalidAddress { addr: addr.to_owned(), reason };
         let mut endpoint = Endpoint::from_shared(format!("http://{addr}"))
             .map_err(|e| invalid(e.to_string()))?
             .connect_timeout(opts.dial_timeout)
@@ -178,15 +165,12 @@ impl PeerSim {
             .keep_alive_timeout(Duration::from_secs(20))
             .keep_alive_while_idle(true);
         if let Some(authority) = &opts.authority {
-            let origin = format!("http://{authority}")
-                .parse()
-                .map_err(|e| invalid(format!("authority: {e}")))?;
+            let origin = format!("http://{authority}").parse().map_err(|e| invalid(format!("authority: {e}")))?;
             endpoint = endpoint.origin(origin);
         }
-        let channel = endpoint.connect().await.map_err(|source| SimError::Dial {
-            addr: addr.to_owned(),
-            source,
-        })?;
+        // The startup timeout covers the whole launch: dial, Connect, REGISTER (as the peer's does).
+        let deadline = Instant::now() + opts.startup_timeout;
+        let channel = endpoint.connect().await.map_err(|source| SimError::Dial { addr: addr.to_owned(), source })?;
         let mut client = ChaincodeClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
@@ -195,49 +179,28 @@ impl PeerSim {
         let (out, out_rx) = mpsc::unbounded_channel();
         let termination = Termination::new();
         let outbound = UnboundedReceiverStream::new(out_rx).take_until(termination.wait());
-        let call = tokio::time::timeout(opts.startup_timeout, client.connect(outbound));
+        let call = tokio::time::timeout_at(deadline, client.connect(outbound));
         let mut inbound = match call.await {
             Ok(response) => response?.into_inner(),
             Err(_) => return Err(SimError::StartupTimeout(opts.startup_timeout)),
         };
 
         let log = RequestLog::default();
-        let result = handshake(&mut inbound, ccid, &log, opts.startup_timeout).await;
+        let result = handshake(&mut inbound, ccid, &log, deadline, opts.startup_timeout).await;
         if let Err(err) = result {
             termination.end(err.to_string());
             return Err(err);
         }
 
         // Accepted: REGISTERED, then READY at once, as the peer's HandleRegister does.
-        let ready_payload = opts
-            .ready_params
-            .as_ref()
-            .map(Message::encode_to_vec)
-            .unwrap_or_default();
+        let ready_payload = opts.ready_params.as_ref().map(Message::encode_to_vec).unwrap_or_default();
         for (msg_type, payload) in [(Type::Registered, Vec::new()), (Type::Ready, ready_payload)] {
-            let msg = ChaincodeMessage {
-                r#type: msg_type as i32,
-                payload,
-                ..Default::default()
-            };
+            let msg = ChaincodeMessage { r#type: msg_type as i32, payload, ..Default::default() };
             // The receiver lives inside the request stream, which lives as long as `termination` is not ended.
             let _ = out.send(msg);
         }
 
-        let namespace = opts
-            .namespace
-            .clone()
-            .unwrap_or_else(|| ccid.split(':').next().unwrap_or(ccid).to_owned());
-        Ok(PeerConnection::start(
-            self.clone(),
-            ccid.to_owned(),
-            namespace,
-            opts,
-            out,
-            termination,
-            log,
-            inbound,
-        ))
+        Ok(PeerConnection::start(self.clone(), ccid.to_owned(), opts, out, termination, log, inbound))
     }
 }
 
@@ -246,23 +209,18 @@ async fn handshake(
     inbound: &mut Streaming<ChaincodeMessage>,
     ccid: &str,
     log: &RequestLog,
+    deadline: Instant,
     startup_timeout: Duration,
 ) -> Result<(), SimError> {
-    let deadline = Instant::now() + startup_timeout;
     // The last name that was refused: what the caller will want to see when the launch times out.
     let mut refused: Option<String> = None;
     let give_up = |refused: Option<String>, otherwise: SimError| match refused {
-        Some(got) => SimError::RegisterIgnored {
-            got,
-            expected: ccid.to_owned(),
-        },
+        Some(got) => SimError::RegisterIgnored { got, expected: ccid.to_owned() },
         None => otherwise,
     };
     loop {
         let msg = match tokio::time::timeout_at(deadline, inbound.message()).await {
-            Err(_elapsed) => {
-                return Err(give_up(refused, SimError::StartupTimeout(startup_timeout)))
-            }
+            Err(_elapsed) => return Err(give_up(refused, SimError::StartupTimeout(startup_timeout))),
             Ok(Err(status)) => return Err(give_up(refused, SimError::Rpc(status))),
             Ok(Ok(None)) => {
                 let ended = SimError::Handshake("stream ended before REGISTER".to_owned());
@@ -274,9 +232,7 @@ async fn handshake(
             Ok(Type::Keepalive) => log.record(&msg, Disposition::Ignored),
             Ok(Type::Register) => {
                 // An undecodable payload is logged and ignored by the peer, like a wrong name.
-                let name = ChaincodeId::decode(&msg.payload[..])
-                    .map(|id| id.name)
-                    .unwrap_or_default();
+                let name = ChaincodeId::decode(&msg.payload[..]).map(|id| id.name).unwrap_or_default();
                 if !name.is_empty() && name == ccid {
                     log.record(&msg, Disposition::Registered);
                     return Ok(());

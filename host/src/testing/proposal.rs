@@ -41,9 +41,7 @@ pub struct Identity {
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identity")
-            .field("mspid", &self.mspid)
-            .finish_non_exhaustive()
+        f.debug_struct("Identity").field("mspid", &self.mspid).finish_non_exhaustive()
     }
 }
 
@@ -52,18 +50,10 @@ impl Identity {
     pub fn generate(mspid: &str, common_name: &str) -> Result<Identity, SimError> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationalUnitName, "client");
+        params.distinguished_name.push(DnType::CommonName, common_name);
+        params.distinguished_name.push(DnType::OrganizationalUnitName, "client");
         let cert = params.self_signed(&key)?;
-        Ok(Identity {
-            mspid: mspid.to_owned(),
-            cert_pem: cert.pem(),
-            key: Arc::new(key),
-        })
+        Ok(Identity { mspid: mspid.to_owned(), cert_pem: cert.pem(), key: Arc::new(key) })
     }
 
     /// `User1@org1.example.com` of `Org1MSP`, generated once per process (key generation is not free, and a
@@ -71,8 +61,7 @@ impl Identity {
     pub fn default_user() -> &'static Identity {
         static USER: OnceLock<Identity> = OnceLock::new();
         USER.get_or_init(|| {
-            Identity::generate(DEFAULT_MSPID, DEFAULT_COMMON_NAME)
-                .expect("generating the default test identity")
+            Identity::generate(DEFAULT_MSPID, DEFAULT_COMMON_NAME).expect("generating the default test identity")
         })
     }
 
@@ -86,11 +75,7 @@ impl Identity {
 
     /// The creator bytes: a serialized `msp.SerializedIdentity`.
     pub fn serialize(&self) -> Vec<u8> {
-        SerializedIdentity {
-            mspid: self.mspid.clone(),
-            id_bytes: self.cert_pem.clone().into_bytes(),
-        }
-        .encode_to_vec()
+        SerializedIdentity { mspid: self.mspid.clone(), id_bytes: self.cert_pem.clone().into_bytes() }.encode_to_vec()
     }
 }
 
@@ -130,13 +115,8 @@ pub fn build_proposal(spec: &ProposalSpec<'_>) -> Result<BuiltProposal, SimError
         None => compute_txid(&nonce, &creator),
     };
 
-    let chaincode_id = ChaincodeId {
-        name: spec.chaincode_name.to_owned(),
-        ..Default::default()
-    };
-    let extension = ChaincodeHeaderExtension {
-        chaincode_id: Some(chaincode_id.clone()),
-    };
+    let chaincode_id = ChaincodeId { name: spec.chaincode_name.to_owned(), ..Default::default() };
+    let extension = ChaincodeHeaderExtension { chaincode_id: Some(chaincode_id.clone()) };
     let channel_header = ChannelHeader {
         r#type: HeaderType::EndorserTransaction as i32,
         version: 0,
@@ -147,21 +127,13 @@ pub fn build_proposal(spec: &ProposalSpec<'_>) -> Result<BuiltProposal, SimError
         extension: extension.encode_to_vec(),
         ..Default::default()
     };
-    let signature_header = SignatureHeader {
-        creator,
-        nonce: nonce.to_vec(),
-    };
-    let header = Header {
-        channel_header: channel_header.encode_to_vec(),
-        signature_header: signature_header.encode_to_vec(),
-    };
+    let signature_header = SignatureHeader { creator, nonce: nonce.to_vec() };
+    let header =
+        Header { channel_header: channel_header.encode_to_vec(), signature_header: signature_header.encode_to_vec() };
 
     // The proposal's input carries args and is_init; decorations are added by the peer's decorators, later.
-    let proposal_input = ChaincodeInput {
-        args: spec.input.args.clone(),
-        is_init: spec.input.is_init,
-        ..Default::default()
-    };
+    let proposal_input =
+        ChaincodeInput { args: spec.input.args.clone(), is_init: spec.input.is_init, ..Default::default() };
     let invocation = ChaincodeInvocationSpec {
         chaincode_spec: Some(ChaincodeSpec {
             // Informational only for an invocation; Fabric's gateway tests send NODE, the CLI GOLANG.
@@ -171,24 +143,11 @@ pub fn build_proposal(spec: &ProposalSpec<'_>) -> Result<BuiltProposal, SimError
             timeout: 0,
         }),
     };
-    let payload = ChaincodeProposalPayload {
-        input: invocation.encode_to_vec(),
-        transient_map: spec.transient.clone(),
-    };
-    let proposal = Proposal {
-        header: header.encode_to_vec(),
-        payload: payload.encode_to_vec(),
-        extension: Vec::new(),
-    };
+    let payload = ChaincodeProposalPayload { input: invocation.encode_to_vec(), transient_map: spec.transient.clone() };
+    let proposal = Proposal { header: header.encode_to_vec(), payload: payload.encode_to_vec(), extension: Vec::new() };
     let proposal_bytes = proposal.encode_to_vec();
     let signature = spec.creator.key.sign(&proposal_bytes)?;
-    Ok(BuiltProposal {
-        txid,
-        signed: SignedProposal {
-            proposal_bytes,
-            signature,
-        },
-    })
+    Ok(BuiltProposal { txid, signed: SignedProposal { proposal_bytes, signature } })
 }
 
 #[cfg(test)]
@@ -196,20 +155,13 @@ mod tests {
     use super::*;
 
     fn input(is_init: bool) -> ChaincodeInput {
-        ChaincodeInput {
-            args: vec![b"put".to_vec(), b"k".to_vec()],
-            is_init,
-            ..Default::default()
-        }
+        ChaincodeInput { args: vec![b"put".to_vec(), b"k".to_vec()], is_init, ..Default::default() }
     }
 
     #[test]
     fn txid_is_sha256_of_nonce_and_creator() {
         // sha256("") = e3b0…; sha256("ab") via two parts must equal hashing the concatenation.
-        assert_eq!(
-            compute_txid(b"", b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(compute_txid(b"", b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         assert_eq!(compute_txid(b"a", b"b"), compute_txid(b"ab", b""));
     }
 
@@ -245,9 +197,7 @@ mod tests {
         assert_eq!(built.txid, compute_txid(&sh.nonce, &sh.creator));
         let who = SerializedIdentity::decode(&sh.creator[..]).unwrap();
         assert_eq!(who.mspid, "Org1MSP");
-        assert!(String::from_utf8(who.id_bytes)
-            .unwrap()
-            .starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(String::from_utf8(who.id_bytes).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
 
         let payload = ChaincodeProposalPayload::decode(&proposal.payload[..]).unwrap();
         assert_eq!(payload.transient_map, transient);

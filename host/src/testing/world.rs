@@ -88,10 +88,7 @@ struct ChannelLedger {
 
 impl Default for ChannelLedger {
     fn default() -> Self {
-        ChannelLedger {
-            next_block: 1,
-            namespaces: HashMap::new(),
-        }
+        ChannelLedger { next_block: 1, namespaces: HashMap::new() }
     }
 }
 
@@ -105,22 +102,12 @@ pub struct WorldState {
 impl WorldState {
     /// The committed value and version of a key.
     pub fn get(&self, channel: &str, namespace: &str, key: &str) -> Option<&VersionedValue> {
-        self.channels
-            .get(channel)?
-            .namespaces
-            .get(namespace)?
-            .get(key)
+        self.channels.get(channel)?.namespaces.get(namespace)?.get(key)
     }
 
     /// A read during simulation: returns the committed value and records the version seen in `rwset`.
     /// The transaction's own pending writes are deliberately not consulted.
-    pub fn read(
-        &self,
-        channel: &str,
-        namespace: &str,
-        key: &str,
-        rwset: &mut RwSet,
-    ) -> Option<Vec<u8>> {
+    pub fn read(&self, channel: &str, namespace: &str, key: &str, rwset: &mut RwSet) -> Option<Vec<u8>> {
         let found = self.get(channel, namespace, key);
         rwset.record_read(key, found.map(|v| v.version));
         found.map(|v| v.value.clone())
@@ -131,11 +118,7 @@ impl WorldState {
         self.channels
             .get(channel)
             .and_then(|c| c.namespaces.get(namespace))
-            .map(|ns| {
-                ns.iter()
-                    .map(|(k, v)| (k.clone(), v.value.clone()))
-                    .collect()
-            })
+            .map(|ns| ns.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect())
             .unwrap_or_default()
     }
 
@@ -150,10 +133,7 @@ impl WorldState {
     /// transaction is invalid and nothing is written. A valid transaction always takes a block, even with no writes,
     /// as a submitted read-only transaction does on a real channel.
     pub fn commit(&mut self, channel: &str, namespace: &str, rwset: &RwSet) -> CommitStatus {
-        let stale = rwset
-            .reads
-            .iter()
-            .any(|(key, seen)| self.get(channel, namespace, key).map(|v| v.version) != *seen);
+        let stale = rwset.reads.iter().any(|(key, seen)| self.get(channel, namespace, key).map(|v| v.version) != *seen);
         if stale {
             return CommitStatus::MvccReadConflict;
         }
@@ -165,13 +145,7 @@ impl WorldState {
         for (key, value) in &rwset.writes {
             match value {
                 Some(value) => {
-                    state.insert(
-                        key.clone(),
-                        VersionedValue {
-                            value: value.clone(),
-                            version,
-                        },
-                    );
+                    state.insert(key.clone(), VersionedValue { value: value.clone(), version });
                 }
                 None => {
                     state.remove(key);
@@ -195,10 +169,7 @@ mod tests {
         for (k, v) in pairs {
             rw.record_put(k, v.as_bytes().to_vec());
         }
-        assert_eq!(
-            world.commit(CH, NS, &rw),
-            CommitStatus::Committed { block: 1 }
-        );
+        assert_eq!(world.commit(CH, NS, &rw), CommitStatus::Committed { block: 1 });
         world
     }
 
@@ -206,22 +177,12 @@ mod tests {
     fn commits_take_consecutive_blocks_and_stamp_versions() {
         let mut world = seeded(&[("a", "1")]);
         assert_eq!(world.height(CH), 1);
-        assert_eq!(
-            world.get(CH, NS, "a").unwrap().version,
-            Version { block: 1, tx: 0 }
-        );
+        assert_eq!(world.get(CH, NS, "a").unwrap().version, Version { block: 1, tx: 0 });
 
         let mut rw = RwSet::default();
         rw.record_put("b", b"2".to_vec());
-        assert_eq!(
-            world.commit(CH, NS, &rw),
-            CommitStatus::Committed { block: 2 }
-        );
-        assert_eq!(
-            world.get(CH, NS, "a").unwrap().version.block,
-            1,
-            "untouched keys keep their version"
-        );
+        assert_eq!(world.commit(CH, NS, &rw), CommitStatus::Committed { block: 2 });
+        assert_eq!(world.get(CH, NS, "a").unwrap().version.block, 1, "untouched keys keep their version");
         assert_eq!(world.get(CH, NS, "b").unwrap().version.block, 2);
         assert_eq!(world.height(CH), 2);
         assert_eq!(world.height("other"), 0);
@@ -233,10 +194,7 @@ mod tests {
         let mut rw = RwSet::default();
         rw.record_put("a", b"new".to_vec());
         rw.record_put("fresh", b"x".to_vec());
-        assert_eq!(
-            world.read(CH, NS, "a", &mut rw).as_deref(),
-            Some(&b"old"[..])
-        );
+        assert_eq!(world.read(CH, NS, "a", &mut rw).as_deref(), Some(&b"old"[..]));
         assert_eq!(world.read(CH, NS, "fresh", &mut rw), None);
         assert_eq!(rw.reads["a"], Some(Version { block: 1, tx: 0 }));
         assert_eq!(rw.reads["fresh"], None);
@@ -281,24 +239,11 @@ mod tests {
         second.record_put("a", b"3".to_vec());
         second.record_put("z", b"side effect".to_vec());
 
-        assert_eq!(
-            world.commit(CH, NS, &first),
-            CommitStatus::Committed { block: 2 }
-        );
-        assert_eq!(
-            world.commit(CH, NS, &second),
-            CommitStatus::MvccReadConflict
-        );
+        assert_eq!(world.commit(CH, NS, &first), CommitStatus::Committed { block: 2 });
+        assert_eq!(world.commit(CH, NS, &second), CommitStatus::MvccReadConflict);
         assert_eq!(world.get(CH, NS, "a").unwrap().value, b"2");
-        assert!(
-            world.get(CH, NS, "z").is_none(),
-            "an invalid transaction writes nothing"
-        );
-        assert_eq!(
-            world.height(CH),
-            2,
-            "an invalid transaction does not take a block here"
-        );
+        assert!(world.get(CH, NS, "z").is_none(), "an invalid transaction writes nothing");
+        assert_eq!(world.height(CH), 2, "an invalid transaction does not take a block here");
     }
 
     #[test]
@@ -311,10 +256,7 @@ mod tests {
         let mut creator = RwSet::default();
         creator.record_put("k", b"now here".to_vec());
         assert!(world.commit(CH, NS, &creator).is_committed());
-        assert_eq!(
-            world.commit(CH, NS, &reader),
-            CommitStatus::MvccReadConflict
-        );
+        assert_eq!(world.commit(CH, NS, &reader), CommitStatus::MvccReadConflict);
     }
 
     #[test]

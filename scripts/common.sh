@@ -1,0 +1,32 @@
+# Shared by the scripts: idempotent installs from Debian's packages, nothing downloaded from elsewhere.
+# Source it; it changes to the repository root.
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# apt_ensure PKG...: installs the packages that are not installed yet (root or sudo), waiting for apt's lock.
+apt_ensure() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing Debian packages: ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    local lock=(-o DPkg::Lock::Timeout=600)
+    "${sudo[@]}" apt-get "${lock[@]}" update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get "${lock[@]}" install -y -qq "${missing[@]}"
+}
+
+# ensure_cargo: the machine's Rust (rustup) when present; otherwise Debian's rustc-web/cargo-web (Rust 1.96).
+ensure_cargo() {
+    [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
+    command -v cargo >/dev/null && return 0
+    apt_ensure rustc-web cargo-web gcc libc6-dev
+}
+
+# ensure_node: Node >= 18 and npm, from Debian when the machine has none.
+ensure_node() {
+    command -v node >/dev/null && command -v npm >/dev/null && return 0
+    apt_ensure nodejs npm
+}

@@ -1,0 +1,58 @@
+//! The handshake and stream-level behaviour a real peer relies on.
+
+use std::time::Duration;
+
+use wasmcc_host::limits::TxLimits;
+use wasmcc_host::testing::{args, ConnectOptions, Disposition, PeerSim, SimError};
+use wasmcc_proto::protos::chaincode_message::Type;
+use wasmcc_tests::TestHost;
+
+#[tokio::test]
+async fn registers_its_exact_ccid() {
+    let mut host = TestHost::new();
+    let served = host.serve("counter", "counter", TxLimits::default()).await;
+    let peer = PeerSim::new();
+    // A peer launching another package gets a REGISTER it does not accept.
+    let wrong = format!("counter:{}", "0".repeat(64));
+    let opts = ConnectOptions { startup_timeout: Duration::from_millis(500), ..ConnectOptions::default() };
+    match peer.connect_with(&served.addr(), &wrong, opts).await {
+        Err(SimError::RegisterIgnored { got, .. }) => assert_eq!(got, served.ccid),
+        other => panic!("expected the REGISTER to be ignored, got {other:?}"),
+    }
+    let conn = peer.connect(&served.addr(), &served.ccid).await.unwrap();
+    assert_eq!(conn.ccid(), served.ccid);
+}
+
+#[tokio::test]
+async fn keepalives_are_echoed_and_transactions_go_on() {
+    let mut host = TestHost::new();
+    let served = host.serve("counter", "counter", TxLimits::default()).await;
+    let opts = ConnectOptions { keepalive: Some(Duration::from_millis(20)), ..ConnectOptions::default() };
+    let conn = PeerSim::new().connect_with(&served.addr(), &served.ccid, opts).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let echoed = conn.log().entries().iter().filter(|m| m.msg_type == Type::Keepalive as i32).count();
+    assert!(echoed >= 2, "KEEPALIVE echoes seen: {echoed}");
+    assert_eq!(conn.invoke("ch", args(["inc", "a"])).await.unwrap().payload(), b"1");
+    assert_eq!(conn.log().count(Disposition::Dropped), 0);
+}
+
+#[tokio::test]
+async fn works_with_a_peer_that_offers_no_batching() {
+    let mut host = TestHost::new();
+    let served = host.serve("counter", "counter", TxLimits::default()).await;
+    let opts = ConnectOptions { ready_params: None, ..ConnectOptions::default() };
+    let peer = PeerSim::new();
+    let conn = peer.connect_with(&served.addr(), &served.ccid, opts).await.unwrap();
+    assert_eq!(conn.invoke("ch", args(["inc", "a"])).await.unwrap().payload(), b"1");
+    assert_eq!(peer.get("ch", "counter", "a").as_deref(), Some(&b"1"[..]));
+}
+
+#[tokio::test]
+async fn init_runs_the_guest_init_export() {
+    let mut host = TestHost::new();
+    let served = host.serve("counter", "counter", TxLimits::default()).await;
+    let conn = PeerSim::new().connect(&served.addr(), &served.ccid).await.unwrap();
+    let r = conn.init("ch", args(["init"])).await.unwrap();
+    assert_eq!(r.status(), Some(200), "{:?}", r.outcome);
+    assert_eq!(r.message.r#type, Type::Completed as i32);
+}

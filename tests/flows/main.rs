@@ -1,0 +1,6 @@
+//! Whole flows: real wasm in the real host, driven over loopback gRPC by the peer simulator.
+
+mod disconnect;
+mod e2e;
+mod failures;
+mod handshake;
