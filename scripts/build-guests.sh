@@ -93,10 +93,16 @@ def imports(data):
                 n, j = leb(data, j); mod = data[j:j + n].decode(); j += n
                 n, j = leb(data, j); j += n            # field name
                 kind = data[j]; j += 1
-                if kind == 0: _, j = leb(data, j)      # func: type index
-                elif kind == 1: j += 1; flags, j = leb(data, j); _, j = leb(data, j); j = leb(data, j)[1] if flags & 1 else j
-                elif kind == 2: flags, j = leb(data, j); _, j = leb(data, j); j = leb(data, j)[1] if flags & 1 else j
-                elif kind == 3: j += 2                 # global: valtype, mut
+                if kind == 0:                          # func: type index
+                    _, j = leb(data, j)
+                elif kind in (1, 2):                   # table (reftype first) or memory: limits
+                    j += kind == 1
+                    flags, j = leb(data, j)
+                    _, j = leb(data, j)                # min
+                    if flags & 1:
+                        _, j = leb(data, j)            # max
+                elif kind == 3:                        # global: valtype, mutability
+                    j += 2
                 found.append(mod)
         i += size
     return sorted(set(found))

@@ -84,8 +84,8 @@ macro_rules! chaincode {
 /// Support for [`chaincode!`]; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    /// Generated from `proto/wit` (the sandbox ABI). Hidden: chaincode talks to [`Stub`](crate::Stub), so the ABI can move
-    /// without breaking chaincode source.
+    /// Generated from `proto/wit` (the sandbox ABI). Hidden: chaincode talks to [`Stub`](crate::Stub), so the
+    /// ABI can move without breaking chaincode source.
     pub mod bindings {
         wit_bindgen::generate!({
             // Relative to this crate's manifest: the WIT lives with the host's protocol crate.

@@ -1,12 +1,14 @@
 //! `wasmcc demo`: the README's first command. Serves the bundled examples with embedded defaults, drives a short
 //! session through the peer simulator so a newcomer sees transactions flow, then keeps serving for a real peer.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use wasmcc_host::limits::TxLimits;
-use wasmcc_host::runtime::Runtime;
+use wasmcc_host::client::AdminClient;
+use wasmcc_host::config::{Config, DEFAULT_ADMIN_PORT};
+use wasmcc_host::daemon::Daemon;
+use wasmcc_host::package;
 use wasmcc_host::testing::{args, PeerConnection, PeerSim, TxOutcome};
 
 #[derive(clap::Args)]
@@ -14,34 +16,41 @@ pub struct DemoArgs {
     /// Where scripts/build-guests.sh put the example modules.
     #[arg(long, default_value = "target/wasm")]
     wasm_dir: PathBuf,
-    /// The address to listen on (loopback by default: nothing is exposed unless asked).
+    /// The host's data directory (kept between runs; installing the same package again is a no-op).
+    #[arg(long, default_value = "target/demo-data")]
+    data_dir: PathBuf,
+    /// The address chaincodes listen on (loopback by default: nothing is exposed unless asked).
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
-    /// The first listen port; each example takes the next one.
-    #[arg(long, default_value_t = 9101)]
+    /// The admin API's port; chaincodes get ports from the next one on.
+    #[arg(long, default_value_t = DEFAULT_ADMIN_PORT)]
     port: u16,
     /// Stop after the session instead of serving on.
     #[arg(long)]
     exit: bool,
 }
 
-/// The examples the demo serves: (label, module file).
+/// The examples the demo installs: (label, module file).
 const EXAMPLES: [(&str, &str); 2] = [("asset-transfer", "asset_transfer.wasm"), ("counter", "counter.wasm")];
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let runtime = Runtime::new()?;
+    let mut config = Config { data_dir: args.data_dir.clone(), ..Config::default() };
+    config.admin.listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.port);
+    config.chaincodes.listen_ip = args.host;
+    config.chaincodes.port_min = args.port + 1;
+    let mut daemon = Daemon::start(&config).await?;
+    println!("wasmcc admin API on {} (data in {})", daemon.admin_url(), args.data_dir.display());
+
+    // Installed the way an operator would: package, then upload through the admin API.
+    let client = AdminClient::new(&daemon.admin_url(), Some(daemon.token().to_string()), None)?;
     let mut served = Vec::new();
-    let mut servers = tokio::task::JoinSet::new();
-    for (i, (label, file)) in EXAMPLES.iter().enumerate() {
+    for (label, file) in EXAMPLES {
         let path = args.wasm_dir.join(file);
         let wasm = std::fs::read(&path)
             .with_context(|| format!("reading {} (build the examples with scripts/build-guests.sh)", path.display()))?;
-        let ccid = wasmcc_host::config::ccid_of(label, &wasm);
-        let chaincode = runtime.load(&ccid, &wasm, TxLimits::default())?;
-        let addr = SocketAddr::new(args.host, args.port + i as u16);
-        let listener = runtime.listen(chaincode, addr).await.with_context(|| format!("binding {addr}"))?;
-        served.push((ccid, listener.local_addr()?));
-        servers.spawn(listener.serve());
+        let (info, created) = client.install(package::write_package(label, &wasm, &[])?).await?;
+        println!("{} {}", if created { "installed" } else { "already installed" }, info.ccid);
+        served.push((info.ccid, info.route.address));
     }
 
     session(&served).await?;
@@ -52,23 +61,24 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("    a peer dials {addr}  (connection.json: {{\"address\": \"{addr}\", \"dial_timeout\": \"10s\"}})");
     }
     if args.exit {
+        daemon.shutdown().await;
         return Ok(());
     }
-    println!("\nwasmcc is serving; Ctrl-C stops it.");
+    println!("\nwasmcc is serving; Ctrl-C stops it. Install more with: wasmcc install --data-dir {} PKG", args.data_dir.display());
     tokio::select! {
-        Some(done) = servers.join_next() => {
-            done?.context("a listener failed")?;
-            anyhow::bail!("a listener stopped unexpectedly")
+        result = daemon.wait() => result.context("admin API failed"),
+        _ = tokio::signal::ctrl_c() => {
+            daemon.shutdown().await;
+            Ok(())
         }
-        _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }
 
 /// A short session on two channels, printing each transaction and its result.
-async fn session(served: &[(String, SocketAddr)]) -> anyhow::Result<()> {
+async fn session(served: &[(String, String)]) -> anyhow::Result<()> {
     let peer = PeerSim::new();
-    let assets = peer.connect(&served[0].1.to_string(), &served[0].0).await?;
-    let counter = peer.connect(&served[1].1.to_string(), &served[1].0).await?;
+    let assets = peer.connect(&served[0].1, &served[0].0).await?;
+    let counter = peer.connect(&served[1].1, &served[1].0).await?;
     println!("peer simulator connected: REGISTER → REGISTERED → READY on both chaincodes\n");
 
     let steps: [(&PeerConnection, &str, &[&str]); 10] = [

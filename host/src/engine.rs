@@ -4,6 +4,8 @@
 //! and an epoch deadline per transaction. Speed: the pooling allocator keeps instance slots warm so that a fresh
 //! instance per transaction costs microseconds.
 
+use std::hash::{Hash, Hasher};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -81,9 +83,34 @@ impl WasmEngine {
     /// Compiles a core module (turned into a component in-process) or a ready component, and pre-links it.
     pub fn load(&self, bytes: &[u8]) -> Result<ChaincodePre<TxState>, EngineError> {
         let component_bytes = to_component(bytes)?;
+        self.gauges.count_compilation();
         let component =
             Component::new(&self.engine, &component_bytes).map_err(|e| EngineError::Compile(format!("{e:#}")))?;
         self.prepare(&component)
+    }
+
+    /// Compiles a component to an artifact that [`WasmEngine::load_artifact`] maps back in without compiling.
+    pub fn precompile(&self, component: &[u8]) -> Result<Vec<u8>, EngineError> {
+        self.gauges.count_compilation();
+        self.engine.precompile_component(component).map_err(|e| EngineError::Compile(format!("{e:#}")))
+    }
+
+    /// Loads an artifact written by [`WasmEngine::precompile`] by mmap, and pre-links it.
+    pub fn load_artifact(&self, path: &Path) -> Result<ChaincodePre<TxState>, EngineError> {
+        // SAFETY: `deserialize_file` trusts the file to be an artifact this engine configuration produced. The
+        // host reads artifacts only from its own data directory, where it alone writes them (atomically, named by
+        // module hash and this engine's compatibility hash), and wasmtime still checks the engine's header and
+        // configuration before using one.
+        let component = unsafe { Component::deserialize_file(&self.engine, path) }
+            .map_err(|e| EngineError::Compile(format!("loading {}: {e:#}", path.display())))?;
+        self.prepare(&component)
+    }
+
+    /// Identifies the engine build and configuration: artifacts are only valid for the engine that wrote them.
+    pub fn compatibility_hash(&self) -> String {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
     }
 
     /// Pre-links a compiled component: resolving imports once here keeps that work off every transaction.

@@ -3,6 +3,7 @@
 //! Instances are never reused, so nothing a transaction leaves in memory can reach the next one. The pooling
 //! allocator and the pre-linked `ChaincodePre` keep that cheap.
 
+use tokio_util::sync::CancellationToken;
 use wasmtime::{ResourceLimiter, Store, Trap};
 
 use crate::abi::{ChaincodePre, GuestResponse, TxState};
@@ -17,6 +18,14 @@ pub struct LoadedChaincode {
     pub ccid: String,
     pub pre: ChaincodePre<TxState>,
     pub limits: TxLimits,
+    /// Cancelled when the chaincode is removed: its sessions end and its listeners stop.
+    pub retired: CancellationToken,
+}
+
+impl LoadedChaincode {
+    pub fn new(ccid: String, pre: ChaincodePre<TxState>, limits: TxLimits) -> Self {
+        LoadedChaincode { ccid, pre, limits, retired: CancellationToken::new() }
+    }
 }
 
 /// What the guest did with the transaction.

@@ -5,14 +5,26 @@
 //! the peer ([`ledger`]).
 
 pub mod abi;
+pub mod admin;
+pub mod cli;
+pub mod client;
 pub mod config;
+pub mod connection_json;
 pub mod context;
+pub mod daemon;
 pub mod engine;
 pub mod executor;
+pub mod launcher;
 pub mod ledger;
 pub mod limits;
 pub mod metrics;
+pub mod package;
+pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod session;
+pub mod sni;
+pub mod store;
 pub mod testing;
+pub mod tls;
+pub mod validate;

@@ -94,6 +94,79 @@ impl TxLimits {
     }
 }
 
+// --- Accepting peer connections (sni.rs) ---
+
+/// Longest a dialler may take from TCP accept to a finished TLS handshake. The peer dials with connection.json's
+/// `dial_timeout` (wasmcc writes 10 s) and retries, so a handshake still unfinished after that is a client that
+/// will never finish; dropping it frees its slot among the pending handshakes.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Handshakes in progress on one listener before it stops accepting (the kernel backlog then holds new dialers).
+/// Real peers open a handful of connections per chaincode; the bound only keeps a flood of silent clients from
+/// holding unbounded sockets and buffers, while far exceeding a peer restart that re-dials every chaincode at once.
+pub const MAX_PENDING_HANDSHAKES: usize = 256;
+
+/// Pause after an accept error that is not about the one connection (EMFILE, ENOBUFS): retrying at once would spin a
+/// core and flood the log, while 100 ms lets closing connections free descriptors and is short for a re-dialling peer.
+pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+
+// ---- Packages and static module checks (package.rs, validate.rs) ----
+
+/// Largest package file `read_package` accepts. The whole file is held in memory to hash it for the CCID, so it
+/// must be bounded; it is sized to hold the largest module below, which a package barely compresses.
+pub const MAX_PACKAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Largest wasm module or component accepted. A Rust chaincode is 20 KB–2 MB; a JavaScript one built with
+/// componentize-js embeds a whole JS engine (~10 MB). 32 MiB leaves room for that and bounds compile time and memory
+/// at upload.
+pub const MAX_MODULE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Most bytes one gzip layer of a package (the package itself, or its `code.tar.gz`) may expand to. Decompression
+/// stops there, so a gzip bomb costs at most this much memory instead of expanding; it holds the largest module plus
+/// indexes and tar headers.
+pub const MAX_UNPACKED_BYTES: usize = MAX_MODULE_BYTES + 16 * 1024 * 1024;
+
+/// Largest `metadata.json`. It holds three short strings (type, label, path); anything bigger is not a package.
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+
+/// Most entries `code.tar.gz` may hold (the module, CouchDB indexes and their directories). A chaincode has a
+/// handful of indexes; the bound keeps a tar of millions of empty entries from costing unbounded work.
+pub const MAX_CODE_ENTRIES: usize = 1_000;
+
+/// Most functions (imported and defined) in one core module. Compile time and code memory grow with it; a Rust
+/// chaincode has hundreds, a JS engine tens of thousands. wasmparser's own ceiling is 1,000,000.
+pub const MAX_FUNCTIONS: u64 = 100_000;
+
+/// Most 64 KiB pages a memory may start with, or declare as its maximum: the host's memory ceiling
+/// ([`MAX_MEMORY_BYTES`]). A larger initial memory could never be instantiated, and a larger declared maximum states
+/// a need no configuration of this host can meet; both are refused at upload rather than failing at run time.
+pub const MAX_MEMORY_PAGES: u64 = (MAX_MEMORY_BYTES / WASM_PAGE_BYTES) as u64;
+
+/// The size of a wasm page.
+pub const WASM_PAGE_BYTES: usize = 64 * 1024;
+
+/// Most tables one core module may define. The engine's pooling allocator keeps wasmtime's default of one table slot
+/// per module (which is what Rust and wit-component emit); a module with more would pass upload and fail at every
+/// instantiation.
+pub const MAX_TABLES_PER_MODULE: u64 = 1;
+
+/// Largest initial size of a table. The pooling allocator's table slot holds wasmtime's default 20,000 elements
+/// (the engine keeps it); a Rust chaincode's indirect-call table has a few hundred.
+pub const MAX_TABLE_INITIAL_ELEMENTS: u64 = 20_000;
+
+/// Most globals in one core module. They live in the instance's fixed-size context (1 MiB in the pool); a Rust
+/// chaincode has one to three.
+pub const MAX_GLOBALS: u64 = 1_000;
+
+/// Most data segments in one core module. Each one is copied into memory at every instantiation, i.e. on every
+/// transaction; Rust emits two or three.
+pub const MAX_DATA_SEGMENTS: u64 = 1_000;
+
+/// Most exports of one core module. A chaincode exports its two entry points plus canonical-ABI helpers (about ten).
+pub const MAX_EXPORTS: u64 = 1_000;
+
+const _: () = assert!(MAX_MODULE_BYTES <= MAX_PACKAGE_BYTES && MAX_MODULE_BYTES < MAX_UNPACKED_BYTES);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,3 +190,9 @@ mod tests {
         assert!(l.check().unwrap_err().contains("exceeds"));
     }
 }
+
+// ---- Admin API ----
+
+/// Largest package upload the admin API accepts by default. A wasm chaincode is at most a few MiB; 64 MiB leaves
+/// room for bundled CouchDB indexes while refusing a runaway upload before it fills memory.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;

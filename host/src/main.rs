@@ -5,9 +5,11 @@ mod demo;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use wasmcc_host::config::Config;
-use wasmcc_host::runtime::Runtime;
+use clap::{Args, Parser, Subcommand};
+use wasmcc_host::cli::offline::OfflineCommand;
+use wasmcc_host::client::AdminClient;
+use wasmcc_host::config::{Config, DEFAULT_ADMIN_PORT};
+use wasmcc_host::daemon::Daemon;
 
 #[derive(Parser)]
 #[command(name = "wasmcc", version, about = "Serves Fabric chaincode compiled to WebAssembly to Fabric peers")]
@@ -18,14 +20,75 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the chaincodes named in a configuration file until stopped.
+    /// Run the host: serve every installed chaincode and the admin API until stopped.
     Serve {
-        /// The host configuration (TOML).
+        /// The host configuration (TOML); every key is optional, see host/src/config.rs.
         #[arg(long, short, env = "WASMCC_CONFIG")]
-        config: PathBuf,
+        config: Option<PathBuf>,
+        /// The data directory (overrides the configuration's `data_dir`).
+        #[arg(long, env = "WASMCC_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Install a package on a running host (or a module, packaged on the fly with --wasm and --label).
+    Install {
+        /// The package file (made by `wasmcc package` or `peer lifecycle chaincode package`).
+        package: Option<PathBuf>,
+        #[arg(long, conflicts_with = "package", requires = "label")]
+        wasm: Option<PathBuf>,
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// List the installed chaincodes.
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Show one installed chaincode.
+    Show {
+        ccid: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Remove an installed chaincode: its streams close and its route is freed.
+    Remove {
+        ccid: String,
+        #[command(flatten)]
+        admin: AdminArgs,
     },
     /// Serve the bundled examples, drive a short session through the peer simulator, then keep serving.
     Demo(demo::DemoArgs),
+    #[command(flatten)]
+    Offline(OfflineCommand),
+}
+
+/// Where the admin API is and how to authenticate.
+#[derive(Args)]
+struct AdminArgs {
+    /// The admin API's URL.
+    #[arg(long, env = "WASMCC_ADMIN_URL", default_value_t = format!("http://127.0.0.1:{DEFAULT_ADMIN_PORT}"))]
+    admin: String,
+    /// The bearer token; by default the one the local host keeps in <data_dir>/admin.token.
+    #[arg(long, env = "WASMCC_ADMIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The local host's data directory, to read its token from.
+    #[arg(long, env = "WASMCC_DATA_DIR", default_value = ".wasmcc")]
+    data_dir: PathBuf,
+    /// A PEM CA certificate that verifies an HTTPS admin API.
+    #[arg(long)]
+    admin_ca: Option<PathBuf>,
+}
+
+impl AdminArgs {
+    fn client(&self) -> anyhow::Result<AdminClient> {
+        let token = match &self.token {
+            Some(t) => Some(t.clone()),
+            None => std::fs::read_to_string(wasmcc_host::store::token_path(&self.data_dir)).ok().map(|t| t.trim().to_string()),
+        };
+        let ca = self.admin_ca.as_ref().map(std::fs::read).transpose().context("reading --admin-ca")?;
+        Ok(AdminClient::new(&self.admin, token, ca.as_deref())?)
+    }
 }
 
 #[tokio::main]
@@ -35,29 +98,61 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { config } => serve(config).await,
+        Command::Serve { config, data_dir } => serve(config, data_dir).await,
+        Command::Install { package, wasm, label, admin } => {
+            let bytes = match (package, wasm, label) {
+                (Some(path), _, _) => std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+                (None, Some(wasm), Some(label)) => {
+                    let module = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
+                    wasmcc_host::package::write_package(&label, &module, &[])?
+                }
+                _ => anyhow::bail!("give a package file, or --wasm and --label"),
+            };
+            let (info, created) = admin.client()?.install(bytes).await?;
+            println!("{} {}", if created { "installed" } else { "already installed" }, info.ccid);
+            println!("peers dial {}", info.route.address);
+            Ok(())
+        }
+        Command::List { admin } => {
+            for info in admin.client()?.list().await? {
+                println!("{}\t{}", info.ccid, info.route.address);
+            }
+            Ok(())
+        }
+        Command::Show { ccid, admin } => {
+            let info = admin.client()?.show(&ccid).await?;
+            println!("{}", serde_json::to_string_pretty(&info)?);
+            Ok(())
+        }
+        Command::Remove { ccid, admin } => {
+            admin.client()?.remove(&ccid).await?;
+            println!("removed {ccid}");
+            Ok(())
+        }
         Command::Demo(args) => demo::run(args).await,
+        Command::Offline(command) => wasmcc_host::cli::offline::run(command),
     }
 }
 
-async fn serve(path: PathBuf) -> anyhow::Result<()> {
-    let config = Config::load(&path)?;
-    anyhow::ensure!(!config.chaincodes.is_empty(), "{} names no chaincode", path.display());
-    let runtime = Runtime::new()?;
-    let mut servers = tokio::task::JoinSet::new();
-    for cc in &config.chaincodes {
-        let wasm = std::fs::read(&cc.module).with_context(|| format!("reading {}", cc.module.display()))?;
-        let ccid = cc.ccid(&wasm);
-        let loaded = runtime.load(&ccid, &wasm, cc.limits).with_context(|| format!("loading {ccid}"))?;
-        let listener = runtime.listen(loaded, cc.listen).await.with_context(|| format!("binding {}", cc.listen))?;
-        println!("serving {ccid} on {}", listener.local_addr()?);
-        servers.spawn(listener.serve());
+async fn serve(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut config = match config {
+        Some(path) => Config::load(&path)?,
+        None => Config::default(),
+    };
+    if let Some(dir) = data_dir {
+        config.data_dir = dir;
+    }
+    let mut daemon = Daemon::start(&config).await?;
+    println!("wasmcc admin API on {} (data in {})", daemon.admin_url(), config.data_dir.display());
+    for record in daemon.registry().records() {
+        let addr = daemon.registry().listen_addr(&record.ccid).map(|a| a.to_string()).unwrap_or("(no listener)".into());
+        println!("serving {} on {addr}", record.ccid);
     }
     tokio::select! {
-        Some(done) = servers.join_next() => {
-            done?.context("a listener failed")?;
-            anyhow::bail!("a listener stopped unexpectedly")
+        result = daemon.wait() => result.context("admin API failed"),
+        _ = tokio::signal::ctrl_c() => {
+            daemon.shutdown().await;
+            Ok(())
         }
-        _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }

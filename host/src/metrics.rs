@@ -8,12 +8,22 @@ use std::sync::Arc;
 pub struct Gauges {
     instances: AtomicI64,
     transactions: AtomicI64,
+    compilations: AtomicI64,
 }
 
 impl Gauges {
     /// Guest instances (Stores) alive right now.
     pub fn live_instances(&self) -> i64 {
         self.instances.load(Ordering::SeqCst)
+    }
+
+    /// Modules compiled by this engine since it started (loading a stored artifact is not a compilation).
+    pub fn compilations(&self) -> i64 {
+        self.compilations.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn count_compilation(&self) {
+        self.compilations.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Transaction tasks alive right now, across all sessions.

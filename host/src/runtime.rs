@@ -26,7 +26,7 @@ impl Runtime {
     /// Compiles and pre-links a chaincode so that each transaction only instantiates it.
     pub fn load(&self, ccid: &str, wasm: &[u8], limits: TxLimits) -> Result<Arc<LoadedChaincode>, EngineError> {
         let pre = self.engine.load(wasm)?;
-        Ok(Arc::new(LoadedChaincode { ccid: ccid.to_string(), pre, limits }))
+        Ok(Arc::new(LoadedChaincode::new(ccid.to_string(), pre, limits)))
     }
 
     /// Binds a listener for one chaincode; serve it with [`Listener::serve`].

@@ -85,9 +85,14 @@ impl Listener {
 
     /// Serves until the process ends or the future is dropped.
     pub async fn serve(self) -> Result<(), tonic::transport::Error> {
+        self.serve_until(std::future::pending()).await
+    }
+
+    /// Serves until `stop` completes; streams still open then are closed.
+    pub async fn serve_until(self, stop: impl std::future::Future<Output = ()>) -> Result<(), tonic::transport::Error> {
         tonic::transport::Server::builder()
             .add_service(self.service.into_server())
-            .serve_with_incoming(TcpListenerStream::new(self.listener))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), stop)
             .await
     }
 }

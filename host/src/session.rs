@@ -114,6 +114,7 @@ impl Session {
                     }
                 },
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
+                _ = self.chaincode.retired.cancelled() => break Ok(()),
             }
         };
         self.tasks.abort_all();

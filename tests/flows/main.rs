@@ -4,3 +4,5 @@ mod disconnect;
 mod e2e;
 mod failures;
 mod handshake;
+mod lifecycle;
+mod builder;

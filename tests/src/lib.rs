@@ -59,3 +59,27 @@ impl Default for TestHost {
         Self::new()
     }
 }
+
+/// A distinct but equivalent module: `base` with a custom section naming `n` appended. Custom sections carry no
+/// semantics, so the variant behaves like `base` while hashing (and so installing) as a different chaincode.
+pub fn variant(base: &[u8], n: u32) -> Vec<u8> {
+    let name = b"wasmcc-variant";
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(&n.to_le_bytes());
+    let mut out = base.to_vec();
+    out.push(0); // custom section id
+    out.push(payload.len() as u8); // LEB128 of a length below 128
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// A loopback configuration for an in-process host on a data directory, admin API on a free port.
+pub fn host_config(data_dir: &std::path::Path, ports: (u16, u16)) -> wasmcc_host::config::Config {
+    let mut config = wasmcc_host::config::Config { data_dir: data_dir.to_path_buf(), ..Default::default() };
+    config.admin.listen = "127.0.0.1:0".parse().unwrap();
+    config.admin.token = Some("test-token".into());
+    config.chaincodes.port_min = ports.0;
+    config.chaincodes.port_max = ports.1;
+    config
+}

@@ -7,6 +7,8 @@
 //! - [`PeerSim`] owns an in-memory versioned world state ([`world`]), shared by every connection and cloneable.
 //! - [`PeerSim::connect`] dials the chaincode's `protos.Chaincode/Connect`, waits for REGISTER with the expected CCID
 //!   and answers REGISTERED + READY; a wrong CCID gets no answer at all, as from a real peer.
+//! - [`PeerSim::serve_chaincode_support`] is the other direction (launcher mode, `bin/run`): the peer's
+//!   `protos.ChaincodeSupport` server, whose accepted `Register` streams go through the same handshake.
 //! - [`PeerConnection::invoke`] / [`PeerConnection::init`] send TRANSACTION / INIT with a real signed proposal
 //!   ([`proposal`]), serve the chaincode's state requests while the transaction runs, and on COMPLETED with a status
 //!   below 400 commit the write set with an MVCC check. Many transactions may be in flight on one connection.
@@ -30,6 +32,7 @@ mod connection;
 mod log;
 mod peer;
 pub mod proposal;
+mod support;
 pub mod world;
 
 use std::time::Duration;
@@ -40,6 +43,7 @@ pub use connection::{PeerConnection, TxOptions, TxOutcome, TxResult};
 pub use log::{Disposition, LoggedMessage, RequestLog};
 pub use peer::{fabric_default_ready_params, ConnectOptions, PeerSim, MAX_MESSAGE_SIZE};
 pub use proposal::Identity;
+pub use support::{SupportServer, SupportTls};
 pub use world::{CommitStatus, RwSet, Version, VersionedValue};
 
 /// Errors of the simulator itself. What the *chaincode* answers is never an error here: it is a [`TxResult`].
@@ -82,6 +86,9 @@ pub enum SimError {
     },
     #[error("generating the client identity: {0}")]
     Identity(#[from] rcgen::Error),
+    /// The simulated peer's own `ChaincodeSupport` server could not start.
+    #[error("serving ChaincodeSupport on {addr}: {reason}")]
+    Serve { addr: String, reason: String },
 }
 
 /// Builds chaincode arguments from anything byte-like: `args(["put", "k", "v"])`.

@@ -180,11 +180,25 @@ impl PeerSim {
         let termination = Termination::new();
         let outbound = UnboundedReceiverStream::new(out_rx).take_until(termination.wait());
         let call = tokio::time::timeout_at(deadline, client.connect(outbound));
-        let mut inbound = match call.await {
+        let inbound = match call.await {
             Ok(response) => response?.into_inner(),
             Err(_) => return Err(SimError::StartupTimeout(opts.startup_timeout)),
         };
+        self.accept_stream(inbound, ccid, opts, out, termination, deadline).await
+    }
 
+    /// The peer's side of an open chaincode stream, whichever side dialled (`Connect` here, `Register` in
+    /// [`super::support`]): wait for REGISTER naming `ccid`, answer REGISTERED and READY, and hand the stream to a
+    /// [`PeerConnection`]. `out` must feed the stream's outgoing half until `termination` ends.
+    pub(super) async fn accept_stream(
+        &self,
+        mut inbound: Streaming<ChaincodeMessage>,
+        ccid: &str,
+        opts: ConnectOptions,
+        out: mpsc::UnboundedSender<ChaincodeMessage>,
+        termination: Termination,
+        deadline: Instant,
+    ) -> Result<PeerConnection, SimError> {
         let log = RequestLog::default();
         let result = handshake(&mut inbound, ccid, &log, deadline, opts.startup_timeout).await;
         if let Err(err) = result {

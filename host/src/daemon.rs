@@ -1,0 +1,130 @@
+//! A running host: the store opened, every installed chaincode served, the admin API listening. What
+//! `wasmcc serve` and the demo run, and what tests start and stop in-process.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::RngCore;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::{self, AdminSettings};
+use crate::config::Config;
+use crate::engine::{EngineError, WasmEngine};
+use crate::registry::{InstallError, Registry, RegistrySettings};
+use crate::store::{self, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    #[error("data directory: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("admin API on {addr}: {source}")]
+    Admin { addr: SocketAddr, source: std::io::Error },
+    #[error("admin token file {path}: {source}")]
+    Token { path: String, source: std::io::Error },
+}
+
+pub struct Daemon {
+    registry: Arc<Registry>,
+    admin_addr: SocketAddr,
+    token: String,
+    stop: CancellationToken,
+    admin_task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Daemon {
+    /// Starts a host from its configuration on the current tokio runtime.
+    pub async fn start(config: &Config) -> Result<Daemon, DaemonError> {
+        Self::start_with_engine(config, Arc::new(WasmEngine::new()?)).await
+    }
+
+    /// As [`Daemon::start`], with an engine the caller keeps (tests read its gauges across restarts).
+    pub async fn start_with_engine(config: &Config, engine: Arc<WasmEngine>) -> Result<Daemon, DaemonError> {
+        let store = Store::open(&config.data_dir)?;
+        let token = resolve_token(config, store.root())?;
+        let settings = RegistrySettings {
+            listen_ip: config.chaincodes.listen_ip,
+            advertise_host: config.advertise_host(),
+            ports: (config.chaincodes.port_min, config.chaincodes.port_max),
+            limits: config.limits,
+            limits_for: config.limits_for.clone(),
+        };
+        let registry = Registry::open(engine, store, settings).await?;
+
+        let addr = config.admin.listen;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| DaemonError::Admin { addr, source })?;
+        let admin_addr = listener.local_addr().map_err(|source| DaemonError::Admin { addr, source })?;
+        let app = admin::router(
+            registry.clone(),
+            AdminSettings { token: token.clone(), max_upload_bytes: config.admin.max_upload_mb * 1024 * 1024 },
+        );
+        let stop = CancellationToken::new();
+        let admin_stop = stop.clone();
+        admin::plain_http_allowed(admin_addr).map_err(|source| DaemonError::Admin { addr: admin_addr, source })?;
+        let admin_task =
+            tokio::spawn(async move { admin::serve_plain(listener, app, admin_stop.cancelled_owned()).await });
+        Ok(Daemon { registry, admin_addr, token, stop, admin_task })
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin_addr)
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Runs until the admin API fails (it never stops by itself).
+    pub async fn wait(&mut self) -> std::io::Result<()> {
+        (&mut self.admin_task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Stops the admin API, every listener and session; the store stays as it is.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        self.registry.shutdown();
+        let _ = self.admin_task.await;
+    }
+}
+
+/// The configured token, else `$WASMCC_ADMIN_TOKEN`, else the one kept in the data directory (made at first start,
+/// mode 0600, so the local CLI can read it and nobody else).
+fn resolve_token(config: &Config, data_dir: &Path) -> Result<String, DaemonError> {
+    if let Some(token) = config.admin.token.clone().or_else(|| std::env::var("WASMCC_ADMIN_TOKEN").ok()) {
+        return Ok(token);
+    }
+    let path = store::token_path(data_dir);
+    let err = |source| DaemonError::Token { path: path.display().to_string(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    write_private(&path, &token).map_err(err)?;
+    Ok(token)
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}

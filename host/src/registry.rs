@@ -1,0 +1,244 @@
+//! The chaincodes this host serves, live: install (package → validate → store → precompile → route → listen),
+//! removal, and the restart path that serves every stored chaincode again without recompiling.
+//!
+//! Installs are serialised (one at a time) so that port allocation and the store never race; serving is not:
+//! lookups take a short lock on a map of `Arc`s.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{EngineError, WasmEngine};
+use crate::executor::LoadedChaincode;
+use crate::limits::TxLimits;
+use crate::package::{self, PackageError};
+use crate::server::{ChaincodeService, Listener};
+use crate::store::{ChaincodeRecord, Store, StoreError};
+use crate::validate::{self, ValidateError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("package refused: {0}")]
+    Package(#[from] PackageError),
+    #[error("module refused: {0}")]
+    Validate(#[from] ValidateError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no free port left in {0}-{1} for another chaincode")]
+    NoPort(u16, u16),
+    #[error("chaincode {0} is not installed")]
+    NotInstalled(String),
+}
+
+/// Where chaincodes listen and which limits they run with.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    /// The address chaincode listeners bind to.
+    pub listen_ip: IpAddr,
+    /// The host name or IP peers dial (connection.json `address`).
+    pub advertise_host: String,
+    /// Inclusive range of per-chaincode ports.
+    pub ports: (u16, u16),
+    /// Limits for every chaincode, unless `limits_for` names its label or CCID.
+    pub limits: TxLimits,
+    pub limits_for: HashMap<String, TxLimits>,
+}
+
+impl RegistrySettings {
+    fn limits(&self, label: &str, ccid: &str) -> TxLimits {
+        self.limits_for.get(ccid).or_else(|| self.limits_for.get(label)).copied().unwrap_or(self.limits)
+    }
+}
+
+struct Live {
+    record: ChaincodeRecord,
+    chaincode: Arc<LoadedChaincode>,
+    addr: Option<SocketAddr>,
+}
+
+pub struct Registry {
+    engine: Arc<WasmEngine>,
+    store: Store,
+    settings: RegistrySettings,
+    live: Mutex<HashMap<String, Live>>,
+    installing: tokio::sync::Mutex<()>,
+    shutdown: CancellationToken,
+}
+
+impl Registry {
+    /// Opens the store and serves every chaincode recorded in it, from its stored artifact when this engine wrote
+    /// one (no compilation), recompiling only artifacts of another engine build.
+    pub async fn open(
+        engine: Arc<WasmEngine>,
+        store: Store,
+        settings: RegistrySettings,
+    ) -> Result<Arc<Self>, InstallError> {
+        let registry = Arc::new(Registry {
+            engine,
+            store,
+            settings,
+            live: Mutex::default(),
+            installing: tokio::sync::Mutex::new(()),
+            shutdown: CancellationToken::new(),
+        });
+        for record in registry.store.records()? {
+            let ccid = record.ccid.clone();
+            let this = registry.clone();
+            let loaded = tokio::task::spawn_blocking(move || this.load(&record).map(|c| (record, c)))
+                .await
+                .expect("load task");
+            match loaded {
+                Ok((record, chaincode)) => registry.serve(record, chaincode).await,
+                Err(e) => tracing::error!(%ccid, "cannot serve installed chaincode: {e}"),
+            }
+        }
+        Ok(registry)
+    }
+
+    pub fn engine(&self) -> &Arc<WasmEngine> {
+        &self.engine
+    }
+
+    pub fn settings(&self) -> &RegistrySettings {
+        &self.settings
+    }
+
+    /// Installs a package. Returns the record and whether it was new (installing the same package twice is a
+    /// no-op, as on the peer).
+    pub async fn install(self: &Arc<Self>, package_bytes: Vec<u8>) -> Result<(ChaincodeRecord, bool), InstallError> {
+        let pkg = package::read_package(&package_bytes)?;
+        let _one_at_a_time = self.installing.lock().await;
+        if let Some(record) = self.record(&pkg.ccid) {
+            return Ok((record, false));
+        }
+        let port = self.free_port()?;
+        let this = self.clone();
+        let (record, chaincode) = tokio::task::spawn_blocking(move || -> Result<_, InstallError> {
+            let validated = validate::validate(&pkg.wasm)?;
+            this.store.put_module(&validated.module_hash, &pkg.wasm)?;
+            let artifact = this.engine.precompile(&validated.component)?;
+            let path =
+                this.store.put_artifact(&validated.module_hash, &this.engine.compatibility_hash(), &artifact)?;
+            let limits = this.settings.limits(&pkg.label, &pkg.ccid);
+            let chaincode = LoadedChaincode::new(pkg.ccid.clone(), this.engine.load_artifact(&path)?, limits);
+            let record = ChaincodeRecord {
+                ccid: pkg.ccid.clone(),
+                label: pkg.label.clone(),
+                module_hash: validated.module_hash,
+                module_size: pkg.wasm.len() as u64,
+                port,
+                limits,
+            };
+            this.store.put_package(&record.ccid, &package_bytes)?;
+            this.store.put_record(&record)?;
+            Ok((record, Arc::new(chaincode)))
+        })
+        .await
+        .expect("install task")?;
+        self.serve(record.clone(), chaincode).await;
+        tracing::info!(ccid = %record.ccid, port, "installed");
+        Ok((record, true))
+    }
+
+    /// Uninstalls: its sessions end, its listener stops, its files go.
+    pub async fn remove(&self, ccid: &str) -> Result<(), InstallError> {
+        let _one_at_a_time = self.installing.lock().await;
+        let live = self.live.lock().expect("registry lock").remove(ccid);
+        let Some(live) = live else { return Err(InstallError::NotInstalled(ccid.into())) };
+        live.chaincode.retired.cancel();
+        self.store.remove(ccid)?;
+        tracing::info!(%ccid, "removed");
+        Ok(())
+    }
+
+    /// The chaincode to run for a CCID, if installed.
+    pub fn get(&self, ccid: &str) -> Option<Arc<LoadedChaincode>> {
+        self.live.lock().expect("registry lock").get(ccid).map(|l| l.chaincode.clone())
+    }
+
+    pub fn record(&self, ccid: &str) -> Option<ChaincodeRecord> {
+        self.live.lock().expect("registry lock").get(ccid).map(|l| l.record.clone())
+    }
+
+    /// Where a chaincode's own listener is bound, if it is.
+    pub fn listen_addr(&self, ccid: &str) -> Option<SocketAddr> {
+        self.live.lock().expect("registry lock").get(ccid).and_then(|l| l.addr)
+    }
+
+    /// Every installed chaincode, sorted by CCID.
+    pub fn records(&self) -> Vec<ChaincodeRecord> {
+        let mut records: Vec<_> = self.live.lock().expect("registry lock").values().map(|l| l.record.clone()).collect();
+        records.sort_by(|a, b| a.ccid.cmp(&b.ccid));
+        records
+    }
+
+    /// Stops every listener and session (the store stays as it is).
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+        for live in self.live.lock().expect("registry lock").values() {
+            live.chaincode.retired.cancel();
+        }
+    }
+
+    fn load(&self, record: &ChaincodeRecord) -> Result<Arc<LoadedChaincode>, InstallError> {
+        let engine_hash = self.engine.compatibility_hash();
+        let path = self.store.artifact_path(&record.module_hash, &engine_hash);
+        let pre = match path.exists().then(|| self.engine.load_artifact(&path)) {
+            Some(Ok(pre)) => pre,
+            stale => {
+                if let Some(Err(e)) = stale {
+                    tracing::warn!(ccid = %record.ccid, "stored artifact unusable, recompiling: {e}");
+                }
+                let wasm = self.store.read_module(&record.module_hash)?;
+                let validated = validate::validate(&wasm)?;
+                let artifact = self.engine.precompile(&validated.component)?;
+                let path = self.store.put_artifact(&record.module_hash, &engine_hash, &artifact)?;
+                self.engine.load_artifact(&path)?
+            }
+        };
+        let limits = self.settings.limits(&record.label, &record.ccid);
+        Ok(Arc::new(LoadedChaincode::new(record.ccid.clone(), pre, limits)))
+    }
+
+    /// Starts the chaincode's own listener and makes it visible.
+    async fn serve(&self, record: ChaincodeRecord, chaincode: Arc<LoadedChaincode>) {
+        let addr = SocketAddr::new(self.settings.listen_ip, record.port);
+        let service = ChaincodeService::new(self.engine.clone(), chaincode.clone());
+        let bound = match Listener::bind(addr, service).await {
+            Ok(listener) => {
+                let stop = chaincode.retired.clone();
+                let shutdown = self.shutdown.clone();
+                let bound = listener.local_addr().ok();
+                tokio::spawn(async move {
+                    let stopped = async move {
+                        tokio::select! { _ = stop.cancelled() => {}, _ = shutdown.cancelled() => {} }
+                    };
+                    if let Err(e) = listener.serve_until(stopped).await {
+                        tracing::error!(%addr, "chaincode listener failed: {e}");
+                    }
+                });
+                bound
+            }
+            Err(e) => {
+                tracing::error!(ccid = %record.ccid, %addr, "cannot listen on the chaincode's port: {e}");
+                None
+            }
+        };
+        let ccid = record.ccid.clone();
+        self.live.lock().expect("registry lock").insert(ccid, Live { record, chaincode, addr: bound });
+    }
+
+    /// The lowest port of the range that no installed chaincode holds and that can be bound now.
+    fn free_port(&self) -> Result<u16, InstallError> {
+        let (lo, hi) = self.settings.ports;
+        let taken: Vec<u16> = self.live.lock().expect("registry lock").values().map(|l| l.record.port).collect();
+        (lo..=hi)
+            .filter(|p| !taken.contains(p))
+            .find(|p| std::net::TcpListener::bind(SocketAddr::new(self.settings.listen_ip, *p)).is_ok())
+            .ok_or(InstallError::NoPort(lo, hi))
+    }
+}

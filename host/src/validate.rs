@@ -1,0 +1,327 @@
+//! Static checks of a chaincode module at upload (and offline, by `wasmcc check`), before anything compiles it.
+//!
+//! A module that passes is well-formed, uses only deterministic wasm features, imports nothing but the chaincode
+//! interface (no WASI, no clock, no randomness: every endorsing peer must compute the same result), and stays within
+//! the static limits of [`crate::limits`], so that a module the host accepts is one it can instantiate on every
+//! transaction. Whether its imports also have the right *types* is decided when the engine links it.
+
+use sha2::{Digest, Sha256};
+use wasmparser::{ComponentTypeRef, Encoding, Parser, Payload, TypeRef, Validator, WasmFeatures};
+
+use crate::engine;
+use crate::limits;
+
+/// The WIT package a chaincode may import from.
+pub const WIT_PACKAGE: &str = "fabric:chaincode";
+/// The version of that package this host serves.
+pub const WIT_VERSION: &str = "0.1.0";
+/// The interfaces of `proto/wit/chaincode.wit` (a test keeps this list in step with the file).
+pub const INTERFACES: &[&str] = &["types", "ledger", "context", "events", "cross-chaincode"];
+
+/// A module that passed every check, ready for the engine.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// The component to compile: the input itself, or the core module turned into a component.
+    pub component: Vec<u8>,
+    /// Lowercase hex SHA-256 of the input, which names it in the store.
+    pub module_hash: String,
+    pub summary: Summary,
+}
+
+/// What the checks saw, for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub kind: InputKind,
+    pub bytes: usize,
+    /// The chaincode interfaces imported, e.g. `fabric:chaincode/ledger@0.1.0`, sorted.
+    pub interfaces: Vec<String>,
+    pub core_modules: usize,
+    /// Functions of all core modules together.
+    pub functions: u64,
+    /// The largest initial memory of any core module, in 64 KiB pages.
+    pub memory_pages: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    CoreModule,
+    Component,
+}
+
+impl std::fmt::Display for InputKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InputKind::CoreModule => "core module",
+            InputKind::Component => "component",
+        })
+    }
+}
+
+/// Why a module is refused. Each message names the feature, import or limit at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    #[error("the module is {size} bytes, over the limit of {limit} bytes (limits::MAX_MODULE_BYTES)")]
+    TooLarge { size: usize, limit: usize },
+    #[error("not a valid wasm module or component: {0}")]
+    Malformed(String),
+    #[error("uses the wasm feature `{feature}`, which wasmcc refuses: {reason}")]
+    Feature { feature: &'static str, reason: &'static str },
+    #[error("uses a wasm feature wasmcc does not enable: {0}")]
+    UnsupportedFeature(String),
+    #[error(
+        "imports `{import}`, which is not part of the chaincode interface \
+         (only the fabric:chaincode/…@{WIT_VERSION} interfaces may be imported)"
+    )]
+    ForbiddenImport { import: String },
+    #[error("{location}: {what} is {value}, over the limit of {limit} (limits::{limit_name})")]
+    Limit { location: String, what: &'static str, value: u64, limit: u64, limit_name: &'static str },
+    #[error(
+        "does not export `{name}`: a chaincode exports the world `{WIT_PACKAGE}/chaincode@{WIT_VERSION}` \
+         (built with wit-bindgen against proto/wit, as the wasmcc SDK does)"
+    )]
+    MissingEntryPoint { name: &'static str },
+    #[error("cannot be turned into a component: {0}")]
+    Componentize(String),
+}
+
+/// Runs every static check and turns a core module into a component.
+pub fn validate(wasm: &[u8]) -> Result<Validated, ValidateError> {
+    if wasm.len() > limits::MAX_MODULE_BYTES {
+        return Err(ValidateError::TooLarge { size: wasm.len(), limit: limits::MAX_MODULE_BYTES });
+    }
+    check_features(wasm)?;
+    let summary = inspect(wasm)?;
+    let component = engine::to_component(wasm).map_err(|e| ValidateError::Componentize(e.to_string()))?;
+    check_entry_points(&component)?;
+    Ok(Validated { component, module_hash: hex::encode(Sha256::digest(wasm)), summary })
+}
+
+/// Features a chaincode may use: wasm 2.0 (which includes deterministic SIMD: the engine canonicalizes NaNs), tail
+/// calls, extended constant expressions, and the component model itself.
+const ALLOWED: WasmFeatures = WasmFeatures::WASM2
+    .union(WasmFeatures::TAIL_CALL)
+    .union(WasmFeatures::EXTENDED_CONST)
+    .union(WasmFeatures::COMPONENT_MODEL);
+
+const ENGINE_LACKS: &str = "the host's engine is built without it";
+
+/// The features refused by name, most telling first; each with the reason given to the author.
+const REFUSED: &[(WasmFeatures, &str, &str)] = &[
+    (
+        WasmFeatures::THREADS,
+        "threads (shared memory, atomics)",
+        "shared memory makes results depend on thread scheduling, so endorsing peers could disagree",
+    ),
+    (WasmFeatures::SHARED_EVERYTHING_THREADS, "shared-everything-threads", "results would depend on scheduling"),
+    (WasmFeatures::RELAXED_SIMD, "relaxed-simd", "its results differ between CPUs, so endorsing peers could disagree"),
+    (WasmFeatures::MEMORY64, "memory64", "chaincode is wasm32: the host's memory limits and ABI are 32-bit"),
+    (WasmFeatures::MULTI_MEMORY, "multi-memory", "the host's instance pool gives each module one linear memory"),
+    (WasmFeatures::CUSTOM_PAGE_SIZES, "custom-page-sizes", ENGINE_LACKS),
+    (WasmFeatures::GC, "gc", ENGINE_LACKS),
+    (WasmFeatures::FUNCTION_REFERENCES, "function-references", ENGINE_LACKS),
+    (WasmFeatures::EXCEPTIONS, "exceptions", ENGINE_LACKS),
+    (WasmFeatures::LEGACY_EXCEPTIONS, "legacy-exceptions", ENGINE_LACKS),
+    (WasmFeatures::STACK_SWITCHING, "stack-switching", ENGINE_LACKS),
+    (WasmFeatures::WIDE_ARITHMETIC, "wide-arithmetic", ENGINE_LACKS),
+    (WasmFeatures::CM_ASYNC, "component-model-async", ENGINE_LACKS),
+    (WasmFeatures::CM_THREADING, "component-model-threading", ENGINE_LACKS),
+    (WasmFeatures::CM_ERROR_CONTEXT, "component-model-error-context", ENGINE_LACKS),
+];
+
+/// The world's exports every chaincode must have. A core module without the world's type information still becomes
+/// a component, with no exports; refusing it here says why instead of leaving it to a link error.
+pub const ENTRY_POINTS: &[&str] = &["init", "invoke"];
+
+fn check_entry_points(component: &[u8]) -> Result<(), ValidateError> {
+    let mut exports = Vec::new();
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(component) {
+        match payload.map_err(|e| ValidateError::Componentize(e.to_string()))? {
+            Payload::Version { .. } => depth += 1,
+            Payload::End(_) => depth -= 1,
+            Payload::ComponentExportSection(reader) if depth == 1 => {
+                for export in reader {
+                    exports.push(export.map_err(|e| ValidateError::Componentize(e.to_string()))?.name.name);
+                }
+            }
+            _ => {}
+        }
+    }
+    match ENTRY_POINTS.iter().find(|name| !exports.contains(name)) {
+        Some(name) => Err(ValidateError::MissingEntryPoint { name }),
+        None => Ok(()),
+    }
+}
+
+/// Validates with the allowed features; on failure, tells a malformed module from one that needs a refused feature
+/// (and which), by validating again with everything enabled and then without each refused feature in turn.
+fn check_features(wasm: &[u8]) -> Result<(), ValidateError> {
+    let valid_with = |features| Validator::new_with_features(features).validate_all(wasm);
+    let Err(refusal) = valid_with(ALLOWED) else { return Ok(()) };
+    if let Err(malformed) = valid_with(WasmFeatures::all()) {
+        return Err(ValidateError::Malformed(malformed.to_string()));
+    }
+    for &(flag, feature, reason) in REFUSED {
+        if valid_with(WasmFeatures::all().difference(flag)).is_err() {
+            return Err(ValidateError::Feature { feature, reason });
+        }
+    }
+    Err(ValidateError::UnsupportedFeature(refusal.to_string()))
+}
+
+/// Walks every core module (the input, or each one nested in a component), checking imports and static limits.
+fn inspect(wasm: &[u8]) -> Result<Summary, ValidateError> {
+    let mut nesting: Vec<Encoding> = Vec::new();
+    let mut kind = InputKind::CoreModule;
+    let mut interfaces: Vec<String> = Vec::new();
+    let mut module: Option<ModuleCounts> = None;
+    let (mut core_modules, mut functions, mut memory_pages) = (0, 0, 0);
+    let malformed = |e: wasmparser::BinaryReaderError| ValidateError::Malformed(e.to_string());
+
+    for payload in Parser::new(0).parse_all(wasm) {
+        let top_level = nesting.len() == 1;
+        match payload.map_err(malformed)? {
+            Payload::Version { encoding, .. } => {
+                if nesting.is_empty() && encoding == Encoding::Component {
+                    kind = InputKind::Component;
+                }
+                if encoding == Encoding::Module {
+                    core_modules += 1;
+                    let location = match kind {
+                        InputKind::CoreModule => "the module".to_owned(),
+                        InputKind::Component => format!("core module #{core_modules}"),
+                    };
+                    module = Some(ModuleCounts { location, functions: 0 });
+                }
+                nesting.push(encoding);
+            }
+            Payload::End(_) => {
+                let ended = nesting.pop();
+                if ended == Some(Encoding::Module) {
+                    let counts = module.take().ok_or_else(outside_module)?;
+                    counts.check("functions", counts.functions, limits::MAX_FUNCTIONS, "MAX_FUNCTIONS")?;
+                    functions += counts.functions;
+                }
+            }
+            Payload::ImportSection(reader) => {
+                let counts = in_module(&mut module)?;
+                for import in reader.into_imports() {
+                    let import = import.map_err(malformed)?;
+                    if top_level {
+                        interfaces.push(allowed_core_import(import.module, import.name)?);
+                    }
+                    if matches!(import.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)) {
+                        counts.functions += 1;
+                    }
+                }
+            }
+            Payload::ComponentImportSection(reader) if top_level => {
+                for import in reader {
+                    let import = import.map_err(malformed)?;
+                    // A type import (the world's `use types.{response}`) names a type, not a capability.
+                    if !matches!(import.ty, ComponentTypeRef::Type(_)) {
+                        interfaces.push(allowed_component_import(import.name.name)?);
+                    }
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                in_module(&mut module)?.functions += u64::from(reader.count());
+            }
+            Payload::TableSection(reader) => {
+                let counts = in_module(&mut module)?;
+                let tables = u64::from(reader.count());
+                counts.check("the number of tables", tables, limits::MAX_TABLES_PER_MODULE, "MAX_TABLES_PER_MODULE")?;
+                for table in reader {
+                    let initial = table.map_err(malformed)?.ty.initial;
+                    let limit = limits::MAX_TABLE_INITIAL_ELEMENTS;
+                    counts.check("a table's initial size", initial, limit, "MAX_TABLE_INITIAL_ELEMENTS")?;
+                }
+            }
+            Payload::MemorySection(reader) => {
+                let counts = in_module(&mut module)?;
+                for memory in reader {
+                    let memory = memory.map_err(malformed)?;
+                    let limit = limits::MAX_MEMORY_PAGES;
+                    counts.check("initial memory (pages)", memory.initial, limit, "MAX_MEMORY_PAGES")?;
+                    if let Some(maximum) = memory.maximum {
+                        counts.check("declared maximum memory (pages)", maximum, limit, "MAX_MEMORY_PAGES")?;
+                    }
+                    memory_pages = memory_pages.max(memory.initial);
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                let counts = in_module(&mut module)?;
+                counts.check("the number of globals", reader.count().into(), limits::MAX_GLOBALS, "MAX_GLOBALS")?;
+            }
+            Payload::DataSection(reader) => {
+                let counts = in_module(&mut module)?;
+                let limit = limits::MAX_DATA_SEGMENTS;
+                counts.check("the number of data segments", reader.count().into(), limit, "MAX_DATA_SEGMENTS")?;
+            }
+            Payload::ExportSection(reader) => {
+                let counts = in_module(&mut module)?;
+                counts.check("the number of exports", reader.count().into(), limits::MAX_EXPORTS, "MAX_EXPORTS")?;
+            }
+            _ => {}
+        }
+    }
+    interfaces.sort();
+    interfaces.dedup();
+    Ok(Summary { kind, bytes: wasm.len(), interfaces, core_modules, functions, memory_pages })
+}
+
+/// The module being walked. The parser yields module sections only inside a module; this keeps a parser surprise
+/// an error rather than a panic.
+fn in_module(module: &mut Option<ModuleCounts>) -> Result<&mut ModuleCounts, ValidateError> {
+    module.as_mut().ok_or_else(outside_module)
+}
+
+fn outside_module() -> ValidateError {
+    ValidateError::Malformed("a module section outside a module".into())
+}
+
+/// The per-module counters that are only known once the module ends.
+struct ModuleCounts {
+    location: String,
+    functions: u64,
+}
+
+impl ModuleCounts {
+    fn check(&self, what: &'static str, value: u64, limit: u64, limit_name: &'static str) -> Result<(), ValidateError> {
+        if value > limit {
+            return Err(ValidateError::Limit { location: self.location.clone(), what, value, limit, limit_name });
+        }
+        Ok(())
+    }
+}
+
+/// A core module imports from `fabric:chaincode/<interface>@<version>` (the functions wit-bindgen lowers) or from
+/// the same name prefixed with `[export]` (canonical-ABI intrinsics of exported resources). Anything else, such as
+/// `wasi_snapshot_preview1`, is a capability the host does not give. Returns the interface imported.
+fn allowed_core_import(module: &str, name: &str) -> Result<String, ValidateError> {
+    let interface = module.strip_prefix("[export]").unwrap_or(module);
+    if is_chaincode_interface(interface) {
+        Ok(interface.to_owned())
+    } else {
+        Err(ValidateError::ForbiddenImport { import: format!("{module}::{name}") })
+    }
+}
+
+/// A component may import only chaincode interfaces, by their full versioned name.
+fn allowed_component_import(name: &str) -> Result<String, ValidateError> {
+    if is_chaincode_interface(name) {
+        Ok(name.to_owned())
+    } else {
+        Err(ValidateError::ForbiddenImport { import: name.to_owned() })
+    }
+}
+
+fn is_chaincode_interface(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(WIT_PACKAGE).and_then(|r| r.strip_prefix('/')) else { return false };
+    let Some(interface) = rest.strip_suffix(WIT_VERSION).and_then(|r| r.strip_suffix('@')) else { return false };
+    INTERFACES.contains(&interface)
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

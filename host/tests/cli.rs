@@ -1,0 +1,174 @@
+//! The offline verbs of the real `wasmcc` binary: `package`, `ccid` and `check`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+fn wasmcc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmcc")).args(args).output().expect("running wasmcc")
+}
+
+fn example(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{}: build the examples first: bash scripts/build-guests.sh", path.display());
+    path
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[track_caller]
+fn succeeds(args: &[&str]) -> String {
+    let out = wasmcc(args);
+    assert!(out.status.success(), "wasmcc {args:?} failed: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+/// Runs a command that must fail with exit code 1 and an error naming each needle.
+#[track_caller]
+fn refuses(args: &[&str], needles: &[&str]) {
+    let out = wasmcc(args);
+    assert_eq!(out.status.code(), Some(1), "wasmcc {args:?}: stdout {}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    for needle in needles {
+        assert!(stderr.contains(needle), "wasmcc {args:?}: {stderr:?} should mention {needle:?}");
+    }
+}
+
+/// One entry of a gzip'd tar, with the header fields that must be fixed for the package to be deterministic.
+struct Entry {
+    name: String,
+    kind: tar::EntryType,
+    /// mode, mtime, uid, gid
+    fields: (u32, u64, u64, u64),
+    data: Vec<u8>,
+}
+
+fn entries(tgz: &[u8]) -> Vec<Entry> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tgz));
+    let entries = archive.entries().unwrap();
+    entries
+        .map(|e| {
+            let mut e = e.unwrap();
+            let h = e.header().clone();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            let fields = (h.mode().unwrap(), h.mtime().unwrap(), h.uid().unwrap(), h.gid().unwrap());
+            Entry { name: text(&e.path_bytes()), kind: h.entry_type(), fields, data }
+        })
+        .collect()
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn package_writes_the_fabric_layout_deterministically_and_ccid_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = example("counter");
+    let indexes = dir.path().join("indexes");
+    std::fs::create_dir(&indexes).unwrap();
+    let index = br#"{"index":{"fields":["owner"]},"ddoc":"indexOwnerDoc","name":"indexOwner","type":"json"}"#;
+    std::fs::write(indexes.join("indexOwner.json"), index).unwrap();
+    let (first, second) = (dir.path().join("a.tgz"), dir.path().join("b.tgz"));
+    let package = |out: &Path| {
+        succeeds(&[
+            "package",
+            "--label",
+            "counter_1.0",
+            "--wasm",
+            arg(&wasm),
+            "--indexes",
+            arg(&indexes),
+            "-o",
+            arg(out),
+        ])
+    };
+    let printed = package(&first);
+    package(&second);
+    let bytes = std::fs::read(&first).unwrap();
+    assert_eq!(bytes, std::fs::read(&second).unwrap(), "two runs must give the same bytes");
+
+    let expected = format!("counter_1.0:{}", hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(printed, expected);
+    assert_eq!(succeeds(&["ccid", arg(&first)]), expected);
+
+    // gzip header: no timestamp.
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b]);
+    assert_eq!(&bytes[4..8], &[0, 0, 0, 0]);
+    let outer = entries(&bytes);
+    let names: Vec<&str> = outer.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["metadata.json", "code.tar.gz"]);
+    for e in &outer {
+        assert_eq!((e.kind, e.fields), (tar::EntryType::Regular, (0o644, 0, 0, 0)), "{}", e.name);
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&outer[0].data).unwrap();
+    assert_eq!(metadata, serde_json::json!({"type": "wasm", "label": "counter_1.0", "path": ""}));
+
+    let code = entries(&outer[1].data);
+    let names: Vec<&str> = code.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["chaincode.wasm", "META-INF/statedb/couchdb/indexes/indexOwner.json"]);
+    for e in &code {
+        assert_eq!((e.kind, e.fields), (tar::EntryType::Regular, (0o644, 0, 0, 0)), "{}", e.name);
+        assert!(!e.name.starts_with("./") && !e.name.ends_with('/'), "{}", e.name);
+    }
+    assert_eq!(code[0].data, std::fs::read(&wasm).unwrap());
+    assert_eq!(code[1].data, index);
+
+    let report = succeeds(&["check", arg(&first)]);
+    assert!(report.starts_with("accepted") && report.contains(&expected), "{report}");
+}
+
+#[test]
+fn check_accepts_the_examples() {
+    for name in ["asset_transfer", "counter", "misbehave"] {
+        let report = succeeds(&["check", arg(&example(name))]);
+        assert!(report.starts_with("accepted") && report.contains("fabric:chaincode/ledger@0.1.0"), "{report}");
+    }
+}
+
+#[test]
+fn check_refuses_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let garbage = write("garbage.wasm", b"\0asm\x01\0\0\0\xff\xff");
+    refuses(&["check", arg(&garbage)], &["refused", "garbage.wasm", "not a valid wasm"]);
+    let wasi = write(
+        "wasi.wasm",
+        &wat::parse_str(
+            r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))"#,
+        )
+        .unwrap(),
+    );
+    refuses(&["check", arg(&wasi)], &["refused", "wasi_snapshot_preview1::fd_write"]);
+    let shared = write("shared.wasm", &wat::parse_str("(module (memory 1 1 shared))").unwrap());
+    refuses(&["check", arg(&shared)], &["threads"]);
+    let big = write("big.wasm", &wat::parse_str("(module (memory 5000))").unwrap());
+    refuses(&["check", arg(&big)], &["MAX_MEMORY_PAGES", "5000"]);
+
+    let packaged = dir.path().join("counter.tgz");
+    succeeds(&["package", "--label", "c", "--wasm", arg(&example("counter")), "-o", arg(&packaged)]);
+    let bytes = std::fs::read(&packaged).unwrap();
+    let cut = write("cut.tgz", &bytes[..bytes.len() / 2]);
+    refuses(&["check", arg(&cut)], &["refused", "truncated"]);
+    refuses(&["ccid", arg(&cut)], &["truncated"]);
+}
+
+#[test]
+fn package_refuses_a_bad_label_or_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.tgz");
+    refuses(&["package", "--label=-bad", "--wasm", arg(&example("counter")), "-o", arg(&out)], &["\"-bad\""]);
+    let garbage = dir.path().join("g.wasm");
+    std::fs::write(&garbage, b"garbage").unwrap();
+    refuses(&["package", "--label", "ok", "--wasm", arg(&garbage), "-o", arg(&out)], &["would be refused"]);
+    assert!(!out.exists(), "nothing is written on refusal");
+}

@@ -1,0 +1,112 @@
+//! Module lifecycle through the admin API: install, serve at once, restart without recompiling, remove.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use wasmcc_host::client::{AdminClient, ClientError};
+use wasmcc_host::daemon::Daemon;
+use wasmcc_host::engine::WasmEngine;
+use wasmcc_host::package::write_package;
+use wasmcc_host::testing::{args, PeerSim};
+use wasmcc_tests::{host_config, variant, wasm};
+
+const CHAINCODES: u32 = 200;
+
+fn client(daemon: &Daemon) -> AdminClient {
+    AdminClient::new(&daemon.admin_url(), Some(daemon.token().to_string()), None).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_chaincodes_serve_and_survive_a_restart_without_recompiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = host_config(dir.path(), (31000, 31299));
+    let counter = wasm("counter");
+    let packages: Vec<(String, Vec<u8>)> = (0..CHAINCODES)
+        .map(|i| {
+            let label = format!("counter-v{i}");
+            let pkg = write_package(&label, &variant(&counter, i), &[]).unwrap();
+            (label, pkg)
+        })
+        .collect();
+
+    let engine = Arc::new(WasmEngine::new().unwrap());
+    let daemon = Daemon::start_with_engine(&config, engine.clone()).await.unwrap();
+    let api = client(&daemon);
+    let mut infos = Vec::new();
+    for (_, pkg) in &packages {
+        let (info, created) = api.install(pkg.clone()).await.unwrap();
+        assert!(created);
+        infos.push(info);
+    }
+    assert_eq!(engine.gauges().compilations(), CHAINCODES as i64);
+    let distinct: std::collections::HashSet<_> = infos.iter().map(|i| i.route.port).collect();
+    assert_eq!(distinct.len(), infos.len(), "every chaincode has its own port");
+
+    // A simulated peer reaches each chaincode through its route and runs a transaction.
+    let peer = PeerSim::new();
+    let run_all = |expected: &'static [u8]| {
+        let peer = peer.clone();
+        let infos = infos.clone();
+        async move {
+            futures::stream::iter(infos)
+                .map(|info| {
+                    let peer = peer.clone();
+                    async move {
+                        let conn = peer.connect(&info.route.address, &info.ccid).await.unwrap();
+                        let r = conn.invoke("ch", args(["inc", "hits"])).await.unwrap();
+                        assert_eq!(r.payload(), expected, "{}", info.ccid);
+                    }
+                })
+                .buffer_unordered(16)
+                .collect::<Vec<_>>()
+                .await;
+        }
+    };
+    run_all(b"1").await;
+    daemon.shutdown().await;
+
+    // A new engine, as in a new process: every chaincode serves again from its stored artifact.
+    let engine = Arc::new(WasmEngine::new().unwrap());
+    let daemon = Daemon::start_with_engine(&config, engine.clone()).await.unwrap();
+    assert_eq!(daemon.registry().records().len(), CHAINCODES as usize);
+    run_all(b"2").await;
+    assert_eq!(engine.gauges().compilations(), 0, "a restart must not recompile");
+    let mut sorted = infos.clone();
+    sorted.sort_by(|a, b| a.ccid.cmp(&b.ccid));
+    assert_eq!(client(&daemon).list().await.unwrap(), sorted, "same chaincodes on the same routes");
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn install_is_served_at_once_and_removal_closes_streams_and_frees_the_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), (31400, 31409))).await.unwrap();
+    let api = client(&daemon);
+    let pkg = write_package("counter", &wasm("counter"), &[]).unwrap();
+    let (info, created) = api.install(pkg.clone()).await.unwrap();
+    assert!(created);
+    assert_eq!(info.ccid, wasmcc_host::config::ccid_of("counter", &pkg));
+    let (again, created) = api.install(pkg.clone()).await.unwrap();
+    assert!(!created, "the same package twice is a no-op");
+    assert_eq!(again, info);
+
+    let peer = PeerSim::new();
+    let conn = peer.connect(&info.route.address, &info.ccid).await.unwrap();
+    assert_eq!(conn.invoke("ch", args(["inc", "a"])).await.unwrap().payload(), b"1");
+
+    api.remove(&info.ccid).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), conn.closed()).await.expect("stream closed on removal");
+    assert!(peer.connect(&info.route.address, &info.ccid).await.is_err(), "the route is gone");
+    match api.show(&info.ccid).await {
+        Err(ClientError::Api { status: 404, .. }) => {}
+        other => panic!("expected 404, got {other:?}"),
+    }
+    assert!(matches!(api.remove(&info.ccid).await, Err(ClientError::Api { status: 404, .. })));
+
+    // Installing it again brings it back.
+    let (back, created) = api.install(pkg).await.unwrap();
+    assert!(created);
+    let conn = peer.connect(&back.route.address, &back.ccid).await.unwrap();
+    assert_eq!(conn.invoke("ch", args(["inc", "a"])).await.unwrap().payload(), b"2");
+    daemon.shutdown().await;
+}
