@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::launcher::{dial_peer, LaunchSpec};
 use crate::registry::{InstallError, Registry};
 use crate::store::ChaincodeRecord;
 
@@ -64,7 +65,7 @@ pub fn router(registry: Arc<Registry>, settings: AdminSettings) -> Router {
         .route("/v1/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .route("/v1/chaincodes", get(list).post(install).layer(DefaultBodyLimit::max(limit)))
         .route("/v1/chaincodes/{ccid}", get(show).delete(remove))
-        .route("/v1/launch", post(launch_unavailable))
+        .route("/v1/launch", post(launch))
         .with_state(AdminState { registry, settings })
 }
 
@@ -84,7 +85,7 @@ impl From<InstallError> for ApiError {
             InstallError::NotInstalled(_) => StatusCode::NOT_FOUND,
             InstallError::NoPort(..) => StatusCode::SERVICE_UNAVAILABLE,
             InstallError::Engine(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            InstallError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            InstallError::Store(_) | InstallError::SharedListener { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
     }
@@ -103,17 +104,54 @@ fn authorise(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+impl ChaincodeInfo {
+    /// The connection.json a peer needs to dial this chaincode: with client auth and a shared port, the shared
+    /// address with `domain` = the SNI name; otherwise the chaincode's own port. `peer` is the peer's client
+    /// identity, required when the endpoint demands client certificates.
+    pub fn connection_json(
+        &self,
+        peer: Option<&crate::connection_json::PeerConfig>,
+    ) -> Result<crate::connection_json::ConnectionJson, crate::connection_json::ConnectionJsonError> {
+        use crate::connection_json::{ConnectionJson, TlsInfo as RouteTls};
+        let Some(root_cert) = self.tls.root_cert.clone().filter(|_| self.tls.enabled) else {
+            return ConnectionJson::for_route(self.route.address.clone(), None, peer);
+        };
+        let shared = match (&self.route.shared_address, &self.route.sni) {
+            (Some(address), Some(sni)) if self.tls.client_auth => Some((address.clone(), sni.clone())),
+            _ => None,
+        };
+        let (address, domain) = match shared {
+            Some((address, sni)) => (address, Some(sni)),
+            None => (self.route.address.clone(), None),
+        };
+        let tls = RouteTls { root_cert, client_auth_required: self.tls.client_auth, domain };
+        ConnectionJson::for_route(address, Some(&tls), peer)
+    }
+}
+
 /// The public view of a record: its route as a peer would dial it.
 pub fn info(registry: &Registry, record: &ChaincodeRecord) -> ChaincodeInfo {
     let host = &registry.settings().advertise_host;
     let port = registry.listen_addr(&record.ccid).map(|a| a.port()).unwrap_or(record.port);
+    let tls = registry.settings().tls.as_ref();
+    // The SNI name and shared address only while the shared port is actually listening.
+    let shared = registry.shared_addr().and_then(|addr| Some((tls?.sni_name(&record.ccid)?, addr)));
+    let (sni, shared_address) = match shared {
+        Some((name, addr)) => (Some(name), Some(format!("{host}:{}", addr.port()))),
+        None => (None, None),
+    };
     ChaincodeInfo {
         ccid: record.ccid.clone(),
         label: record.label.clone(),
         module_hash: record.module_hash.clone(),
         module_size: record.module_size,
-        route: RouteInfo { address: format!("{host}:{port}"), port, sni: None, shared_address: None },
-        tls: TlsInfo::default(),
+        route: RouteInfo { address: format!("{host}:{port}"), port, sni, shared_address },
+        tls: match tls {
+            Some(tls) => {
+                TlsInfo { enabled: true, client_auth: tls.client_auth, root_cert: Some(tls.root_cert.clone()) }
+            }
+            None => TlsInfo::default(),
+        },
     }
 }
 
@@ -155,9 +193,22 @@ async fn remove(State(s): State<AdminState>, headers: HeaderMap, Path(ccid): Pat
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn launch_unavailable(State(s): State<AdminState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+/// Launcher mode (`bin/run`): dial the peer as the chaincode and answer when that session ends. If the caller goes
+/// away first, axum drops this future, which drops the session and closes the stream to the peer.
+async fn launch(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    body: Result<Json<LaunchSpec>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     authorise(&headers, &s.settings.token)?;
-    Err(ApiError(StatusCode::NOT_IMPLEMENTED, "launcher mode is not available in this build".into()))
+    let Json(spec) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad chaincode.json: {}", e.body_text())))?;
+    let chaincode = s.registry.get(&spec.chaincode_id).ok_or_else(|| {
+        ApiError(StatusCode::NOT_FOUND, format!("chaincode {} is not installed", spec.chaincode_id))
+    })?;
+    dial_peer(s.registry.engine().clone(), chaincode, &spec)
+        .await
+        .map(|()| Json(serde_json::json!({"result": "closed"})))
+        .map_err(|e| ApiError(StatusCode::BAD_GATEWAY, e.to_string()))
 }
 
 /// Plain HTTP carries the bearer token in clear, so it is served only where nothing crosses a network.

@@ -16,6 +16,14 @@
 //! port_min = 9101                       # each chaincode gets its own port from this range, kept across restarts
 //! port_max = 9999
 //!
+//! [tls]                                 # optional: TLS on every chaincode endpoint
+//! cert = "server.pem"                   # chain, leaf first (a path, or { pem = "…" } / { file = "…" })
+//! key = "server.key"
+//! # client_ca = "peers-ca.pem"          # mutual TLS: peers must present a certificate from this CA
+//! # root_cert = "ca.pem"                # the CA peers trust (connection.json root_cert); default: the chain's last
+//! # shared_listen = "127.0.0.1:9443"    # one port for every chaincode, routed by SNI (needs client_ca)
+//! sni_suffix = "chaincodes.wasmcc"      # SNI names are <label>-<hash12>.<sni_suffix>
+//!
 //! [limits]                              # defaults for every chaincode; see limits.rs
 //! fuel = 1000000000
 //! [limits_for."asset-transfer"]         # per label or CCID: the operator says how a chaincode runs
@@ -30,6 +38,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::limits::TxLimits;
+use crate::tls::PemSource;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -47,6 +56,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub admin: AdminConfig,
     pub chaincodes: ChaincodesConfig,
+    pub tls: Option<TlsConfig>,
     pub limits: TxLimits,
     pub limits_for: HashMap<String, TxLimits>,
 }
@@ -70,6 +80,57 @@ pub struct ChaincodesConfig {
     pub port_max: u16,
 }
 
+/// TLS of the chaincode endpoints (`[tls]`): per-chaincode ports speak TLS, mutual when `client_ca` is set, and
+/// `shared_listen` adds one mutual-TLS port that routes by SNI (design.md decision 7).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The server certificate chain, leaf first.
+    #[serde(deserialize_with = "pem_source")]
+    pub cert: PemSource,
+    #[serde(deserialize_with = "pem_source")]
+    pub key: PemSource,
+    /// The CA of the peers' client certificates: set, every chaincode endpoint requires one.
+    #[serde(default, deserialize_with = "optional_pem_source")]
+    pub client_ca: Option<PemSource>,
+    /// The CA peers should trust for the server certificate (connection.json `root_cert`); by default the last
+    /// certificate of `cert`.
+    #[serde(default, deserialize_with = "optional_pem_source")]
+    pub root_cert: Option<PemSource>,
+    /// The one shared port, routed by the TLS server name; needs `client_ca` (the peer sends `domain` as server
+    /// name only with client auth).
+    #[serde(default)]
+    pub shared_listen: Option<SocketAddr>,
+    #[serde(default = "default_sni_suffix")]
+    pub sni_suffix: String,
+}
+
+/// The DNS suffix of SNI names unless configured: a wildcard certificate `*.chaincodes.wasmcc` covers them all.
+pub const DEFAULT_SNI_SUFFIX: &str = "chaincodes.wasmcc";
+
+fn default_sni_suffix() -> String {
+    DEFAULT_SNI_SUFFIX.to_owned()
+}
+
+/// A PEM as a path string (`cert = "server.pem"`) or explicitly (`cert = { pem = "…" }`, `{ file = "…" }`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PemField {
+    Path(PathBuf),
+    Source(PemSource),
+}
+
+fn pem_source<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PemSource, D::Error> {
+    Ok(match PemField::deserialize(d)? {
+        PemField::Path(path) => PemSource::File(path),
+        PemField::Source(source) => source,
+    })
+}
+
+fn optional_pem_source<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PemSource>, D::Error> {
+    pem_source(d).map(Some)
+}
+
 /// Where the admin API listens by default: loopback, one below the first chaincode port.
 pub const DEFAULT_ADMIN_PORT: u16 = 9100;
 
@@ -79,6 +140,7 @@ impl Default for Config {
             data_dir: PathBuf::from(".wasmcc"),
             admin: AdminConfig::default(),
             chaincodes: ChaincodesConfig::default(),
+            tls: None,
             limits: TxLimits::default(),
             limits_for: HashMap::new(),
         }
@@ -123,6 +185,16 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
+        if let Some(tls) = config.tls.as_mut() {
+            let sources = [Some(&mut tls.cert), Some(&mut tls.key), tls.client_ca.as_mut(), tls.root_cert.as_mut()];
+            for source in sources.into_iter().flatten() {
+                if let PemSource::File(p) = source {
+                    if p.is_relative() {
+                        *p = base.join(&*p);
+                    }
+                }
+            }
+        }
         config.check()?;
         Ok(config)
     }
@@ -135,7 +207,12 @@ impl Config {
         if self.admin.tls_cert.is_some() != self.admin.tls_key.is_some() {
             return Err(ConfigError::Invalid("admin.tls_cert and admin.tls_key go together".into()));
         }
-        for (name, limits) in std::iter::once(("limits", &self.limits)).chain(self.limits_for.iter().map(|(k, v)| (k.as_str(), v))) {
+        if let Some(tls) = &self.tls {
+            tls.check()?;
+        }
+        for (name, limits) in
+            std::iter::once(("limits", &self.limits)).chain(self.limits_for.iter().map(|(k, v)| (k.as_str(), v)))
+        {
             limits.check().map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
         }
         Ok(())
@@ -144,6 +221,42 @@ impl Config {
     /// The host name peers dial: the configured one, else the listen address.
     pub fn advertise_host(&self) -> String {
         self.chaincodes.advertise_host.clone().unwrap_or_else(|| self.chaincodes.listen_ip.to_string())
+    }
+}
+
+impl TlsConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |why: String| Err(ConfigError::Invalid(format!("tls: {why}")));
+        if let Some(shared) = self.shared_listen {
+            if self.client_ca.is_none() {
+                return invalid(format!(
+                    "shared_listen = \"{shared}\" needs client_ca: a peer sends its TLS server name (connection.json \
+                     `domain`) only with client auth, so without it a shared port cannot tell chaincodes apart"
+                ));
+            }
+            // A shared port inside the chaincode range is fine: the registry never hands it to a chaincode.
+        }
+        let suffix = self.sni_suffix.trim_matches('.');
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        if suffix.is_empty() || suffix.len() > 180 || !suffix.split('.').all(label_ok) {
+            return invalid(format!("sni_suffix {:?} is not a DNS name (letters, digits, '-', dots)", self.sni_suffix));
+        }
+        Ok(())
+    }
+
+    /// The server side as tls.rs builds it.
+    pub fn server_settings(&self) -> crate::tls::ServerTlsSettings {
+        crate::tls::ServerTlsSettings {
+            cert_chain: self.cert.clone(),
+            key: self.key.clone(),
+            client_ca: self.client_ca.clone(),
+        }
     }
 }
 
@@ -169,12 +282,41 @@ mod tests {
     fn relative_paths_follow_the_file_and_overrides_parse() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("host.toml");
-        std::fs::write(&path, "data_dir = \"d\"\n[limits_for.cc]\nfuel = 5\n[chaincodes]\nport_min = 20000\nport_max = 20010\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "data_dir = \"d\"\n[limits_for.cc]\nfuel = 5\n[chaincodes]\nport_min = 20000\nport_max = 20010\n",
+        )
+        .unwrap();
         let config = Config::load(&path).unwrap();
         assert_eq!(config.data_dir, dir.path().join("d"));
         assert_eq!(config.limits_for["cc"].fuel, 5);
         assert_eq!(config.limits_for["cc"].memory_bytes, TxLimits::default().memory_bytes);
+    }
+
+    #[test]
+    fn tls_section_resolves_paths_and_checks_combinations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("host.toml");
+        let write = |text: &str| std::fs::write(&path, text).unwrap();
+        write(
+            "[tls]\ncert = \"s.pem\"\nkey = { file = \"/abs/s.key\" }\nclient_ca = { pem = \"CA\" }\n\
+             shared_listen = \"127.0.0.1:9443\"\n",
+        );
+        let tls = Config::load(&path).unwrap().tls.unwrap();
+        assert_eq!(tls.cert, PemSource::File(dir.path().join("s.pem")));
+        assert_eq!(tls.key, PemSource::File("/abs/s.key".into()));
+        assert_eq!(tls.client_ca, Some(PemSource::Pem("CA".into())));
+        assert_eq!(tls.root_cert, None);
+        assert_eq!(tls.sni_suffix, DEFAULT_SNI_SUFFIX);
+
+        write("[tls]\ncert = \"s.pem\"\nkey = \"s.key\"\nshared_listen = \"127.0.0.1:9443\"\n");
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("needs client_ca"), "{err}");
+        write("[tls]\ncert = \"s.pem\"\nkey = \"s.key\"\nsni_suffix = \"bad_suffix\"\n");
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("sni_suffix"), "{err}");
+        write("[tls]\ncert = \"s.pem\"\n");
+        assert!(Config::load(&path).is_err(), "key is required with cert");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, AdminSettings};
 use crate::config::Config;
 use crate::engine::{EngineError, WasmEngine};
-use crate::registry::{InstallError, Registry, RegistrySettings};
+use crate::registry::{ChaincodeTls, InstallError, Registry, RegistrySettings};
 use crate::store::{self, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,8 @@ pub enum DaemonError {
     Store(#[from] store::StoreError),
     #[error("admin API on {addr}: {source}")]
     Admin { addr: SocketAddr, source: std::io::Error },
+    #[error("chaincode TLS ([tls]): {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("admin token file {path}: {source}")]
     Token { path: String, source: std::io::Error },
 }
@@ -52,6 +54,7 @@ impl Daemon {
             ports: (config.chaincodes.port_min, config.chaincodes.port_max),
             limits: config.limits,
             limits_for: config.limits_for.clone(),
+            tls: config.tls.as_ref().map(ChaincodeTls::from_config).transpose()?,
         };
         let registry = Registry::open(engine, store, settings).await?;
 

@@ -167,6 +167,12 @@ pub const MAX_EXPORTS: u64 = 1_000;
 
 const _: () = assert!(MAX_MODULE_BYTES <= MAX_PACKAGE_BYTES && MAX_MODULE_BYTES < MAX_UNPACKED_BYTES);
 
+// ---- Admin API ----
+
+/// Largest package upload the admin API accepts by default. A wasm chaincode is at most a few MiB; 64 MiB leaves
+/// room for bundled CouchDB indexes while refusing a runaway upload before it fills memory.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,9 +196,3 @@ mod tests {
         assert!(l.check().unwrap_err().contains("exceeds"));
     }
 }
-
-// ---- Admin API ----
-
-/// Largest package upload the admin API accepts by default. A wasm chaincode is at most a few MiB; 64 MiB leaves
-/// room for bundled CouchDB indexes while refusing a runaway upload before it fills memory.
-pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use wasmcc_host::cli::offline::OfflineCommand;
 use wasmcc_host::client::AdminClient;
 use wasmcc_host::config::{Config, DEFAULT_ADMIN_PORT};
+use wasmcc_host::connection_json::PeerConfig;
 use wasmcc_host::daemon::Daemon;
 
 #[derive(Parser)]
@@ -45,9 +46,19 @@ enum Command {
         #[command(flatten)]
         admin: AdminArgs,
     },
-    /// Show one installed chaincode.
+    /// Show one installed chaincode (or the connection.json a peer needs to dial it).
     Show {
         ccid: String,
+        /// Print the connection.json for the peer instead: the shared SNI address with `domain` under client auth,
+        /// the chaincode's own port otherwise.
+        #[arg(long)]
+        connection_json: bool,
+        /// The peer's client certificate (PEM), embedded when the endpoint requires client auth.
+        #[arg(long, requires = "connection_json", requires = "peer_key")]
+        peer_cert: Option<PathBuf>,
+        /// The peer's client key (PEM).
+        #[arg(long, requires = "peer_cert")]
+        peer_key: Option<PathBuf>,
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -84,7 +95,9 @@ impl AdminArgs {
     fn client(&self) -> anyhow::Result<AdminClient> {
         let token = match &self.token {
             Some(t) => Some(t.clone()),
-            None => std::fs::read_to_string(wasmcc_host::store::token_path(&self.data_dir)).ok().map(|t| t.trim().to_string()),
+            None => std::fs::read_to_string(wasmcc_host::store::token_path(&self.data_dir))
+                .ok()
+                .map(|t| t.trim().to_string()),
         };
         let ca = self.admin_ca.as_ref().map(std::fs::read).transpose().context("reading --admin-ca")?;
         Ok(AdminClient::new(&self.admin, token, ca.as_deref())?)
@@ -119,9 +132,24 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Show { ccid, admin } => {
+        Command::Show { ccid, connection_json, peer_cert, peer_key, admin } => {
             let info = admin.client()?.show(&ccid).await?;
-            println!("{}", serde_json::to_string_pretty(&info)?);
+            if !connection_json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+                return Ok(());
+            }
+            let peer = match (peer_cert, peer_key) {
+                (Some(cert), Some(key)) => Some(PeerConfig::from_files(&cert, &key)?),
+                _ => None,
+            };
+            let json = info.connection_json(peer.as_ref()).with_context(|| {
+                if peer.is_none() && info.tls.client_auth {
+                    "the chaincode endpoint requires client auth: give the peer's --peer-cert and --peer-key"
+                } else {
+                    "cannot write connection.json"
+                }
+            })?;
+            println!("{}", json.to_json());
             Ok(())
         }
         Command::Remove { ccid, admin } => {

@@ -6,16 +6,19 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::config::TlsConfig;
 use crate::engine::{EngineError, WasmEngine};
 use crate::executor::LoadedChaincode;
 use crate::limits::TxLimits;
 use crate::package::{self, PackageError};
-use crate::server::{ChaincodeService, Listener};
+use crate::server::{ChaincodeLookup, ChaincodeService, Listener};
+use crate::sni::{self, Route, SniResolver};
 use crate::store::{ChaincodeRecord, Store, StoreError};
+use crate::tls::{self, PemRole, TlsError};
 use crate::validate::{self, ValidateError};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,8 @@ pub enum InstallError {
     NoPort(u16, u16),
     #[error("chaincode {0} is not installed")]
     NotInstalled(String),
+    #[error("cannot listen on the shared chaincode port {addr}: {source}")]
+    SharedListener { addr: SocketAddr, source: std::io::Error },
 }
 
 /// Where chaincodes listen and which limits they run with.
@@ -46,6 +51,64 @@ pub struct RegistrySettings {
     /// Limits for every chaincode, unless `limits_for` names its label or CCID.
     pub limits: TxLimits,
     pub limits_for: HashMap<String, TxLimits>,
+    /// TLS of the chaincode endpoints; `None`: plaintext ports only.
+    pub tls: Option<ChaincodeTls>,
+}
+
+/// TLS of the chaincode endpoints, built from `[tls]`: every chaincode port speaks it, and a shared port routes by
+/// SNI when `shared_listen` is set.
+#[derive(Debug, Clone)]
+pub struct ChaincodeTls {
+    pub server: Arc<rustls::ServerConfig>,
+    /// Client certificates are required (the configuration has a client CA).
+    pub client_auth: bool,
+    /// PEM of the CA peers trust for the server certificate (connection.json `root_cert`).
+    pub root_cert: String,
+    /// The shared SNI-routed port; always with client auth.
+    pub shared_listen: Option<SocketAddr>,
+    pub sni_suffix: String,
+}
+
+impl ChaincodeTls {
+    /// Reads and checks every PEM of the section.
+    pub fn from_config(config: &TlsConfig) -> Result<ChaincodeTls, TlsError> {
+        let server = tls::server_config(&config.server_settings())?;
+        let root_cert = match &config.root_cert {
+            Some(source) => {
+                let text = source.read(PemRole::ServerRootCert)?;
+                tls::parse_certificates(text.as_bytes(), PemRole::ServerRootCert, &source.origin())?;
+                text
+            }
+            None => {
+                let text = config.cert.read(PemRole::ServerCertChain)?;
+                last_certificate(&text).ok_or_else(|| TlsError::NoCertificate {
+                    role: PemRole::ServerCertChain,
+                    origin: config.cert.origin(),
+                })?
+            }
+        };
+        Ok(ChaincodeTls {
+            server,
+            client_auth: config.client_ca.is_some(),
+            root_cert,
+            shared_listen: config.shared_listen,
+            sni_suffix: config.sni_suffix.clone(),
+        })
+    }
+
+    /// The SNI name of a chaincode on the shared port, when there is one.
+    pub fn sni_name(&self, ccid: &str) -> Option<String> {
+        self.shared_listen.and_then(|_| sni::sni_name_for_ccid(ccid, &self.sni_suffix))
+    }
+}
+
+/// The last CERTIFICATE block of a PEM chain, as written (the issuing CA when the chain ends with it).
+fn last_certificate(pem: &str) -> Option<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let start = pem.rfind(BEGIN)?;
+    let end = start + pem[start..].find(END)? + END.len();
+    Some(format!("{}\n", &pem[start..end]))
 }
 
 impl RegistrySettings {
@@ -67,6 +130,7 @@ pub struct Registry {
     live: Mutex<HashMap<String, Live>>,
     installing: tokio::sync::Mutex<()>,
     shutdown: CancellationToken,
+    shared_addr: Mutex<Option<SocketAddr>>,
 }
 
 impl Registry {
@@ -84,13 +148,14 @@ impl Registry {
             live: Mutex::default(),
             installing: tokio::sync::Mutex::new(()),
             shutdown: CancellationToken::new(),
+            shared_addr: Mutex::new(None),
         });
+        registry.serve_shared().await?;
         for record in registry.store.records()? {
             let ccid = record.ccid.clone();
             let this = registry.clone();
-            let loaded = tokio::task::spawn_blocking(move || this.load(&record).map(|c| (record, c)))
-                .await
-                .expect("load task");
+            let loaded =
+                tokio::task::spawn_blocking(move || this.load(&record).map(|c| (record, c))).await.expect("load task");
             match loaded {
                 Ok((record, chaincode)) => registry.serve(record, chaincode).await,
                 Err(e) => tracing::error!(%ccid, "cannot serve installed chaincode: {e}"),
@@ -121,8 +186,7 @@ impl Registry {
             let validated = validate::validate(&pkg.wasm)?;
             this.store.put_module(&validated.module_hash, &pkg.wasm)?;
             let artifact = this.engine.precompile(&validated.component)?;
-            let path =
-                this.store.put_artifact(&validated.module_hash, &this.engine.compatibility_hash(), &artifact)?;
+            let path = this.store.put_artifact(&validated.module_hash, &this.engine.compatibility_hash(), &artifact)?;
             let limits = this.settings.limits(&pkg.label, &pkg.ccid);
             let chaincode = LoadedChaincode::new(pkg.ccid.clone(), this.engine.load_artifact(&path)?, limits);
             let record = ChaincodeRecord {
@@ -162,6 +226,19 @@ impl Registry {
 
     pub fn record(&self, ccid: &str) -> Option<ChaincodeRecord> {
         self.live.lock().expect("registry lock").get(ccid).map(|l| l.record.clone())
+    }
+
+    /// Where the shared SNI-routed port is bound, when configured.
+    pub fn shared_addr(&self) -> Option<SocketAddr> {
+        *self.shared_addr.lock().expect("registry lock")
+    }
+
+    /// The CCID served under a TLS server name on the shared port: read from the live map at each connection, so
+    /// installs and removals take effect at once.
+    pub fn ccid_for_sni(&self, name: &str) -> Option<String> {
+        let suffix = &self.settings.tls.as_ref()?.sni_suffix;
+        let live = self.live.lock().expect("registry lock");
+        live.keys().find(|ccid| sni::sni_name_for_ccid(ccid, suffix).as_deref() == Some(name)).cloned()
     }
 
     /// Where a chaincode's own listener is bound, if it is.
@@ -204,11 +281,46 @@ impl Registry {
         Ok(Arc::new(LoadedChaincode::new(record.ccid.clone(), pre, limits)))
     }
 
-    /// Starts the chaincode's own listener and makes it visible.
-    async fn serve(&self, record: ChaincodeRecord, chaincode: Arc<LoadedChaincode>) {
+    /// The service of this registry's listeners: each stream runs the chaincode its connection is routed to, as
+    /// installed at that moment. Holds the registry weakly: listeners never keep it alive.
+    fn service(self: &Arc<Self>) -> ChaincodeService {
+        let registry: Weak<Registry> = Arc::downgrade(self);
+        let lookup: ChaincodeLookup = Arc::new(move |ccid: &str| registry.upgrade()?.get(ccid));
+        ChaincodeService::routed(self.engine.clone(), lookup)
+    }
+
+    /// Starts the shared SNI-routed listener, when configured (mutual TLS; `config.rs` checks that).
+    async fn serve_shared(self: &Arc<Self>) -> Result<(), InstallError> {
+        let Some((addr, config)) = self.settings.tls.as_ref().and_then(|t| Some((t.shared_listen?, t.server.clone())))
+        else {
+            return Ok(());
+        };
+        let registry: Weak<Registry> = Arc::downgrade(self);
+        let resolver: SniResolver = Arc::new(move |name: &str| registry.upgrade()?.ccid_for_sni(name));
+        let listener = Listener::bind_route(addr, Route::Sni { resolver, config }, self.service())
+            .await
+            .map_err(|source| InstallError::SharedListener { addr, source })?;
+        let bound = listener.local_addr().ok();
+        *self.shared_addr.lock().expect("registry lock") = bound;
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = listener.serve_until(shutdown.cancelled_owned()).await {
+                tracing::error!(%addr, "shared chaincode listener failed: {e}");
+            }
+        });
+        tracing::info!(addr = ?bound, "shared chaincode port routes by SNI");
+        Ok(())
+    }
+
+    /// Starts the chaincode's own listener (TLS when configured) and makes it visible.
+    async fn serve(self: &Arc<Self>, record: ChaincodeRecord, chaincode: Arc<LoadedChaincode>) {
         let addr = SocketAddr::new(self.settings.listen_ip, record.port);
-        let service = ChaincodeService::new(self.engine.clone(), chaincode.clone());
-        let bound = match Listener::bind(addr, service).await {
+        let ccid = Some(record.ccid.clone());
+        let route = match &self.settings.tls {
+            Some(tls) => Route::Tls { ccid, config: tls.server.clone() },
+            None => Route::Plain { ccid },
+        };
+        let bound = match Listener::bind_route(addr, route, self.service()).await {
             Ok(listener) => {
                 let stop = chaincode.retired.clone();
                 let shutdown = self.shutdown.clone();
@@ -235,7 +347,8 @@ impl Registry {
     /// The lowest port of the range that no installed chaincode holds and that can be bound now.
     fn free_port(&self) -> Result<u16, InstallError> {
         let (lo, hi) = self.settings.ports;
-        let taken: Vec<u16> = self.live.lock().expect("registry lock").values().map(|l| l.record.port).collect();
+        let mut taken: Vec<u16> = self.live.lock().expect("registry lock").values().map(|l| l.record.port).collect();
+        taken.extend(self.settings.tls.as_ref().and_then(|t| t.shared_listen).map(|a| a.port()));
         (lo..=hi)
             .filter(|p| !taken.contains(p))
             .find(|p| std::net::TcpListener::bind(SocketAddr::new(self.settings.listen_ip, *p)).is_ok())

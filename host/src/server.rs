@@ -1,5 +1,6 @@
 //! The tonic listeners: `protos.Chaincode/Connect`, which the peer dials. Each accepted stream becomes a
-//! [`Session`] for the chaincode that the listener routes to.
+//! [`Session`] for the chaincode that the connection is routed to (its port, or its TLS server name on a shared
+//! port: [`crate::sni`]).
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use wasmcc_proto::protos::chaincode_server::{Chaincode, ChaincodeServer};
 use wasmcc_proto::protos::ChaincodeMessage;
@@ -17,21 +18,41 @@ use crate::engine::WasmEngine;
 use crate::executor::LoadedChaincode;
 use crate::limits;
 use crate::session::Session;
+use crate::sni::{Route, RouteInfo, RoutedIncoming};
 
 /// Outgoing messages buffered per stream before a sender waits: enough for a burst of concurrent transactions
 /// without letting a stalled peer pile up unbounded memory.
 const OUTBOUND_BUFFER: usize = 256;
 
-/// Serves one chaincode on one listener.
+/// Finds the chaincode installed under a CCID, now (a registry's live map).
+pub type ChaincodeLookup = Arc<dyn Fn(&str) -> Option<Arc<LoadedChaincode>> + Send + Sync>;
+
+/// Which chaincode a stream runs.
+#[derive(Clone)]
+enum Chaincodes {
+    /// Every stream of the listener, whatever its route (`Runtime::listen`).
+    Fixed(Arc<LoadedChaincode>),
+    /// Per connection: the CCID of its [`RouteInfo`], looked up when the stream opens.
+    Lookup(ChaincodeLookup),
+}
+
+/// Serves `protos.Chaincode/Connect`: one chaincode, or whichever the connection's route names.
 #[derive(Clone)]
 pub struct ChaincodeService {
     engine: Arc<WasmEngine>,
-    chaincode: Arc<LoadedChaincode>,
+    chaincodes: Chaincodes,
 }
 
 impl ChaincodeService {
+    /// Serves one chaincode on every stream.
     pub fn new(engine: Arc<WasmEngine>, chaincode: Arc<LoadedChaincode>) -> Self {
-        ChaincodeService { engine, chaincode }
+        ChaincodeService { engine, chaincodes: Chaincodes::Fixed(chaincode) }
+    }
+
+    /// Serves the chaincode each connection is routed to (see [`crate::sni`]), as `lookup` finds it when the
+    /// stream opens; a route to nothing installed gets an error at once, never a REGISTER.
+    pub fn routed(engine: Arc<WasmEngine>, lookup: ChaincodeLookup) -> Self {
+        ChaincodeService { engine, chaincodes: Chaincodes::Lookup(lookup) }
     }
 
     /// The tonic service with Fabric's 100 MiB message limits in both directions.
@@ -39,6 +60,30 @@ impl ChaincodeService {
         ChaincodeServer::new(self)
             .max_decoding_message_size(limits::GRPC_MAX_MESSAGE_BYTES)
             .max_encoding_message_size(limits::GRPC_MAX_MESSAGE_BYTES)
+    }
+
+    /// The CCID a fixed service serves (what its listener routes to).
+    fn fixed_ccid(&self) -> Option<String> {
+        match &self.chaincodes {
+            Chaincodes::Fixed(chaincode) => Some(chaincode.ccid.clone()),
+            Chaincodes::Lookup(_) => None,
+        }
+    }
+
+    fn resolve(&self, route: Option<&RouteInfo>) -> Result<Arc<LoadedChaincode>, Status> {
+        let chaincode = match &self.chaincodes {
+            Chaincodes::Fixed(chaincode) => chaincode.clone(),
+            Chaincodes::Lookup(lookup) => {
+                let Some(ccid) = route.and_then(|r| r.ccid.as_deref()) else {
+                    return Err(Status::failed_precondition("this connection is not routed to any chaincode"));
+                };
+                lookup(ccid).ok_or_else(|| Status::not_found(format!("chaincode {ccid} is not installed")))?
+            }
+        };
+        if chaincode.retired.is_cancelled() {
+            return Err(Status::unavailable(format!("chaincode {} is being removed", chaincode.ccid)));
+        }
+        Ok(chaincode)
     }
 }
 
@@ -52,13 +97,22 @@ impl Chaincode for ChaincodeService {
         &self,
         request: Request<Streaming<ChaincodeMessage>>,
     ) -> Result<Response<Self::ConnectStream>, Status> {
-        let peer = request.remote_addr();
+        let route = request.extensions().get::<RouteInfo>().cloned();
+        let peer = route.as_ref().and_then(|r| r.remote_addr).or_else(|| request.remote_addr());
+        let sni = route.as_ref().and_then(|r| r.sni.clone());
+        let chaincode = match self.resolve(route.as_ref()) {
+            Ok(chaincode) => chaincode,
+            Err(status) => {
+                tracing::info!(?peer, ?sni, "stream refused: {}", status.message());
+                return Err(status);
+            }
+        };
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
-        let session = Session::new(self.engine.clone(), self.chaincode.clone(), tx);
-        let ccid = self.chaincode.ccid.clone();
+        let ccid = chaincode.ccid.clone();
+        let session = Session::new(self.engine.clone(), chaincode, tx);
         tokio::spawn(async move {
-            tracing::info!(%ccid, ?peer, "peer connected");
+            tracing::info!(%ccid, ?peer, ?sni, "peer connected");
             match session.run(inbound).await {
                 Ok(()) => tracing::info!(%ccid, ?peer, "peer closed the stream"),
                 Err(e) => tracing::warn!(%ccid, ?peer, "session ended: {e}"),
@@ -70,17 +124,25 @@ impl Chaincode for ChaincodeService {
 
 /// A bound listener, so callers learn the real address (port 0 picks a free one) before serving.
 pub struct Listener {
-    listener: TcpListener,
+    incoming: RoutedIncoming,
     service: ChaincodeService,
 }
 
 impl Listener {
+    /// A plaintext listener; every connection is routed to the service's chaincode (a fixed one), else to none.
     pub async fn bind(addr: SocketAddr, service: ChaincodeService) -> std::io::Result<Self> {
-        Ok(Listener { listener: TcpListener::bind(addr).await?, service })
+        let ccid = service.fixed_ccid();
+        Self::bind_route(addr, Route::Plain { ccid }, service).await
+    }
+
+    /// A listener whose connections are routed as `route` says (plaintext, TLS for one CCID, or SNI).
+    pub async fn bind_route(addr: SocketAddr, route: Route, service: ChaincodeService) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Listener { incoming: RoutedIncoming::new(listener, route)?, service })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        Ok(self.incoming.local_addr())
     }
 
     /// Serves until the process ends or the future is dropped.
@@ -92,7 +154,7 @@ impl Listener {
     pub async fn serve_until(self, stop: impl std::future::Future<Output = ()>) -> Result<(), tonic::transport::Error> {
         tonic::transport::Server::builder()
             .add_service(self.service.into_server())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), stop)
+            .serve_with_incoming_shutdown(self.incoming, stop)
             .await
     }
 }

@@ -24,6 +24,7 @@ pub enum PemRole {
     ServerCertChain,
     ServerKey,
     ClientCa,
+    ServerRootCert,
     PeerClientCert,
     PeerClientKey,
 }
@@ -34,6 +35,7 @@ impl fmt::Display for PemRole {
             PemRole::ServerCertChain => "server certificate chain",
             PemRole::ServerKey => "server private key",
             PemRole::ClientCa => "client CA",
+            PemRole::ServerRootCert => "server root certificate",
             PemRole::PeerClientCert => "peer client certificate",
             PemRole::PeerClientKey => "peer client key",
         })

@@ -5,4 +5,6 @@ mod e2e;
 mod failures;
 mod handshake;
 mod lifecycle;
+mod tls;
 mod builder;
+mod refusals;

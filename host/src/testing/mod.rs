@@ -41,7 +41,7 @@ use wasmcc_proto::protos::chaincode_message;
 
 pub use connection::{PeerConnection, TxOptions, TxOutcome, TxResult};
 pub use log::{Disposition, LoggedMessage, RequestLog};
-pub use peer::{fabric_default_ready_params, ConnectOptions, PeerSim, MAX_MESSAGE_SIZE};
+pub use peer::{fabric_default_ready_params, tls_from_connection_json, ConnectOptions, PeerSim, MAX_MESSAGE_SIZE};
 pub use proposal::Identity;
 pub use support::{SupportServer, SupportTls};
 pub use world::{CommitStatus, RwSet, Version, VersionedValue};

@@ -14,7 +14,7 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::UnboundedReceiverStream;
-use tonic::transport::Endpoint;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use tonic::Streaming;
 use wasmcc_proto::protos::chaincode_client::ChaincodeClient;
 use wasmcc_proto::protos::chaincode_message::Type;
@@ -24,6 +24,7 @@ use super::connection::{PeerConnection, Termination};
 use super::log::{Disposition, RequestLog};
 use super::world::{CommitStatus, RwSet, Version, WorldState};
 use super::{type_name, SimError};
+use crate::connection_json::ConnectionJson;
 
 /// gRPC message size limit in both directions: the peer's 100 MiB (tonic's default of 4 MiB would refuse what a
 /// peer sends).
@@ -64,6 +65,31 @@ pub struct ConnectOptions {
     /// The HTTP/2 `:authority` to send instead of the dialled address, as when connection.json names a host that
     /// resolves to the chaincode server (routing by authority, design.md decision 7c).
     pub authority: Option<String>,
+    /// Dial with TLS (`https`), as a peer does when connection.json has `tls_required`: the CA of the server's
+    /// certificate, the client identity for mutual TLS, and the server name (connection.json `domain`, sent as SNI)
+    /// when it is not the dialled host. See [`tls_from_connection_json`].
+    pub tls: Option<ClientTlsConfig>,
+}
+
+/// The TLS a peer uses for a connection.json: `None` when it does not require TLS. As the peer does, the client
+/// identity and `domain` count only with `client_auth_required`.
+pub fn tls_from_connection_json(json: &ConnectionJson) -> Option<ClientTlsConfig> {
+    if !json.tls_required {
+        return None;
+    }
+    let mut tls = ClientTlsConfig::new();
+    if let Some(root) = &json.root_cert {
+        tls = tls.ca_certificate(Certificate::from_pem(root));
+    }
+    if json.client_auth_required {
+        if let (Some(cert), Some(key)) = (&json.client_cert, &json.client_key) {
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
+        if let Some(domain) = &json.domain {
+            tls = tls.domain_name(domain.clone());
+        }
+    }
+    Some(tls)
 }
 
 impl Default for ConnectOptions {
@@ -77,6 +103,7 @@ impl Default for ConnectOptions {
             keepalive: None,
             request_delay: None,
             authority: None,
+            tls: None,
         }
     }
 }
@@ -151,13 +178,26 @@ impl PeerSim {
         self.connect_with(addr, ccid, ConnectOptions::default()).await
     }
 
+    /// Dials what a connection.json names (address, TLS, client identity, `domain`) and runs the handshake for
+    /// `ccid`; `opts.tls` is replaced by the connection.json's.
+    pub async fn connect_json(
+        &self,
+        json: &ConnectionJson,
+        ccid: &str,
+        opts: ConnectOptions,
+    ) -> Result<PeerConnection, SimError> {
+        let opts = ConnectOptions { tls: tls_from_connection_json(json), ..opts };
+        self.connect_with(&json.address, ccid, opts).await
+    }
+
     /// Dials `addr` and runs the handshake: wait for REGISTER naming `ccid`, then send REGISTERED and READY.
     ///
     /// A REGISTER with another name gets no reply (as from a real peer); after `startup_timeout` this returns
     /// [`SimError::RegisterIgnored`] and drops the stream.
     pub async fn connect_with(&self, addr: &str, ccid: &str, opts: ConnectOptions) -> Result<PeerConnection, SimError> {
         let invalid = |reason: String| SimError::InvalidAddress { addr: addr.to_owned(), reason };
-        let mut endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        let scheme = if opts.tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
             .map_err(|e| invalid(e.to_string()))?
             .connect_timeout(opts.dial_timeout)
             // What the peer's CCaaS dial sets: HTTP/2 ping every 60 s, 20 s timeout, also without a stream.
@@ -165,8 +205,11 @@ impl PeerSim {
             .keep_alive_timeout(Duration::from_secs(20))
             .keep_alive_while_idle(true);
         if let Some(authority) = &opts.authority {
-            let origin = format!("http://{authority}").parse().map_err(|e| invalid(format!("authority: {e}")))?;
+            let origin = format!("{scheme}://{authority}").parse().map_err(|e| invalid(format!("authority: {e}")))?;
             endpoint = endpoint.origin(origin);
+        }
+        if let Some(tls) = opts.tls.clone() {
+            endpoint = endpoint.tls_config(tls).map_err(|e| invalid(format!("TLS: {e}")))?;
         }
         // The startup timeout covers the whole launch: dial, Connect, REGISTER (as the peer's does).
         let deadline = Instant::now() + opts.startup_timeout;

@@ -1,0 +1,70 @@
+//! Refusals through the admin API: each with a clear message, and nothing left behind.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use wasmcc_host::client::{AdminClient, ClientError};
+use wasmcc_host::daemon::Daemon;
+use wasmcc_host::package::write_package;
+use wasmcc_tests::{host_config, wasm};
+
+fn api_error(result: Result<impl std::fmt::Debug, ClientError>) -> (u16, String) {
+    match result {
+        Err(ClientError::Api { status, message }) => (status, message),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+/// Files the store holds outside tmp/ (where only half-written files live).
+fn stored_files(dir: &std::path::Path) -> usize {
+    ["modules", "compiled", "packages", "chaincodes"].iter().map(|d| std::fs::read_dir(dir.join(d)).unwrap().count()).sum()
+}
+
+#[tokio::test]
+async fn bad_uploads_and_bad_tokens_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = host_config(dir.path(), (34400, 34409));
+    config.admin.max_upload_mb = 1;
+    let daemon = Daemon::start(&config).await.unwrap();
+    let url = daemon.admin_url();
+    let api = AdminClient::new(&url, Some(daemon.token().into()), None).unwrap();
+    let good = write_package("counter", &wasm("counter"), &[]).unwrap();
+
+    let (status, msg) = api_error(AdminClient::new(&url, None, None).unwrap().install(good.clone()).await);
+    assert_eq!(status, 401, "{msg}");
+    assert!(msg.contains("missing bearer token"), "{msg}");
+    let (status, msg) = api_error(AdminClient::new(&url, Some("nope".into()), None).unwrap().install(good.clone()).await);
+    assert_eq!(status, 403, "{msg}");
+    assert!(msg.contains("wrong bearer token"), "{msg}");
+
+    let (status, msg) = api_error(api.install(write_package("bad", b"\0asm garbage", &[]).unwrap()).await);
+    assert_eq!(status, 400, "{msg}");
+    assert!(msg.starts_with("module refused"), "{msg}");
+
+    let (status, msg) = api_error(api.install(good[..good.len() / 2].to_vec()).await);
+    assert_eq!(status, 400, "{msg}");
+    assert!(msg.starts_with("package refused"), "{msg}");
+
+    let (status, msg) = api_error(api.install(vec![0u8; 2 * 1024 * 1024]).await);
+    assert_eq!(status, 413, "{msg}");
+    assert!(msg.contains("limit"), "{msg}");
+
+    // An upload cut off mid-body: the client announced more than it sent, then vanished.
+    let mut sock = tokio::net::TcpStream::connect(daemon.admin_addr()).await.unwrap();
+    let head = format!(
+        "POST /v1/chaincodes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        daemon.token(),
+        good.len()
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&good[..good.len() / 3]).await.unwrap();
+    sock.shutdown().await.unwrap();
+    let mut answer = String::new();
+    let _ = sock.read_to_string(&mut answer).await;
+    assert!(!answer.starts_with("HTTP/1.1 2"), "a truncated upload must not install: {answer}");
+
+    assert_eq!(stored_files(dir.path()), 0, "nothing refused may be left behind");
+    assert!(api.list().await.unwrap().is_empty());
+    // The good package still installs afterwards.
+    assert!(api.install(good).await.unwrap().1);
+    daemon.shutdown().await;
+}
