@@ -187,7 +187,11 @@ async fn install(
     Ok((status, Json(info(&s.registry, &record))))
 }
 
-async fn remove(State(s): State<AdminState>, headers: HeaderMap, Path(ccid): Path<String>) -> Result<StatusCode, ApiError> {
+async fn remove(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    Path(ccid): Path<String>,
+) -> Result<StatusCode, ApiError> {
     authorise(&headers, &s.settings.token)?;
     s.registry.remove(&ccid).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -201,10 +205,12 @@ async fn launch(
     body: Result<Json<LaunchSpec>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authorise(&headers, &s.settings.token)?;
-    let Json(spec) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad chaincode.json: {}", e.body_text())))?;
-    let chaincode = s.registry.get(&spec.chaincode_id).ok_or_else(|| {
-        ApiError(StatusCode::NOT_FOUND, format!("chaincode {} is not installed", spec.chaincode_id))
-    })?;
+    let Json(spec) =
+        body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad chaincode.json: {}", e.body_text())))?;
+    let chaincode = s
+        .registry
+        .get(&spec.chaincode_id)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("chaincode {} is not installed", spec.chaincode_id)))?;
     dial_peer(s.registry.engine().clone(), chaincode, &spec)
         .await
         .map(|()| Json(serde_json::json!({"result": "closed"})))
@@ -218,7 +224,9 @@ pub fn plain_http_allowed(addr: SocketAddr) -> std::io::Result<()> {
     }
     Err(std::io::Error::new(
         std::io::ErrorKind::PermissionDenied,
-        format!("plain HTTP is served only on loopback: configure admin.tls_cert and admin.tls_key to listen on {addr}"),
+        format!(
+            "plain HTTP is served only on loopback: configure admin.tls_cert and admin.tls_key to listen on {addr}"
+        ),
     ))
 }
 

@@ -64,7 +64,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         daemon.shutdown().await;
         return Ok(());
     }
-    println!("\nwasmcc is serving; Ctrl-C stops it. Install more with: wasmcc install --data-dir {} PKG", args.data_dir.display());
+    println!(
+        "\nwasmcc is serving; Ctrl-C stops it. Install more with: wasmcc install --data-dir {} PKG",
+        args.data_dir.display()
+    );
     tokio::select! {
         result = daemon.wait() => result.context("admin API failed"),
         _ = tokio::signal::ctrl_c() => {

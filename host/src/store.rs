@@ -263,6 +263,9 @@ mod tests {
         for bad in ["../x:aa", "a", &format!("../a:{}", "a".repeat(64)), &format!("a:{}", "A".repeat(64))] {
             assert!(file_stem(bad).is_err(), "{bad}");
         }
-        assert_eq!(file_stem(&format!("my_cc-1.0+x:{}", "0".repeat(64))).unwrap(), format!("my_cc-1.0+x.{}", "0".repeat(64)));
+        assert_eq!(
+            file_stem(&format!("my_cc-1.0+x:{}", "0".repeat(64))).unwrap(),
+            format!("my_cc-1.0+x.{}", "0".repeat(64))
+        );
     }
 }

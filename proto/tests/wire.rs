@@ -21,12 +21,11 @@ use wasmcc_proto::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use wasmcc_proto::msp::SerializedIdentity;
 use wasmcc_proto::protos::{
     chaincode_message, chaincode_spec, write_record, ChaincodeAdditionalParams, ChaincodeEvent,
-    ChaincodeHeaderExtension, ChaincodeId, ChaincodeInput, ChaincodeInvocationSpec,
-    ChaincodeMessage, ChaincodeProposalPayload, ChaincodeSpec, DelState, GetHistoryForKey,
-    GetQueryResult, GetState, GetStateByRange, GetStateMetadata, GetStateMultiple,
-    GetStateMultipleResult, Proposal, PurgePrivateState, PutState, PutStateMetadata, QueryMetadata,
-    QueryResponse, QueryResponseMetadata, QueryResultBytes, QueryStateClose, QueryStateNext,
-    Response, SignedProposal, StateMetadata, StateMetadataResult, WriteBatchState, WriteRecord,
+    ChaincodeHeaderExtension, ChaincodeId, ChaincodeInput, ChaincodeInvocationSpec, ChaincodeMessage,
+    ChaincodeProposalPayload, ChaincodeSpec, DelState, GetHistoryForKey, GetQueryResult, GetState, GetStateByRange,
+    GetStateMetadata, GetStateMultiple, GetStateMultipleResult, Proposal, PurgePrivateState, PutState,
+    PutStateMetadata, QueryMetadata, QueryResponse, QueryResponseMetadata, QueryResultBytes, QueryStateClose,
+    QueryStateNext, Response, SignedProposal, StateMetadata, StateMetadataResult, WriteBatchState, WriteRecord,
 };
 use wasmcc_proto::queryresult::{KeyModification, Kv};
 
@@ -38,10 +37,7 @@ type Samples = Vec<(String, Vec<u8>)>;
 fn node_dir() -> PathBuf {
     // Canonicalize so the test also works when the crate is reached through a symlink.
     let manifest = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).expect("manifest dir");
-    let dir = manifest
-        .parent()
-        .expect("workspace root")
-        .join("tests/node");
+    let dir = manifest.parent().expect("workspace root").join("tests/node");
     let protos = dir.join("node_modules/@hyperledger/fabric-protos");
     assert!(
         protos.is_dir(),
@@ -69,11 +65,7 @@ fn run_node(mode: &str, stdin: &str) -> Samples {
     let writer = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
     let out = child.wait_with_output().expect("node output");
     writer.join().unwrap().expect("write to node");
-    assert!(
-        out.status.success(),
-        "node wire.js {mode} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "node wire.js {mode} failed: {}", String::from_utf8_lossy(&out.stderr));
     parse_lines(&String::from_utf8(out.stdout).expect("utf-8 from node"))
 }
 
@@ -82,19 +74,14 @@ fn parse_lines(text: &str) -> Samples {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let (name, data) = l.split_once(' ').unwrap_or((l, ""));
-            let bytes = B64
-                .decode(data.trim())
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let bytes = B64.decode(data.trim()).unwrap_or_else(|e| panic!("{name}: {e}"));
             (name.to_owned(), bytes)
         })
         .collect()
 }
 
 fn to_lines(samples: &Samples) -> String {
-    samples
-        .iter()
-        .map(|(n, b)| format!("{n} {}\n", B64.encode(b)))
-        .collect()
+    samples.iter().map(|(n, b)| format!("{n} {}\n", B64.encode(b))).collect()
 }
 
 fn node_samples() -> &'static Samples {
@@ -220,8 +207,7 @@ const ALL_CLASSES: &[&str] = &[
 const CHANNEL: &str = "mychannel";
 const TXID: &str = "a3f1c0de5b7e4d2a9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d";
 const CCID: &str = "basic_1.0:4ec191e793b27e953ff2ede5a8bcc63152cecb1e4c3f301a26e22692c61967ad";
-const PEM: &str =
-    "-----BEGIN CERTIFICATE-----\nMIIB8jCCAZmgAwIBAgIUfake\n-----END CERTIFICATE-----\n";
+const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB8jCCAZmgAwIBAgIUfake\n-----END CERTIFICATE-----\n";
 const EPOCH: u64 = (1 << 40) + 5;
 
 fn all_bytes() -> Vec<u8> {
@@ -233,10 +219,7 @@ fn seq(n: usize, start: usize) -> Vec<u8> {
 }
 
 fn ts() -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: 1_700_000_000,
-        nanos: 123_456_789,
-    }
+    prost_types::Timestamp { seconds: 1_700_000_000, nanos: 123_456_789 }
 }
 
 fn s(v: &str) -> String {
@@ -280,9 +263,7 @@ fn payload_for_type(t: chaincode_message::Type) -> Option<&'static str> {
 }
 
 fn all_chaincode_message_types() -> Vec<chaincode_message::Type> {
-    (0..=64)
-        .filter_map(|v| chaincode_message::Type::try_from(v).ok())
-        .collect()
+    (0..=64).filter_map(|v| chaincode_message::Type::try_from(v).ok()).collect()
 }
 
 fn rust_samples() -> Samples {
@@ -290,32 +271,13 @@ fn rust_samples() -> Samples {
     let priv_coll = s("privColl");
 
     b.add("google.protobuf.Timestamp", &ts());
-    let identity = b.add(
-        "msp.SerializedIdentity",
-        &SerializedIdentity {
-            mspid: s("Org1MSP"),
-            id_bytes: PEM.as_bytes().to_vec(),
-        },
-    );
-    let sig_header = b.add(
-        "common.SignatureHeader",
-        &SignatureHeader {
-            creator: identity,
-            nonce: seq(24, 0),
-        },
-    );
-    let cc_id = ChaincodeId {
-        path: s("github.com/example/basic"),
-        name: s(CCID),
-        version: s("1.0"),
-    };
+    let identity =
+        b.add("msp.SerializedIdentity", &SerializedIdentity { mspid: s("Org1MSP"), id_bytes: PEM.as_bytes().to_vec() });
+    let sig_header = b.add("common.SignatureHeader", &SignatureHeader { creator: identity, nonce: seq(24, 0) });
+    let cc_id = ChaincodeId { path: s("github.com/example/basic"), name: s(CCID), version: s("1.0") };
     let cc_id_bytes = b.add("protos.ChaincodeID", &cc_id);
-    let hdr_ext = b.add(
-        "protos.ChaincodeHeaderExtension",
-        &ChaincodeHeaderExtension {
-            chaincode_id: Some(cc_id.clone()),
-        },
-    );
+    let hdr_ext =
+        b.add("protos.ChaincodeHeaderExtension", &ChaincodeHeaderExtension { chaincode_id: Some(cc_id.clone()) });
     let ch_header = b.add(
         "common.ChannelHeader",
         &ChannelHeader {
@@ -331,19 +293,9 @@ fn rust_samples() -> Samples {
     );
     b.add(
         "common.ChannelHeader#config",
-        &ChannelHeader {
-            r#type: HeaderType::Config as i32,
-            channel_id: s(CHANNEL),
-            ..Default::default()
-        },
+        &ChannelHeader { r#type: HeaderType::Config as i32, channel_id: s(CHANNEL), ..Default::default() },
     );
-    let header = b.add(
-        "common.Header",
-        &Header {
-            channel_header: ch_header,
-            signature_header: sig_header,
-        },
-    );
+    let header = b.add("common.Header", &Header { channel_header: ch_header, signature_header: sig_header });
     let input = ChaincodeInput {
         args: vec![b"transfer".to_vec(), b"alice".to_vec(), vec![], all_bytes()],
         decorations: HashMap::from([(s("deco"), b"rated".to_vec())]),
@@ -357,12 +309,7 @@ fn rust_samples() -> Samples {
         timeout: -7,
     };
     let spec_bytes = b.add("protos.ChaincodeSpec", &spec);
-    let cis = b.add(
-        "protos.ChaincodeInvocationSpec",
-        &ChaincodeInvocationSpec {
-            chaincode_spec: Some(spec),
-        },
-    );
+    let cis = b.add("protos.ChaincodeInvocationSpec", &ChaincodeInvocationSpec { chaincode_spec: Some(spec) });
     let cpp = b.add(
         "protos.ChaincodeProposalPayload",
         &ChaincodeProposalPayload {
@@ -370,18 +317,8 @@ fn rust_samples() -> Samples {
             transient_map: HashMap::from([(s("secret"), "shh \u{e9}".as_bytes().to_vec())]),
         },
     );
-    let proposal = b.add(
-        "protos.Proposal",
-        &Proposal {
-            header,
-            payload: cpp,
-            extension: b"ext".to_vec(),
-        },
-    );
-    let signed = SignedProposal {
-        proposal_bytes: proposal,
-        signature: seq(71, 48),
-    };
+    let proposal = b.add("protos.Proposal", &Proposal { header, payload: cpp, extension: b"ext".to_vec() });
+    let signed = SignedProposal { proposal_bytes: proposal, signature: seq(71, 48) };
     b.add("protos.SignedProposal", &signed);
     let params = b.add(
         "protos.ChaincodeAdditionalParams",
@@ -392,79 +329,30 @@ fn rust_samples() -> Samples {
             max_size_get_multiple_keys: u32::MAX,
         },
     );
-    let get_state = b.add(
-        "protos.GetState",
-        &GetState {
-            key: s("asset1"),
-            collection: priv_coll.clone(),
-        },
-    );
-    let get_meta = b.add(
-        "protos.GetStateMetadata",
-        &GetStateMetadata {
-            key: s("asset2"),
-            collection: priv_coll.clone(),
-        },
-    );
+    let get_state = b.add("protos.GetState", &GetState { key: s("asset1"), collection: priv_coll.clone() });
+    let get_meta =
+        b.add("protos.GetStateMetadata", &GetStateMetadata { key: s("asset2"), collection: priv_coll.clone() });
     let get_multi = b.add(
         "protos.GetStateMultiple",
-        &GetStateMultiple {
-            keys: vec![s("a"), s(""), s("c\u{e9}\u{4e2d}")],
-            collection: priv_coll.clone(),
-        },
+        &GetStateMultiple { keys: vec![s("a"), s(""), s("c\u{e9}\u{4e2d}")], collection: priv_coll.clone() },
     );
     b.add(
         "protos.GetStateMultipleResult",
-        &GetStateMultipleResult {
-            values: vec![b"v1".to_vec(), vec![], all_bytes()],
-        },
+        &GetStateMultipleResult { values: vec![b"v1".to_vec(), vec![], all_bytes()] },
     );
-    let put_state = b.add(
-        "protos.PutState",
-        &PutState {
-            key: s("k\u{4e2d}"),
-            value: all_bytes(),
-            collection: priv_coll.clone(),
-        },
-    );
-    let meta = StateMetadata {
-        metakey: s("VALIDATION_PARAMETER"),
-        value: seq(5, 1),
-    };
+    let put_state =
+        b.add("protos.PutState", &PutState { key: s("k\u{4e2d}"), value: all_bytes(), collection: priv_coll.clone() });
+    let meta = StateMetadata { metakey: s("VALIDATION_PARAMETER"), value: seq(5, 1) };
     b.add("protos.StateMetadata", &meta);
-    let meta_other = StateMetadata {
-        metakey: s("OTHER"),
-        value: b"x".to_vec(),
-    };
+    let meta_other = StateMetadata { metakey: s("OTHER"), value: b"x".to_vec() };
     b.add("protos.StateMetadata#other", &meta_other);
     let put_meta = b.add(
         "protos.PutStateMetadata",
-        &PutStateMetadata {
-            key: s("asset3"),
-            collection: priv_coll.clone(),
-            metadata: Some(meta.clone()),
-        },
+        &PutStateMetadata { key: s("asset3"), collection: priv_coll.clone(), metadata: Some(meta.clone()) },
     );
-    b.add(
-        "protos.StateMetadataResult",
-        &StateMetadataResult {
-            entries: vec![meta.clone(), meta_other],
-        },
-    );
-    let del_state = b.add(
-        "protos.DelState",
-        &DelState {
-            key: s("gone"),
-            collection: priv_coll.clone(),
-        },
-    );
-    b.add(
-        "protos.PurgePrivateState",
-        &PurgePrivateState {
-            key: s("purged"),
-            collection: priv_coll.clone(),
-        },
-    );
+    b.add("protos.StateMetadataResult", &StateMetadataResult { entries: vec![meta.clone(), meta_other] });
+    let del_state = b.add("protos.DelState", &DelState { key: s("gone"), collection: priv_coll.clone() });
+    b.add("protos.PurgePrivateState", &PurgePrivateState { key: s("purged"), collection: priv_coll.clone() });
     use write_record::Type as W;
     let rec_meta = WriteRecord {
         key: s("rec"),
@@ -474,18 +362,9 @@ fn rust_samples() -> Samples {
         r#type: W::PutStateMetadata as i32,
     };
     b.add("protos.WriteRecord", &rec_meta);
-    let rec_put = WriteRecord {
-        key: s("p"),
-        value: b"1".to_vec(),
-        r#type: W::PutState as i32,
-        ..Default::default()
-    };
+    let rec_put = WriteRecord { key: s("p"), value: b"1".to_vec(), r#type: W::PutState as i32, ..Default::default() };
     b.add("protos.WriteRecord#put", &rec_put);
-    let rec_del = WriteRecord {
-        key: s("d"),
-        r#type: W::DelState as i32,
-        ..Default::default()
-    };
+    let rec_del = WriteRecord { key: s("d"), r#type: W::DelState as i32, ..Default::default() };
     b.add("protos.WriteRecord#del", &rec_del);
     let rec_purge = WriteRecord {
         key: s("x"),
@@ -494,87 +373,31 @@ fn rust_samples() -> Samples {
         ..Default::default()
     };
     b.add("protos.WriteRecord#purge", &rec_purge);
-    let batch = b.add(
-        "protos.WriteBatchState",
-        &WriteBatchState {
-            rec: vec![rec_put, rec_del, rec_meta, rec_purge],
-        },
-    );
-    let qmeta = b.add(
-        "protos.QueryMetadata",
-        &QueryMetadata {
-            page_size: 25,
-            bookmark: s("bm-1"),
-        },
-    );
-    b.add(
-        "protos.QueryMetadata#negative",
-        &QueryMetadata {
-            page_size: -1,
-            bookmark: s(""),
-        },
-    );
+    let batch = b.add("protos.WriteBatchState", &WriteBatchState { rec: vec![rec_put, rec_del, rec_meta, rec_purge] });
+    let qmeta = b.add("protos.QueryMetadata", &QueryMetadata { page_size: 25, bookmark: s("bm-1") });
+    b.add("protos.QueryMetadata#negative", &QueryMetadata { page_size: -1, bookmark: s("") });
     let range = b.add(
         "protos.GetStateByRange",
-        &GetStateByRange {
-            start_key: s("a"),
-            end_key: s("z"),
-            collection: priv_coll.clone(),
-            metadata: qmeta.clone(),
-        },
+        &GetStateByRange { start_key: s("a"), end_key: s("z"), collection: priv_coll.clone(), metadata: qmeta.clone() },
     );
     let rich = b.add(
         "protos.GetQueryResult",
-        &GetQueryResult {
-            query: s(r#"{"selector":{"owner":"alice"}}"#),
-            collection: priv_coll,
-            metadata: qmeta,
-        },
+        &GetQueryResult { query: s(r#"{"selector":{"owner":"alice"}}"#), collection: priv_coll, metadata: qmeta },
     );
-    let history = b.add(
-        "protos.GetHistoryForKey",
-        &GetHistoryForKey { key: s("asset1") },
-    );
-    let next = b.add(
-        "protos.QueryStateNext",
-        &QueryStateNext {
-            id: s("6c1a2b3c-0000-4000-8000-000000000001"),
-        },
-    );
-    let close = b.add(
-        "protos.QueryStateClose",
-        &QueryStateClose {
-            id: s("6c1a2b3c-0000-4000-8000-000000000002"),
-        },
-    );
-    let kv = b.add(
-        "queryresult.KV",
-        &Kv {
-            namespace: s("basic"),
-            key: s("asset1"),
-            value: br#"{"v":1}"#.to_vec(),
-        },
-    );
+    let history = b.add("protos.GetHistoryForKey", &GetHistoryForKey { key: s("asset1") });
+    let next = b.add("protos.QueryStateNext", &QueryStateNext { id: s("6c1a2b3c-0000-4000-8000-000000000001") });
+    let close = b.add("protos.QueryStateClose", &QueryStateClose { id: s("6c1a2b3c-0000-4000-8000-000000000002") });
+    let kv = b.add("queryresult.KV", &Kv { namespace: s("basic"), key: s("asset1"), value: br#"{"v":1}"#.to_vec() });
     let km = b.add(
         "queryresult.KeyModification",
-        &KeyModification {
-            tx_id: s(TXID),
-            value: b"old".to_vec(),
-            timestamp: Some(ts()),
-            is_delete: true,
-        },
+        &KeyModification { tx_id: s(TXID), value: b"old".to_vec(), timestamp: Some(ts()), is_delete: true },
     );
     let qrb_kv = QueryResultBytes { result_bytes: kv };
     b.add("protos.QueryResultBytes", &qrb_kv);
     let qrb_km = QueryResultBytes { result_bytes: km };
     b.add("protos.QueryResultBytes#history", &qrb_km);
-    let qrm = b.add(
-        "protos.QueryResponseMetadata",
-        &QueryResponseMetadata {
-            fetched_records_count: 2,
-            bookmark: s("bm-2"),
-        },
-    );
+    let qrm =
+        b.add("protos.QueryResponseMetadata", &QueryResponseMetadata { fetched_records_count: 2, bookmark: s("bm-2") });
     b.add(
         "protos.QueryResponse",
         &QueryResponse {
@@ -591,22 +414,8 @@ fn rust_samples() -> Samples {
         payload: br#"{"from":"alice"}"#.to_vec(),
     };
     b.add("protos.ChaincodeEvent", &event);
-    let response = b.add(
-        "protos.Response",
-        &Response {
-            status: 200,
-            message: s("ok"),
-            payload: b"result".to_vec(),
-        },
-    );
-    b.add(
-        "protos.Response#error",
-        &Response {
-            status: 500,
-            message: s("boom \u{2620}"),
-            payload: vec![],
-        },
-    );
+    let response = b.add("protos.Response", &Response { status: 200, message: s("ok"), payload: b"result".to_vec() });
+    b.add("protos.Response#error", &Response { status: 500, message: s("boom \u{2620}"), payload: vec![] });
 
     let payloads: HashMap<&str, Vec<u8>> = HashMap::from([
         ("protos.ChaincodeID", cc_id_bytes.clone()),
@@ -652,10 +461,7 @@ fn rust_samples() -> Samples {
     );
     b.add(
         "protos.ChaincodeMessage#keepalive_min",
-        &ChaincodeMessage {
-            r#type: chaincode_message::Type::Keepalive as i32,
-            ..Default::default()
-        },
+        &ChaincodeMessage { r#type: chaincode_message::Type::Keepalive as i32, ..Default::default() },
     );
     b.0
 }
@@ -671,24 +477,13 @@ fn node_encodings_reencode_identically() {
     for (name, bytes) in node {
         let ours = reencode(name, bytes);
         if &ours != bytes {
-            failures.push(format!(
-                "{name}\n  node: {}\n  rust: {}",
-                B64.encode(bytes),
-                B64.encode(&ours)
-            ));
+            failures.push(format!("{name}\n  node: {}\n  rust: {}", B64.encode(bytes), B64.encode(&ours)));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "re-encoding differs:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "re-encoding differs:\n{}", failures.join("\n"));
 
     let covered: BTreeSet<&str> = node.iter().map(|(n, _)| class_of(n)).collect();
-    let missing: Vec<_> = ALL_CLASSES
-        .iter()
-        .filter(|c| !covered.contains(*c))
-        .collect();
+    let missing: Vec<_> = ALL_CLASSES.iter().filter(|c| !covered.contains(*c)).collect();
     assert!(missing.is_empty(), "wire.js has no sample for {missing:?}");
 }
 
@@ -699,11 +494,7 @@ fn rust_encodings_match_node_and_survive_official_roundtrip() {
     let ours = rust_samples();
     let node = node_samples();
     let names = |s: &Samples| s.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-    assert_eq!(
-        names(&ours),
-        names(node),
-        "wire.js and wire.rs sample lists diverged"
-    );
+    assert_eq!(names(&ours), names(node), "wire.js and wire.rs sample lists diverged");
 
     for ((name, rust_bytes), (_, node_bytes)) in ours.iter().zip(node) {
         assert_eq!(
@@ -742,11 +533,7 @@ fn chaincode_message_type_values_match_official_enum() {
         assert_eq!(msg.r#type(), ours);
         seen += 1;
     }
-    assert_eq!(
-        seen,
-        all_chaincode_message_types().len(),
-        "enum sizes differ"
-    );
+    assert_eq!(seen, all_chaincode_message_types().len(), "enum sizes differ");
     assert_eq!(seen, 25, "UNDEFINED..GET_STATE_MULTIPLE without 12");
 }
 
@@ -773,10 +560,7 @@ fn decoded_field_values() {
     let reg = ChaincodeMessage::decode(d("protos.ChaincodeMessage#register_min")).unwrap();
     assert_eq!(reg.r#type(), chaincode_message::Type::Register);
     assert!(reg.txid.is_empty() && reg.proposal.is_none() && reg.timestamp.is_none());
-    assert_eq!(
-        ChaincodeId::decode(reg.payload.as_slice()).unwrap().name,
-        CCID
-    );
+    assert_eq!(ChaincodeId::decode(reg.payload.as_slice()).unwrap().name, CCID);
 
     // The proposal chain, as a stub walks it.
     let signed = m.proposal.unwrap();
@@ -796,10 +580,7 @@ fn decoded_field_values() {
     let sh = SignatureHeader::decode(header.signature_header.as_slice()).unwrap();
     assert_eq!(sh.nonce, seq(24, 0));
     let id = SerializedIdentity::decode(sh.creator.as_slice()).unwrap();
-    assert_eq!(
-        (id.mspid.as_str(), id.id_bytes.as_slice()),
-        ("Org1MSP", PEM.as_bytes())
-    );
+    assert_eq!((id.mspid.as_str(), id.id_bytes.as_slice()), ("Org1MSP", PEM.as_bytes()));
     let cpp = ChaincodeProposalPayload::decode(proposal.payload.as_slice()).unwrap();
     assert_eq!(cpp.transient_map["secret"], "shh \u{e9}".as_bytes());
     let cis = ChaincodeInvocationSpec::decode(cpp.input.as_slice()).unwrap();
@@ -815,27 +596,18 @@ fn decoded_field_values() {
     // Handshake.
     let p = ChaincodeAdditionalParams::decode(d("protos.ChaincodeAdditionalParams")).unwrap();
     assert!(p.use_write_batch && p.use_get_multiple_keys);
-    assert_eq!(
-        (p.max_size_write_batch, p.max_size_get_multiple_keys),
-        (1000, u32::MAX)
-    );
+    assert_eq!((p.max_size_write_batch, p.max_size_get_multiple_keys), (1000, u32::MAX));
 
     // State requests.
     let g = GetState::decode(d("protos.GetState")).unwrap();
-    assert_eq!(
-        (g.key.as_str(), g.collection.as_str()),
-        ("asset1", "privColl")
-    );
+    assert_eq!((g.key.as_str(), g.collection.as_str()), ("asset1", "privColl"));
     let gm = GetStateMultiple::decode(d("protos.GetStateMultiple")).unwrap();
     assert_eq!(gm.keys, ["a", "", "c\u{e9}\u{4e2d}"]);
     let gr = GetStateMultipleResult::decode(d("protos.GetStateMultipleResult")).unwrap();
     assert_eq!(gr.values.len(), 3);
     assert!(gr.values[1].is_empty());
     let ps = PutState::decode(d("protos.PutState")).unwrap();
-    assert_eq!(
-        (ps.key.as_str(), ps.collection.as_str()),
-        ("k\u{4e2d}", "privColl")
-    );
+    assert_eq!((ps.key.as_str(), ps.collection.as_str()), ("k\u{4e2d}", "privColl"));
     assert_eq!(ps.value, all_bytes());
     let psm = PutStateMetadata::decode(d("protos.PutStateMetadata")).unwrap();
     assert_eq!(psm.collection, "privColl");
@@ -846,22 +618,11 @@ fn decoded_field_values() {
     let batch = WriteBatchState::decode(d("protos.WriteBatchState")).unwrap();
     let types: Vec<_> = batch.rec.iter().map(|r| r.r#type()).collect();
     use write_record::Type as W;
-    assert_eq!(
-        types,
-        [
-            W::PutState,
-            W::DelState,
-            W::PutStateMetadata,
-            W::PurgePrivateData
-        ]
-    );
+    assert_eq!(types, [W::PutState, W::DelState, W::PutStateMetadata, W::PurgePrivateData]);
     assert_eq!(batch.rec[2].metadata.as_ref().unwrap().value, seq(5, 1));
     assert_eq!(batch.rec[2].collection, "privColl");
     let range = GetStateByRange::decode(d("protos.GetStateByRange")).unwrap();
-    assert_eq!(
-        (range.start_key.as_str(), range.end_key.as_str()),
-        ("a", "z")
-    );
+    assert_eq!((range.start_key.as_str(), range.end_key.as_str()), ("a", "z"));
     assert_eq!(range.collection, "privColl");
     let qm = QueryMetadata::decode(range.metadata.as_slice()).unwrap();
     assert_eq!((qm.page_size, qm.bookmark.as_str()), (25, "bm-1"));
@@ -869,47 +630,27 @@ fn decoded_field_values() {
     assert_eq!(neg.page_size, -1);
     let rich = GetQueryResult::decode(d("protos.GetQueryResult")).unwrap();
     assert!(rich.query.starts_with("{\"selector\""));
-    assert_eq!(
-        QueryMetadata::decode(rich.metadata.as_slice())
-            .unwrap()
-            .page_size,
-        25
-    );
+    assert_eq!(QueryMetadata::decode(rich.metadata.as_slice()).unwrap().page_size, 25);
 
     // Query responses and their items.
     let qr = QueryResponse::decode(d("protos.QueryResponse")).unwrap();
     assert!(qr.has_more);
     assert_eq!(qr.id, "6c1a2b3c-0000-4000-8000-000000000003");
     let kv = Kv::decode(qr.results[0].result_bytes.as_slice()).unwrap();
-    assert_eq!(
-        (kv.namespace.as_str(), kv.key.as_str()),
-        ("basic", "asset1")
-    );
+    assert_eq!((kv.namespace.as_str(), kv.key.as_str()), ("basic", "asset1"));
     assert_eq!(kv.value, br#"{"v":1}"#);
     let km = KeyModification::decode(qr.results[1].result_bytes.as_slice()).unwrap();
-    assert_eq!(
-        (km.tx_id.as_str(), km.value.as_slice()),
-        (TXID, b"old".as_slice())
-    );
+    assert_eq!((km.tx_id.as_str(), km.value.as_slice()), (TXID, b"old".as_slice()));
     assert!(km.is_delete);
     assert_eq!(km.timestamp, Some(ts()));
     let qrm = QueryResponseMetadata::decode(qr.metadata.as_slice()).unwrap();
-    assert_eq!(
-        (qrm.fetched_records_count, qrm.bookmark.as_str()),
-        (2, "bm-2")
-    );
+    assert_eq!((qrm.fetched_records_count, qrm.bookmark.as_str()), (2, "bm-2"));
 
     // Results and events.
     let ok = Response::decode(d("protos.Response")).unwrap();
-    assert_eq!(
-        (ok.status, ok.message.as_str(), ok.payload.as_slice()),
-        (200, "ok", b"result".as_slice())
-    );
+    assert_eq!((ok.status, ok.message.as_str(), ok.payload.as_slice()), (200, "ok", b"result".as_slice()));
     let err = Response::decode(d("protos.Response#error")).unwrap();
     assert_eq!((err.status, err.message.as_str()), (500, "boom \u{2620}"));
     let ev = ChaincodeEvent::decode(d("protos.ChaincodeEvent")).unwrap();
-    assert_eq!(
-        (ev.tx_id.as_str(), ev.payload.as_slice()),
-        (TXID, br#"{"from":"alice"}"#.as_slice())
-    );
+    assert_eq!((ev.tx_id.as_str(), ev.payload.as_slice()), (TXID, br#"{"from":"alice"}"#.as_slice()));
 }

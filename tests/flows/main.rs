@@ -1,10 +1,10 @@
 //! Whole flows: real wasm in the real host, driven over loopback gRPC by the peer simulator.
 
+mod builder;
 mod disconnect;
 mod e2e;
 mod failures;
 mod handshake;
 mod lifecycle;
-mod tls;
-mod builder;
 mod refusals;
+mod tls;

@@ -16,7 +16,10 @@ fn api_error(result: Result<impl std::fmt::Debug, ClientError>) -> (u16, String)
 
 /// Files the store holds outside tmp/ (where only half-written files live).
 fn stored_files(dir: &std::path::Path) -> usize {
-    ["modules", "compiled", "packages", "chaincodes"].iter().map(|d| std::fs::read_dir(dir.join(d)).unwrap().count()).sum()
+    ["modules", "compiled", "packages", "chaincodes"]
+        .iter()
+        .map(|d| std::fs::read_dir(dir.join(d)).unwrap().count())
+        .sum()
 }
 
 #[tokio::test]
@@ -32,7 +35,8 @@ async fn bad_uploads_and_bad_tokens_are_refused_with_a_reason() {
     let (status, msg) = api_error(AdminClient::new(&url, None, None).unwrap().install(good.clone()).await);
     assert_eq!(status, 401, "{msg}");
     assert!(msg.contains("missing bearer token"), "{msg}");
-    let (status, msg) = api_error(AdminClient::new(&url, Some("nope".into()), None).unwrap().install(good.clone()).await);
+    let (status, msg) =
+        api_error(AdminClient::new(&url, Some("nope".into()), None).unwrap().install(good.clone()).await);
     assert_eq!(status, 403, "{msg}");
     assert!(msg.contains("wrong bearer token"), "{msg}");
 
