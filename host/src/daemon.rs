@@ -33,6 +33,7 @@ pub enum DaemonError {
 pub struct Daemon {
     registry: Arc<Registry>,
     admin_addr: SocketAddr,
+    admin_tls: bool,
     token: String,
     stop: CancellationToken,
     admin_task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -68,10 +69,25 @@ impl Daemon {
         );
         let stop = CancellationToken::new();
         let admin_stop = stop.clone();
-        admin::plain_http_allowed(admin_addr).map_err(|source| DaemonError::Admin { addr: admin_addr, source })?;
-        let admin_task =
-            tokio::spawn(async move { admin::serve_plain(listener, app, admin_stop.cancelled_owned()).await });
-        Ok(Daemon { registry, admin_addr, token, stop, admin_task })
+        let admin_task = match (&config.admin.tls_cert, &config.admin.tls_key) {
+            (Some(cert), Some(key)) => {
+                let settings = crate::tls::ServerTlsSettings {
+                    cert_chain: crate::tls::PemSource::file(cert),
+                    key: crate::tls::PemSource::file(key),
+                    client_ca: None,
+                };
+                let tls = crate::tls::server_config(&settings)?;
+                let listener = listener.into_std().map_err(|source| DaemonError::Admin { addr, source })?;
+                tokio::spawn(async move { admin::serve_tls(listener, tls, app, admin_stop.cancelled_owned()).await })
+            }
+            _ => {
+                admin::plain_http_allowed(admin_addr)
+                    .map_err(|source| DaemonError::Admin { addr: admin_addr, source })?;
+                tokio::spawn(async move { admin::serve_plain(listener, app, admin_stop.cancelled_owned()).await })
+            }
+        };
+        let admin_tls = config.admin.tls_cert.is_some();
+        Ok(Daemon { registry, admin_addr, admin_tls, token, stop, admin_task })
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
@@ -83,7 +99,7 @@ impl Daemon {
     }
 
     pub fn admin_url(&self) -> String {
-        format!("http://{}", self.admin_addr)
+        format!("{}://{}", if self.admin_tls { "https" } else { "http" }, self.admin_addr)
     }
 
     pub fn token(&self) -> &str {

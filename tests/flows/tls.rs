@@ -167,3 +167,31 @@ async fn shared_port_routes_by_sni_under_mutual_tls_and_refuses_strangers() {
     assert_eq!(again.invoke("ch", args(["inc", "hits"])).await.unwrap().payload(), b"3");
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn admin_api_needs_tls_off_loopback_and_serves_https_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = wasmcc_tests::host_config(dir.path(), (34200, 34209));
+    config.admin.listen = "0.0.0.0:0".parse().unwrap();
+    let refused = Daemon::start(&config).await.err().expect("plain HTTP off loopback must be refused");
+    assert!(refused.to_string().contains("plain HTTP is served only on loopback"), "{refused}");
+
+    let authority = ca("admin CA");
+    let (cert, key) = issue(&authority, &["localhost"], true, ExtendedKeyUsagePurpose::ServerAuth);
+    std::fs::write(dir.path().join("admin.pem"), &cert).unwrap();
+    std::fs::write(dir.path().join("admin.key"), &key).unwrap();
+    config.admin.tls_cert = Some(dir.path().join("admin.pem"));
+    config.admin.tls_key = Some(dir.path().join("admin.key"));
+    let daemon = Daemon::start(&config).await.unwrap();
+    assert!(daemon.admin_url().starts_with("https://"));
+    let url = format!("https://127.0.0.1:{}", daemon.admin_addr().port());
+    let ca_pem = authority.pem();
+    let api = AdminClient::new(&url, Some("test-token".into()), Some(ca_pem.as_bytes())).unwrap();
+    let (info, created) = api.install(write_package("counter", &wasm("counter"), &[]).unwrap()).await.unwrap();
+    assert!(created);
+    assert_eq!(api.list().await.unwrap(), vec![info]);
+    // A client that does not trust the host's CA gets nowhere.
+    let stranger = AdminClient::new(&url, None, Some(ca("other CA").pem().as_bytes())).unwrap();
+    assert!(stranger.list().await.is_err());
+    daemon.shutdown().await;
+}
