@@ -7,7 +7,7 @@
 # compiler would otherwise force a full rebuild of the host's dependencies.
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ROOT=$PWD
 TARGET=wasm32-unknown-unknown
 export CARGO_TARGET_DIR="$ROOT/target/guests"
@@ -32,26 +32,11 @@ has_rustup_std() {
     compgen -G "$libdir/libstd-*.rlib" >/dev/null
 }
 
-ensure_debian_toolchain() {
-    local missing=()
-    for p in "${DEBIAN_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    echo "installing Debian packages: ${missing[*]}" >&2
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    # Wait for another apt run (e.g. an unattended install) instead of failing on its lock.
-    local lock=(-o DPkg::Lock::Timeout=600)
-    "${sudo[@]}" apt-get "${lock[@]}" update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get "${lock[@]}" install -y -qq "${missing[@]}"
-}
-
 if has_rustup_std; then
     echo "toolchain: rustup std for $TARGET ($(rustc --version))"
     cargo build --profile guest --target "$TARGET" "${pkg_args[@]}"
 else
-    ensure_debian_toolchain
+    apt_ensure "${DEBIAN_PACKAGES[@]}"
     echo "toolchain: Debian $(/usr/bin/rustc --version) with -Zbuild-std"
     # /usr/bin first and RUSTC set: otherwise /usr/bin/cargo silently picks rustup's rustc from ~/.cargo/bin.
     PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \

@@ -32,8 +32,6 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Outgoing messages buffered before a sender waits, as on the listener side (`server.rs`).
-const OUTBOUND_BUFFER: usize = 256;
 
 /// `chaincode.json` as the peer writes it for `bin/run`: six strings, the PEMs empty when the peer runs without TLS.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +99,7 @@ pub async fn dial_peer(
         .max_decoding_message_size(limits::GRPC_MAX_MESSAGE_BYTES)
         .max_encoding_message_size(limits::GRPC_MAX_MESSAGE_BYTES);
 
-    let (outbound, outbound_rx) = mpsc::channel(OUTBOUND_BUFFER);
+    let (outbound, outbound_rx) = mpsc::channel(crate::limits::OUTBOUND_BUFFER);
     let session = Session::new(engine, chaincode, outbound);
     // The peer's gRPC server sends response headers only with REGISTERED, which it sends only after our REGISTER:
     // awaiting `register` before the session has queued REGISTER would deadlock. So the call is made lazily, as

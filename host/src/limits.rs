@@ -42,6 +42,10 @@ pub const CORE_INSTANCES_PER_COMPONENT: u32 = 4;
 /// space per memory slot, so it bounds both per-chaincode overrides and the host's virtual footprint.
 pub const MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
 
+/// Outgoing messages buffered per peer stream (either dial direction) before a sender waits: enough for a burst
+/// of concurrent transactions without letting a stalled peer pile up unbounded memory.
+pub const OUTBOUND_BUFFER: usize = 256;
+
 /// Largest table a guest may grow to. Rust guests use one small table for indirect calls; a table growing past
 /// this is a guest gone wrong, and refusing it keeps host memory bounded.
 pub const MAX_TABLE_ELEMENTS: usize = 100_000;

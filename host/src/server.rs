@@ -20,9 +20,6 @@ use crate::limits;
 use crate::session::Session;
 use crate::sni::{Route, RouteInfo, RoutedIncoming};
 
-/// Outgoing messages buffered per stream before a sender waits: enough for a burst of concurrent transactions
-/// without letting a stalled peer pile up unbounded memory.
-const OUTBOUND_BUFFER: usize = 256;
 
 /// Finds the chaincode installed under a CCID, now (a registry's live map).
 pub type ChaincodeLookup = Arc<dyn Fn(&str) -> Option<Arc<LoadedChaincode>> + Send + Sync>;
@@ -108,7 +105,7 @@ impl Chaincode for ChaincodeService {
             }
         };
         let inbound = request.into_inner();
-        let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
+        let (tx, rx) = mpsc::channel(limits::OUTBOUND_BUFFER);
         let ccid = chaincode.ccid.clone();
         let session = Session::new(self.engine.clone(), chaincode, tx);
         tokio::spawn(async move {
