@@ -1,13 +1,16 @@
 //! The host side of the sandbox ABI (`proto/wit`): every import a guest can call, each a thin translation to the
 //! transaction's [`TxLedger`] or [`TxContext`].
 //!
-//! Calls this host does not implement yet answer `error::unsupported`, so a guest always gets a typed error and
-//! never a trap.
+//! A failed call is a typed `error` the guest handles, never a trap; only a host bug (such as a dead resource
+//! handle) traps.
 
+use prost::Message;
+use wasmcc_proto::protos::{self, QueryMetadata, QueryResponseMetadata};
+use wasmcc_proto::queryresult;
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 
 use crate::context::TxContext;
-use crate::ledger::{LedgerError, TxLedger};
+use crate::ledger::{CursorId, CursorKind, LedgerError, TxLedger};
 use crate::metrics::InstanceGuard;
 
 wasmtime::component::bindgen!({
@@ -24,10 +27,10 @@ wasmtime::component::bindgen!({
 pub use fabric::chaincode::types::Response as GuestResponse;
 use fabric::chaincode::types::{Error, KeyModification, Kv, PageInfo, PageRequest, StateMetadata, Timestamp};
 
-/// A query iterator handed to the guest (filled in with the full stub API).
-pub struct StateIterator;
-/// A history iterator handed to the guest (filled in with the full stub API).
-pub struct HistoryIterator;
+/// A range or rich query handed to the guest: a handle on one of the transaction's [`TxLedger`] cursors.
+pub struct StateIterator(CursorId);
+/// A history query handed to the guest.
+pub struct HistoryIterator(CursorId);
 
 /// Everything one transaction's instance owns. Dropped with the Store, which ends the transaction.
 pub struct TxState {
@@ -55,20 +58,43 @@ pub fn add_to_linker(linker: &mut Linker<TxState>) -> wasmtime::Result<()> {
     Chaincode::add_to_linker::<_, HasSelf<TxState>>(linker, |s| s)
 }
 
+/// An import's result: the outer error traps the guest (a host bug or a dead table entry), the inner one is the
+/// guest's to handle.
 type Host<T> = wasmtime::Result<Result<T, Error>>;
-
-fn unsupported<T>(call: &str) -> Host<T> {
-    Ok(Err(Error::Unsupported(format!("{call} is not supported by this host yet"))))
-}
 
 impl From<LedgerError> for Error {
     fn from(e: LedgerError) -> Self {
         match e {
             LedgerError::Peer(text) => Error::Peer(text),
             LedgerError::InvalidArgument(text) => Error::InvalidArgument(text),
+            LedgerError::Limit(text) => Error::Limit(text),
             other => Error::Internal(other.to_string()),
         }
     }
+}
+
+fn page_request(page: Option<PageRequest>) -> Option<QueryMetadata> {
+    page.map(|p| QueryMetadata { page_size: p.page_size, bookmark: p.bookmark })
+}
+
+fn page_info(meta: Option<QueryResponseMetadata>) -> Option<PageInfo> {
+    meta.map(|m| PageInfo { fetched_records_count: m.fetched_records_count, bookmark: m.bookmark })
+}
+
+fn kv(bytes: &[u8]) -> Result<Kv, Error> {
+    let kv = queryresult::Kv::decode(bytes).map_err(|e| Error::Internal(format!("malformed queryresult.KV: {e}")))?;
+    Ok(Kv { key: kv.key, value: kv.value })
+}
+
+fn key_modification(bytes: &[u8]) -> Result<KeyModification, Error> {
+    let m = queryresult::KeyModification::decode(bytes)
+        .map_err(|e| Error::Internal(format!("malformed queryresult.KeyModification: {e}")))?;
+    Ok(KeyModification {
+        tx_id: m.tx_id,
+        value: m.value,
+        timestamp: m.timestamp.map(|t| Timestamp { seconds: t.seconds, nanos: t.nanos }),
+        is_delete: m.is_delete,
+    })
 }
 
 impl fabric::chaincode::types::Host for TxState {}
@@ -78,12 +104,12 @@ impl fabric::chaincode::ledger::Host for TxState {
         Ok(self.ledger.get_state(&collection, &key).await.map_err(Error::from))
     }
 
-    async fn get_multiple_states(&mut self, _collection: String, _keys: Vec<String>) -> Host<Vec<Option<Vec<u8>>>> {
-        unsupported("get-multiple-states")
+    async fn get_multiple_states(&mut self, collection: String, keys: Vec<String>) -> Host<Vec<Option<Vec<u8>>>> {
+        Ok(self.ledger.get_multiple_states(&collection, &keys).await.map_err(Error::from))
     }
 
-    async fn get_private_data_hash(&mut self, _collection: String, _key: String) -> Host<Option<Vec<u8>>> {
-        unsupported("get-private-data-hash")
+    async fn get_private_data_hash(&mut self, collection: String, key: String) -> Host<Option<Vec<u8>>> {
+        Ok(self.ledger.get_private_data_hash(&collection, &key).await.map_err(Error::from))
     }
 
     async fn put_state(&mut self, collection: String, key: String, value: Vec<u8>) -> Host<()> {
@@ -94,68 +120,96 @@ impl fabric::chaincode::ledger::Host for TxState {
         Ok(self.ledger.del_state(&collection, &key).await.map_err(Error::from))
     }
 
-    async fn purge_private_data(&mut self, _collection: String, _key: String) -> Host<()> {
-        unsupported("purge-private-data")
+    async fn purge_private_data(&mut self, collection: String, key: String) -> Host<()> {
+        Ok(self.ledger.purge_private_data(&collection, &key).await.map_err(Error::from))
     }
 
-    async fn get_state_metadata(&mut self, _collection: String, _key: String) -> Host<Vec<StateMetadata>> {
-        unsupported("get-state-metadata")
+    async fn get_state_metadata(&mut self, collection: String, key: String) -> Host<Vec<StateMetadata>> {
+        let entries = self.ledger.get_state_metadata(&collection, &key).await.map_err(Error::from);
+        Ok(entries.map(|e| e.into_iter().map(|m| StateMetadata { metakey: m.metakey, value: m.value }).collect()))
     }
 
-    async fn put_state_metadata(&mut self, _collection: String, _key: String, _entry: StateMetadata) -> Host<()> {
-        unsupported("put-state-metadata")
+    async fn put_state_metadata(&mut self, collection: String, key: String, entry: StateMetadata) -> Host<()> {
+        let entry = protos::StateMetadata { metakey: entry.metakey, value: entry.value };
+        Ok(self.ledger.put_state_metadata(&collection, &key, entry).await.map_err(Error::from))
     }
 
     async fn get_state_by_range(
         &mut self,
-        _collection: String,
-        _start: String,
-        _end: String,
-        _page: Option<PageRequest>,
+        collection: String,
+        start: String,
+        end: String,
+        page: Option<PageRequest>,
     ) -> Host<(Resource<StateIterator>, Option<PageInfo>)> {
-        unsupported("get-state-by-range")
+        match self.ledger.get_state_by_range(&collection, &start, &end, page_request(page)).await {
+            Ok((id, meta)) => Ok(Ok((self.table.push(StateIterator(id))?, page_info(meta)))),
+            Err(e) => Ok(Err(e.into())),
+        }
     }
 
     async fn get_query_result(
         &mut self,
-        _collection: String,
-        _query: String,
-        _page: Option<PageRequest>,
+        collection: String,
+        query: String,
+        page: Option<PageRequest>,
     ) -> Host<(Resource<StateIterator>, Option<PageInfo>)> {
-        unsupported("get-query-result")
+        match self.ledger.get_query_result(&collection, &query, page_request(page)).await {
+            Ok((id, meta)) => Ok(Ok((self.table.push(StateIterator(id))?, page_info(meta)))),
+            Err(e) => Ok(Err(e.into())),
+        }
     }
 
-    async fn get_history_for_key(&mut self, _key: String) -> Host<Resource<HistoryIterator>> {
-        unsupported("get-history-for-key")
+    async fn get_history_for_key(&mut self, key: String) -> Host<Resource<HistoryIterator>> {
+        match self.ledger.get_history_for_key(&key).await {
+            Ok(id) => Ok(Ok(self.table.push(HistoryIterator(id))?)),
+            Err(e) => Ok(Err(e.into())),
+        }
     }
 }
 
 impl fabric::chaincode::ledger::HostStateIterator for TxState {
-    async fn next(&mut self, _it: Resource<StateIterator>) -> Host<Option<Kv>> {
-        unsupported("state-iterator.next")
+    async fn next(&mut self, it: Resource<StateIterator>) -> Host<Option<Kv>> {
+        let id = self.table.get(&it)?.0;
+        Ok(match self.ledger.next(id, CursorKind::State).await {
+            Ok(Some(bytes)) => kv(&bytes).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.into()),
+        })
     }
 
-    async fn close(&mut self, _it: Resource<StateIterator>) -> wasmtime::Result<()> {
+    async fn close(&mut self, it: Resource<StateIterator>) -> wasmtime::Result<()> {
+        let id = self.table.get(&it)?.0;
+        // Closing can only fail when the stream is gone, which the transaction's next call reports.
+        let _ = self.ledger.close(id).await;
         Ok(())
     }
 
     async fn drop(&mut self, it: Resource<StateIterator>) -> wasmtime::Result<()> {
-        self.table.delete(it)?;
+        let StateIterator(id) = self.table.delete(it)?;
+        let _ = self.ledger.close(id).await;
         Ok(())
     }
 }
 
 impl fabric::chaincode::ledger::HostHistoryIterator for TxState {
-    async fn next(&mut self, _it: Resource<HistoryIterator>) -> Host<Option<KeyModification>> {
-        unsupported("history-iterator.next")
+    async fn next(&mut self, it: Resource<HistoryIterator>) -> Host<Option<KeyModification>> {
+        let id = self.table.get(&it)?.0;
+        Ok(match self.ledger.next(id, CursorKind::History).await {
+            Ok(Some(bytes)) => key_modification(&bytes).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.into()),
+        })
     }
 
-    async fn close(&mut self, _it: Resource<HistoryIterator>) -> wasmtime::Result<()> {
+    async fn close(&mut self, it: Resource<HistoryIterator>) -> wasmtime::Result<()> {
+        let id = self.table.get(&it)?.0;
+        let _ = self.ledger.close(id).await;
         Ok(())
     }
 
     async fn drop(&mut self, it: Resource<HistoryIterator>) -> wasmtime::Result<()> {
-        self.table.delete(it)?;
+        let HistoryIterator(id) = self.table.delete(it)?;
+        let _ = self.ledger.close(id).await;
         Ok(())
     }
 }
@@ -216,7 +270,10 @@ impl fabric::chaincode::events::Host for TxState {
 }
 
 impl fabric::chaincode::cross_chaincode::Host for TxState {
-    async fn invoke_chaincode(&mut self, _name: String, _channel: String, _args: Vec<Vec<u8>>) -> Host<GuestResponse> {
-        unsupported("invoke-chaincode")
+    async fn invoke_chaincode(&mut self, name: String, channel: String, args: Vec<Vec<u8>>) -> Host<GuestResponse> {
+        Ok(match self.ledger.invoke_chaincode(&name, &channel, args).await {
+            Ok(r) => Ok(GuestResponse { status: r.status, message: r.message, payload: r.payload }),
+            Err(e) => Err(e.into()),
+        })
     }
 }

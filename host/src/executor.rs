@@ -84,10 +84,16 @@ pub async fn execute(engine: &WasmEngine, cc: &LoadedChaincode, ctx: TxContext, 
         }
     }
     .await;
-    match result {
-        Ok(response) => GuestOutcome::Returned { response, event: store.data_mut().event.take() },
-        Err(e) => GuestOutcome::Failed(describe_failure(&e, &cc.limits)),
+    let response = match result {
+        Ok(response) => response,
+        Err(e) => return GuestOutcome::Failed(describe_failure(&e, &cc.limits)),
+    };
+    // The held-back writes must reach the peer before the answer does; if the peer refuses them the transaction
+    // fails whatever the guest answered, as with the Go shim (fabric-protocol.md §10.1).
+    if let Err(e) = store.data_mut().ledger.finish().await {
+        return GuestOutcome::Failed(format!("failed send batch: {e}"));
     }
+    GuestOutcome::Returned { response, event: store.data_mut().event.take() }
 }
 
 fn configure(store: &mut Store<TxState>, limits: &TxLimits) -> wasmtime::Result<()> {

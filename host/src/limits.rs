@@ -54,6 +54,11 @@ pub const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// answers ERROR at once instead of queueing unbounded work behind one stream.
 pub const MAX_TX_PER_STREAM: usize = 512;
 
+/// Query iterators a transaction may hold open at once. Each one holds a cached batch of up to 100 results on the
+/// host and an iterator on the peer; a guest that opens them in a loop without closing them is cut off with a clear
+/// error instead of growing both without bound.
+pub const MAX_OPEN_ITERATORS: usize = 256;
+
 // The defaults must fit the host's maximums; checked at compile time.
 const _: () = assert!(DEFAULT_MEMORY_BYTES <= MAX_MEMORY_BYTES && FUEL_YIELD_INTERVAL < DEFAULT_FUEL);
 
