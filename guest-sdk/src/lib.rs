@@ -23,19 +23,37 @@
 //! wasmcc_sdk::chaincode!(Hello);
 //! ```
 //!
+//! [`Stub`] offers what the Go shim's `ChaincodeStubInterface` offers: world state and private data, range,
+//! partial composite key and rich queries ([`StateIterator`], paginated with [`QueryMetadata`]), key history
+//! ([`HistoryIterator`]), key-level endorsement ([`statebased`]), events, chaincode-to-chaincode calls and the
+//! transaction's context, including the submitter ([`ClientIdentity`], like Go's `cid`). Argument rules and their
+//! error texts are the Go shim's, checked in the guest before anything is sent.
+//!
 //! The same code runs on two backends, chosen by target so that a chaincode never says which:
 //! on `wasm32` the [`Stub`] calls the host through the WIT imports of `fabric:chaincode`; on native
 //! targets it talks to [`mock::MockLedger`], an in-memory ledger with peer semantics, so chaincode
 //! authors unit-test with plain `cargo test`.
 
+mod backend;
+mod composite;
+mod der;
 mod error;
 mod host;
+mod identity;
+mod iterators;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod mock;
+mod private;
+mod proto;
+mod queries;
 mod response;
+pub mod statebased;
 mod stub;
 
+pub use composite::{create_composite_key, split_composite_key};
 pub use error::Error;
+pub use identity::ClientIdentity;
+pub use iterators::{HistoryIterator, KeyModification, KeyValue, QueryMetadata, StateIterator};
 pub use response::Response;
 pub use stub::{Stub, Timestamp};
 

@@ -16,34 +16,60 @@
 //!
 //! What it does as a peer does: a transaction reads committed state only (never its own writes); its writes
 //! are buffered and applied when it answers with status < 400, dropped otherwise; an empty value deletes;
-//! the event of a transaction that does not commit is dropped. What it does not model: other chaincodes
-//! (`invoke_chaincode` is [`Error::Unsupported`]), collection definitions, endorsement policies, MVCC
-//! conflicts between transactions (they run one after another).
+//! the event of a transaction that does not commit is dropped. Range queries are `[start, end)` in key order,
+//! paginated ones return a bookmark (the next key) as LevelDB does; rich queries are CouchDB Mango queries
+//! (`wasmcc-mango`) over the values that are JSON objects, their bookmark the last key returned. Every committed
+//! public write is kept in the key's history with the transaction's id and the ledger's `tx_timestamp`.
+//! Validation parameters are kept per key (a parameter set on a key that does not exist is not stored, a
+//! delete removes it). The simulator's rules are enforced with the peer's error texts: paginated queries and
+//! private-data range or rich queries only in transactions that write nothing, no private data in INIT.
+//!
+//! Other chaincodes are registered with [`MockLedger::register`], each on its own ledger; `invoke_chaincode`
+//! runs them in the caller's transaction.
+//!
+//! What it does not model: collection definitions and access rights, endorsement policies, MVCC conflicts
+//! between transactions (they run one after another), the peer's batching of query results, the simulator
+//! flags a caller and its callee share.
 
 use std::collections::BTreeMap;
 
-use crate::stub::{Backend, Timestamp};
-use crate::{Chaincode, Error, Response, Stub};
+use crate::iterators::KeyModification;
+use crate::stub::Timestamp;
+use crate::{Chaincode, Response, Stub};
+
+mod tx;
+
+use tx::Tx;
 
 /// `(collection, key)`; the collection is "" for public state, as in the WIT.
 type Key = (String, String);
+
+/// A registered chaincode's `invoke`.
+type Invoke = for<'a, 'b> fn(&'a mut Stub<'b>) -> Response;
 
 /// The committed world state and private data of one chaincode, plus the context of the next transactions.
 #[derive(Clone, Debug)]
 pub struct MockLedger {
     state: BTreeMap<Key, Vec<u8>>,
+    /// State metadata (validation parameters) of existing keys.
+    metadata: BTreeMap<Key, BTreeMap<String, Vec<u8>>>,
+    /// Public keys' committed writes, oldest first.
+    history: BTreeMap<String, Vec<KeyModification>>,
+    /// Other chaincodes `invoke_chaincode` can call, each with its own ledger (its namespace).
+    chaincodes: BTreeMap<String, (Invoke, MockLedger)>,
     tx_count: u64,
     last_tx_id: String,
     last_event: Option<(String, Vec<u8>)>,
     /// The channel every transaction runs on. Default `mychannel`, as in Fabric's test network.
     pub channel_id: String,
-    /// The submitter's serialized identity. Default empty (as without a proposal).
+    /// The submitter's serialized identity (`msp.SerializedIdentity`). Default empty (as without a proposal).
     pub creator: Vec<u8>,
     /// The transient map handed to every transaction.
     pub transient: BTreeMap<String, Vec<u8>>,
     /// The decorations handed to every transaction.
     pub decorations: BTreeMap<String, Vec<u8>>,
-    /// The transaction timestamp. Default 2024-01-01T00:00:00Z: fixed, so tests are deterministic.
+    /// The transaction timestamp, also recorded in the history. Default 2024-01-01T00:00:00Z: fixed, so tests
+    /// are deterministic.
     pub tx_timestamp: Timestamp,
 }
 
@@ -51,6 +77,9 @@ impl Default for MockLedger {
     fn default() -> Self {
         MockLedger {
             state: BTreeMap::new(),
+            metadata: BTreeMap::new(),
+            history: BTreeMap::new(),
+            chaincodes: BTreeMap::new(),
             tx_count: 0,
             last_tx_id: String::new(),
             last_event: None,
@@ -62,6 +91,9 @@ impl Default for MockLedger {
         }
     }
 }
+
+/// The state-metadata key of a key-level endorsement policy.
+const VALIDATION_PARAMETER: &str = "VALIDATION_PARAMETER";
 
 impl MockLedger {
     /// An empty ledger on channel `mychannel`.
@@ -88,35 +120,85 @@ impl MockLedger {
 
     /// Runs one transaction and commits its writes if the answer's status is < 400.
     pub fn execute<C: Chaincode>(&mut self, init: bool, tx_id: &str, args: &[impl AsRef<[u8]>]) -> Response {
-        let mut tx = Tx {
-            ledger: self,
-            tx_id: tx_id.to_owned(),
-            args: args.iter().map(|a| a.as_ref().to_vec()).collect(),
-            init,
-            writes: BTreeMap::new(),
-            event: None,
-        };
-        let response = {
-            let mut stub = Stub::new(&mut tx);
-            if init {
-                C::init(&mut stub)
-            } else {
-                C::invoke(&mut stub)
-            }
-        };
-        let Tx { writes, event, .. } = tx;
+        self.run_tx(init, tx_id, args, |stub| if init { C::init(stub) } else { C::invoke(stub) })
+    }
+
+    /// Runs `f` as a TRANSACTION without arguments, with a generated txid: tests a piece of chaincode logic
+    /// without a [`Chaincode`] type around it. Commits like [`execute`](Self::execute).
+    pub fn run(&mut self, f: impl FnOnce(&mut Stub<'_>) -> Response) -> Response {
+        let tx_id = self.next_tx_id();
+        self.run_tx(false, &tx_id, &[""; 0], f)
+    }
+
+    fn run_tx(
+        &mut self,
+        init: bool,
+        tx_id: &str,
+        args: &[impl AsRef<[u8]>],
+        f: impl FnOnce(&mut Stub<'_>) -> Response,
+    ) -> Response {
+        let args = args.iter().map(|a| a.as_ref().to_vec()).collect();
+        let mut tx = Tx::new(self, tx_id, args, init);
+        let response = f(&mut Stub::new(&mut tx));
+        let outcome = tx.finish();
         self.last_tx_id = tx_id.to_owned();
         self.last_event = None;
         if response.is_success() {
-            for (key, value) in writes {
-                match value {
-                    Some(v) => self.state.insert(key, v),
-                    None => self.state.remove(&key),
-                };
-            }
-            self.last_event = event;
+            self.last_event = outcome.event.clone();
+            self.commit(tx_id, outcome);
         }
         response
+    }
+
+    /// Makes chaincode `C` callable as `name` by `invoke_chaincode` from the transactions of this ledger. It
+    /// runs on `ledger`, its own state (a chaincode's namespace); [`chaincode`](Self::chaincode) shows it later.
+    pub fn register<C: Chaincode>(&mut self, name: &str, ledger: MockLedger) {
+        self.chaincodes.insert(name.to_owned(), (C::invoke, ledger));
+    }
+
+    /// The ledger of a chaincode registered with [`register`](Self::register).
+    pub fn chaincode(&self, name: &str) -> Option<&MockLedger> {
+        self.chaincodes.get(name).map(|(_, ledger)| ledger)
+    }
+
+    /// Applies a transaction's writes: values first, then metadata, which only keys that exist keep; then the
+    /// writes of the chaincodes it called on this channel, to their ledgers.
+    fn commit(&mut self, tx_id: &str, outcome: tx::Outcome) {
+        let tx::Outcome { writes, metadata_writes, calls, .. } = outcome;
+        for (name, outcome) in calls {
+            if let Some((_, ledger)) = self.chaincodes.get_mut(&name) {
+                ledger.commit(tx_id, outcome);
+            }
+        }
+        for (key, value) in writes {
+            if key.0.is_empty() {
+                self.history.entry(key.1.clone()).or_default().push(KeyModification {
+                    tx_id: tx_id.to_owned(),
+                    value: value.clone().unwrap_or_default(),
+                    timestamp: Some(self.tx_timestamp),
+                    is_delete: value.is_none(),
+                });
+            }
+            match value {
+                Some(v) => {
+                    self.state.insert(key, v);
+                }
+                None => {
+                    self.state.remove(&key);
+                    self.metadata.remove(&key);
+                }
+            }
+        }
+        for (key, entries) in metadata_writes {
+            if !self.state.contains_key(&key) {
+                continue; // fabric-protocol.md §10.10: commits, stores nothing.
+            }
+            if entries.is_empty() {
+                self.metadata.remove(&key);
+            } else {
+                self.metadata.insert(key, entries);
+            }
+        }
     }
 
     /// The committed value of a public key.
@@ -124,7 +206,8 @@ impl MockLedger {
         self.private_data("", key)
     }
 
-    /// Sets a public key directly in committed state (test setup, outside any transaction). Empty deletes.
+    /// Sets a public key directly in committed state (test setup, outside any transaction, no history).
+    /// Empty deletes.
     pub fn set_state(&mut self, key: &str, value: &[u8]) {
         self.set_private_data("", key, value);
     }
@@ -139,9 +222,21 @@ impl MockLedger {
         let k = (collection.to_owned(), key.to_owned());
         if value.is_empty() {
             self.state.remove(&k);
+            self.metadata.remove(&k);
         } else {
             self.state.insert(k, value.to_vec());
         }
+    }
+
+    /// The committed validation parameter (key-level endorsement policy) of a key; `collection` "" is public.
+    pub fn validation_parameter(&self, collection: &str, key: &str) -> Option<&[u8]> {
+        let entries = self.metadata.get(&(collection.to_owned(), key.to_owned()))?;
+        entries.get(VALIDATION_PARAMETER).map(Vec::as_slice)
+    }
+
+    /// The committed history of a public key, newest first, as `get_history_for_key` returns it.
+    pub fn history(&self, key: &str) -> Vec<KeyModification> {
+        self.history.get(key).map(|h| h.iter().rev().cloned().collect()).unwrap_or_default()
     }
 
     /// All committed public keys and values, in key order.
@@ -165,190 +260,5 @@ impl MockLedger {
     }
 }
 
-/// One transaction on the mock: reads go to the ledger's committed state, writes to `writes`
-/// (`None` = delete) until [`MockLedger::execute`] decides to commit them.
-struct Tx<'l> {
-    ledger: &'l MockLedger,
-    tx_id: String,
-    args: Vec<Vec<u8>>,
-    init: bool,
-    writes: BTreeMap<Key, Option<Vec<u8>>>,
-    event: Option<(String, Vec<u8>)>,
-}
-
-fn sorted(map: &BTreeMap<String, Vec<u8>>) -> Vec<(String, Vec<u8>)> {
-    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-impl Backend for Tx<'_> {
-    fn args(&self) -> Vec<Vec<u8>> {
-        self.args.clone()
-    }
-    fn tx_id(&self) -> String {
-        self.tx_id.clone()
-    }
-    fn channel_id(&self) -> String {
-        self.ledger.channel_id.clone()
-    }
-    fn is_init(&self) -> bool {
-        self.init
-    }
-    fn creator(&self) -> Vec<u8> {
-        self.ledger.creator.clone()
-    }
-    fn transient(&self) -> Vec<(String, Vec<u8>)> {
-        sorted(&self.ledger.transient)
-    }
-    fn binding(&self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn signed_proposal(&self) -> Option<Vec<u8>> {
-        None
-    }
-    fn decorations(&self) -> Vec<(String, Vec<u8>)> {
-        sorted(&self.ledger.decorations)
-    }
-    fn tx_timestamp(&self) -> Result<Timestamp, Error> {
-        Ok(self.ledger.tx_timestamp)
-    }
-
-    fn get_state(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.ledger.private_data(collection, key).map(<[u8]>::to_vec))
-    }
-    fn get_multiple_states(&mut self, collection: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
-        keys.iter().map(|k| self.get_state(collection, k)).collect()
-    }
-    fn put_state(&mut self, collection: &str, key: &str, value: &[u8]) -> Result<(), Error> {
-        let value = (!value.is_empty()).then(|| value.to_vec());
-        self.writes.insert((collection.to_owned(), key.to_owned()), value);
-        Ok(())
-    }
-    fn del_state(&mut self, collection: &str, key: &str) -> Result<(), Error> {
-        self.writes.insert((collection.to_owned(), key.to_owned()), None);
-        Ok(())
-    }
-    fn purge_private_data(&mut self, collection: &str, key: &str) -> Result<(), Error> {
-        // The mock keeps no history, so purging is deleting.
-        self.del_state(collection, key)
-    }
-    fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), Error> {
-        self.event = Some((name.to_owned(), payload.to_vec()));
-        Ok(())
-    }
-    fn invoke_chaincode(&mut self, name: &str, _channel: &str, _args: &[Vec<u8>]) -> Result<Response, Error> {
-        Err(Error::Unsupported(format!("invoke_chaincode({name}) is not modelled by the mock ledger")))
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `put k v`, `get k`, `del k`, `putget k v` (put then read back), `fail k v` (put then status 500),
-    /// `event n p`, `ctx`, `private c k v`.
-    struct Probe;
-
-    impl Chaincode for Probe {
-        fn init(stub: &mut Stub) -> Response {
-            Response::success(format!("init {}", stub.is_init()))
-        }
-
-        fn invoke(stub: &mut Stub) -> Response {
-            let (f, p) = stub.function_and_parameters();
-            let r = match f.as_str() {
-                "put" => stub.put_state(&p[0], p[1].as_bytes()).map(|_| Vec::new()),
-                "get" => stub.get_state(&p[0]).map(Option::unwrap_or_default),
-                "del" => stub.del_state(&p[0]).map(|_| Vec::new()),
-                "putget" => stub
-                    .put_state(&p[0], p[1].as_bytes())
-                    .and_then(|_| stub.get_state(&p[0]))
-                    .map(|v| format!("{v:?}").into_bytes()),
-                "fail" => {
-                    stub.put_state(&p[0], p[1].as_bytes()).unwrap();
-                    stub.set_event("failed", b"").unwrap();
-                    return Response::error("no");
-                }
-                "event" => stub.set_event(&p[0], p[1].as_bytes()).map(|_| Vec::new()),
-                "ctx" => Ok(format!(
-                    "{} {} {:?} {:?} {:?}",
-                    stub.tx_id(),
-                    stub.channel_id(),
-                    stub.creator(),
-                    stub.transient(),
-                    stub.tx_timestamp().unwrap().seconds
-                )
-                .into_bytes()),
-                "private" => stub
-                    .put_private_data(&p[0], &p[1], p[2].as_bytes())
-                    .and_then(|_| stub.get_private_data(&p[0], &p[1]))
-                    .map(Option::unwrap_or_default),
-                "multi" => stub.get_multiple_states(&p).map(|v| format!("{v:?}").into_bytes()),
-                "call" => stub.invoke_chaincode("other", &[b"x"], "").map(|r| r.payload),
-                _ => return Response::error(format!("unknown {f}")),
-            };
-            Response::from_result(r)
-        }
-    }
-
-    #[test]
-    fn writes_commit_on_success_only() {
-        let mut l = MockLedger::new();
-        assert_eq!(l.invoke::<Probe>(&["put", "a", "1"]).status, 200);
-        assert_eq!(l.state("a"), Some(&b"1"[..]));
-        assert_eq!(l.invoke::<Probe>(&["fail", "a", "2"]).status, 500);
-        assert_eq!(l.state("a"), Some(&b"1"[..]));
-        assert_eq!(l.last_event(), None, "the event of an unendorsed transaction is dropped");
-        assert_eq!(l.invoke::<Probe>(&["get", "a"]).payload, b"1");
-        assert_eq!(l.invoke::<Probe>(&["del", "a"]).status, 200);
-        assert_eq!(l.state("a"), None);
-    }
-
-    #[test]
-    fn reads_do_not_see_own_writes() {
-        let mut l = MockLedger::new();
-        l.set_state("k", b"old");
-        assert_eq!(l.invoke::<Probe>(&["putget", "k", "new"]).payload, br#"Some([111, 108, 100])"#);
-        assert_eq!(l.state("k"), Some(&b"new"[..]));
-    }
-
-    #[test]
-    fn empty_value_deletes_and_empty_key_is_refused() {
-        let mut l = MockLedger::new();
-        l.set_state("k", b"v");
-        assert_eq!(l.invoke::<Probe>(&["put", "k", ""]).status, 200);
-        assert_eq!(l.state("k"), None);
-        let r = l.invoke::<Probe>(&["put", "", "v"]);
-        assert_eq!((r.status, r.message.as_str()), (500, "key must not be an empty string"));
-    }
-
-    #[test]
-    fn context_is_settable() {
-        let mut l = MockLedger::new();
-        l.channel_id = "ch2".into();
-        l.creator = b"me".to_vec();
-        l.transient.insert("t".into(), b"x".to_vec());
-        let r = l.invoke_with_tx_id::<Probe>("abc", &["ctx"]);
-        assert_eq!(String::from_utf8(r.payload).unwrap(), r#"abc ch2 [109, 101] {"t": [120]} 1704067200"#);
-        assert_eq!(l.invoke::<Probe>(&["ctx"]).payload.split(|b| *b == b' ').next(), Some(&b"tx1"[..]));
-        assert_eq!(l.init::<Probe>(&[""; 0]).payload, b"init true");
-        assert_eq!(l.last_tx_id(), "tx2");
-    }
-
-    #[test]
-    fn events_private_data_and_multi_get() {
-        let mut l = MockLedger::new();
-        l.invoke::<Probe>(&["event", "e", "p"]);
-        assert_eq!(l.last_event(), Some(("e", &b"p"[..])));
-        l.set_private_data("c", "k", b"old");
-        assert_eq!(l.invoke::<Probe>(&["private", "c", "k", "new"]).payload, b"old");
-        assert_eq!(l.private_data("c", "k"), Some(&b"new"[..]));
-        assert_eq!(l.state("k"), None, "private data is not public state");
-        let r = l.invoke::<Probe>(&["private", "", "k", "v"]);
-        assert_eq!(r.message, "collection must not be an empty string");
-        l.set_state("a", b"1");
-        assert_eq!(l.invoke::<Probe>(&["multi", "a", "b"]).payload, b"[Some([49]), None]");
-        assert_eq!(l.invoke::<Probe>(&["event", "", "p"]).message, "event name can not be empty string");
-        assert_eq!(l.invoke::<Probe>(&["call"]).status, 500);
-        assert_eq!(l.public_state().collect::<Vec<_>>(), vec![("a", &b"1"[..])]);
-    }
-}
+mod tests;

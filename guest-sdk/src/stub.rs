@@ -1,5 +1,7 @@
 use std::collections::BTreeMap;
 
+use crate::backend::Backend;
+use crate::identity::ClientIdentity;
 use crate::{Error, Response};
 
 /// `google.protobuf.Timestamp`: seconds and nanoseconds since the Unix epoch.
@@ -7,32 +9,6 @@ use crate::{Error, Response};
 pub struct Timestamp {
     pub seconds: i64,
     pub nanos: i32,
-}
-
-/// What a [`Stub`] runs on: the WIT imports (`host::Host`) or the native mock ledger (`mock::Tx`).
-///
-/// One trait, close to the WIT (a `collection` argument, "" for public state), so both backends are checked by
-/// the compiler to offer the same calls. The shim's argument rules live in [`Stub`], above it, so both
-/// backends see only calls the Go shim would have sent.
-pub(crate) trait Backend {
-    fn args(&self) -> Vec<Vec<u8>>;
-    fn tx_id(&self) -> String;
-    fn channel_id(&self) -> String;
-    fn is_init(&self) -> bool;
-    fn creator(&self) -> Vec<u8>;
-    fn transient(&self) -> Vec<(String, Vec<u8>)>;
-    fn binding(&self) -> Vec<u8>;
-    fn signed_proposal(&self) -> Option<Vec<u8>>;
-    fn decorations(&self) -> Vec<(String, Vec<u8>)>;
-    fn tx_timestamp(&self) -> Result<Timestamp, Error>;
-
-    fn get_state(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>, Error>;
-    fn get_multiple_states(&mut self, collection: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error>;
-    fn put_state(&mut self, collection: &str, key: &str, value: &[u8]) -> Result<(), Error>;
-    fn del_state(&mut self, collection: &str, key: &str) -> Result<(), Error>;
-    fn purge_private_data(&mut self, collection: &str, key: &str) -> Result<(), Error>;
-    fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), Error>;
-    fn invoke_chaincode(&mut self, name: &str, channel: &str, args: &[Vec<u8>]) -> Result<Response, Error>;
 }
 
 /// The chaincode's view of one transaction, like the Go shim's `ChaincodeStubInterface`.
@@ -50,11 +26,15 @@ type Inner<'a> = (crate::host::Host, std::marker::PhantomData<&'a mut ()>);
 #[cfg(not(target_arch = "wasm32"))]
 type Inner<'a> = &'a mut dyn Backend;
 
-const EMPTY_KEY: &str = "key must not be an empty string";
-const EMPTY_COLLECTION: &str = "collection must not be an empty string";
+// The Go shim's texts for the argument checks it makes before sending anything (shim/stub.go).
+pub(crate) const EMPTY_KEY: &str = "key must not be an empty string";
+pub(crate) const EMPTY_COLLECTION: &str = "collection must not be an empty string";
 const EMPTY_EVENT_NAME: &str = "event name can not be empty string";
 
-fn check(ok: bool, message: &str) -> Result<(), Error> {
+/// The state-metadata key of a key-level endorsement policy (`peer.MetaDataKeys_VALIDATION_PARAMETER`).
+const VALIDATION_PARAMETER: &str = "VALIDATION_PARAMETER";
+
+pub(crate) fn check(ok: bool, message: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
@@ -74,22 +54,22 @@ impl<'a> Stub<'a> {
     }
 
     #[cfg(target_arch = "wasm32")]
-    fn b(&self) -> &crate::host::Host {
+    pub(crate) fn b(&self) -> &crate::host::Host {
         &self.backend.0
     }
 
     #[cfg(target_arch = "wasm32")]
-    fn m(&mut self) -> &mut crate::host::Host {
+    pub(crate) fn m(&mut self) -> &mut crate::host::Host {
         &mut self.backend.0
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    fn b(&self) -> &dyn Backend {
+    pub(crate) fn b(&self) -> &dyn Backend {
         &*self.backend
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    fn m(&mut self) -> &mut dyn Backend {
+    pub(crate) fn m(&mut self) -> &mut dyn Backend {
         &mut *self.backend
     }
 
@@ -155,6 +135,11 @@ impl<'a> Stub<'a> {
         self.b().tx_timestamp()
     }
 
+    /// The submitter's identity, parsed from [`creator`](Self::creator) (Go's `cid.New(stub)`).
+    pub fn client_identity(&self) -> Result<ClientIdentity, Error> {
+        ClientIdentity::from_creator(&self.creator())
+    }
+
     // ----- public world state -----
 
     /// The committed value of `key`, `None` when absent. Reads never see this transaction's own writes.
@@ -174,34 +159,34 @@ impl<'a> Stub<'a> {
         self.m().put_state("", key, value)
     }
 
-    /// Deletes `key` when the transaction commits.
+    /// Deletes `key` when the transaction commits. An empty key is sent as is (the Go shim checks keys on
+    /// puts only, and the peer accepts it).
     pub fn del_state(&mut self, key: &str) -> Result<(), Error> {
         self.m().del_state("", key)
     }
 
-    // ----- private data -----
+    // ----- key-level endorsement -----
 
-    /// The committed private value of `key` in `collection`, `None` when absent.
-    pub fn get_private_data(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        check(!collection.is_empty(), EMPTY_COLLECTION)?;
-        self.m().get_state(collection, key)
+    /// The key-level endorsement policy of `key` (its `VALIDATION_PARAMETER` metadata), `None` when it has none.
+    /// [`statebased::KeyEndorsementPolicy`](crate::statebased::KeyEndorsementPolicy) reads it.
+    pub fn get_state_validation_parameter(&mut self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.validation_parameter("", key)
     }
 
-    pub fn put_private_data(&mut self, collection: &str, key: &str, value: &[u8]) -> Result<(), Error> {
-        check(!collection.is_empty(), EMPTY_COLLECTION)?;
-        check(!key.is_empty(), EMPTY_KEY)?;
-        self.m().put_state(collection, key, value)
+    /// Sets the key-level endorsement policy of `key` (PUT_STATE_METADATA). On a key that does not exist when
+    /// the transaction commits, nothing is stored.
+    pub fn set_state_validation_parameter(&mut self, key: &str, ep: &[u8]) -> Result<(), Error> {
+        self.set_validation_parameter("", key, ep)
     }
 
-    pub fn del_private_data(&mut self, collection: &str, key: &str) -> Result<(), Error> {
-        check(!collection.is_empty(), EMPTY_COLLECTION)?;
-        self.m().del_state(collection, key)
+    /// As Go: no collection check on the validation-parameter calls, "" is public state.
+    pub(crate) fn validation_parameter(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let metadata = self.m().get_state_metadata(collection, key)?;
+        Ok(metadata.into_iter().find(|(k, _)| k == VALIDATION_PARAMETER).map(|(_, v)| v))
     }
 
-    /// Deletes `key` and removes its private history from every peer holding the collection.
-    pub fn purge_private_data(&mut self, collection: &str, key: &str) -> Result<(), Error> {
-        check(!collection.is_empty(), EMPTY_COLLECTION)?;
-        self.m().purge_private_data(collection, key)
+    pub(crate) fn set_validation_parameter(&mut self, collection: &str, key: &str, ep: &[u8]) -> Result<(), Error> {
+        self.m().put_state_metadata(collection, key, VALIDATION_PARAMETER, ep)
     }
 
     // ----- events and other chaincodes -----

@@ -32,7 +32,6 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
-
 /// `chaincode.json` as the peer writes it for `bin/run`: six strings, the PEMs empty when the peer runs without TLS.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaunchSpec {

@@ -20,7 +20,6 @@ use crate::limits;
 use crate::session::Session;
 use crate::sni::{Route, RouteInfo, RoutedIncoming};
 
-
 /// Finds the chaincode installed under a CCID, now (a registry's live map).
 pub type ChaincodeLookup = Arc<dyn Fn(&str) -> Option<Arc<LoadedChaincode>> + Send + Sync>;
 

@@ -87,12 +87,3 @@ async fn one_misbehaving_transaction_does_not_disturb_concurrent_ones() {
     assert_eq!(honest.status(), Some(200));
     assert_eq!(peer.get("ch", "misbehave", "k").as_deref(), Some(&b"v"[..]));
 }
-
-#[tokio::test]
-async fn a_stub_call_not_implemented_yet_is_a_typed_error_not_a_trap() {
-    let (_host, _peer, conn) = misbehave(TEST_LIMITS).await;
-    let r = conn.invoke("ch", args(["unsupported"])).await.unwrap();
-    assert_eq!(r.status(), Some(500), "{:?}", r.outcome);
-    assert!(r.response().unwrap().message.starts_with("unsupported: get-multiple-states"), "{:?}", r.outcome);
-    assert_still_serving(&conn).await;
-}

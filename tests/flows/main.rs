@@ -1,10 +1,12 @@
 //! Whole flows: real wasm in the real host, driven over loopback gRPC by the peer simulator.
 
 mod builder;
+mod conformance;
 mod disconnect;
 mod e2e;
 mod failures;
 mod handshake;
 mod lifecycle;
 mod refusals;
+mod stub_api;
 mod tls;

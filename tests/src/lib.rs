@@ -1,5 +1,7 @@
 //! Helpers shared by the whole-flow tests: the example modules and a host serving them on loopback.
 
+pub mod node;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

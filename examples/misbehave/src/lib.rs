@@ -4,7 +4,7 @@
 //! - `loop`: never returns (fuel or the epoch deadline must end it).
 //! - `alloc`: allocates until memory runs out (the memory cap must end it).
 //! - `ok`: 200 with payload `ok`.
-//! - `unsupported`: calls a stub API the host may not implement yet and reports the error it got.
+//! - `iterators`: opens range queries without ever closing them, until the host refuses one; reports its error.
 //! - `put <key> <value>`: writes one key.
 #![forbid(unsafe_code)]
 
@@ -33,11 +33,17 @@ impl Chaincode for Misbehave {
                 }
             }
             "ok" => Response::success(b"ok".to_vec()),
-            // A stub call this host does not implement yet must come back as a typed error, not a trap.
-            "unsupported" => match stub.get_multiple_states(&["a", "b"]) {
-                Ok(_) => Response::success(b"supported".to_vec()),
-                Err(e) => Response::error(e.to_string()),
-            },
+            // Iterators held open pile up on the host and the peer: the host's limit must stop them with an error
+            // the guest can read, not a trap.
+            "iterators" => {
+                let mut open = Vec::new();
+                loop {
+                    match stub.get_state_by_range("", "") {
+                        Ok(it) => open.push(it),
+                        Err(e) => return Response::error(format!("after {} iterators: {e}", open.len())),
+                    }
+                }
+            }
             "put" => match params.as_slice() {
                 [key, value] => Response::from_result(stub.put_state(key, value.as_bytes()).map(|_| Vec::new())),
                 _ => Response::error("put: expected 2 arguments (key, value)"),

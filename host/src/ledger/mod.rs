@@ -21,10 +21,10 @@ use prost::Message;
 use tokio::sync::mpsc;
 use wasmcc_proto::protos::chaincode_message::Type;
 use wasmcc_proto::protos::{
-    ChaincodeAdditionalParams, ChaincodeId, ChaincodeInput, ChaincodeMessage, ChaincodeSpec, DelState, GetHistoryForKey,
-    GetQueryResult, GetState, GetStateByRange, GetStateMetadata, GetStateMultiple, GetStateMultipleResult,
-    PutState, PutStateMetadata, QueryMetadata, QueryResponse, QueryResponseMetadata, QueryStateClose, QueryStateNext,
-    Response, StateMetadata, StateMetadataResult, WriteBatchState,
+    ChaincodeAdditionalParams, ChaincodeId, ChaincodeInput, ChaincodeMessage, ChaincodeSpec, DelState,
+    GetHistoryForKey, GetQueryResult, GetState, GetStateByRange, GetStateMetadata, GetStateMultiple,
+    GetStateMultipleResult, PutState, PutStateMetadata, QueryMetadata, QueryResponse, QueryResponseMetadata,
+    QueryStateClose, QueryStateNext, Response, StateMetadata, StateMetadataResult, WriteBatchState,
 };
 
 use crate::limits;
@@ -248,7 +248,8 @@ impl TxLedger {
     /// Ends the transaction's conversation before it answers: releases the peer's iterators that are still open and
     /// sends the held-back writes. An error here fails the transaction (the Go shim's "failed send batch").
     pub async fn finish(&mut self) -> Result<(), LedgerError> {
-        let open: Vec<CursorId> = self.cursors.iter().filter(|(_, c)| c.has_more).map(|(&id, _)| CursorId(id)).collect();
+        let open: Vec<CursorId> =
+            self.cursors.iter().filter(|(_, c)| c.has_more).map(|(&id, _)| CursorId(id)).collect();
         for id in open {
             self.close(id).await?;
         }
@@ -614,7 +615,11 @@ mod tests {
                 let spec = ChaincodeSpec::decode(m.payload.as_slice()).unwrap();
                 let inner = if spec.chaincode_id.unwrap().name == "good/other" {
                     let r = Response { status: 404, message: "nope".into(), payload: b"p".to_vec() };
-                    ChaincodeMessage { r#type: Type::Completed as i32, payload: r.encode_to_vec(), ..Default::default() }
+                    ChaincodeMessage {
+                        r#type: Type::Completed as i32,
+                        payload: r.encode_to_vec(),
+                        ..Default::default()
+                    }
                 } else {
                     ChaincodeMessage { r#type: Type::Error as i32, payload: b"boom".to_vec(), ..Default::default() }
                 };

@@ -1,6 +1,12 @@
 //! The simulator against a tiny chaincode written by hand on top of tonic: no host, no wasm. It checks the peer
 //! side of the conversation: handshake, state served with the peer's replies, commits, the request log, the drop of
-//! an overlapping request, silence on a wrong CCID, and the end of the stream on a protocol violation.
+//! an overlapping request, silence on a wrong CCID, and the end of the stream on a protocol violation. The
+//! chaincode's `script` function runs a list of requests given as arguments and records the replies, so the tests in
+//! the submodules can drive every request type and inspect exactly what the peer answered.
+
+mod ledger_flows;
+mod query_flows;
+mod script;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,7 +22,7 @@ use wasmcc_proto::protos::chaincode_message::Type;
 use wasmcc_proto::protos::chaincode_server::{Chaincode, ChaincodeServer};
 use wasmcc_proto::protos::{
     write_record, ChaincodeAdditionalParams, ChaincodeEvent, ChaincodeId, ChaincodeInput, ChaincodeMessage,
-    ChaincodeProposalPayload, GetState, GetStateByRange, GetStateMultiple, GetStateMultipleResult, Proposal, PutState,
+    ChaincodeProposalPayload, GetState, GetStateMultiple, GetStateMultipleResult, Proposal, PutState, QueryStateNext,
     Response, WriteBatchState, WriteRecord,
 };
 use wasmcc_proto::tx_key;
@@ -29,6 +35,8 @@ const NS: &str = "counter_1.0";
 
 type Outbox = mpsc::Sender<Result<ChaincodeMessage, Status>>;
 type Pending = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<ChaincodeMessage>>>>;
+/// The replies a `script` transaction got, by `tx_key(channel, txid)`.
+type Recorded = Arc<Mutex<HashMap<String, Vec<ChaincodeMessage>>>>;
 
 /// The hand-written chaincode server: registers as `name`, then runs each TRANSACTION/INIT on its own task.
 #[derive(Clone)]
@@ -36,6 +44,7 @@ struct TestChaincode {
     name: String,
     /// Everything the simulated peer sent us, in order.
     seen: Arc<Mutex<Vec<ChaincodeMessage>>>,
+    recorded: Recorded,
 }
 
 #[tonic::async_trait]
@@ -61,7 +70,8 @@ impl TestChaincode {
             self.seen.lock().unwrap().push(m.clone());
             match Type::try_from(m.r#type) {
                 Ok(Type::Transaction | Type::Init) => {
-                    let stub = Stub::new(&m.channel_id, &m.txid, out.clone(), pending.clone());
+                    let mut stub = Stub::new(&m.channel_id, &m.txid, out.clone(), pending.clone());
+                    stub.recorded = self.recorded.clone();
                     tokio::spawn(run_tx(m, stub));
                 }
                 Ok(Type::Response | Type::Error) => {
@@ -76,6 +86,11 @@ impl TestChaincode {
 
     fn seen(&self) -> Vec<ChaincodeMessage> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// The replies of a `script` transaction.
+    fn replies(&self, channel_id: &str, txid: &str) -> Vec<ChaincodeMessage> {
+        self.recorded.lock().unwrap().get(&tx_key(channel_id, txid)).cloned().unwrap_or_default()
     }
 }
 
@@ -96,13 +111,21 @@ struct Stub {
     out: Outbox,
     pending: Pending,
     replies: mpsc::UnboundedReceiver<ChaincodeMessage>,
+    recorded: Recorded,
 }
 
 impl Stub {
     fn new(channel_id: &str, txid: &str, out: Outbox, pending: Pending) -> Stub {
         let (tx, replies) = mpsc::unbounded_channel();
         pending.lock().unwrap().insert(tx_key(channel_id, txid), tx);
-        Stub { channel_id: channel_id.to_owned(), txid: txid.to_owned(), out, pending, replies }
+        Stub {
+            channel_id: channel_id.to_owned(),
+            txid: txid.to_owned(),
+            out,
+            pending,
+            replies,
+            recorded: Recorded::default(),
+        }
     }
 
     async fn send(&self, t: Type, payload: Vec<u8>) {
@@ -162,6 +185,7 @@ async fn run_tx(m: ChaincodeMessage, mut stub: Stub) {
     let args: Vec<String> = input.args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     match arg(0).as_str() {
+        "script" => script::run(&input.args[1..], stub).await,
         // Read a counter, write it + 1, return the new value.
         "incr" | "slowincr" => {
             let current = stub.get(&arg(1)).await;
@@ -202,13 +226,13 @@ async fn run_tx(m: ChaincodeMessage, mut stub: Stub) {
         // Requests the peer refuses; the ERROR texts are returned, one per line.
         "refusals" => {
             let bad = WriteBatchState { rec: vec![WriteRecord { key: "k".into(), ..Default::default() }] };
-            let private = GetState { key: "k".into(), collection: "secret".into() };
-            let range = GetStateByRange { start_key: "a".into(), end_key: "z".into(), ..Default::default() };
+            let no_collection = GetState { key: "k".into(), collection: String::new() };
+            let next = QueryStateNext { id: "no-such-iterator".into() };
             let no_context = GetState { key: "k".into(), collection: String::new() }.encode_to_vec();
             let texts = [
                 stub.error_of(Type::WriteBatchState, bad.encode_to_vec()).await,
-                stub.error_of(Type::GetState, private.encode_to_vec()).await,
-                stub.error_of(Type::GetStateByRange, range.encode_to_vec()).await,
+                stub.error_of(Type::GetPrivateDataHash, no_collection.encode_to_vec()).await,
+                stub.error_of(Type::QueryStateNext, next.encode_to_vec()).await,
                 stub.error_of(Type::DelState, vec![0xff]).await,
                 String::from_utf8(stub.call_as("not-a-tx", Type::GetState, no_context).await.payload).unwrap(),
             ];
@@ -254,7 +278,7 @@ async fn run_tx(m: ChaincodeMessage, mut stub: Stub) {
 async fn start_chaincode(name: &str) -> (String, TestChaincode) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let chaincode = TestChaincode { name: name.to_owned(), seen: Arc::default() };
+    let chaincode = TestChaincode { name: name.to_owned(), seen: Arc::default(), recorded: Recorded::default() };
     let service = ChaincodeServer::new(chaincode.clone());
     tokio::spawn(
         tonic::transport::Server::builder().add_service(service).serve_with_incoming(TcpListenerStream::new(listener)),
@@ -329,8 +353,8 @@ async fn transaction_reads_state_writes_and_commits() {
     assert_eq!(result.status(), Some(200));
     assert_eq!(result.payload(), b"42");
     assert_eq!(result.commit, CommitStatus::Committed { block: 2 });
-    assert_eq!(result.rwset.reads["counter"], Some(Version { block: 1, tx: 0 }));
-    assert_eq!(result.rwset.writes["counter"].as_deref(), Some(&b"42"[..]));
+    assert_eq!(result.own_rwset().reads["counter"], Some(Version { block: 1, tx: 0 }));
+    assert_eq!(result.rwset.ns(NS).writes["counter"].as_deref(), Some(&b"42"[..]));
     assert_eq!(peer.get(CH, NS, "counter").as_deref(), Some(&b"42"[..]));
     assert_eq!(peer.version(CH, NS, "counter"), Some(Version { block: 2, tx: 0 }));
 
@@ -425,9 +449,12 @@ async fn refusals_use_the_peer_error_format() {
     assert_eq!(texts[0], format!("WRITE_BATCH_STATE failed: transaction ID: {txid}: unknown operation type"));
     assert_eq!(
         texts[1],
-        format!("GET_STATE failed: transaction ID: {txid}: private data is not supported by this simulator yet")
+        format!(
+            "GET_PRIVATE_DATA_HASH failed: transaction ID: {txid}: collection [] not defined in the collection config \
+             for chaincode [{NS}]"
+        )
     );
-    assert!(texts[2].starts_with(&format!("GET_STATE_BY_RANGE failed: transaction ID: {txid}: ")), "{}", texts[2]);
+    assert_eq!(texts[2], format!("QUERY_STATE_NEXT failed: transaction ID: {txid}: query iterator not found"));
     assert!(texts[3].starts_with(&format!("DEL_STATE failed: transaction ID: {txid}: unmarshal failed")));
     assert_eq!(texts[4], "GET_STATE failed: transaction ID: not-a-tx: no ledger context");
 }
@@ -441,7 +468,7 @@ async fn failures_commit_nothing_and_events_are_stamped_by_the_peer() {
     let failed = conn.invoke(CH, args(["fail"])).await.unwrap();
     assert_eq!(failed.status(), Some(500));
     assert_eq!(failed.commit, CommitStatus::NotSubmitted);
-    assert!(failed.rwset.writes.contains_key("k"), "the write set is reported even when not submitted");
+    assert!(failed.own_rwset().writes.contains_key("k"), "the write set is reported even when not submitted");
 
     let errored = conn.invoke(CH, args(["error"])).await.unwrap();
     assert_eq!(errored.error(), Some("it broke"));

@@ -11,8 +11,28 @@
 //!   `protos.ChaincodeSupport` server, whose accepted `Register` streams go through the same handshake.
 //! - [`PeerConnection::invoke`] / [`PeerConnection::init`] send TRANSACTION / INIT with a real signed proposal
 //!   ([`proposal`]), serve the chaincode's state requests while the transaction runs, and on COMPLETED with a status
-//!   below 400 commit the write set with an MVCC check. Many transactions may be in flight on one connection.
+//!   below 400 commit the read/write set with an MVCC check. Many transactions may be in flight on one connection.
 //! - Every message received is kept in a [`RequestLog`].
+//!
+//! Every request of the stub API is served as a Fabric 2.5/3.x peer serves it, with the peer's replies and error
+//! texts (each module names the peer code it follows):
+//! - state: GET_STATE, GET_STATE_MULTIPLE, PUT_STATE, DEL_STATE, WRITE_BATCH_STATE, state metadata
+//!   (GET/PUT_STATE_METADATA, `VALIDATION_PARAMETER`), all of them on public state or on private data
+//!   (`requests.rs`); reads never see the transaction's own writes;
+//! - private data: per-collection state with hashes (GET_PRIVATE_DATA_HASH), PURGE_PRIVATE_DATA, refusal in Init,
+//!   collection access rules ([`PeerSim::define_collection`], [`private`]);
+//! - queries: range queries, CouchDB-style rich queries ([`wasmcc_mango`]) and key history (newest first, as since
+//!   Fabric 2.0), with the peer's batches
+//!   of 100, `totalQueryLimit`, pagination and bookmarks, iterators, and the read-only rules for paginated and
+//!   private queries (`queries.rs`, [`iterators`]);
+//! - INVOKE_CHAINCODE to any chaincode connected to the same [`PeerSim`], sharing the transaction on the same channel
+//!   (`c2c.rs`);
+//! - the chaincode definition's `init_required` ([`ConnectOptions::definition`], [`lifecycle`]).
+//!
+//! A transaction's [`TxResult::rwset`] ([`TxRwSet`]) holds everything it read and wrote, by namespace and collection,
+//! in a deterministic order: compare two chaincode implementations with `a.rwset.writes() == b.rwset.writes()`.
+//! The world keeps public state, private data (with hashes), metadata, and the history of every public key
+//! ([`world`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wasmcc_host::testing::SimError> {
@@ -25,26 +45,42 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Not simulated (yet): private data, range/rich/history queries, state metadata, chaincode-to-chaincode calls, the
-//! `_lifecycle` init-required bookkeeping. Requests for them get a peer-shaped ERROR that says so.
+//! Not simulated: blocks of several transactions (each commit is its own block), endorsement policies and
+//! signatures (never checked), phantom reads of range queries (only the keys a query returned are validated),
+//! the `_lifecycle`/`lscc` reads a real peer adds to every read set, channel capabilities (all on), ACLs other than
+//! collection membership, a disabled history database, and CouchDB's exact string collation and bookmarks.
 
+mod c2c;
 mod connection;
+mod handler;
+pub mod iterators;
+pub mod lifecycle;
 mod log;
 mod peer;
+pub mod private;
 pub mod proposal;
+mod queries;
+mod requests;
+pub mod rwset;
+mod simulator;
 mod support;
+mod tx;
 pub mod world;
 
 use std::time::Duration;
 
 use wasmcc_proto::protos::chaincode_message;
 
-pub use connection::{PeerConnection, TxOptions, TxOutcome, TxResult};
+pub use connection::PeerConnection;
+pub use lifecycle::{ChaincodeDefinition, INITIALIZED_KEY};
 pub use log::{Disposition, LoggedMessage, RequestLog};
 pub use peer::{fabric_default_ready_params, tls_from_connection_json, ConnectOptions, PeerSim, MAX_MESSAGE_SIZE};
+pub use private::CollectionConfig;
 pub use proposal::Identity;
+pub use rwset::{CollectionRwSet, Metadata, RwSet, TxRwSet, VALIDATION_PARAMETER};
 pub use support::{SupportServer, SupportTls};
-pub use world::{CommitStatus, RwSet, Version, VersionedValue};
+pub use tx::{TxOptions, TxOutcome, TxResult};
+pub use world::{CommitInfo, CommitStatus, HistoryEntry, Version, VersionedValue};
 
 /// Errors of the simulator itself. What the *chaincode* answers is never an error here: it is a [`TxResult`].
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +104,10 @@ pub enum SimError {
     /// The stream broke the handshake protocol (ended, or a message the peer does not accept before REGISTER).
     #[error("handshake failed: {0}")]
     Handshake(String),
+    /// The peer refuses the invocation before sending anything (`CheckInvocation`): the chaincode definition
+    /// requires Init first, or does not take Init, or has already run it.
+    #[error("invalid invocation: {reason}")]
+    InvalidInvocation { txid: String, reason: String },
     /// The peer refuses a second INIT/TRANSACTION with the same (channel, txid) on one handler.
     #[error("txid: {txid}({channel_id}) exists")]
     DuplicateTxid { channel_id: String, txid: String },

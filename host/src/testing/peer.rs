@@ -5,8 +5,8 @@
 //! it is launching; for any other name it sends nothing at all and the launch times out. The simulator does the same,
 //! so a host that registers the wrong CCID fails here exactly as it would against Fabric.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -21,8 +21,12 @@ use wasmcc_proto::protos::chaincode_message::Type;
 use wasmcc_proto::protos::{ChaincodeAdditionalParams, ChaincodeId, ChaincodeMessage};
 
 use super::connection::{PeerConnection, Termination};
+use super::handler::{lock, Shared};
+use super::lifecycle::ChaincodeDefinition;
 use super::log::{Disposition, RequestLog};
-use super::world::{CommitStatus, RwSet, Version, WorldState};
+use super::private::{CollectionConfig, Collections};
+use super::rwset::{Metadata, RwSet, TxRwSet};
+use super::world::{CommitInfo, CommitStatus, HistoryEntry, Version, WorldState};
 use super::{type_name, SimError};
 use crate::connection_json::ConnectionJson;
 
@@ -69,6 +73,13 @@ pub struct ConnectOptions {
     /// certificate, the client identity for mutual TLS, and the server name (connection.json `domain`, sent as SNI)
     /// when it is not the dialled host. See [`tls_from_connection_json`].
     pub tls: Option<ClientTlsConfig>,
+    /// The most results a query hands out in total (the peer's `ledger.state.totalQueryLimit`; 100000 in the
+    /// sample core.yaml). Set it small to exercise the limit.
+    pub total_query_limit: usize,
+    /// The committed chaincode definition the peer enforces: with `init_required`, the first invocation must be
+    /// INIT and the peer records it under [`super::INITIALIZED_KEY`]; without, INIT is refused. `None`: no
+    /// checks at all, INIT and TRANSACTION are sent as asked (convenient for chaincodes that do their own Init).
+    pub definition: Option<ChaincodeDefinition>,
 }
 
 /// The TLS a peer uses for a connection.json: `None` when it does not require TLS. As the peer does, the client
@@ -104,14 +115,29 @@ impl Default for ConnectOptions {
             request_delay: None,
             authority: None,
             tls: None,
+            total_query_limit: 100_000,
+            definition: None,
         }
     }
 }
 
-/// A simulated peer: the committed world state, shared by every connection made from it. Cheap to clone.
+/// A simulated peer: the committed world state, the private data collections, and the chaincodes connected to it
+/// (by namespace, for chaincode-to-chaincode calls), shared by every connection made from it. Cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct PeerSim {
     world: Arc<Mutex<WorldState>>,
+    collections: Arc<Mutex<Collections>>,
+    chaincodes: Arc<Mutex<Registry>>,
+}
+
+/// The connected chaincodes by namespace, oldest first; calls go to the newest that is still alive.
+#[derive(Default)]
+struct Registry(HashMap<String, Vec<Weak<Shared>>>);
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 impl PeerSim {
@@ -134,6 +160,43 @@ impl PeerSim {
         self.world().snapshot(channel, namespace)
     }
 
+    /// The metadata of a public key (empty if none, or if the key does not exist).
+    pub fn metadata(&self, channel: &str, namespace: &str, key: &str) -> Metadata {
+        self.world().get(channel, namespace, key).map(|v| v.metadata.clone()).unwrap_or_default()
+    }
+
+    /// Every committed write of a public key, newest first (as `GetHistoryForKey` returns them).
+    pub fn history(&self, channel: &str, namespace: &str, key: &str) -> Vec<HistoryEntry> {
+        self.world().history(channel, namespace, key)
+    }
+
+    /// The committed value of a private key.
+    pub fn get_private(&self, channel: &str, namespace: &str, collection: &str, key: &str) -> Option<Vec<u8>> {
+        self.world().get_private(channel, namespace, collection, key).map(|v| v.value.clone())
+    }
+
+    /// The SHA-256 of a private key's committed value.
+    pub fn private_hash(&self, channel: &str, namespace: &str, collection: &str, key: &str) -> Option<Vec<u8>> {
+        self.world().private_hash(channel, namespace, collection, key)
+    }
+
+    /// The metadata of a private key.
+    pub fn private_metadata(&self, channel: &str, namespace: &str, collection: &str, key: &str) -> Metadata {
+        let world = self.world();
+        world.get_private(channel, namespace, collection, key).map(|v| v.metadata.clone()).unwrap_or_default()
+    }
+
+    /// Every committed key and value of a collection, sorted by key.
+    pub fn private_snapshot(&self, channel: &str, namespace: &str, collection: &str) -> BTreeMap<String, Vec<u8>> {
+        self.world().private_snapshot(channel, namespace, collection)
+    }
+
+    /// Defines a private data collection of `namespace` (on every channel). Once a namespace has one, only its
+    /// defined collections and the implicit `_implicit_org_<MSPID>` ones exist; before, any name is accepted.
+    pub fn define_collection(&self, namespace: &str, name: &str, config: CollectionConfig) {
+        lock(&self.collections).define(namespace, name, config);
+    }
+
     /// The channel's height: the last committed block (0 before any commit).
     pub fn height(&self, channel: &str) -> u64 {
         self.world().height(channel)
@@ -151,6 +214,26 @@ impl PeerSim {
         for (key, value) in entries {
             rwset.record_put(key.as_ref(), value.as_ref().to_vec());
         }
+        self.seed_set(channel, namespace, rwset)
+    }
+
+    /// Commits private `entries` of one collection in one block (an empty value deletes). Returns the block number.
+    pub fn seed_private<I, K, V>(&self, channel: &str, namespace: &str, collection: &str, entries: I) -> u64
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<[u8]>,
+    {
+        let mut rwset = RwSet::default();
+        let coll = rwset.collection_mut(collection);
+        for (key, value) in entries {
+            coll.record_put(key.as_ref(), value.as_ref().to_vec());
+        }
+        self.seed_set(channel, namespace, rwset)
+    }
+
+    /// Commits a write-only set; history records it as transaction `seed-<block>` at time 0.
+    fn seed_set(&self, channel: &str, namespace: &str, rwset: RwSet) -> u64 {
         match self.commit(channel, namespace, &rwset) {
             CommitStatus::Committed { block } => block,
             other => unreachable!("a write-only set always commits, got {other:?}"),
@@ -162,15 +245,43 @@ impl PeerSim {
         self.seed(channel, namespace, [(key, value)])
     }
 
-    /// Validates and commits a transaction's read/write set (see [`WorldState::commit`]).
+    /// Validates and commits one namespace's read/write set (see [`WorldState::commit`]); history records it as
+    /// transaction `seed-<block>` at time 0.
     pub fn commit(&self, channel: &str, namespace: &str, rwset: &RwSet) -> CommitStatus {
-        self.world().commit(channel, namespace, rwset)
+        let mut world = self.world();
+        let info = CommitInfo { txid: format!("seed-{}", world.height(channel) + 1), timestamp: Default::default() };
+        world.commit_ns(channel, namespace, rwset, &info)
     }
 
-    /// Locks the world state. Never held across an `.await`.
+    /// Validates and commits a whole transaction's read/write set (see [`WorldState::commit`]).
+    pub fn commit_tx(&self, channel: &str, rwset: &TxRwSet, info: &CommitInfo) -> CommitStatus {
+        self.world().commit(channel, rwset, info)
+    }
+
+    /// Locks the world state. Never held across an `.await`. Lock order: collections, world, a simulator.
     pub(crate) fn world(&self) -> MutexGuard<'_, WorldState> {
-        // Every mutation is a single step that a panic cannot leave half-done: ignore poisoning.
-        self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.world)
+    }
+
+    pub(crate) fn collections(&self) -> MutexGuard<'_, Collections> {
+        lock(&self.collections)
+    }
+
+    /// Makes a connection reachable by chaincode-to-chaincode calls to `namespace`.
+    pub(crate) fn register_chaincode(&self, namespace: &str, shared: &Arc<Shared>) {
+        let mut registry = lock(&self.chaincodes);
+        let connections = registry.0.entry(namespace.to_owned()).or_default();
+        connections.retain(|c| c.strong_count() > 0);
+        connections.push(Arc::downgrade(shared));
+    }
+
+    /// The connection serving `namespace`: the newest whose stream is up, else the newest (whose calls then fail
+    /// with "chaincode stream terminated").
+    pub(crate) fn chaincode(&self, namespace: &str) -> Option<Arc<Shared>> {
+        let registry = lock(&self.chaincodes);
+        let alive: Vec<Arc<Shared>> = registry.0.get(namespace)?.iter().rev().filter_map(Weak::upgrade).collect();
+        let up = alive.iter().find(|c| c.termination.reason().is_none()).cloned();
+        up.or_else(|| alive.into_iter().next())
     }
 
     /// Dials `addr` (`host:port`, plaintext) and runs the peer's handshake for `ccid` with default options.

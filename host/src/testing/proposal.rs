@@ -5,12 +5,13 @@
 //! ChaincodeProposalPayload{ChaincodeInvocationSpec, TransientMap}}}` (`fabric-protocol.md` §3), with the txid
 //! computed as Fabric does, `hex(sha256(nonce ‖ creator))`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use prost::Message;
-use rcgen::{CertificateParams, DnType, KeyPair, SigningKey};
+use prost_types::Timestamp;
+use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair, SigningKey};
 use sha2::{Digest, Sha256};
 use wasmcc_proto::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use wasmcc_proto::msp::SerializedIdentity;
@@ -27,6 +28,9 @@ pub const DEFAULT_MSPID: &str = "Org1MSP";
 pub const DEFAULT_COMMON_NAME: &str = "User1@org1.example.com";
 /// Length of the proposal nonce: Fabric's `crypto.NonceSize`.
 pub const NONCE_LEN: usize = 24;
+/// The X.509 extension in which Fabric CA puts a certificate's attributes (`attrmgr.AttrOID`), as JSON
+/// `{"attrs":{"name":"value",…}}`; the chaincode `cid` library reads it.
+pub const ATTRIBUTES_OID: [u64; 9] = [1, 2, 3, 4, 5, 6, 7, 8, 1];
 
 /// A client identity: an MSP ID and an X.509 certificate with its key.
 ///
@@ -36,24 +40,45 @@ pub const NONCE_LEN: usize = 24;
 pub struct Identity {
     mspid: String,
     cert_pem: String,
+    attributes: BTreeMap<String, String>,
     key: Arc<KeyPair>,
 }
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identity").field("mspid", &self.mspid).finish_non_exhaustive()
+        f.debug_struct("Identity")
+            .field("mspid", &self.mspid)
+            .field("attributes", &self.attributes)
+            .finish_non_exhaustive()
     }
 }
 
 impl Identity {
     /// Generates a fresh ECDSA P-256 key and a certificate with the given common name.
     pub fn generate(mspid: &str, common_name: &str) -> Result<Identity, SimError> {
+        Identity::generate_with_attributes(mspid, common_name, &[])
+    }
+
+    /// Like [`Identity::generate`], with Fabric CA attributes in the certificate (extension
+    /// [`ATTRIBUTES_OID`], JSON `{"attrs":{…}}`), as `GetAttributeValue` / `AssertAttributeValue` read them. With
+    /// no attributes the extension is left out, as Fabric CA does.
+    pub fn generate_with_attributes(
+        mspid: &str,
+        common_name: &str,
+        attributes: &[(&str, &str)],
+    ) -> Result<Identity, SimError> {
+        let attributes: BTreeMap<String, String> =
+            attributes.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.distinguished_name.push(DnType::CommonName, common_name);
         params.distinguished_name.push(DnType::OrganizationalUnitName, "client");
+        if !attributes.is_empty() {
+            let json = serde_json::json!({ "attrs": attributes }).to_string().into_bytes();
+            params.custom_extensions.push(CustomExtension::from_oid_content(&ATTRIBUTES_OID, json));
+        }
         let cert = params.self_signed(&key)?;
-        Ok(Identity { mspid: mspid.to_owned(), cert_pem: cert.pem(), key: Arc::new(key) })
+        Ok(Identity { mspid: mspid.to_owned(), cert_pem: cert.pem(), attributes, key: Arc::new(key) })
     }
 
     /// `User1@org1.example.com` of `Org1MSP`, generated once per process (key generation is not free, and a
@@ -71,6 +96,11 @@ impl Identity {
 
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem
+    }
+
+    /// The Fabric CA attributes in the certificate.
+    pub fn attributes(&self) -> &BTreeMap<String, String> {
+        &self.attributes
     }
 
     /// The creator bytes: a serialized `msp.SerializedIdentity`.
@@ -97,37 +127,46 @@ pub struct ProposalSpec<'a> {
     pub creator: &'a Identity,
     /// Overrides the txid computed from the nonce and creator.
     pub txid: Option<&'a str>,
+    /// The `ChannelHeader.timestamp`. `None`: now.
+    pub timestamp: Option<Timestamp>,
+    /// The `SignatureHeader.nonce` (and so the computed txid and the binding). `None`: 24 random bytes.
+    pub nonce: Option<&'a [u8]>,
 }
 
-/// A built proposal and the txid it carries.
+/// A built proposal, the txid and the timestamp it carries.
 pub struct BuiltProposal {
     pub txid: String,
+    pub timestamp: Timestamp,
     pub signed: SignedProposal,
 }
 
 /// Builds a signed endorser proposal. The signature is a genuine ECDSA signature by the creator's key over the
 /// proposal bytes, like a client's, but nothing in the simulator (nor in a chaincode) verifies it.
 pub fn build_proposal(spec: &ProposalSpec<'_>) -> Result<BuiltProposal, SimError> {
-    let nonce: [u8; NONCE_LEN] = rand::random();
+    let nonce = match spec.nonce {
+        Some(nonce) => nonce.to_vec(),
+        None => rand::random::<[u8; NONCE_LEN]>().to_vec(),
+    };
     let creator = spec.creator.serialize();
     let txid = match spec.txid {
         Some(txid) => txid.to_owned(),
         None => compute_txid(&nonce, &creator),
     };
 
+    let timestamp = spec.timestamp.unwrap_or_else(|| Timestamp::from(SystemTime::now()));
     let chaincode_id = ChaincodeId { name: spec.chaincode_name.to_owned(), ..Default::default() };
     let extension = ChaincodeHeaderExtension { chaincode_id: Some(chaincode_id.clone()) };
     let channel_header = ChannelHeader {
         r#type: HeaderType::EndorserTransaction as i32,
         version: 0,
-        timestamp: Some(prost_types::Timestamp::from(SystemTime::now())),
+        timestamp: Some(timestamp),
         channel_id: spec.channel_id.to_owned(),
         tx_id: txid.clone(),
         epoch: 0,
         extension: extension.encode_to_vec(),
         ..Default::default()
     };
-    let signature_header = SignatureHeader { creator, nonce: nonce.to_vec() };
+    let signature_header = SignatureHeader { creator, nonce };
     let header =
         Header { channel_header: channel_header.encode_to_vec(), signature_header: signature_header.encode_to_vec() };
 
@@ -147,7 +186,7 @@ pub fn build_proposal(spec: &ProposalSpec<'_>) -> Result<BuiltProposal, SimError
     let proposal = Proposal { header: header.encode_to_vec(), payload: payload.encode_to_vec(), extension: Vec::new() };
     let proposal_bytes = proposal.encode_to_vec();
     let signature = spec.creator.key.sign(&proposal_bytes)?;
-    Ok(BuiltProposal { txid, signed: SignedProposal { proposal_bytes, signature } })
+    Ok(BuiltProposal { txid, timestamp, signed: SignedProposal { proposal_bytes, signature } })
 }
 
 #[cfg(test)]
@@ -177,6 +216,8 @@ mod tests {
             transient: &transient,
             creator,
             txid: None,
+            timestamp: None,
+            nonce: None,
         })
         .unwrap();
 
@@ -220,11 +261,62 @@ mod tests {
             transient: &empty,
             creator: Identity::default_user(),
             txid,
+            timestamp: None,
+            nonce: None,
         };
         assert_eq!(build_proposal(&spec(Some("fixed"))).unwrap().txid, "fixed");
         let a = build_proposal(&spec(None)).unwrap().txid;
         let b = build_proposal(&spec(None)).unwrap().txid;
         assert_eq!(a.len(), 64);
         assert_ne!(a, b, "every proposal has a fresh nonce, hence a fresh txid");
+    }
+
+    #[test]
+    fn fixed_timestamp_is_in_the_channel_header() {
+        let empty = HashMap::new();
+        let input = input(false);
+        let fixed = Timestamp { seconds: 1_700_000_000, nanos: 42 };
+        let built = build_proposal(&ProposalSpec {
+            channel_id: "ch",
+            chaincode_name: "cc",
+            input: &input,
+            transient: &empty,
+            creator: Identity::default_user(),
+            txid: None,
+            timestamp: Some(fixed),
+            nonce: Some(b"fixed nonce"),
+        })
+        .unwrap();
+        assert_eq!(built.timestamp, fixed);
+        assert_eq!(built.txid, compute_txid(b"fixed nonce", &Identity::default_user().serialize()), "a fixed nonce");
+        let proposal = Proposal::decode(&built.signed.proposal_bytes[..]).unwrap();
+        let header = Header::decode(&proposal.header[..]).unwrap();
+        assert_eq!(ChannelHeader::decode(&header.channel_header[..]).unwrap().timestamp, Some(fixed));
+    }
+
+    #[test]
+    fn attributes_go_into_the_fabric_ca_extension() {
+        use base64::Engine;
+        let identity = Identity::generate_with_attributes(
+            "Org2MSP",
+            "alice",
+            &[("role", "auditor"), ("hf.EnrollmentID", "alice")],
+        )
+        .unwrap();
+        assert_eq!(identity.mspid(), "Org2MSP");
+        assert_eq!(identity.attributes()["role"], "auditor");
+        let body: String = identity.cert_pem().lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+        // The OID 1.2.3.4.5.6.7.8.1 in DER, then the JSON as the extension value.
+        let oid = [0x06, 0x08, 0x2a, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x01];
+        let at = der.windows(oid.len()).position(|w| w == oid).expect("the attribute extension");
+        let json = br#"{"attrs":{"hf.EnrollmentID":"alice","role":"auditor"}}"#;
+        assert!(der[at..].windows(json.len()).any(|w| w == json), "the JSON attributes follow the OID");
+
+        let plain = Identity::generate("Org1MSP", "bob").unwrap();
+        assert!(plain.attributes().is_empty());
+        let body: String = plain.cert_pem().lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+        assert!(!der.windows(oid.len()).any(|w| w == oid), "no extension without attributes");
     }
 }

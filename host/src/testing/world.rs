@@ -1,16 +1,27 @@
-//! The simulator's ledger: an in-memory, versioned world state with Fabric's read/write-set semantics.
+//! The simulator's ledger: an in-memory, versioned world state with Fabric's commit semantics.
 //!
 //! Fabric endorses by *simulating* a transaction against committed state and recording what it read (with the
-//! version it saw) and what it would write. Nothing is applied during simulation: the write set is applied later, at
-//! commit, and only if every version read is still current (MVCC validation). This module is that model, without
-//! blocks, orderers or signatures:
-//! - state is per channel, per namespace (the chaincode *name*), key → (value, [`Version`]);
+//! version it saw) and what it would write ([`TxRwSet`]). Nothing is applied during simulation: the write set is
+//! applied later, at commit, and only if every version read is still current (MVCC validation). This module is that
+//! model, without blocks of several transactions, orderers or signatures:
+//! - state is per channel, per namespace (the chaincode *name*): public key → (value, [`Version`], metadata), and
+//!   per private data collection the same (the peer keeps the values in its private data store and their hashes in
+//!   the channel's state; [`WorldState::private_hash`] gives the hash);
 //! - a transaction's reads see committed state only, never its own writes;
 //! - the last write to a key wins, and an empty value is a delete (as `PUT_STATE` with an empty value);
+//! - metadata (`VALIDATION_PARAMETER`, …) lives with its key: a value write keeps it, a delete drops it, and a
+//!   metadata write to a key that does not exist after the transaction's writes commits but stores nothing
+//!   (`fabric-protocol.md` §10.10);
+//! - every committed public write is kept in the key's history (the peer's history database);
 //! - [`WorldState::commit`] appends one block per transaction and rejects a stale read set with
 //!   [`CommitStatus::MvccReadConflict`], writing nothing.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+
+use prost_types::Timestamp;
+
+use super::rwset::{hash, Metadata, RwSet, TxRwSet};
 
 /// The height at which a value was written: Fabric's `version.Height{BlockNum, TxNum}`.
 ///
@@ -22,41 +33,32 @@ pub struct Version {
     pub tx: u64,
 }
 
-/// A committed value and the version that wrote it.
+/// A committed value, the version that wrote it, and the key's metadata.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionedValue {
     pub value: Vec<u8>,
     pub version: Version,
+    pub metadata: Metadata,
 }
 
-/// What one transaction read and would write in its namespace (Fabric's `KVRWSet`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RwSet {
-    /// Key → the version seen when it was first read (`None`: the key was absent).
-    ///
-    /// Only the first read of a key is kept: if a later read in the same transaction saw a newer version, the first
-    /// one is stale by then and MVCC validation fails anyway, which is the outcome a peer gives.
-    pub reads: BTreeMap<String, Option<Version>>,
-    /// Key → the value to write (`None`: delete). The last write to a key wins.
-    pub writes: BTreeMap<String, Option<Vec<u8>>>,
+/// One committed write of a key, as the peer's history database returns it (`queryresult.KeyModification`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub txid: String,
+    /// The value written (empty for a delete).
+    pub value: Vec<u8>,
+    /// The committing transaction's proposal timestamp (its `ChannelHeader.timestamp`).
+    pub timestamp: Timestamp,
+    pub is_delete: bool,
+    /// The block that committed it.
+    pub block: u64,
 }
 
-impl RwSet {
-    /// Records a read of `key` that saw `version`, unless the key was already read.
-    pub fn record_read(&mut self, key: &str, version: Option<Version>) {
-        self.reads.entry(key.to_owned()).or_insert(version);
-    }
-
-    /// Records a write. An empty value is a delete, exactly as the peer treats `PUT_STATE` with an empty value.
-    pub fn record_put(&mut self, key: &str, value: Vec<u8>) {
-        let value = (!value.is_empty()).then_some(value);
-        self.writes.insert(key.to_owned(), value);
-    }
-
-    /// Records a delete (`DEL_STATE`). Deleting a key that does not exist is not an error.
-    pub fn record_delete(&mut self, key: &str) {
-        self.writes.insert(key.to_owned(), None);
-    }
+/// Who committed a write set: what history records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub txid: String,
+    pub timestamp: Timestamp,
 }
 
 /// What happened to a transaction's write set after the chaincode answered.
@@ -77,13 +79,25 @@ impl CommitStatus {
     }
 }
 
+/// Keys → values of one namespace or collection.
+type KeyMap = BTreeMap<String, VersionedValue>;
+
+/// One namespace's committed state.
+#[derive(Debug, Default)]
+struct NamespaceState {
+    public: KeyMap,
+    private: HashMap<String, KeyMap>,
+    /// Key → every committed write, oldest first.
+    history: HashMap<String, Vec<HistoryEntry>>,
+}
+
 /// One channel's ledger: its height and its namespaces.
 #[derive(Debug)]
 struct ChannelLedger {
     /// The number of the next block. Block 0 would be the channel's genesis (config) block, so the first
     /// transaction lands in block 1, as on a real channel.
     next_block: u64,
-    namespaces: HashMap<String, BTreeMap<String, VersionedValue>>,
+    namespaces: HashMap<String, NamespaceState>,
 }
 
 impl Default for ChannelLedger {
@@ -92,17 +106,40 @@ impl Default for ChannelLedger {
     }
 }
 
-/// Committed state of every channel the simulator knows. Channels and namespaces spring into existence on first
-/// write; reading an unknown one sees no keys.
+/// Committed state of every channel the simulator knows. Channels, namespaces and collections spring into existence
+/// on first write; reading an unknown one sees no keys.
 #[derive(Debug, Default)]
 pub struct WorldState {
     channels: HashMap<String, ChannelLedger>,
 }
 
 impl WorldState {
-    /// The committed value and version of a key.
+    fn namespace(&self, channel: &str, namespace: &str) -> Option<&NamespaceState> {
+        self.channels.get(channel)?.namespaces.get(namespace)
+    }
+
+    /// The keys of a namespace's public state (`collection` `None`) or of one of its collections.
+    pub(crate) fn keys(&self, channel: &str, namespace: &str, collection: Option<&str>) -> Option<&KeyMap> {
+        let ns = self.namespace(channel, namespace)?;
+        match collection {
+            None => Some(&ns.public),
+            Some(name) => ns.private.get(name),
+        }
+    }
+
+    /// The committed value, version and metadata of a public key.
     pub fn get(&self, channel: &str, namespace: &str, key: &str) -> Option<&VersionedValue> {
-        self.channels.get(channel)?.namespaces.get(namespace)?.get(key)
+        self.keys(channel, namespace, None)?.get(key)
+    }
+
+    /// The committed value, version and metadata of a private key.
+    pub fn get_private(&self, channel: &str, namespace: &str, collection: &str, key: &str) -> Option<&VersionedValue> {
+        self.keys(channel, namespace, Some(collection))?.get(key)
+    }
+
+    /// The SHA-256 of a private key's committed value: what every peer of the channel has, members or not.
+    pub fn private_hash(&self, channel: &str, namespace: &str, collection: &str, key: &str) -> Option<Vec<u8>> {
+        self.get_private(channel, namespace, collection, key).map(|v| hash(&v.value))
     }
 
     /// A read during simulation: returns the committed value and records the version seen in `rwset`.
@@ -113,13 +150,38 @@ impl WorldState {
         found.map(|v| v.value.clone())
     }
 
+    /// The committed entries with `start <= key < end` (an empty `end`: to the end of the namespace), sorted.
+    pub fn range(
+        &self,
+        channel: &str,
+        namespace: &str,
+        collection: Option<&str>,
+        start: &str,
+        end: &str,
+    ) -> Vec<(String, VersionedValue)> {
+        let Some(keys) = self.keys(channel, namespace, collection) else { return Vec::new() };
+        if !end.is_empty() && end <= start {
+            return Vec::new();
+        }
+        let upper = if end.is_empty() { Bound::Unbounded } else { Bound::Excluded(end) };
+        keys.range::<str, _>((Bound::Included(start), upper)).map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
     /// Every committed key and value of a namespace, sorted by key.
     pub fn snapshot(&self, channel: &str, namespace: &str) -> BTreeMap<String, Vec<u8>> {
-        self.channels
-            .get(channel)
-            .and_then(|c| c.namespaces.get(namespace))
-            .map(|ns| ns.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect())
-            .unwrap_or_default()
+        values(self.keys(channel, namespace, None))
+    }
+
+    /// Every committed key and value of a collection, sorted by key.
+    pub fn private_snapshot(&self, channel: &str, namespace: &str, collection: &str) -> BTreeMap<String, Vec<u8>> {
+        values(self.keys(channel, namespace, Some(collection)))
+    }
+
+    /// Every committed write of a public key, **newest first**, as the peer's `GetHistoryForKey` returns it (the
+    /// LevelDB history index is read backwards since Fabric 2.0; `core/ledger/kvledger/history/query_executer.go`).
+    pub fn history(&self, channel: &str, namespace: &str, key: &str) -> Vec<HistoryEntry> {
+        let entries = self.namespace(channel, namespace).and_then(|ns| ns.history.get(key));
+        entries.map(|e| e.iter().rev().cloned().collect()).unwrap_or_default()
     }
 
     /// The channel's height: the number of the last committed block (0 before any commit).
@@ -127,33 +189,89 @@ impl WorldState {
         self.channels.get(channel).map_or(0, |c| c.next_block - 1)
     }
 
+    /// Whether every version `rwset` read is still current (absent keys still absent), public and private.
+    fn is_current(&self, channel: &str, rwset: &TxRwSet) -> bool {
+        rwset.namespaces.iter().all(|(ns, set)| {
+            let public_ok = set.reads.iter().all(|(key, seen)| self.get(channel, ns, key).map(|v| v.version) == *seen);
+            public_ok
+                && set.collections.iter().all(|(coll, c)| {
+                    c.reads
+                        .iter()
+                        .all(|(key, seen)| self.get_private(channel, ns, coll, key).map(|v| v.version) == *seen)
+                })
+        })
+    }
+
     /// Validates `rwset` against current state and, if valid, applies its writes in a new block.
     ///
-    /// Every key read must still carry the version that was read (absent keys must still be absent); otherwise the
-    /// transaction is invalid and nothing is written. A valid transaction always takes a block, even with no writes,
-    /// as a submitted read-only transaction does on a real channel.
-    pub fn commit(&mut self, channel: &str, namespace: &str, rwset: &RwSet) -> CommitStatus {
-        let stale = rwset.reads.iter().any(|(key, seen)| self.get(channel, namespace, key).map(|v| v.version) != *seen);
-        if stale {
+    /// A valid transaction always takes a block, even with no writes, as a submitted read-only transaction does on
+    /// a real channel. An invalid one writes nothing and takes no block here.
+    pub fn commit(&mut self, channel: &str, rwset: &TxRwSet, info: &CommitInfo) -> CommitStatus {
+        if !self.is_current(channel, rwset) {
             return CommitStatus::MvccReadConflict;
         }
         let ledger = self.channels.entry(channel.to_owned()).or_default();
         let block = ledger.next_block;
         ledger.next_block += 1;
-        let state = ledger.namespaces.entry(namespace.to_owned()).or_default();
         let version = Version { block, tx: 0 };
-        for (key, value) in &rwset.writes {
-            match value {
-                Some(value) => {
-                    state.insert(key.clone(), VersionedValue { value: value.clone(), version });
-                }
-                None => {
-                    state.remove(key);
-                }
+        for (ns, set) in &rwset.namespaces {
+            let state = ledger.namespaces.entry(ns.clone()).or_default();
+            apply(&mut state.public, &set.writes, &set.metadata_writes, version);
+            for (key, value) in &set.writes {
+                state.history.entry(key.clone()).or_default().push(HistoryEntry {
+                    txid: info.txid.clone(),
+                    value: value.clone().unwrap_or_default(),
+                    timestamp: info.timestamp,
+                    is_delete: value.is_none(),
+                    block,
+                });
+            }
+            for (name, coll) in &set.collections {
+                let keys = state.private.entry(name.clone()).or_default();
+                // A purge is recorded as a delete of the key (and has no history to erase here).
+                apply(keys, &coll.writes, &coll.metadata_writes, version);
             }
         }
         CommitStatus::Committed { block }
     }
+
+    /// Commits one namespace's read/write set (see [`WorldState::commit`]).
+    pub fn commit_ns(&mut self, channel: &str, namespace: &str, rwset: &RwSet, info: &CommitInfo) -> CommitStatus {
+        let tx = TxRwSet { namespaces: BTreeMap::from([(namespace.to_owned(), rwset.clone())]) };
+        self.commit(channel, &tx, info)
+    }
+}
+
+/// Applies writes, then metadata writes, to one key map.
+fn apply(
+    keys: &mut KeyMap,
+    writes: &BTreeMap<String, Option<Vec<u8>>>,
+    metadata_writes: &BTreeMap<String, Metadata>,
+    version: Version,
+) {
+    for (key, value) in writes {
+        match value {
+            Some(value) => {
+                // Updating only the value keeps the key's metadata, as the peer's committer does.
+                let metadata = keys.get(key).map(|v| v.metadata.clone()).unwrap_or_default();
+                keys.insert(key.clone(), VersionedValue { value: value.clone(), version, metadata });
+            }
+            None => {
+                keys.remove(key);
+            }
+        }
+    }
+    for (key, metadata) in metadata_writes {
+        // Metadata of a key that does not exist is dropped: the transaction is valid, nothing is stored.
+        if let Some(entry) = keys.get_mut(key) {
+            entry.metadata = metadata.clone();
+            entry.version = version;
+        }
+    }
+}
+
+fn values(keys: Option<&KeyMap>) -> BTreeMap<String, Vec<u8>> {
+    keys.map(|keys| keys.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -163,13 +281,21 @@ mod tests {
     const CH: &str = "mychannel";
     const NS: &str = "basic";
 
+    fn info(txid: &str, seconds: i64) -> CommitInfo {
+        CommitInfo { txid: txid.to_owned(), timestamp: Timestamp { seconds, nanos: 0 } }
+    }
+
+    fn commit(world: &mut WorldState, rw: &RwSet) -> CommitStatus {
+        world.commit_ns(CH, NS, rw, &info("tx", 0))
+    }
+
     fn seeded(pairs: &[(&str, &str)]) -> WorldState {
         let mut world = WorldState::default();
         let mut rw = RwSet::default();
         for (k, v) in pairs {
             rw.record_put(k, v.as_bytes().to_vec());
         }
-        assert_eq!(world.commit(CH, NS, &rw), CommitStatus::Committed { block: 1 });
+        assert_eq!(commit(&mut world, &rw), CommitStatus::Committed { block: 1 });
         world
     }
 
@@ -181,7 +307,7 @@ mod tests {
 
         let mut rw = RwSet::default();
         rw.record_put("b", b"2".to_vec());
-        assert_eq!(world.commit(CH, NS, &rw), CommitStatus::Committed { block: 2 });
+        assert_eq!(commit(&mut world, &rw), CommitStatus::Committed { block: 2 });
         assert_eq!(world.get(CH, NS, "a").unwrap().version.block, 1, "untouched keys keep their version");
         assert_eq!(world.get(CH, NS, "b").unwrap().version.block, 2);
         assert_eq!(world.height(CH), 2);
@@ -211,7 +337,7 @@ mod tests {
         rw.record_delete("never-existed");
         rw.record_delete("d");
         rw.record_put("d", b"back".to_vec());
-        assert!(world.commit(CH, NS, &rw).is_committed());
+        assert!(commit(&mut world, &rw).is_committed());
         let snap = world.snapshot(CH, NS);
         let keys: Vec<&str> = snap.keys().map(String::as_str).collect();
         assert_eq!(keys, ["a", "d"]);
@@ -239,8 +365,8 @@ mod tests {
         second.record_put("a", b"3".to_vec());
         second.record_put("z", b"side effect".to_vec());
 
-        assert_eq!(world.commit(CH, NS, &first), CommitStatus::Committed { block: 2 });
-        assert_eq!(world.commit(CH, NS, &second), CommitStatus::MvccReadConflict);
+        assert_eq!(commit(&mut world, &first), CommitStatus::Committed { block: 2 });
+        assert_eq!(commit(&mut world, &second), CommitStatus::MvccReadConflict);
         assert_eq!(world.get(CH, NS, "a").unwrap().value, b"2");
         assert!(world.get(CH, NS, "z").is_none(), "an invalid transaction writes nothing");
         assert_eq!(world.height(CH), 2, "an invalid transaction does not take a block here");
@@ -255,25 +381,104 @@ mod tests {
 
         let mut creator = RwSet::default();
         creator.record_put("k", b"now here".to_vec());
-        assert!(world.commit(CH, NS, &creator).is_committed());
-        assert_eq!(world.commit(CH, NS, &reader), CommitStatus::MvccReadConflict);
+        assert!(commit(&mut world, &creator).is_committed());
+        assert_eq!(commit(&mut world, &reader), CommitStatus::MvccReadConflict);
     }
 
     #[test]
-    fn blind_writes_never_conflict_and_first_read_version_is_kept() {
+    fn blind_writes_never_conflict() {
         let mut world = seeded(&[("a", "1")]);
         let mut blind = RwSet::default();
         blind.record_put("a", b"blind".to_vec());
 
         let mut other = RwSet::default();
         other.record_put("a", b"other".to_vec());
-        assert!(world.commit(CH, NS, &other).is_committed());
-        assert!(world.commit(CH, NS, &blind).is_committed());
+        assert!(commit(&mut world, &other).is_committed());
+        assert!(commit(&mut world, &blind).is_committed());
         assert_eq!(world.get(CH, NS, "a").unwrap().value, b"blind");
+    }
+
+    #[test]
+    fn ranges_are_half_open_and_an_empty_end_is_unbounded() {
+        let world = seeded(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]);
+        let keys =
+            |start, end| -> Vec<String> { world.range(CH, NS, None, start, end).into_iter().map(|(k, _)| k).collect() };
+        assert_eq!(keys("b", "d"), ["b", "c"]);
+        assert_eq!(keys("b", ""), ["b", "c", "d"]);
+        assert_eq!(keys("", ""), ["a", "b", "c", "d"]);
+        assert!(keys("d", "b").is_empty(), "an inverted range is empty, not a panic");
+        assert!(world.range(CH, "nobody", None, "", "").is_empty());
+    }
+
+    #[test]
+    fn history_is_newest_first_with_deletes_and_timestamps() {
+        let mut world = WorldState::default();
+        let mut put = RwSet::default();
+        put.record_put("k", b"1".to_vec());
+        world.commit_ns(CH, NS, &put, &info("t1", 100));
+        put.record_put("k", b"2".to_vec());
+        world.commit_ns(CH, NS, &put, &info("t2", 200));
+        let mut del = RwSet::default();
+        del.record_delete("k");
+        world.commit_ns(CH, NS, &del, &info("t3", 300));
+
+        let history = world.history(CH, NS, "k");
+        let summary: Vec<(&str, &[u8], i64, bool, u64)> = history
+            .iter()
+            .map(|h| (h.txid.as_str(), h.value.as_slice(), h.timestamp.seconds, h.is_delete, h.block))
+            .collect();
+        assert_eq!(summary, [("t3", &b""[..], 300, true, 3), ("t2", b"2", 200, false, 2), ("t1", b"1", 100, false, 1)]);
+        assert!(world.history(CH, NS, "never").is_empty());
+    }
+
+    #[test]
+    fn metadata_follows_its_key() {
+        let mut world = seeded(&[("a", "1")]);
+        let policy = Metadata::from([("VALIDATION_PARAMETER".to_owned(), b"policy".to_vec())]);
 
         let mut rw = RwSet::default();
-        rw.record_read("a", Some(Version { block: 1, tx: 0 }));
-        rw.record_read("a", Some(Version { block: 9, tx: 0 }));
-        assert_eq!(rw.reads["a"], Some(Version { block: 1, tx: 0 }));
+        rw.record_metadata("a", policy.clone());
+        rw.record_metadata("ghost", policy.clone());
+        assert_eq!(commit(&mut world, &rw), CommitStatus::Committed { block: 2 });
+        let a = world.get(CH, NS, "a").unwrap();
+        assert_eq!((a.metadata.clone(), a.version.block), (policy.clone(), 2), "a metadata write bumps the version");
+        assert!(world.get(CH, NS, "ghost").is_none(), "metadata of a missing key commits but stores nothing");
+
+        let mut update = RwSet::default();
+        update.record_put("a", b"2".to_vec());
+        commit(&mut world, &update);
+        assert_eq!(world.get(CH, NS, "a").unwrap().metadata, policy, "a value update keeps the metadata");
+
+        let mut recreate = RwSet::default();
+        recreate.record_delete("a");
+        commit(&mut world, &recreate);
+        recreate.record_put("a", b"3".to_vec());
+        commit(&mut world, &recreate);
+        assert!(world.get(CH, NS, "a").unwrap().metadata.is_empty(), "a delete drops the metadata");
+        assert!(world.history(CH, NS, "ghost").is_empty(), "metadata writes are not history");
+    }
+
+    #[test]
+    fn private_data_commits_per_collection_with_hashes_and_mvcc() {
+        let mut world = WorldState::default();
+        let mut rw = RwSet::default();
+        rw.collection_mut("secret").record_put("k", b"v".to_vec());
+        rw.collection_mut("secret").record_put("gone", b"x".to_vec());
+        assert!(commit(&mut world, &rw).is_committed());
+        assert_eq!(world.get_private(CH, NS, "secret", "k").unwrap().value, b"v");
+        assert_eq!(world.private_hash(CH, NS, "secret", "k"), Some(hash(b"v")));
+        assert!(world.get(CH, NS, "k").is_none(), "private data is not public state");
+        assert!(world.get_private(CH, NS, "other", "k").is_none());
+        assert!(world.history(CH, NS, "k").is_empty(), "private writes are not in the history database");
+
+        let mut stale = RwSet::default();
+        stale.collection_mut("secret").record_read("k", Some(Version { block: 1, tx: 0 }));
+        let mut purge = RwSet::default();
+        purge.collection_mut("secret").record_purge("gone");
+        purge.collection_mut("secret").record_put("k", b"w".to_vec());
+        assert!(commit(&mut world, &purge).is_committed());
+        assert!(world.get_private(CH, NS, "secret", "gone").is_none());
+        assert_eq!(commit(&mut world, &stale), CommitStatus::MvccReadConflict);
+        assert_eq!(world.private_snapshot(CH, NS, "secret").into_keys().collect::<Vec<_>>(), ["k"]);
     }
 }

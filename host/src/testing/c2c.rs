@@ -1,0 +1,96 @@
+//! Chaincode-to-chaincode calls: the peer's `HandleInvokeChaincode` (`fabric-protocol.md` §5).
+//!
+//! The callee is found by name among the connections of the same [`super::PeerSim`] (any host), checked against its
+//! chaincode definition, and run with the caller's txid and signed proposal. On the caller's channel it shares the
+//! caller's simulator, so its reads and writes join the transaction's read/write set under the callee's namespace
+//! (even when the callee fails: the caller decides). On another channel it gets a fresh simulator whose writes are
+//! discarded. The reply is a RESPONSE carrying the callee's COMPLETED or ERROR message as received, its event
+//! included. A callee that cannot run is an ERROR; since the callee stream already has a context for the (channel,
+//! txid), a chaincode calling itself, or a cycle A → B → A, fails with `txid: <txid>(<channel>) exists`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use prost::Message;
+use wasmcc_proto::protos::ChaincodeSpec;
+
+use super::handler::{lock, Shared};
+use super::lifecycle::check_invocation;
+use super::simulator::TxSimulator;
+use super::tx::{Invocation, TxContext};
+
+/// A `ChaincodeSpec` name: `"name"`, `"name/channel"`, optionally with a `:version` (parsed and ignored).
+#[derive(Debug, PartialEq, Eq)]
+struct Target<'a> {
+    name: &'a str,
+    channel: Option<&'a str>,
+}
+
+/// The peer's `ParseName`.
+fn parse_name(spec_name: &str) -> Target<'_> {
+    let (rest, channel) = match spec_name.split_once('/') {
+        Some((rest, channel)) => (rest, Some(channel)),
+        None => (spec_name, None),
+    };
+    let name = rest.split_once(':').map_or(rest, |(name, _version)| name);
+    Target { name, channel: channel.filter(|c| !c.is_empty()) }
+}
+
+impl Shared {
+    pub(crate) async fn handle_invoke_chaincode(
+        &self,
+        ctx: &TxContext,
+        spec: ChaincodeSpec,
+    ) -> Result<Vec<u8>, String> {
+        let spec_name = spec.chaincode_id.as_ref().map(|id| id.name.clone()).unwrap_or_default();
+        let target = parse_name(&spec_name);
+        let channel = target.channel.unwrap_or(&ctx.channel_id).to_owned();
+        let invalid = |cause: String| format!("execute failed: invalid invocation: {cause}");
+
+        let Some(callee) = self.sim.chaincode(target.name) else {
+            let name = target.name;
+            let cause = format!(
+                "[channel {channel}] failed to get chaincode container info for {name}: chaincode {name} not found"
+            );
+            return Err(invalid(cause));
+        };
+        let sim = if channel == ctx.channel_id {
+            ctx.sim.clone()
+        } else {
+            Arc::new(Mutex::new(TxSimulator::new(&channel, &ctx.txid)))
+        };
+        // The callee gets the input as sent, without decorations (the peer does not carry them over).
+        let input =
+            wasmcc_proto::protos::ChaincodeInput { decorations: HashMap::new(), ..spec.input.unwrap_or_default() };
+        let kind = {
+            let world = self.sim.world();
+            let definition = callee.opts.definition.as_ref();
+            check_invocation(definition, &world, &mut lock(&sim), &callee.namespace, input.is_init).map_err(invalid)?
+        };
+        let invocation = Invocation {
+            kind,
+            channel_id: channel,
+            txid: ctx.txid.clone(),
+            input,
+            proposal: ctx.proposal.clone(),
+            creator_mspid: ctx.creator_mspid.clone(),
+            sim,
+        };
+        let reply = callee.run(invocation).await.map_err(|e| format!("execute failed: error sending: {e}"))?;
+        Ok(reply.encode_to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_into_chaincode_and_channel() {
+        assert_eq!(parse_name("cc"), Target { name: "cc", channel: None });
+        assert_eq!(parse_name("cc/other"), Target { name: "cc", channel: Some("other") });
+        assert_eq!(parse_name("cc:1.0/other"), Target { name: "cc", channel: Some("other") });
+        assert_eq!(parse_name("cc:1.0"), Target { name: "cc", channel: None });
+        assert_eq!(parse_name("cc/"), Target { name: "cc", channel: None });
+    }
+}

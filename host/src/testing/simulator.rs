@@ -1,0 +1,224 @@
+//! The transaction simulator: what the peer's `txmgr` `txSimulator` does for one transaction.
+//!
+//! It reads committed state (never the transaction's own writes), records every read with the version seen and
+//! every write in a [`TxRwSet`], and enforces the ledger's read-only rules: a transaction that has written may not
+//! then run a paginated query or a query on private data, and one that has run either may not write. One
+//! simulator is shared by a transaction and every chaincode it calls on the same channel, so the rules (and the
+//! read/write set) span all of them.
+
+use super::rwset::{hash, Metadata, TxRwSet};
+use super::world::{Version, WorldState};
+
+/// Per-transaction simulation state. Lock order: the world first, then the simulator.
+#[derive(Debug)]
+pub(crate) struct TxSimulator {
+    pub(crate) channel_id: String,
+    pub(crate) txid: String,
+    pub(crate) rwset: TxRwSet,
+    write_performed: bool,
+    pvtdata_queries_performed: bool,
+    paginated_queries_performed: bool,
+}
+
+impl TxSimulator {
+    pub(crate) fn new(channel_id: &str, txid: &str) -> TxSimulator {
+        TxSimulator {
+            channel_id: channel_id.to_owned(),
+            txid: txid.to_owned(),
+            rwset: TxRwSet::default(),
+            write_performed: false,
+            pvtdata_queries_performed: false,
+            paginated_queries_performed: false,
+        }
+    }
+
+    pub(crate) fn get_state(&mut self, world: &WorldState, ns: &str, key: &str) -> Option<Vec<u8>> {
+        let found = world.get(&self.channel_id, ns, key);
+        self.record_read(ns, None, key, found.map(|v| v.version));
+        found.map(|v| v.value.clone())
+    }
+
+    pub(crate) fn get_private_data(&mut self, world: &WorldState, ns: &str, coll: &str, key: &str) -> Option<Vec<u8>> {
+        let found = world.get_private(&self.channel_id, ns, coll, key);
+        self.record_read(ns, Some(coll), key, found.map(|v| v.version));
+        found.map(|v| v.value.clone())
+    }
+
+    /// The hash of a private value: readable by anyone, and recorded as a read of the key like the value itself.
+    pub(crate) fn get_private_data_hash(
+        &mut self,
+        world: &WorldState,
+        ns: &str,
+        coll: &str,
+        key: &str,
+    ) -> Option<Vec<u8>> {
+        let found = world.get_private(&self.channel_id, ns, coll, key);
+        self.record_read(ns, Some(coll), key, found.map(|v| v.version));
+        found.map(|v| hash(&v.value))
+    }
+
+    /// A key's metadata (public with `coll` `None`), recorded as a read of the key.
+    pub(crate) fn get_metadata(&mut self, world: &WorldState, ns: &str, coll: Option<&str>, key: &str) -> Metadata {
+        let found = match coll {
+            None => world.get(&self.channel_id, ns, key),
+            Some(coll) => world.get_private(&self.channel_id, ns, coll, key),
+        };
+        self.record_read(ns, coll, key, found.map(|v| v.version));
+        found.map(|v| v.metadata.clone()).unwrap_or_default()
+    }
+
+    /// Records a read made by a query iterator (or a point read).
+    pub(crate) fn record_read(&mut self, ns: &str, coll: Option<&str>, key: &str, version: Option<Version>) {
+        let set = self.rwset.ns_mut(ns);
+        match coll {
+            None => set.record_read(key, version),
+            Some(coll) => set.collection_mut(coll).record_read(key, version),
+        }
+    }
+
+    /// `SetState`/`DeleteState` (an empty value deletes).
+    pub(crate) fn set_state(&mut self, ns: &str, key: &str, value: Vec<u8>) -> Result<(), String> {
+        self.check_write()?;
+        self.rwset.ns_mut(ns).record_put(key, value);
+        Ok(())
+    }
+
+    pub(crate) fn set_state_metadata(&mut self, ns: &str, key: &str, metadata: Metadata) -> Result<(), String> {
+        self.check_write()?;
+        self.rwset.ns_mut(ns).record_metadata(key, metadata);
+        Ok(())
+    }
+
+    pub(crate) fn set_private_data(&mut self, ns: &str, coll: &str, key: &str, value: Vec<u8>) -> Result<(), String> {
+        self.check_write()?;
+        self.rwset.ns_mut(ns).collection_mut(coll).record_put(key, value);
+        Ok(())
+    }
+
+    pub(crate) fn purge_private_data(&mut self, ns: &str, coll: &str, key: &str) -> Result<(), String> {
+        self.check_write()?;
+        self.rwset.ns_mut(ns).collection_mut(coll).record_purge(key);
+        Ok(())
+    }
+
+    pub(crate) fn set_private_metadata(
+        &mut self,
+        ns: &str,
+        coll: &str,
+        key: &str,
+        metadata: Metadata,
+    ) -> Result<(), String> {
+        self.check_write()?;
+        self.rwset.ns_mut(ns).collection_mut(coll).record_metadata(key, metadata);
+        Ok(())
+    }
+
+    /// Before a range or rich query on private data (`checkBeforePvtdataQueries`).
+    pub(crate) fn check_before_pvtdata_queries(&mut self) -> Result<(), String> {
+        if self.write_performed {
+            return Err(format!(
+                "txid [{}]: unsuppored transaction. Queries on pvt data is supported only in a read-only transaction",
+                self.txid
+            ));
+        }
+        self.pvtdata_queries_performed = true;
+        Ok(())
+    }
+
+    /// Before a paginated range or rich query (`checkBeforePaginatedQueries`).
+    pub(crate) fn check_before_paginated_queries(&mut self) -> Result<(), String> {
+        if self.write_performed {
+            return Err(format!(
+                "txid [{}]: unsuppored transaction. Paginated queries are supported only in a read-only transaction",
+                self.txid
+            ));
+        }
+        self.paginated_queries_performed = true;
+        Ok(())
+    }
+
+    /// Before any write (`checkWritePrecondition`); the texts are the peer's, typo included.
+    fn check_write(&mut self) -> Result<(), String> {
+        if self.pvtdata_queries_performed {
+            return Err(format!(
+                "txid [{}]: unsuppored transaction. Transaction has already performed queries on pvt data. Writes are \
+                 not allowed",
+                self.txid
+            ));
+        }
+        if self.paginated_queries_performed {
+            return Err(format!(
+                "txid [{}]: unsuppored transaction. Transaction has already performed a paginated query. Writes are \
+                 not allowed",
+                self.txid
+            ));
+        }
+        self.write_performed = true;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::rwset::RwSet;
+    use crate::testing::world::CommitInfo;
+
+    fn world_with(key: &str, value: &str) -> WorldState {
+        let mut world = WorldState::default();
+        let mut rw = RwSet::default();
+        rw.record_put(key, value.as_bytes().to_vec());
+        rw.collection_mut("secret").record_put(key, b"private".to_vec());
+        world.commit_ns("ch", "cc", &rw, &CommitInfo { txid: "seed".into(), timestamp: Default::default() });
+        world
+    }
+
+    #[test]
+    fn reads_record_versions_per_namespace_and_collection() {
+        let world = world_with("k", "v");
+        let mut sim = TxSimulator::new("ch", "tx1");
+        sim.set_state("cc", "k", b"mine".to_vec()).unwrap();
+        assert_eq!(sim.get_state(&world, "cc", "k").as_deref(), Some(&b"v"[..]), "never its own write");
+        assert_eq!(sim.get_private_data(&world, "cc", "secret", "k").as_deref(), Some(&b"private"[..]));
+        assert_eq!(sim.get_private_data_hash(&world, "cc", "secret", "k"), Some(hash(b"private")));
+        assert_eq!(sim.get_state(&world, "other", "k"), None);
+        let v1 = Some(Version { block: 1, tx: 0 });
+        assert_eq!(sim.rwset.ns("cc").reads["k"], v1);
+        assert_eq!(sim.rwset.ns("cc").collections["secret"].reads["k"], v1);
+        assert_eq!(sim.rwset.ns("other").reads["k"], None);
+    }
+
+    #[test]
+    fn a_write_forbids_later_paginated_and_private_queries() {
+        let mut sim = TxSimulator::new("ch", "tx1");
+        sim.set_state("cc", "k", b"v".to_vec()).unwrap();
+        assert_eq!(
+            sim.check_before_paginated_queries().unwrap_err(),
+            "txid [tx1]: unsuppored transaction. Paginated queries are supported only in a read-only transaction"
+        );
+        assert_eq!(
+            sim.check_before_pvtdata_queries().unwrap_err(),
+            "txid [tx1]: unsuppored transaction. Queries on pvt data is supported only in a read-only transaction"
+        );
+    }
+
+    #[test]
+    fn a_paginated_or_private_query_forbids_later_writes() {
+        let mut sim = TxSimulator::new("ch", "tx2");
+        sim.check_before_paginated_queries().unwrap();
+        assert_eq!(
+            sim.set_state("cc", "k", b"v".to_vec()).unwrap_err(),
+            "txid [tx2]: unsuppored transaction. Transaction has already performed a paginated query. Writes are not \
+             allowed"
+        );
+        let mut sim = TxSimulator::new("ch", "tx3");
+        sim.check_before_pvtdata_queries().unwrap();
+        assert_eq!(
+            sim.purge_private_data("cc", "c", "k").unwrap_err(),
+            "txid [tx3]: unsuppored transaction. Transaction has already performed queries on pvt data. Writes are not \
+             allowed"
+        );
+        assert!(sim.set_state_metadata("cc", "k", Metadata::new()).is_err());
+        assert!(sim.check_before_pvtdata_queries().is_ok(), "read-only queries may repeat");
+    }
+}
