@@ -2,7 +2,7 @@
 //! iterator batches, and the per-transaction iterator limit.
 
 use wasmcc_host::limits::{self, TxLimits};
-use wasmcc_host::testing::{args, ConnectOptions, PeerConnection, PeerSim, TxResult};
+use wasmcc_host::testing::{args, ConnectOptions, PeerConnection, PeerSim, TxOptions, TxResult};
 use wasmcc_tests::{Served, TestHost};
 
 async fn probe(host: &mut TestHost) -> Served {
@@ -106,4 +106,15 @@ async fn too_many_open_iterators_is_a_clear_error_for_the_guest() {
     let r = conn.invoke("ch", args(["iterators"])).await.unwrap();
     let message = &r.response().expect("the guest answers").message;
     assert!(message.contains(&format!("at most {} open query iterators", limits::MAX_OPEN_ITERATORS)), "{message}");
+}
+
+#[tokio::test]
+async fn decorations_reach_the_guest_from_the_transaction_payload() {
+    let mut host = TestHost::new();
+    let served = probe(&mut host).await;
+    let peer = PeerSim::new();
+    let conn = connect(&peer, &served, true).await;
+    let opts = TxOptions::new().decoration("zeta", "2").decoration("alpha", "1");
+    let r = conn.invoke_with("mychannel", args(["decorations"]), &opts).await.unwrap();
+    assert_eq!(r.payload(), br#"{"alpha":"1","zeta":"2"}"#);
 }

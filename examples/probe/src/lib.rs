@@ -186,6 +186,12 @@ fn run(stub: &mut Stub, function: &str, p: &[String]) -> Out {
                 .into_bytes())
         }
         "ctx" => context(stub),
+        // wasmcc only: Node's fabric-shim has no GetDecorations, so this stays out of the conformance suite.
+        "decorations" => {
+            let items: Vec<String> =
+                stub.decorations().iter().map(|(k, v)| format!("{}:{}", js(k), js(&text(v)))).collect();
+            Ok(format!("{{{}}}", items.join(",")).into_bytes())
+        }
         "composite" => {
             need(1)?;
             Ok(js(&stub.create_composite_key(&p[0], &p[1..])?).into_bytes())
