@@ -118,3 +118,25 @@ async fn decorations_reach_the_guest_from_the_transaction_payload() {
     let r = conn.invoke_with("mychannel", args(["decorations"]), &opts).await.unwrap();
     assert_eq!(r.payload(), br#"{"alpha":"1","zeta":"2"}"#);
 }
+
+#[tokio::test]
+async fn multi_key_private_reads_and_all_composite_keys_paginated() {
+    let mut host = TestHost::new();
+    let served = probe(&mut host).await;
+    let peer = PeerSim::new();
+    peer.seed_private("mychannel", "probe", "coll", [("a", "1"), ("c", "3")]);
+    peer.seed("mychannel", "probe", [("\u{0}t\u{0}x\u{0}", "1"), ("\u{0}t\u{0}y\u{0}", "2"), ("plain", "p")]);
+    let conn = connect(&peer, &served, true).await;
+
+    let r = conn.invoke("mychannel", args(["getMultiPrivate", "coll", "a", "b", "c"])).await.unwrap();
+    assert_eq!(r.payload(), br#"["1",null,"3"]"#, "{:?}", r.outcome);
+    let mut types = sent(&conn, &r);
+    types.pop();
+    assert_eq!(types, ["GET_STATE_MULTIPLE"]);
+
+    let r = conn.invoke_with("mychannel", args(["allCompositePage", "1", ""]), &TxOptions::new().evaluate()).await;
+    let page: serde_json::Value = serde_json::from_slice(r.unwrap().payload()).unwrap();
+    assert_eq!(page["fetched"], 1);
+    assert_eq!(page["results"][0]["key"], "\u{0}t\u{0}x\u{0}");
+    assert_eq!(page["bookmark"], "\u{0}t\u{0}y\u{0}", "simple keys are outside the composite key space");
+}

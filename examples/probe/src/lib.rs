@@ -86,6 +86,20 @@ fn run(stub: &mut Stub, function: &str, p: &[String]) -> Out {
                 values.iter().map(|v| v.as_deref().map_or_else(|| "null".into(), |v| js(&text(v)))).collect();
             Ok(format!("[{}]", items.join(",")).into_bytes())
         }
+        // wasmcc only (Node's fabric-shim has no multi-key read): GetMultiplePrivateData.
+        "getMultiPrivate" => {
+            need(1)?;
+            let values = stub.get_multiple_private_data(&p[0], &p[1..])?;
+            let items: Vec<String> =
+                values.iter().map(|v| v.as_deref().map_or_else(|| "null".into(), |v| js(&text(v)))).collect();
+            Ok(format!("[{}]", items.join(",")).into_bytes())
+        }
+        // wasmcc only (Node's fabric-shim lacks it): GetAllStatesCompositeKeyWithPagination.
+        "allCompositePage" => {
+            need(2)?;
+            let size = number(&p[0], "pageSize")?;
+            page(stub.get_all_states_composite_key_with_pagination(size, &p[1])?)
+        }
         "range" => {
             need(2)?;
             results(stub.get_state_by_range(&p[0], &p[1])?, None)
