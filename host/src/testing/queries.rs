@@ -28,23 +28,30 @@ use super::tx::TxContext;
 use super::world::{VersionedValue, WorldState};
 
 impl Shared {
-    pub(crate) fn handle_get_state_by_range(&self, ctx: &TxContext, req: GetStateByRange) -> Result<Vec<u8>, String> {
-        let metadata = query_metadata(&req.metadata)?;
-        let limit = self.total_limit(Some(&metadata));
-        let collection = (!req.collection.is_empty()).then_some(req.collection.as_str());
+    /// What range and rich queries share: the collection (`None` for public state) with its read check, and whether
+    /// the query is paginated (public data only).
+    fn query_scope<'a>(
+        &self,
+        ctx: &TxContext,
+        collection: &'a str,
+        metadata: &QueryMetadata,
+    ) -> Result<(Option<&'a str>, bool), String> {
+        let collection = (!collection.is_empty()).then_some(collection);
         if let Some(collection) = collection {
             self.check_private(ctx, collection, Access::Read)?;
         }
-        let paginated = collection.is_none() && is_paginated(&metadata);
+        Ok((collection, collection.is_none() && is_paginated(metadata)))
+    }
+
+    pub(crate) fn handle_get_state_by_range(&self, ctx: &TxContext, req: GetStateByRange) -> Result<Vec<u8>, String> {
+        let metadata = query_metadata(&req.metadata)?;
+        let limit = self.total_limit(Some(&metadata));
+        let (collection, paginated) = self.query_scope(ctx, &req.collection, &metadata)?;
         let start = if paginated && !metadata.bookmark.is_empty() { &metadata.bookmark } else { &req.start_key };
         let rows = {
             let world = self.sim.world();
             let mut sim = lock(&ctx.sim);
-            if collection.is_some() {
-                sim.check_before_pvtdata_queries()?;
-            } else if paginated {
-                sim.check_before_paginated_queries()?;
-            }
+            sim.check_before_query(collection.is_some(), paginated)?;
             let entries = world.range(&ctx.channel_id, &ctx.namespace, collection, start, &req.end_key);
             entries.into_iter().map(|(key, entry)| kv_row(ctx, collection, key, &entry, None)).collect()
         };
@@ -55,19 +62,11 @@ impl Shared {
     pub(crate) fn handle_get_query_result(&self, ctx: &TxContext, req: GetQueryResult) -> Result<Vec<u8>, String> {
         let metadata = query_metadata(&req.metadata)?;
         let limit = self.total_limit(Some(&metadata));
-        let collection = (!req.collection.is_empty()).then_some(req.collection.as_str());
-        if let Some(collection) = collection {
-            self.check_private(ctx, collection, Access::Read)?;
-        }
-        let paginated = collection.is_none() && is_paginated(&metadata);
+        let (collection, paginated) = self.query_scope(ctx, &req.collection, &metadata)?;
         let rows = {
             let world = self.sim.world();
             let mut sim = lock(&ctx.sim);
-            if collection.is_some() {
-                sim.check_before_pvtdata_queries()?;
-            } else if paginated {
-                sim.check_before_paginated_queries()?;
-            }
+            sim.check_before_query(collection.is_some(), paginated)?;
             let query = Query::parse(&req.query).map_err(|e| e.to_string())?;
             let bookmark = if paginated { metadata.bookmark.as_str() } else { "" };
             rich_rows(&world, ctx, collection, &query, bookmark)

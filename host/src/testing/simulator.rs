@@ -113,6 +113,17 @@ impl TxSimulator {
         Ok(())
     }
 
+    /// Before a range or rich query: the read-only rule for private-data and paginated queries.
+    pub(crate) fn check_before_query(&mut self, private: bool, paginated: bool) -> Result<(), String> {
+        if private {
+            self.check_before_pvtdata_queries()
+        } else if paginated {
+            self.check_before_paginated_queries()
+        } else {
+            Ok(())
+        }
+    }
+
     /// Before a range or rich query on private data (`checkBeforePvtdataQueries`).
     pub(crate) fn check_before_pvtdata_queries(&mut self) -> Result<(), String> {
         if self.write_performed {
