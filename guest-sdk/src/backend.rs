@@ -1,19 +1,20 @@
-//! The calls a [`Stub`](crate::Stub) makes: one trait, two implementations (`host::Host` on wasm, the mock
-//! ledger's transaction natively), so the compiler checks that both offer the same calls.
+//! The calls a [`Stub`](crate::Stub) makes: one trait, implemented by `host::Host` on wasm and natively by the mock
+//! ledger's transaction or by a host that embeds chaincode without a sandbox ([`crate::embed`]), so the compiler
+//! checks that all of them offer the same calls.
 
 use crate::iterators::{HistoryIterator, QueryMetadata, StateIterator};
 use crate::{Error, Response, Timestamp};
 
 /// A page request of the paginated queries (`protos.QueryMetadata`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Page<'a> {
-    pub(crate) page_size: i32,
-    pub(crate) bookmark: &'a str,
+pub struct Page<'a> {
+    pub page_size: i32,
+    pub bookmark: &'a str,
 }
 
 /// Close to the WIT (a `collection` argument, "" for public state). The shim's argument rules live in the Stub,
 /// above it, so both backends see only calls the Go shim would have sent.
-pub(crate) trait Backend {
+pub trait Backend {
     fn args(&self) -> Vec<Vec<u8>>;
     fn tx_id(&self) -> String;
     fn channel_id(&self) -> String;

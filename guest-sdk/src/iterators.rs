@@ -35,7 +35,7 @@ pub struct QueryMetadata {
 }
 
 /// Where an iterator's results come from: the host's resource on wasm, a buffer natively.
-pub(crate) trait Cursor<T> {
+pub trait Cursor<T> {
     /// The next result, `None` when there are no more.
     fn next(&mut self) -> Result<Option<T>, Error>;
     /// Releases the source early (the peer-side iterator, on wasm).

@@ -37,6 +37,8 @@
 mod backend;
 mod composite;
 mod der;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod embed;
 mod error;
 mod host;
 mod identity;

@@ -2,6 +2,13 @@
 //!
 //! Instances are never reused, so nothing a transaction leaves in memory can reach the next one. The pooling
 //! allocator and the pre-linked `ChaincodePre` keep that cheap.
+//!
+//! A chaincode may also be [`Program::Native`]: Rust linked into the host and run against the same [`TxState`]
+//! with no sandbox. Only the benchmarks use it, as the ceiling the wasm path is measured against.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use wasmtime::{ResourceLimiter, Store, Trap};
@@ -13,19 +20,41 @@ use crate::ledger::TxLedger;
 use crate::limits::{self, TxLimits};
 use crate::metrics::InstanceGuard;
 
-/// A chaincode ready to run: its CCID, pre-linked component and the operator's limits for it.
+/// A chaincode ready to run: its CCID, its code and the operator's limits for it.
 pub struct LoadedChaincode {
     pub ccid: String,
-    pub pre: ChaincodePre<TxState>,
+    pub program: Program,
     pub limits: TxLimits,
     /// Cancelled when the chaincode is removed: its sessions end and its listeners stop.
     pub retired: CancellationToken,
 }
 
 impl LoadedChaincode {
+    /// A wasm chaincode: its pre-linked component.
     pub fn new(ccid: String, pre: ChaincodePre<TxState>, limits: TxLimits) -> Self {
-        LoadedChaincode { ccid, pre, limits, retired: CancellationToken::new() }
+        Self::with_program(ccid, Program::Wasm(pre), limits)
     }
+
+    pub fn with_program(ccid: String, program: Program, limits: TxLimits) -> Self {
+        LoadedChaincode { ccid, program, limits, retired: CancellationToken::new() }
+    }
+}
+
+/// What runs a chaincode's transactions.
+pub enum Program {
+    /// A pre-linked wasm component, instantiated fresh for every transaction.
+    Wasm(ChaincodePre<TxState>),
+    /// Rust compiled into the host: no sandbox, no limits. For benchmarks only (see the module docs).
+    Native(Arc<dyn NativeProgram>),
+}
+
+/// A native chaincode's answer, or why it failed; handed back with the transaction's state.
+pub type NativeRun = Pin<Box<dyn Future<Output = (TxState, Result<GuestResponse, String>)> + Send>>;
+
+/// Chaincode linked into the host. It gets the transaction's whole [`TxState`], the very state a wasm instance's
+/// imports work on, and returns it when done so the executor finishes the transaction the same way.
+pub trait NativeProgram: Send + Sync {
+    fn run(&self, state: TxState) -> NativeRun;
 }
 
 /// What the guest did with the transaction.
@@ -67,16 +96,39 @@ impl ResourceLimiter for MemoryLimiter {
 
 /// Runs one INIT or TRANSACTION to its end.
 pub async fn execute(engine: &WasmEngine, cc: &LoadedChaincode, ctx: TxContext, ledger: TxLedger) -> GuestOutcome {
-    let is_init = ctx.is_init;
     let limiter = MemoryLimiter::new(cc.limits.memory_bytes);
-    let mut store =
-        Store::new(engine.engine(), TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone())));
+    let state = TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone()));
+    let (mut state, result) = match &cc.program {
+        Program::Wasm(pre) => run_wasm(engine, pre, &cc.limits, state).await,
+        Program::Native(program) => program.run(state).await,
+    };
+    let response = match result {
+        Ok(response) => response,
+        Err(text) => return GuestOutcome::Failed(text),
+    };
+    // The held-back writes must reach the peer before the answer does; if the peer refuses them the transaction
+    // fails whatever the guest answered, as with the Go shim (fabric-protocol.md §10.1).
+    if let Err(e) = state.ledger.finish().await {
+        return GuestOutcome::Failed(format!("failed send batch: {e}"));
+    }
+    GuestOutcome::Returned { response, event: state.event.take() }
+}
+
+/// Store → instantiate → call; the instance is gone when this returns, the transaction's state is handed back.
+async fn run_wasm(
+    engine: &WasmEngine,
+    pre: &ChaincodePre<TxState>,
+    limits: &TxLimits,
+    state: TxState,
+) -> (TxState, Result<GuestResponse, String>) {
+    let is_init = state.ctx.is_init;
+    let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.limiter);
-    if let Err(e) = configure(&mut store, &cc.limits) {
-        return GuestOutcome::Failed(format!("could not prepare the chaincode instance: {e:#}"));
+    if let Err(e) = configure(&mut store, limits) {
+        return (store.into_data(), Err(format!("could not prepare the chaincode instance: {e:#}")));
     }
     let result = async {
-        let instance = cc.pre.instantiate_async(&mut store).await?;
+        let instance = pre.instantiate_async(&mut store).await?;
         if is_init {
             instance.call_init(&mut store).await
         } else {
@@ -84,16 +136,8 @@ pub async fn execute(engine: &WasmEngine, cc: &LoadedChaincode, ctx: TxContext, 
         }
     }
     .await;
-    let response = match result {
-        Ok(response) => response,
-        Err(e) => return GuestOutcome::Failed(describe_failure(&e, &cc.limits)),
-    };
-    // The held-back writes must reach the peer before the answer does; if the peer refuses them the transaction
-    // fails whatever the guest answered, as with the Go shim (fabric-protocol.md §10.1).
-    if let Err(e) = store.data_mut().ledger.finish().await {
-        return GuestOutcome::Failed(format!("failed send batch: {e}"));
-    }
-    GuestOutcome::Returned { response, event: store.data_mut().event.take() }
+    let result = result.map_err(|e| describe_failure(&e, limits));
+    (store.into_data(), result)
 }
 
 fn configure(store: &mut Store<TxState>, limits: &TxLimits) -> wasmtime::Result<()> {

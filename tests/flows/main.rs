@@ -1,5 +1,6 @@
 //! Whole flows: real wasm in the real host, driven over loopback gRPC by the peer simulator.
 
+mod bench;
 mod builder;
 mod conformance;
 mod disconnect;

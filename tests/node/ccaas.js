@@ -2,7 +2,7 @@
 // Serves one of the Node reference chaincodes (tests/node/chaincode/*.js) in CCaaS server mode, with Fabric's own
 // fabric-shim, plaintext:
 //
-//   node tests/node/ccaas.js <probe|marbles|private-asset> <host:port> <ccid>
+//   node tests/node/ccaas.js <probe|marbles|private-asset|bench> <host:port> <ccid>
 //
 // Prints exactly one line "listening <host:port>" on stdout once the gRPC server is bound, then serves until stdin
 // closes (so a test that dies never leaks the process), SIGTERM or SIGINT. The shim's own logging is set to
@@ -11,7 +11,7 @@
 
 const path = require('path');
 
-const CHAINCODES = ['probe', 'marbles', 'private-asset'];
+const CHAINCODES = ['probe', 'marbles', 'private-asset', 'bench'];
 
 function usage(msg) {
     process.stderr.write(`ccaas.js: ${msg}\nusage: node tests/node/ccaas.js <${CHAINCODES.join('|')}> <host:port> <ccid>\n`);

@@ -1,5 +1,6 @@
 //! Helpers shared by the whole-flow tests: the example modules and a host serving them on loopback.
 
+pub mod bench;
 pub mod node;
 
 use std::net::SocketAddr;

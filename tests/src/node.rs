@@ -31,7 +31,7 @@ const OUTPUT_KEPT: usize = 64 * 1024;
 const BIND_ATTEMPTS: usize = 5;
 
 /// The chaincodes `tests/node/ccaas.js` can serve.
-pub const CHAINCODES: [&str; 3] = ["probe", "marbles", "private-asset"];
+pub const CHAINCODES: [&str; 4] = ["probe", "marbles", "private-asset", "bench"];
 
 /// `tests/node`.
 pub fn node_dir() -> PathBuf {
@@ -122,6 +122,11 @@ impl NodeChaincode {
     /// The `host:port` the chaincode listens on, for `PeerSim::connect`.
     pub fn addr(&self) -> String {
         self.addr.clone()
+    }
+
+    /// The Node process's id (the benchmarks read its CPU time from `/proc/<pid>/stat`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// The CCID it registers with.

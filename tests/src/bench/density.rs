@@ -1,0 +1,98 @@
+//! Density: many distinct chaincodes installed in one host, then the host restarted as an operator restarts it.
+//!
+//! Installation runs in this process through the registry (what the admin API calls); the restarted host is
+//! `bench serve-daemon`, a process running [`Daemon::start`] exactly as `wasmcc serve` does, so its RSS and start
+//! time are a host's own.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use tokio::process::Command;
+use wasmcc_host::daemon::Daemon;
+use wasmcc_host::testing::{args, ConnectOptions, PeerSim};
+
+use super::serve::spawn_until_line;
+use super::stats::process_rss;
+
+/// The first port of the chaincodes' range (loopback only; clear of the test suite's ranges).
+pub const PORT_BASE: u16 = 36000;
+/// How long the restarted host is left idle before its RSS is read.
+const SETTLE: Duration = Duration::from_millis(500);
+
+#[derive(Clone, Debug)]
+pub struct Density {
+    pub chaincodes: usize,
+    pub install_s: f64,
+    pub rss_mb: f64,
+    pub restart_ms: f64,
+    pub connect_us: f64,
+    pub first_tx_us: f64,
+}
+
+/// Installs `count` distinct variants of `wasm` into a fresh data directory, restarts the host on it, and
+/// measures it.
+pub async fn measure(wasm: &[u8], count: usize) -> anyhow::Result<Density> {
+    let dir = tempfile::tempdir()?;
+    let ports = (PORT_BASE, PORT_BASE + count as u16 + 64);
+    let config = crate::host_config(dir.path(), ports);
+
+    let started = Instant::now();
+    let daemon = Daemon::start(&config).await?;
+    let mut installed = Vec::with_capacity(count);
+    for i in 0..count {
+        let module = crate::variant(wasm, i as u32);
+        let package = wasmcc_package::package(&format!("bench{i}"), &module, &[])?;
+        let (record, _) = daemon.registry().install(package).await.with_context(|| format!("installing #{i}"))?;
+        installed.push(record);
+    }
+    let install_s = started.elapsed().as_secs_f64();
+    daemon.shutdown().await;
+
+    let started = Instant::now();
+    let (child, _stdin, served) = restart(dir.path(), ports).await?;
+    let restart_ms = started.elapsed().as_secs_f64() * 1e3;
+    ensure!(served.trim() == count.to_string(), "the restarted host serves {served} chaincodes, not {count}");
+    for r in &installed {
+        tokio::net::TcpStream::connect(("127.0.0.1", r.port))
+            .await
+            .with_context(|| format!("{} is not listening on {} after the restart", r.ccid, r.port))?;
+    }
+    tokio::time::sleep(SETTLE).await;
+    let pid = child.id().context("the host has no pid")?;
+    let rss_mb = process_rss(pid)? as f64 / (1024.0 * 1024.0);
+
+    // The first transaction of a chaincode after the restart: its artifact's pages are touched for the first time.
+    let last = installed.last().context("nothing installed")?;
+    let started = Instant::now();
+    let conn = PeerSim::new()
+        .connect_with(&format!("127.0.0.1:{}", last.port), &last.ccid, ConnectOptions::default())
+        .await?;
+    let connect_us = started.elapsed().as_secs_f64() * 1e6;
+    let started = Instant::now();
+    let result = conn.invoke("bench", args(["noop"])).await?;
+    let first_tx_us = started.elapsed().as_secs_f64() * 1e6;
+    ensure!(result.status() == Some(200), "first transaction after restart: {:?}", result.outcome);
+    drop(child);
+    Ok(Density { chaincodes: count, install_s, rss_mb, restart_ms, connect_us, first_tx_us })
+}
+
+async fn restart(
+    data_dir: &Path,
+    ports: (u16, u16),
+) -> anyhow::Result<(tokio::process::Child, tokio::process::ChildStdin, String)> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("serve-daemon").arg("--data-dir").arg(data_dir).args(["--ports", &format!("{}-{}", ports.0, ports.1)]);
+    spawn_until_line(cmd, "serving ").await
+}
+
+/// `bench serve-daemon`: a host on `data_dir`, started as `wasmcc serve` starts; prints `serving <n>` once every
+/// installed chaincode is served, then runs until stdin closes.
+pub async fn serve_daemon(data_dir: &Path, ports: (u16, u16)) -> anyhow::Result<()> {
+    let config = crate::host_config(data_dir, ports);
+    let daemon = Daemon::start(&config).await?;
+    println!("serving {}", daemon.registry().records().len());
+    super::serve::stdin_closed().await;
+    daemon.shutdown().await;
+    Ok(())
+}

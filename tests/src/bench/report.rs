@@ -1,0 +1,96 @@
+//! What the bench prints: a table for people, then one `key=value` line per figure for machines (BENCHMARKS.md
+//! describes both).
+
+use super::density::Density;
+use super::driver::Figure;
+use super::serve::Impl;
+use super::stats::Samples;
+
+/// The human-readable table of one configuration.
+pub fn table(figures: &[Figure]) -> String {
+    let mut out = String::new();
+    if let Some(f) = figures.first() {
+        out.push_str(&format!("{} c={}\n", f.workload.name(), f.concurrency));
+        out.push_str(&format!("  {:<7} {:>10} {:>10} {:>10} {:>12}\n", "impl", "tx/s", "p50 µs", "p99 µs", "cpu µs/tx"));
+    }
+    for f in figures {
+        out.push_str(&format!(
+            "  {:<7} {:>10.0} {:>10.1} {:>10.1} {:>12.1}\n",
+            f.which.name(),
+            f.tx_per_s,
+            f.p50_us,
+            f.p99_us,
+            f.cpu_us_per_tx
+        ));
+    }
+    out
+}
+
+pub fn bench_line(f: &Figure) -> String {
+    format!(
+        "bench {} c={} {} tx_per_s={:.1} p50_us={:.1} p99_us={:.1} cpu_us_per_tx={:.1}",
+        f.workload.name(),
+        f.concurrency,
+        f.which.name(),
+        f.tx_per_s,
+        f.p50_us,
+        f.p99_us,
+        f.cpu_us_per_tx
+    )
+}
+
+/// Throughput ratios: how many times the transactions per second of wasm the others reach.
+pub fn ratio_line(figures: &[Figure]) -> Option<String> {
+    let tps = |i: Impl| figures.iter().find(|f| f.which == i).map(|f| f.tx_per_s);
+    let (wasm, native, node) = (tps(Impl::Wasm)?, tps(Impl::Native)?, tps(Impl::Node)?);
+    let f = figures.first()?;
+    Some(format!(
+        "ratio {} c={} wasm/node={:.2} wasm/native={:.2}",
+        f.workload.name(),
+        f.concurrency,
+        wasm / node,
+        wasm / native
+    ))
+}
+
+pub fn sandbox_line(samples: &Samples) -> String {
+    format!("sandbox noop median_us={:.2} p99_us={:.2}", samples.quantile(0.5), samples.quantile(0.99))
+}
+
+pub fn density_lines(d: &Density) -> Vec<String> {
+    vec![
+        format!("density chaincodes={} install_s={:.1} connect_us={:.0}", d.chaincodes, d.install_s, d.connect_us),
+        format!("density rss_mb={:.1}", d.rss_mb),
+        format!("density restart_ms={:.0}", d.restart_ms),
+        format!("density first_tx_us={:.0}", d.first_tx_us),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::workload::Workload;
+
+    fn fig(which: Impl, tx_per_s: f64) -> Figure {
+        Figure {
+            workload: Workload::Rw10,
+            concurrency: 64,
+            which,
+            tx_per_s,
+            p50_us: 1.0,
+            p99_us: 2.0,
+            cpu_us_per_tx: 3.0,
+        }
+    }
+
+    #[test]
+    fn lines_have_the_documented_shape() {
+        let figures = [fig(Impl::Wasm, 3000.0), fig(Impl::Native, 4000.0), fig(Impl::Node, 1000.0)];
+        assert_eq!(
+            bench_line(&figures[0]),
+            "bench rw10 c=64 wasm tx_per_s=3000.0 p50_us=1.0 p99_us=2.0 cpu_us_per_tx=3.0"
+        );
+        assert_eq!(ratio_line(&figures).unwrap(), "ratio rw10 c=64 wasm/node=3.00 wasm/native=0.75");
+        assert_eq!(ratio_line(&figures[..2]), None);
+    }
+}

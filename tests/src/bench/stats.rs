@@ -1,0 +1,104 @@
+//! Latency samples and the process CPU clock the figures are computed from.
+
+use std::time::Duration;
+
+/// Latencies of a set of transactions, in microseconds.
+#[derive(Clone, Debug, Default)]
+pub struct Samples {
+    micros: Vec<f64>,
+}
+
+impl Samples {
+    pub fn push(&mut self, d: Duration) {
+        self.micros.push(d.as_secs_f64() * 1e6);
+    }
+
+    pub fn extend(&mut self, other: Samples) {
+        self.micros.extend(other.micros);
+    }
+
+    pub fn len(&self) -> usize {
+        self.micros.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.micros.is_empty()
+    }
+
+    /// The `q` quantile (0.5 = median) by nearest rank; 0 without samples.
+    pub fn quantile(&self, q: f64) -> f64 {
+        if self.micros.is_empty() {
+            return 0.0;
+        }
+        let mut sorted = self.micros.clone();
+        sorted.sort_by(f64::total_cmp);
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        sorted[rank - 1]
+    }
+}
+
+/// The user + system CPU time a process has used so far (`/proc/<pid>/stat` fields 14 and 15, all its threads,
+/// including those that have exited).
+pub fn process_cpu(pid: u32) -> std::io::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    parse_cpu(&stat, clock_ticks_per_second())
+        .ok_or_else(|| std::io::Error::other(format!("unexpected /proc/{pid}/stat: {stat}")))
+}
+
+/// `utime + stime` of a `/proc/<pid>/stat` line. The command name (field 2) may hold spaces and parentheses, so
+/// fields are counted from the last `)`.
+fn parse_cpu(stat: &str, ticks_per_second: u64) -> Option<Duration> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state): utime is field 14, stime field 15.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_secs_f64((utime + stime) as f64 / ticks_per_second as f64))
+}
+
+/// `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on (it is fixed by the kernel ABI for /proc).
+fn clock_ticks_per_second() -> u64 {
+    100
+}
+
+/// A process's resident set (`VmRSS` of `/proc/<pid>/status`), in bytes.
+pub fn process_rss(pid: u32) -> std::io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| std::io::Error::other(format!("no VmRSS in /proc/{pid}/status")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        let mut s = Samples::default();
+        for us in 1..=100 {
+            s.push(Duration::from_micros(us));
+        }
+        assert_eq!(s.quantile(0.5), 50.0);
+        assert_eq!(s.quantile(0.99), 99.0);
+        assert_eq!(s.quantile(1.0), 100.0);
+        assert_eq!(Samples::default().quantile(0.5), 0.0);
+    }
+
+    #[test]
+    fn cpu_fields_counted_after_the_command_name() {
+        let line = "42 (a) b (c)) S 1 42 42 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 3 0 100 0 0";
+        assert_eq!(parse_cpu(line, 100), Some(Duration::from_secs(3)));
+        assert_eq!(parse_cpu("garbage", 100), None);
+    }
+
+    #[test]
+    fn own_process_is_readable() {
+        let pid = std::process::id();
+        assert!(process_rss(pid).unwrap() > 0);
+        process_cpu(pid).unwrap();
+    }
+}

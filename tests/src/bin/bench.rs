@@ -1,0 +1,153 @@
+//! `bench`: see BENCHMARKS.md. `cargo run --release -p wasmcc-tests --bin bench -- [--quick]`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use wasmcc_host::testing::PeerSim;
+use wasmcc_tests::bench::driver::{self, Plan, Target};
+use wasmcc_tests::bench::serve::{self, Impl, Server};
+use wasmcc_tests::bench::workload::{self, Workload};
+use wasmcc_tests::bench::{density, report, sandbox};
+
+#[derive(Parser)]
+#[command(about = "wasmcc against Fabric's Node shim and native code, the sandbox's cost, and density")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Internal>,
+    /// A short run (under 2 minutes): fewer transactions, 100 chaincodes for density.
+    #[arg(long)]
+    quick: bool,
+    /// Parts to run (comma-separated): compare, sandbox, density.
+    #[arg(long, value_delimiter = ',', default_value = "compare,sandbox,density")]
+    parts: Vec<String>,
+    /// Workloads to run (comma-separated): noop, get1, rw10, range100.
+    #[arg(long, value_delimiter = ',', default_value = "noop,get1,rw10,range100")]
+    workloads: Vec<String>,
+    /// Implementations to compare (comma-separated): wasm, native, node.
+    #[arg(long, value_delimiter = ',', default_value = "wasm,native,node")]
+    impls: Vec<String>,
+    /// Concurrency levels (transactions in flight on the stream).
+    #[arg(long, value_delimiter = ',', default_value = "1,64")]
+    concurrency: Vec<usize>,
+    /// Measured transactions per implementation and configuration (default 4000, quick 400).
+    #[arg(long)]
+    tx: Option<usize>,
+    /// Rounds the measured transactions are split into, alternating the implementations.
+    #[arg(long, default_value_t = 8)]
+    batches: usize,
+    /// Chaincodes for the density figures (default 1000, quick 100); 0 skips them.
+    #[arg(long)]
+    density: Option<usize>,
+    /// Fresh instances timed for the sandbox figure (default 20000, quick 2000).
+    #[arg(long)]
+    sandbox: Option<usize>,
+    /// The bench chaincode's wasm module.
+    #[arg(long, default_value_os_t = default_wasm())]
+    wasm: PathBuf,
+}
+
+/// The processes the bench starts (not for direct use).
+#[derive(Subcommand)]
+enum Internal {
+    /// Serves the bench chaincode as `wasm` or `native` until stdin closes.
+    #[command(hide = true)]
+    Serve {
+        which: String,
+        #[arg(long)]
+        ccid: String,
+        #[arg(long)]
+        wasm: PathBuf,
+    },
+    /// Runs a host on a data directory until stdin closes.
+    #[command(hide = true)]
+    ServeDaemon {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// `min-max`.
+        #[arg(long)]
+        ports: String,
+    },
+}
+
+fn default_wasm() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/bench.wasm")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Internal::Serve { which, ccid, wasm }) => serve::serve(Impl::parse(which)?, ccid, wasm).await,
+        Some(Internal::ServeDaemon { data_dir, ports }) => {
+            let (lo, hi) = ports.split_once('-').context("--ports min-max")?;
+            density::serve_daemon(data_dir, (lo.parse()?, hi.parse()?)).await
+        }
+        None => run(&cli).await,
+    }
+}
+
+async fn run(cli: &Cli) -> anyhow::Result<()> {
+    let wasm = std::fs::read(&cli.wasm)
+        .with_context(|| format!("{}: build the examples first (bash scripts/build-guests.sh)", cli.wasm.display()))?;
+    for part in &cli.parts {
+        if !["compare", "sandbox", "density"].contains(&part.as_str()) {
+            bail!("unknown part {part:?}: expected compare, sandbox or density");
+        }
+    }
+    let part = |name: &str| cli.parts.iter().any(|p| p == name);
+    let workloads = cli.workloads.iter().map(|w| Workload::parse(w)).collect::<anyhow::Result<Vec<_>>>()?;
+    let impls = cli.impls.iter().map(|i| Impl::parse(i)).collect::<anyhow::Result<Vec<_>>>()?;
+    if cli.concurrency.iter().any(|&c| c == 0 || c > workload::MAX_WORKERS) {
+        bail!("concurrency must be 1..={}", workload::MAX_WORKERS);
+    }
+    let per_impl = cli.tx.unwrap_or(if cli.quick { 400 } else { 4000 });
+    let batches = cli.batches.clamp(1, per_impl.max(1));
+    let plan = Plan { warmup: (per_impl / 10).max(20), batches, per_batch: per_impl.div_ceil(batches) };
+    println!("machine: {}", machine());
+    println!("plan: {} measured transactions per implementation and configuration, in {batches} alternating rounds, after {} warm-up", plan.per_batch * batches, plan.warmup);
+
+    let mut lines = Vec::new();
+    if part("compare") {
+        let peer = PeerSim::new();
+        workload::seed(&peer);
+        let ccid = wasmcc_host::config::ccid_of("bench", &wasm);
+        let mut targets = Vec::new();
+        for which in impls {
+            let server = Server::start(which, &cli.wasm, &ccid).await?;
+            targets.push(Target::connect(server, &peer).await?);
+        }
+        for &w in &workloads {
+            for &c in &cli.concurrency {
+                let figures = driver::compare(&targets, w, c, plan).await?;
+                print!("{}", report::table(&figures));
+                lines.extend(figures.iter().map(report::bench_line));
+                lines.extend(report::ratio_line(&figures));
+            }
+        }
+    }
+
+    let iterations = cli.sandbox.unwrap_or(if cli.quick { 2000 } else { 20000 });
+    if part("sandbox") && iterations > 0 {
+        let samples = sandbox::noop(&wasm, iterations / 10, iterations).await?;
+        lines.push(report::sandbox_line(&samples));
+    }
+    let chaincodes = cli.density.unwrap_or(if cli.quick { 100 } else { 1000 });
+    if part("density") && chaincodes > 0 {
+        let d = density::measure(&wasm, chaincodes).await?;
+        lines.extend(report::density_lines(&d));
+    }
+    println!();
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The CPU model and count, for the record.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']));
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!("{} × {cpus}", model.unwrap_or("unknown CPU"))
+}
