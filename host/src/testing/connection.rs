@@ -201,6 +201,7 @@ impl PeerConnection {
             txid: opts.txid.as_deref(),
             timestamp: opts.timestamp,
             nonce: opts.nonce.as_deref(),
+            unsigned: opts.unsigned,
         })?;
         let txid = proposal.txid;
 

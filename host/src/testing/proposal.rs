@@ -131,6 +131,9 @@ pub struct ProposalSpec<'a> {
     pub timestamp: Option<Timestamp>,
     /// The `SignatureHeader.nonce` (and so the computed txid and the binding). `None`: 24 random bytes.
     pub nonce: Option<&'a [u8]>,
+    /// Leave `SignedProposal.signature` empty. Nothing on the chaincode side verifies it (the peer does, before
+    /// the chaincode sees the proposal); benchmarks skip it so that the client's signing is nobody's cost.
+    pub unsigned: bool,
 }
 
 /// A built proposal, the txid and the timestamp it carries.
@@ -185,7 +188,7 @@ pub fn build_proposal(spec: &ProposalSpec<'_>) -> Result<BuiltProposal, SimError
     let payload = ChaincodeProposalPayload { input: invocation.encode_to_vec(), transient_map: spec.transient.clone() };
     let proposal = Proposal { header: header.encode_to_vec(), payload: payload.encode_to_vec(), extension: Vec::new() };
     let proposal_bytes = proposal.encode_to_vec();
-    let signature = spec.creator.key.sign(&proposal_bytes)?;
+    let signature = if spec.unsigned { Vec::new() } else { spec.creator.key.sign(&proposal_bytes)? };
     Ok(BuiltProposal { txid, timestamp, signed: SignedProposal { proposal_bytes, signature } })
 }
 
@@ -218,6 +221,7 @@ mod tests {
             txid: None,
             timestamp: None,
             nonce: None,
+            unsigned: false,
         })
         .unwrap();
 
@@ -263,6 +267,7 @@ mod tests {
             txid,
             timestamp: None,
             nonce: None,
+            unsigned: false,
         };
         assert_eq!(build_proposal(&spec(Some("fixed"))).unwrap().txid, "fixed");
         let a = build_proposal(&spec(None)).unwrap().txid;
@@ -285,9 +290,11 @@ mod tests {
             txid: None,
             timestamp: Some(fixed),
             nonce: Some(b"fixed nonce"),
+            unsigned: true,
         })
         .unwrap();
         assert_eq!(built.timestamp, fixed);
+        assert!(built.signed.signature.is_empty(), "an unsigned proposal");
         assert_eq!(built.txid, compute_txid(b"fixed nonce", &Identity::default_user().serialize()), "a fixed nonce");
         let proposal = Proposal::decode(&built.signed.proposal_bytes[..]).unwrap();
         let header = Header::decode(&proposal.header[..]).unwrap();

@@ -32,6 +32,8 @@ pub struct TxOptions {
     pub decorations: HashMap<String, Vec<u8>>,
     /// Commit on success (a gateway *submit*). `false`: only endorse, like *evaluate*; nothing is committed.
     pub submit: bool,
+    /// Send the proposal with an empty signature (see [`super::proposal::ProposalSpec::unsigned`]).
+    pub unsigned: bool,
 }
 
 impl Default for TxOptions {
@@ -44,6 +46,7 @@ impl Default for TxOptions {
             nonce: None,
             decorations: HashMap::new(),
             submit: true,
+            unsigned: false,
         }
     }
 }
@@ -88,6 +91,12 @@ impl TxOptions {
     /// Endorse only: run the transaction but never commit its write set.
     pub fn evaluate(mut self) -> TxOptions {
         self.submit = false;
+        self
+    }
+
+    /// Skip the client's ECDSA signature (benchmarks: the signing is the client's cost, not the chaincode's).
+    pub fn unsigned(mut self) -> TxOptions {
+        self.unsigned = true;
         self
     }
 }

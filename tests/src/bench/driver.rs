@@ -113,7 +113,7 @@ async fn run_batch(
     for worker in 0..concurrency {
         let (conn, next) = (conn.clone(), next.clone());
         workers.spawn(async move {
-            let opts = TxOptions::new().evaluate();
+            let opts = TxOptions::new().evaluate().unsigned();
             let args = workload.args(worker);
             let mut samples = Samples::default();
             while next.fetch_add(1, Ordering::Relaxed) < count {
