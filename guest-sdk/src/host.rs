@@ -121,10 +121,15 @@ fn page_info(info: types::PageInfo) -> QueryMetadata {
     QueryMetadata { fetched_records_count: info.fetched_records_count, bookmark: info.bookmark }
 }
 
+/// How many results one `next-batch` call may bring across: more than the peer's batch of 100, so a call takes
+/// whatever the host holds.
+const BATCH: u32 = 1000;
+
 /// The iterator owns the host resource: dropping it drops the handle, which releases the peer-side iterator.
 impl Cursor<KeyValue> for ledger::StateIterator {
-    fn next(&mut self) -> Result<Option<KeyValue>, Error> {
-        Ok(ledger::StateIterator::next(self)?.map(|kv| KeyValue { key: kv.key, value: kv.value }))
+    fn next_batch(&mut self) -> Result<Vec<KeyValue>, Error> {
+        let batch = ledger::StateIterator::next_batch(self, BATCH)?;
+        Ok(batch.into_iter().map(|kv| KeyValue { key: kv.key, value: kv.value }).collect())
     }
     fn close(&mut self) {
         ledger::StateIterator::close(self);
@@ -132,13 +137,17 @@ impl Cursor<KeyValue> for ledger::StateIterator {
 }
 
 impl Cursor<KeyModification> for ledger::HistoryIterator {
-    fn next(&mut self) -> Result<Option<KeyModification>, Error> {
-        Ok(ledger::HistoryIterator::next(self)?.map(|m| KeyModification {
-            tx_id: m.tx_id,
-            value: m.value,
-            timestamp: m.timestamp.map(|t| Timestamp { seconds: t.seconds, nanos: t.nanos }),
-            is_delete: m.is_delete,
-        }))
+    fn next_batch(&mut self) -> Result<Vec<KeyModification>, Error> {
+        let batch = ledger::HistoryIterator::next_batch(self, BATCH)?;
+        Ok(batch
+            .into_iter()
+            .map(|m| KeyModification {
+                tx_id: m.tx_id,
+                value: m.value,
+                timestamp: m.timestamp.map(|t| Timestamp { seconds: t.seconds, nanos: t.nanos }),
+                is_delete: m.is_delete,
+            })
+            .collect())
     }
     fn close(&mut self) {
         ledger::HistoryIterator::close(self);

@@ -4,6 +4,7 @@
 //! borrow of the [`Stub`](crate::Stub): a chaincode may keep reading one while it calls the stub again, as a Go
 //! chaincode does. The host fetches further batches from the peer as the guest reads.
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use crate::{Error, Timestamp};
@@ -36,8 +37,9 @@ pub struct QueryMetadata {
 
 /// Where an iterator's results come from: the host's resource on wasm, a buffer natively.
 pub trait Cursor<T> {
-    /// The next result, `None` when there are no more.
-    fn next(&mut self) -> Result<Option<T>, Error>;
+    /// The next results, as many as the source has at hand (on wasm, one host call for the peer's whole batch);
+    /// empty when there are no more.
+    fn next_batch(&mut self) -> Result<Vec<T>, Error>;
     /// Releases the source early (the peer-side iterator, on wasm).
     fn close(&mut self);
 }
@@ -46,23 +48,30 @@ pub trait Cursor<T> {
 /// an iterator whose source keeps failing ends after the first error.
 struct Results<T> {
     cursor: Box<dyn Cursor<T>>,
+    buffered: VecDeque<T>,
     done: bool,
 }
 
 impl<T> Results<T> {
     fn new(cursor: impl Cursor<T> + 'static) -> Self {
-        Results { cursor: Box::new(cursor), done: false }
+        Results { cursor: Box::new(cursor), buffered: VecDeque::new(), done: false }
     }
 
     fn next(&mut self) -> Option<Result<T, Error>> {
+        if let Some(item) = self.buffered.pop_front() {
+            return Some(Ok(item));
+        }
         if self.done {
             return None;
         }
-        match self.cursor.next() {
-            Ok(Some(item)) => Some(Ok(item)),
-            Ok(None) => {
+        match self.cursor.next_batch() {
+            Ok(batch) if batch.is_empty() => {
                 self.done = true;
                 None
+            }
+            Ok(batch) => {
+                self.buffered = batch.into();
+                self.buffered.pop_front().map(Ok)
             }
             Err(e) => {
                 self.done = true;
@@ -142,8 +151,8 @@ pub(crate) struct Buffered<T>(pub(crate) std::vec::IntoIter<T>);
 
 #[cfg(not(target_arch = "wasm32"))]
 impl<T> Cursor<T> for Buffered<T> {
-    fn next(&mut self) -> Result<Option<T>, Error> {
-        Ok(self.0.next())
+    fn next_batch(&mut self) -> Result<Vec<T>, Error> {
+        Ok(std::mem::take(&mut self.0).collect())
     }
 
     fn close(&mut self) {
@@ -155,24 +164,28 @@ impl<T> Cursor<T> for Buffered<T> {
 mod tests {
     use super::*;
 
-    /// Yields its items, then fails forever.
-    struct Failing(Vec<KeyValue>);
+    /// Yields its batches one by one, then fails forever.
+    struct Failing(Vec<Vec<KeyValue>>);
 
     impl Cursor<KeyValue> for Failing {
-        fn next(&mut self) -> Result<Option<KeyValue>, Error> {
+        fn next_batch(&mut self) -> Result<Vec<KeyValue>, Error> {
             if self.0.is_empty() {
                 Err(Error::Peer("boom".into()))
             } else {
-                Ok(Some(self.0.remove(0)))
+                Ok(self.0.remove(0))
             }
         }
         fn close(&mut self) {}
     }
 
+    fn kv(key: &str) -> KeyValue {
+        KeyValue { key: key.into(), value: b"1".to_vec() }
+    }
+
     #[test]
     fn iterators_are_fused_after_an_error_or_the_end() {
-        let kv = KeyValue { key: "a".into(), value: b"1".to_vec() };
-        let mut it = StateIterator::new(Failing(vec![kv.clone()]));
+        let kv = kv("a");
+        let mut it = StateIterator::new(Failing(vec![vec![kv.clone()]]));
         assert_eq!(it.next(), Some(Ok(kv.clone())));
         assert_eq!(it.next(), Some(Err(Error::Peer("boom".into()))));
         assert_eq!(it.next(), None);
@@ -181,5 +194,13 @@ mod tests {
         assert_eq!(it.by_ref().collect::<Result<Vec<_>, _>>(), Ok(vec![kv]));
         assert_eq!(it.next(), None);
         it.close();
+    }
+
+    #[test]
+    fn batches_are_handed_out_in_order_and_an_empty_batch_ends() {
+        let mut it = StateIterator::new(Failing(vec![vec![kv("a"), kv("b")], vec![kv("c")], vec![]]));
+        let keys: Vec<String> = it.by_ref().map(|r| r.unwrap().key).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert_eq!(it.next(), None, "the empty batch ended it; the failing source is not called again");
     }
 }

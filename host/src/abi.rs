@@ -177,6 +177,14 @@ impl fabric::chaincode::ledger::HostStateIterator for TxState {
         })
     }
 
+    async fn next_batch(&mut self, it: Resource<StateIterator>, max: u32) -> Host<Vec<Kv>> {
+        let id = self.table.get(&it)?.0;
+        Ok(match self.ledger.next_batch(id, CursorKind::State, max as usize).await {
+            Ok(items) => items.iter().map(|bytes| kv(bytes)).collect(),
+            Err(e) => Err(e.into()),
+        })
+    }
+
     async fn close(&mut self, it: Resource<StateIterator>) -> wasmtime::Result<()> {
         let id = self.table.get(&it)?.0;
         // Closing can only fail when the stream is gone, which the transaction's next call reports.
@@ -197,6 +205,14 @@ impl fabric::chaincode::ledger::HostHistoryIterator for TxState {
         Ok(match self.ledger.next(id, CursorKind::History).await {
             Ok(Some(bytes)) => key_modification(&bytes).map(Some),
             Ok(None) => Ok(None),
+            Err(e) => Err(e.into()),
+        })
+    }
+
+    async fn next_batch(&mut self, it: Resource<HistoryIterator>, max: u32) -> Host<Vec<KeyModification>> {
+        let id = self.table.get(&it)?.0;
+        Ok(match self.ledger.next_batch(id, CursorKind::History, max as usize).await {
+            Ok(items) => items.iter().map(|bytes| key_modification(bytes)).collect(),
             Err(e) => Err(e.into()),
         })
     }

@@ -27,7 +27,12 @@ fn line<'a>(out: &'a str, prefix: &str) -> &'a str {
 fn bench_quick_prints_every_figure() {
     let out = Command::new(env!("CARGO_BIN_EXE_bench")).arg("--quick").output().expect("running bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "bench --quick failed: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "bench --quick failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     for workload in ["noop", "get1", "rw10", "range100"] {
         for c in [1, 64] {
             for which in ["wasm", "native", "node"] {

@@ -317,6 +317,21 @@ impl TxLedger {
         Ok(item)
     }
 
+    /// Up to `max` results of a cursor at once (empty at the end). Unlike [`TxLedger::next`] it does not prefetch:
+    /// a guest reading in bulk may stop at the end of a batch, and the peer is asked for the next batch only when
+    /// the guest asks with nothing cached.
+    pub async fn next_batch(
+        &mut self,
+        id: CursorId,
+        kind: CursorKind,
+        max: usize,
+    ) -> Result<Vec<Vec<u8>>, LedgerError> {
+        if self.cursor(id, kind)?.wants_next() {
+            self.fetch(id).await?;
+        }
+        Ok(self.cursor(id, kind)?.take(max))
+    }
+
     /// QUERY_STATE_CLOSE for a cursor the peer still holds open; forgets the cursor. Never fails for an unknown one.
     pub async fn close(&mut self, id: CursorId) -> Result<(), LedgerError> {
         let Some(mut cursor) = self.cursors.remove(&id.0) else { return Ok(()) };

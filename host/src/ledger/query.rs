@@ -44,6 +44,12 @@ impl Cursor {
         self.cached.pop_front()
     }
 
+    /// Up to `max` cached results.
+    pub fn take(&mut self, max: usize) -> Vec<Vec<u8>> {
+        let n = max.min(self.cached.len());
+        self.cached.drain(..n).collect()
+    }
+
     /// True when the cache is empty and the peer has more: time to send QUERY_STATE_NEXT.
     pub fn wants_next(&self) -> bool {
         self.cached.is_empty() && self.has_more

@@ -65,9 +65,8 @@ pub async fn measure(wasm: &[u8], count: usize) -> anyhow::Result<Density> {
     // The first transaction of a chaincode after the restart: its artifact's pages are touched for the first time.
     let last = installed.last().context("nothing installed")?;
     let started = Instant::now();
-    let conn = PeerSim::new()
-        .connect_with(&format!("127.0.0.1:{}", last.port), &last.ccid, ConnectOptions::default())
-        .await?;
+    let conn =
+        PeerSim::new().connect_with(&format!("127.0.0.1:{}", last.port), &last.ccid, ConnectOptions::default()).await?;
     let connect_us = started.elapsed().as_secs_f64() * 1e6;
     let started = Instant::now();
     let result = conn.invoke("bench", args(["noop"])).await?;

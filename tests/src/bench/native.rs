@@ -214,11 +214,15 @@ struct StateCursor {
     rep: u32,
 }
 
+/// As many results per call as the SDK's wasm cursor takes.
+const BATCH: u32 = 1000;
+
 impl Cursor<KeyValue> for StateCursor {
-    fn next(&mut self) -> Result<Option<KeyValue>, Error> {
+    fn next_batch(&mut self) -> Result<Vec<KeyValue>, Error> {
         let it = Resource::new_borrow(self.rep);
-        let kv = call(&self.state, &self.handle, async |s| ledger::HostStateIterator::next(s, it).await)?;
-        Ok(kv.map(|kv| KeyValue { key: kv.key, value: kv.value }))
+        let batch =
+            call(&self.state, &self.handle, async |s| ledger::HostStateIterator::next_batch(s, it, BATCH).await)?;
+        Ok(batch.into_iter().map(|kv| KeyValue { key: kv.key, value: kv.value }).collect())
     }
     fn close(&mut self) {
         let it = Resource::new_borrow(self.rep);
@@ -240,15 +244,19 @@ struct HistoryCursor {
 }
 
 impl Cursor<KeyModification> for HistoryCursor {
-    fn next(&mut self) -> Result<Option<KeyModification>, Error> {
+    fn next_batch(&mut self) -> Result<Vec<KeyModification>, Error> {
         let it = Resource::new_borrow(self.rep);
-        let m = call(&self.state, &self.handle, async |s| ledger::HostHistoryIterator::next(s, it).await)?;
-        Ok(m.map(|m| KeyModification {
-            tx_id: m.tx_id,
-            value: m.value,
-            timestamp: m.timestamp.map(|t| Timestamp { seconds: t.seconds, nanos: t.nanos }),
-            is_delete: m.is_delete,
-        }))
+        let batch =
+            call(&self.state, &self.handle, async |s| ledger::HostHistoryIterator::next_batch(s, it, BATCH).await)?;
+        Ok(batch
+            .into_iter()
+            .map(|m| KeyModification {
+                tx_id: m.tx_id,
+                value: m.value,
+                timestamp: m.timestamp.map(|t| Timestamp { seconds: t.seconds, nanos: t.nanos }),
+                is_delete: m.is_delete,
+            })
+            .collect())
     }
     fn close(&mut self) {
         let it = Resource::new_borrow(self.rep);

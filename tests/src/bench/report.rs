@@ -11,7 +11,10 @@ pub fn table(figures: &[Figure]) -> String {
     let mut out = String::new();
     if let Some(f) = figures.first() {
         out.push_str(&format!("{} c={}\n", f.workload.name(), f.concurrency));
-        out.push_str(&format!("  {:<7} {:>10} {:>10} {:>10} {:>12}\n", "impl", "tx/s", "p50 µs", "p99 µs", "cpu µs/tx"));
+        out.push_str(&format!(
+            "  {:<7} {:>10} {:>10} {:>10} {:>12}\n",
+            "impl", "tx/s", "p50 µs", "p99 µs", "cpu µs/tx"
+        ));
     }
     for f in figures {
         out.push_str(&format!(

@@ -56,8 +56,13 @@ pub struct Server {
 
 enum Process {
     /// Killed on drop; its stdin closing also ends it.
-    Own { child: Child, _stdin: ChildStdin },
-    Node { _node: NodeChaincode },
+    Own {
+        child: Child,
+        _stdin: ChildStdin,
+    },
+    Node {
+        _node: NodeChaincode,
+    },
 }
 
 impl Drop for Process {
@@ -74,7 +79,13 @@ impl Server {
         if which == Impl::Node {
             let node = NodeChaincode::start("bench", ccid).await;
             let pid = node.pid().context("the Node process has no pid")?;
-            return Ok(Server { which, addr: node.addr(), ccid: ccid.into(), pid, _process: Process::Node { _node: node } });
+            return Ok(Server {
+                which,
+                addr: node.addr(),
+                ccid: ccid.into(),
+                pid,
+                _process: Process::Node { _node: node },
+            });
         }
         let exe = std::env::current_exe().context("locating the bench binary")?;
         let mut cmd = Command::new(exe);

@@ -62,7 +62,12 @@ impl Workload {
         };
         match result.status() {
             Some(200) if result.payload() == expected => Ok(()),
-            _ => bail!("{} answered {:?} (payload {:?})", self.name(), result.outcome, String::from_utf8_lossy(result.payload())),
+            _ => bail!(
+                "{} answered {:?} (payload {:?})",
+                self.name(),
+                result.outcome,
+                String::from_utf8_lossy(result.payload())
+            ),
         }
     }
 }

@@ -147,7 +147,8 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
 /// The CPU model and count, for the record.
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']));
+    let model =
+        cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']));
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     format!("{} × {cpus}", model.unwrap_or("unknown CPU"))
 }
