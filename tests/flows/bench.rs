@@ -4,7 +4,7 @@
 use std::process::Command;
 
 /// Every `key=value` of a line, or a panic naming the line.
-fn fields<'a>(line: &'a str, keys: &[&str]) -> Vec<f64> {
+fn fields(line: &str, keys: &[&str]) -> Vec<f64> {
     keys.iter()
         .map(|key| {
             let value = line
