@@ -50,6 +50,8 @@ pub struct Figure {
     pub p50_us: f64,
     pub p99_us: f64,
     pub cpu_us_per_tx: f64,
+    /// The driver's own CPU (the simulated peer and its gRPC client) per transaction of this implementation.
+    pub driver_cpu_us_per_tx: f64,
 }
 
 #[derive(Default)]
@@ -57,6 +59,7 @@ struct Totals {
     samples: Samples,
     wall: Duration,
     cpu: Duration,
+    driver_cpu: Duration,
 }
 
 /// Runs `workload` at `concurrency` on every target and returns one figure per target.
@@ -75,10 +78,12 @@ pub async fn compare(
             let i = (round + k) % targets.len();
             let t = &targets[i];
             let cpu_before = process_cpu(t.server.pid)?;
+            let driver_before = process_cpu(std::process::id())?;
             let started = Instant::now();
             let samples = run_batch(&t.conn, workload, concurrency, plan.per_batch).await?;
             totals[i].wall += started.elapsed();
             totals[i].cpu += process_cpu(t.server.pid)?.saturating_sub(cpu_before);
+            totals[i].driver_cpu += process_cpu(std::process::id())?.saturating_sub(driver_before);
             totals[i].samples.extend(samples);
             t.conn.log().clear();
         }
@@ -96,6 +101,7 @@ pub async fn compare(
                 p50_us: totals.samples.quantile(0.5),
                 p99_us: totals.samples.quantile(0.99),
                 cpu_us_per_tx: totals.cpu.as_secs_f64() * 1e6 / n,
+                driver_cpu_us_per_tx: totals.driver_cpu.as_secs_f64() * 1e6 / n,
             }
         })
         .collect())

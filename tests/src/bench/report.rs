@@ -12,18 +12,19 @@ pub fn table(figures: &[Figure]) -> String {
     if let Some(f) = figures.first() {
         out.push_str(&format!("{} c={}\n", f.workload.name(), f.concurrency));
         out.push_str(&format!(
-            "  {:<7} {:>10} {:>10} {:>10} {:>12}\n",
-            "impl", "tx/s", "p50 µs", "p99 µs", "cpu µs/tx"
+            "  {:<7} {:>10} {:>10} {:>10} {:>12} {:>14}\n",
+            "impl", "tx/s", "p50 µs", "p99 µs", "cpu µs/tx", "driver µs/tx"
         ));
     }
     for f in figures {
         out.push_str(&format!(
-            "  {:<7} {:>10.0} {:>10.1} {:>10.1} {:>12.1}\n",
+            "  {:<7} {:>10.0} {:>10.1} {:>10.1} {:>12.1} {:>14.1}\n",
             f.which.name(),
             f.tx_per_s,
             f.p50_us,
             f.p99_us,
-            f.cpu_us_per_tx
+            f.cpu_us_per_tx,
+            f.driver_cpu_us_per_tx
         ));
     }
     out
@@ -83,6 +84,7 @@ mod tests {
             p50_us: 1.0,
             p99_us: 2.0,
             cpu_us_per_tx: 3.0,
+            driver_cpu_us_per_tx: 4.0,
         }
     }
 
