@@ -20,13 +20,26 @@ use crate::ledger::TxLedger;
 use crate::limits::{self, TxLimits};
 use crate::metrics::InstanceGuard;
 
-/// A chaincode ready to run: its CCID, its code and the operator's limits for it.
+/// A chaincode to run: its CCID, its code (loaded now or on first use) and the operator's limits for it.
 pub struct LoadedChaincode {
     pub ccid: String,
-    pub program: Program,
+    program: tokio::sync::OnceCell<Program>,
+    /// Present when the program is loaded on first use ([`LoadedChaincode::lazy`]).
+    loader: Option<ProgramLoader>,
     pub limits: TxLimits,
     /// Cancelled when the chaincode is removed: its sessions end and its listeners stop.
     pub retired: CancellationToken,
+}
+
+/// Produces a chaincode's program; blocking (it maps and deserialises an artifact, or recompiles one).
+pub type ProgramLoader = Arc<dyn Fn() -> Result<Program, String> + Send + Sync>;
+
+/// A chaincode whose program could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("chaincode {ccid} cannot be loaded: {reason}")]
+pub struct LoadError {
+    pub ccid: String,
+    pub reason: String,
 }
 
 impl LoadedChaincode {
@@ -36,7 +49,34 @@ impl LoadedChaincode {
     }
 
     pub fn with_program(ccid: String, program: Program, limits: TxLimits) -> Self {
-        LoadedChaincode { ccid, program, limits, retired: CancellationToken::new() }
+        let program = tokio::sync::OnceCell::new_with(Some(program));
+        LoadedChaincode { ccid, program, loader: None, limits, retired: CancellationToken::new() }
+    }
+
+    /// A chaincode whose program `loader` produces when it is first needed. A host with many installed chaincodes
+    /// then pays memory (mapped artifact pages, wasmtime's per-module metadata) only for those peers use, and
+    /// restarts without loading any.
+    pub fn lazy(ccid: String, limits: TxLimits, loader: ProgramLoader) -> Self {
+        let program = tokio::sync::OnceCell::new();
+        LoadedChaincode { ccid, program, loader: Some(loader), limits, retired: CancellationToken::new() }
+    }
+
+    /// Whether the program is in memory.
+    pub fn is_loaded(&self) -> bool {
+        self.program.initialized()
+    }
+
+    /// The program, loaded now if it is not yet (once, however many ask at the same time). A failed load is not
+    /// remembered: the next caller tries again.
+    pub async fn program(&self) -> Result<&Program, LoadError> {
+        let failed = |reason: String| LoadError { ccid: self.ccid.clone(), reason };
+        self.program
+            .get_or_try_init(|| async {
+                let loader = self.loader.clone().ok_or_else(|| failed("no program and no loader".into()))?;
+                let loaded = tokio::task::spawn_blocking(move || loader()).await;
+                loaded.map_err(|e| failed(format!("the load task failed: {e}")))?.map_err(failed)
+            })
+            .await
     }
 }
 
@@ -98,7 +138,11 @@ impl ResourceLimiter for MemoryLimiter {
 pub async fn execute(engine: &WasmEngine, cc: &LoadedChaincode, ctx: TxContext, ledger: TxLedger) -> GuestOutcome {
     let limiter = MemoryLimiter::new(cc.limits.memory_bytes);
     let state = TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone()));
-    let (mut state, result) = match &cc.program {
+    let program = match cc.program().await {
+        Ok(program) => program,
+        Err(e) => return GuestOutcome::Failed(e.to_string()),
+    };
+    let (mut state, result) = match program {
         Program::Wasm(pre) => run_wasm(engine, pre, &cc.limits, state).await,
         Program::Native(program) => program.run(state).await,
     };

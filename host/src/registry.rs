@@ -6,13 +6,15 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::config::TlsConfig;
 use crate::engine::{EngineError, WasmEngine};
-use crate::executor::LoadedChaincode;
+use crate::abi::{ChaincodePre, TxState};
+use crate::executor::{LoadedChaincode, Program, ProgramLoader};
 use crate::limits::TxLimits;
 use crate::package::{self, PackageError};
 use crate::server::{ChaincodeLookup, ChaincodeService, Listener};
@@ -134,8 +136,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Opens the store and serves every chaincode recorded in it, from its stored artifact when this engine wrote
-    /// one (no compilation), recompiling only artifacts of another engine build.
+    /// Opens the store and serves every chaincode recorded in it. Each is loaded on its first stream, from its stored
+    /// artifact (no compilation); only chaincodes whose artifact another engine build wrote are recompiled here,
+    /// so that their first transaction is not slowed by it.
     pub async fn open(
         engine: Arc<WasmEngine>,
         store: Store,
@@ -152,13 +155,14 @@ impl Registry {
         });
         registry.serve_shared().await?;
         for record in registry.store.records()? {
-            let ccid = record.ccid.clone();
             let this = registry.clone();
-            let loaded =
-                tokio::task::spawn_blocking(move || this.load(&record).map(|c| (record, c))).await.expect("load task");
-            match loaded {
-                Ok((record, chaincode)) => registry.serve(record, chaincode).await,
-                Err(e) => tracing::error!(%ccid, "cannot serve installed chaincode: {e}"),
+            let checked = tokio::task::spawn_blocking(move || this.ensure_artifact(&record).map(|()| record));
+            match checked.await.expect("artifact check task") {
+                Ok(record) => {
+                    let chaincode = registry.lazy(&record);
+                    registry.serve(record, chaincode).await
+                }
+                Err((ccid, e)) => tracing::error!(%ccid, "cannot serve installed chaincode: {e}"),
             }
         }
         Ok(registry)
@@ -261,24 +265,49 @@ impl Registry {
         }
     }
 
-    fn load(&self, record: &ChaincodeRecord) -> Result<Arc<LoadedChaincode>, InstallError> {
-        let engine_hash = self.engine.compatibility_hash();
-        let path = self.store.artifact_path(&record.module_hash, &engine_hash);
-        let pre = match path.exists().then(|| self.engine.load_artifact(&path)) {
-            Some(Ok(pre)) => pre,
-            stale => {
-                if let Some(Err(e)) = stale {
-                    tracing::warn!(ccid = %record.ccid, "stored artifact unusable, recompiling: {e}");
-                }
-                let wasm = self.store.read_module(&record.module_hash)?;
-                let validated = validate::validate(&wasm)?;
-                let artifact = self.engine.precompile(&validated.component)?;
-                let path = self.store.put_artifact(&record.module_hash, &engine_hash, &artifact)?;
-                self.engine.load_artifact(&path)?
-            }
-        };
+    /// A stored chaincode that loads on first use. The loader holds the registry weakly: a chaincode never keeps
+    /// the registry alive.
+    fn lazy(self: &Arc<Self>, record: &ChaincodeRecord) -> Arc<LoadedChaincode> {
+        let registry: Weak<Registry> = Arc::downgrade(self);
+        let stored = record.clone();
+        let loader: ProgramLoader = Arc::new(move || {
+            let registry = registry.upgrade().ok_or("the host is shutting down")?;
+            registry.load(&stored).map(Program::Wasm).map_err(|e| e.to_string())
+        });
         let limits = self.settings.limits(&record.label, &record.ccid);
-        Ok(Arc::new(LoadedChaincode::new(record.ccid.clone(), pre, limits)))
+        Arc::new(LoadedChaincode::lazy(record.ccid.clone(), limits, loader))
+    }
+
+    fn artifact_path(&self, record: &ChaincodeRecord) -> PathBuf {
+        self.store.artifact_path(&record.module_hash, &self.engine.compatibility_hash())
+    }
+
+    /// Recompiles a chaincode's artifact when this engine build has none (after an upgrade of the host).
+    fn ensure_artifact(&self, record: &ChaincodeRecord) -> Result<(), (String, InstallError)> {
+        if !self.artifact_path(record).exists() {
+            self.recompile(record).map_err(|e| (record.ccid.clone(), e))?;
+        }
+        Ok(())
+    }
+
+    /// Maps a chaincode's artifact in; one that cannot be used (damaged on disk) is compiled again from the stored
+    /// module.
+    fn load(&self, record: &ChaincodeRecord) -> Result<ChaincodePre<TxState>, InstallError> {
+        match self.engine.load_artifact(&self.artifact_path(record)) {
+            Ok(pre) => Ok(pre),
+            Err(e) => {
+                tracing::warn!(ccid = %record.ccid, "stored artifact unusable, recompiling: {e}");
+                let path = self.recompile(record)?;
+                Ok(self.engine.load_artifact(&path)?)
+            }
+        }
+    }
+
+    fn recompile(&self, record: &ChaincodeRecord) -> Result<PathBuf, InstallError> {
+        let wasm = self.store.read_module(&record.module_hash)?;
+        let validated = validate::validate(&wasm)?;
+        let artifact = self.engine.precompile(&validated.component)?;
+        Ok(self.store.put_artifact(&record.module_hash, &self.engine.compatibility_hash(), &artifact)?)
     }
 
     /// The service of this registry's listeners: each stream runs the chaincode its connection is routed to, as

@@ -23,7 +23,7 @@ use wasmcc_proto::protos::{ChaincodeEvent, ChaincodeId, ChaincodeMessage, Respon
 
 use crate::context::TxContext;
 use crate::engine::WasmEngine;
-use crate::executor::{self, GuestOutcome, LoadedChaincode};
+use crate::executor::{self, GuestOutcome, LoadError, LoadedChaincode};
 use crate::ledger::{PeerParams, TxLedger};
 use crate::limits;
 use crate::metrics::TransactionGuard;
@@ -40,6 +40,8 @@ pub enum SessionError {
     ClosedDuringHandshake,
     #[error("{0}")]
     Protocol(String),
+    #[error(transparent)]
+    Load(#[from] LoadError),
 }
 
 /// Where the session stands in the handshake.
@@ -95,6 +97,9 @@ impl Session {
     where
         S: Stream<Item = Result<ChaincodeMessage, tonic::Status>> + Unpin,
     {
+        // A chaincode loaded on first use is loaded now, before REGISTER: the peer then waits for the first answer
+        // no longer than it would anyway, and a chaincode that cannot be loaded never registers.
+        self.chaincode.program().await?;
         let register = ChaincodeMessage {
             r#type: Type::Register as i32,
             payload: ChaincodeId { name: self.chaincode.ccid.clone(), ..Default::default() }.encode_to_vec(),

@@ -65,11 +65,15 @@ async fn two_hundred_chaincodes_serve_and_survive_a_restart_without_recompiling(
     run_all(b"1").await;
     daemon.shutdown().await;
 
-    // A new engine, as in a new process: every chaincode serves again from its stored artifact.
+    // A new engine, as in a new process: every chaincode serves again from its stored artifact, loaded when a peer
+    // first connects to it.
     let engine = Arc::new(WasmEngine::new().unwrap());
     let daemon = Daemon::start_with_engine(&config, engine.clone()).await.unwrap();
     assert_eq!(daemon.registry().records().len(), CHAINCODES as usize);
+    let loaded = |daemon: &Daemon| infos.iter().filter(|i| daemon.registry().get(&i.ccid).unwrap().is_loaded()).count();
+    assert_eq!(loaded(&daemon), 0, "nothing is loaded before a peer connects");
     run_all(b"2").await;
+    assert_eq!(loaded(&daemon), CHAINCODES as usize);
     assert_eq!(engine.gauges().compilations(), 0, "a restart must not recompile");
     let mut sorted = infos.clone();
     sorted.sort_by(|a, b| a.ccid.cmp(&b.ccid));
@@ -108,5 +112,37 @@ async fn install_is_served_at_once_and_removal_closes_streams_and_frees_the_rout
     assert!(created);
     let conn = peer.connect(&back.route.address, &back.ccid).await.unwrap();
     assert_eq!(conn.invoke("ch", args(["inc", "a"])).await.unwrap().payload(), b"2");
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_damaged_artifact_is_recompiled_on_first_use_and_an_upgraded_engine_recompiles_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = host_config(dir.path(), (31410, 31419));
+    let daemon = Daemon::start(&config).await.unwrap();
+    let pkg = write_package("counter", &wasm("counter"), &[]).unwrap();
+    let (info, _) = client(&daemon).install(pkg).await.unwrap();
+    daemon.shutdown().await;
+
+    let compiled = dir.path().join("compiled");
+    let artifact = std::fs::read_dir(&compiled).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&artifact, b"not an artifact").unwrap();
+    let engine = Arc::new(WasmEngine::new().unwrap());
+    let daemon = Daemon::start_with_engine(&config, engine.clone()).await.unwrap();
+    assert_eq!(engine.gauges().compilations(), 0, "a damaged artifact is only found when loaded");
+    let conn = PeerSim::new().connect(&info.route.address, &info.ccid).await.unwrap();
+    assert_eq!(conn.invoke("ch", args(["inc", "a"])).await.unwrap().payload(), b"1");
+    assert_eq!(engine.gauges().compilations(), 1, "recompiled from the stored module");
+    drop(conn);
+    daemon.shutdown().await;
+
+    // An artifact another engine build wrote has another name: as if the host were upgraded, none is found.
+    std::fs::remove_file(&artifact).unwrap();
+    let engine = Arc::new(WasmEngine::new().unwrap());
+    let daemon = Daemon::start_with_engine(&config, engine.clone()).await.unwrap();
+    assert_eq!(engine.gauges().compilations(), 1, "recompiled at start, before any peer connects");
+    let conn = PeerSim::new().connect(&info.route.address, &info.ccid).await.unwrap();
+    assert_eq!(conn.invoke("ch", args(["inc", "a"])).await.unwrap().payload(), b"1");
+    assert_eq!(engine.gauges().compilations(), 1);
     daemon.shutdown().await;
 }

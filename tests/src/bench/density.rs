@@ -13,7 +13,7 @@ use wasmcc_host::daemon::Daemon;
 use wasmcc_host::testing::{args, ConnectOptions, PeerSim};
 
 use super::serve::spawn_until_line;
-use super::stats::process_rss;
+use super::stats::{process_rss, status_bytes};
 
 /// The first port of the chaincodes' range (loopback only; clear of the test suite's ranges).
 pub const PORT_BASE: u16 = 36000;
@@ -61,6 +61,8 @@ pub async fn measure(wasm: &[u8], count: usize) -> anyhow::Result<Density> {
     tokio::time::sleep(SETTLE).await;
     let pid = child.id().context("the host has no pid")?;
     let rss_mb = process_rss(pid)? as f64 / (1024.0 * 1024.0);
+    let mb = |field| status_bytes(pid, field).map(|b| b as f64 / (1024.0 * 1024.0));
+    println!("density: idle RSS {rss_mb:.1} MB = anonymous {:.1} + file-backed {:.1}", mb("RssAnon")?, mb("RssFile")?);
 
     // The first transaction of a chaincode after the restart: its artifact's pages are touched for the first time.
     let last = installed.last().context("nothing installed")?;

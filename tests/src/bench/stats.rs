@@ -63,13 +63,18 @@ fn clock_ticks_per_second() -> u64 {
 
 /// A process's resident set (`VmRSS` of `/proc/<pid>/status`), in bytes.
 pub fn process_rss(pid: u32) -> std::io::Result<u64> {
+    status_bytes(pid, "VmRSS")
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `RssAnon`, `RssFile`), in bytes.
+pub fn status_bytes(pid: u32, field: &str) -> std::io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kb| kb * 1024)
-        .ok_or_else(|| std::io::Error::other(format!("no VmRSS in /proc/{pid}/status")))
+        .ok_or_else(|| std::io::Error::other(format!("no {field} in /proc/{pid}/status")))
 }
 
 #[cfg(test)]
