@@ -7,6 +7,11 @@
 
 pub use crate::backend::{Backend, Page};
 pub use crate::iterators::Cursor;
+
+/// The results of the ABI's packed `kv-batch` (what `state-iterator.next-batch` returns).
+pub fn unpack_kv_batch(data: &[u8], ends: &[u32]) -> Result<Vec<KeyValue>, crate::Error> {
+    crate::iterators::unpack_kv_batch(data, ends)
+}
 use crate::iterators::{HistoryIterator, KeyModification, KeyValue, StateIterator};
 use crate::{Chaincode, Response, Stub};
 

@@ -6,7 +6,9 @@
 
 use crate::__private::bindings::fabric::chaincode::{context, cross_chaincode, events, ledger, types};
 use crate::backend::{Backend, Page};
-use crate::iterators::{Cursor, HistoryIterator, KeyModification, KeyValue, QueryMetadata, StateIterator};
+use crate::iterators::{
+    unpack_kv_batch, Cursor, HistoryIterator, KeyModification, KeyValue, QueryMetadata, StateIterator,
+};
 use crate::{Error, Response, Timestamp};
 
 /// Zero-sized: all state lives in the host, per transaction.
@@ -129,7 +131,7 @@ const BATCH: u32 = 1000;
 impl Cursor<KeyValue> for ledger::StateIterator {
     fn next_batch(&mut self) -> Result<Vec<KeyValue>, Error> {
         let batch = ledger::StateIterator::next_batch(self, BATCH)?;
-        Ok(batch.into_iter().map(|kv| KeyValue { key: kv.key, value: kv.value }).collect())
+        unpack_kv_batch(&batch.data, &batch.ends)
     }
     fn close(&mut self) {
         ledger::StateIterator::close(self);

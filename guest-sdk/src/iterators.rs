@@ -160,6 +160,26 @@ impl<T> Cursor<T> for Buffered<T> {
     }
 }
 
+/// The results of a packed `kv-batch` (the ABI's layout: keys and values back to back in `data`, and per result
+/// the offsets where its key and its value end).
+pub(crate) fn unpack_kv_batch(data: &[u8], ends: &[u32]) -> Result<Vec<KeyValue>, Error> {
+    let malformed = || Error::Internal("malformed query batch from the host".into());
+    if !ends.len().is_multiple_of(2) {
+        return Err(malformed());
+    }
+    let mut results = Vec::with_capacity(ends.len() / 2);
+    let mut start = 0usize;
+    for pair in ends.chunks_exact(2) {
+        let (key_end, value_end) = (pair[0] as usize, pair[1] as usize);
+        let key = data.get(start..key_end).ok_or_else(malformed)?;
+        let value = data.get(key_end..value_end).ok_or_else(malformed)?;
+        let key = std::str::from_utf8(key).map_err(|_| malformed())?;
+        results.push(KeyValue { key: key.to_owned(), value: value.to_vec() });
+        start = value_end;
+    }
+    Ok(results)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +222,23 @@ mod tests {
         let keys: Vec<String> = it.by_ref().map(|r| r.unwrap().key).collect();
         assert_eq!(keys, ["a", "b", "c"]);
         assert_eq!(it.next(), None, "the empty batch ended it; the failing source is not called again");
+    }
+
+    #[test]
+    fn packed_batches_unpack_and_bad_ones_are_refused() {
+        let data = b"k1v1k22".to_vec();
+        let results = unpack_kv_batch(&data, &[2, 4, 7, 7]).unwrap();
+        assert_eq!(
+            results,
+            vec![
+                KeyValue { key: "k1".into(), value: b"v1".to_vec() },
+                KeyValue { key: "k22".into(), value: vec![] }
+            ]
+        );
+        assert_eq!(unpack_kv_batch(&[], &[]).unwrap(), vec![]);
+        for ends in [&[2, 4, 7][..], &[2, 9], &[3, 2], &[2, 4, 1, 7]] {
+            assert!(matches!(unpack_kv_batch(&data, ends), Err(Error::Internal(_))), "{ends:?}");
+        }
+        assert!(unpack_kv_batch(&[0xff, b'v'], &[1, 2]).is_err(), "a key must be UTF-8");
     }
 }

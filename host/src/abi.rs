@@ -25,7 +25,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use fabric::chaincode::types::Response as GuestResponse;
-use fabric::chaincode::types::{Error, KeyModification, Kv, PageInfo, PageRequest, StateMetadata, Timestamp};
+use fabric::chaincode::types::{Error, KeyModification, Kv, KvBatch, PageInfo, PageRequest, StateMetadata, Timestamp};
 
 /// A range or rich query handed to the guest: a handle on one of the transaction's [`TxLedger`] cursors.
 pub struct StateIterator(CursorId);
@@ -84,6 +84,22 @@ fn page_info(meta: Option<QueryResponseMetadata>) -> Option<PageInfo> {
 fn kv(bytes: &[u8]) -> Result<Kv, Error> {
     let kv = queryresult::Kv::decode(bytes).map_err(|e| Error::Internal(format!("malformed queryresult.KV: {e}")))?;
     Ok(Kv { key: kv.key, value: kv.value })
+}
+
+/// Packs serialized `queryresult.KV`s as `kv-batch` (see the WIT for the layout).
+fn kv_batch(items: &[Vec<u8>]) -> Result<KvBatch, Error> {
+    let size: usize = items.iter().map(Vec::len).sum();
+    let mut batch = KvBatch { data: Vec::with_capacity(size), ends: Vec::with_capacity(items.len() * 2) };
+    for bytes in items {
+        let kv = kv(bytes)?;
+        for part in [kv.key.as_bytes(), &kv.value] {
+            batch.data.extend_from_slice(part);
+            let end = u32::try_from(batch.data.len())
+                .map_err(|_| Error::Limit("a query batch larger than 4 GiB cannot be handed to the guest".into()))?;
+            batch.ends.push(end);
+        }
+    }
+    Ok(batch)
 }
 
 fn key_modification(bytes: &[u8]) -> Result<KeyModification, Error> {
@@ -177,10 +193,10 @@ impl fabric::chaincode::ledger::HostStateIterator for TxState {
         })
     }
 
-    async fn next_batch(&mut self, it: Resource<StateIterator>, max: u32) -> Host<Vec<Kv>> {
+    async fn next_batch(&mut self, it: Resource<StateIterator>, max: u32) -> Host<KvBatch> {
         let id = self.table.get(&it)?.0;
         Ok(match self.ledger.next_batch(id, CursorKind::State, max as usize).await {
-            Ok(items) => items.iter().map(|bytes| kv(bytes)).collect(),
+            Ok(items) => kv_batch(&items),
             Err(e) => Err(e.into()),
         })
     }

@@ -222,7 +222,7 @@ impl Cursor<KeyValue> for StateCursor {
         let it = Resource::new_borrow(self.rep);
         let batch =
             call(&self.state, &self.handle, async |s| ledger::HostStateIterator::next_batch(s, it, BATCH).await)?;
-        Ok(batch.into_iter().map(|kv| KeyValue { key: kv.key, value: kv.value }).collect())
+        wasmcc_sdk::embed::unpack_kv_batch(&batch.data, &batch.ends)
     }
     fn close(&mut self) {
         let it = Resource::new_borrow(self.rep);
