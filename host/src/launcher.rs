@@ -122,6 +122,8 @@ fn endpoint(spec: &LaunchSpec) -> Result<Endpoint, LaunchError> {
     let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", spec.peer_address))
         .map_err(|e| invalid(e.to_string()))?
         .connect_timeout(DIAL_TIMEOUT)
+        .initial_stream_window_size(crate::limits::STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(crate::limits::CONNECTION_WINDOW_BYTES)
         .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
         .keep_alive_timeout(KEEPALIVE_TIMEOUT)
         .keep_alive_while_idle(true);

@@ -46,6 +46,14 @@ pub const MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
 /// of concurrent transactions without letting a stalled peer pile up unbounded memory.
 pub const OUTBOUND_BUFFER: usize = 256;
 
+/// HTTP/2 receive window of a peer stream, and of its connection (either dial direction). Every transaction of a
+/// chaincode shares its one gRPC stream, so with h2's default 64 KiB a peer could have only a handful of range-query
+/// batches on the way before waiting for the host's WINDOW_UPDATE (grpc-go, on the peer's side, grows its own
+/// windows up to 16 MiB by estimating the bandwidth-delay product). What a window admits is bounded anyway: the
+/// peer only sends what the stream's transactions asked for, and those are capped by [`MAX_TX_PER_STREAM`].
+pub const STREAM_WINDOW_BYTES: u32 = 2 * 1024 * 1024;
+pub const CONNECTION_WINDOW_BYTES: u32 = 4 * 1024 * 1024;
+
 /// Largest table a guest may grow to. Rust guests use one small table for indirect calls; a table growing past
 /// this is a guest gone wrong, and refusing it keeps host memory bounded.
 pub const MAX_TABLE_ELEMENTS: usize = 100_000;

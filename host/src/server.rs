@@ -149,6 +149,8 @@ impl Listener {
     /// Serves until `stop` completes; streams still open then are closed.
     pub async fn serve_until(self, stop: impl std::future::Future<Output = ()>) -> Result<(), tonic::transport::Error> {
         tonic::transport::Server::builder()
+            .initial_stream_window_size(limits::STREAM_WINDOW_BYTES)
+            .initial_connection_window_size(limits::CONNECTION_WINDOW_BYTES)
             .add_service(self.service.into_server())
             .serve_with_incoming_shutdown(self.incoming, stop)
             .await

@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+/// The HTTP/2 receive windows of the simulated peer's streams (see `connect_with`).
+pub(crate) const PEER_WINDOW_BYTES: u32 = 16 * 1024 * 1024;
 use tonic::Streaming;
 use wasmcc_proto::protos::chaincode_client::ChaincodeClient;
 use wasmcc_proto::protos::chaincode_message::Type;
@@ -311,6 +314,10 @@ impl PeerSim {
         let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
             .map_err(|e| invalid(e.to_string()))?
             .connect_timeout(opts.dial_timeout)
+            // grpc-go grows a busy stream's windows by bandwidth-delay estimation, up to 16 MiB; fixed large windows
+            // stand in for that, so the simulated peer never waits on flow control where a real one would not.
+            .initial_stream_window_size(PEER_WINDOW_BYTES)
+            .initial_connection_window_size(PEER_WINDOW_BYTES)
             // What the peer's CCaaS dial sets: HTTP/2 ping every 60 s, 20 s timeout, also without a stream.
             .http2_keep_alive_interval(Duration::from_secs(60))
             .keep_alive_timeout(Duration::from_secs(20))

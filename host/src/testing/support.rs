@@ -65,7 +65,9 @@ impl PeerSim {
         let serve_error = |reason: String| SimError::Serve { addr: addr.to_string(), reason };
         let listener = TcpListener::bind(addr).await.map_err(|e| serve_error(e.to_string()))?;
         let local = listener.local_addr().map_err(|e| serve_error(e.to_string()))?;
-        let mut server = Server::builder();
+        let mut server = Server::builder()
+            .initial_stream_window_size(super::peer::PEER_WINDOW_BYTES)
+            .initial_connection_window_size(super::peer::PEER_WINDOW_BYTES);
         if let Some(tls) = tls {
             let mut config = ServerTlsConfig::new().identity(Identity::from_pem(tls.cert, tls.key));
             if let Some(ca) = tls.client_ca {
