@@ -34,6 +34,10 @@ enum Command {
         /// The data directory (overrides the configuration's `data_dir`).
         #[arg(long, env = "WASMCC_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// Threads serving peer streams and running transactions (default: one per CPU the host may use). Set it
+        /// below the CPU count when the host shares its machine with busy neighbours, such as a peer.
+        #[arg(long, env = "WASMCC_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
+        workers: Option<u16>,
     },
     /// Install a package on a running host (or a module, packaged on the fly with --wasm and --label).
     Install {
@@ -109,14 +113,22 @@ impl AdminArgs {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WASMCC_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Serve { config, data_dir } => serve(config, data_dir).await,
+    let cli = Cli::parse();
+    let workers = match &cli.command {
+        Command::Serve { workers, .. } => workers.map(usize::from),
+        _ => None,
+    };
+    wasmcc_host::runtime::tokio_runtime(workers).context("starting the async runtime")?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config, data_dir, workers: _ } => serve(config, data_dir).await,
         Command::Install { package, wasm, label, admin } => {
             let bytes = match (package, wasm, label) {
                 (Some(path), _, _) => std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,

@@ -15,9 +15,6 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
-
-/// The HTTP/2 receive windows of the simulated peer's streams (see `connect_with`).
-pub(crate) const PEER_WINDOW_BYTES: u32 = 16 * 1024 * 1024;
 use tonic::Streaming;
 use wasmcc_proto::protos::chaincode_client::ChaincodeClient;
 use wasmcc_proto::protos::chaincode_message::Type;
@@ -32,6 +29,9 @@ use super::rwset::{Metadata, RwSet, TxRwSet};
 use super::world::{CommitInfo, CommitStatus, HistoryEntry, Version, WorldState};
 use super::{type_name, SimError};
 use crate::connection_json::ConnectionJson;
+
+/// The HTTP/2 receive windows of the simulated peer's streams (see `connect_with`).
+pub(crate) const PEER_WINDOW_BYTES: u32 = 16 * 1024 * 1024;
 
 /// gRPC message size limit in both directions: the peer's 100 MiB (tonic's default of 4 MiB would refuse what a
 /// peer sends).

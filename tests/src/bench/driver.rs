@@ -9,7 +9,7 @@ use anyhow::Context;
 use wasmcc_host::testing::{ConnectOptions, PeerConnection, TxOptions};
 
 use super::serve::{Impl, Server};
-use super::stats::{process_cpu, Samples};
+use super::stats::{CpuSample, Samples};
 use super::workload::{Workload, CHANNEL, NAMESPACE};
 
 /// How many transactions to run, and how they are split.
@@ -77,13 +77,13 @@ pub async fn compare(
         for k in 0..targets.len() {
             let i = (round + k) % targets.len();
             let t = &targets[i];
-            let cpu_before = process_cpu(t.server.pid)?;
-            let driver_before = process_cpu(std::process::id())?;
+            let cpu_before = CpuSample::read(t.server.pid)?;
+            let driver_before = CpuSample::read(std::process::id())?;
             let started = Instant::now();
             let samples = run_batch(&t.conn, workload, concurrency, plan.per_batch).await?;
             totals[i].wall += started.elapsed();
-            totals[i].cpu += process_cpu(t.server.pid)?.saturating_sub(cpu_before);
-            totals[i].driver_cpu += process_cpu(std::process::id())?.saturating_sub(driver_before);
+            totals[i].cpu += CpuSample::read(t.server.pid)?.since(&cpu_before);
+            totals[i].driver_cpu += CpuSample::read(std::process::id())?.since(&driver_before);
             totals[i].samples.extend(samples);
             t.conn.log().clear();
         }

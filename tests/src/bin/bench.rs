@@ -46,6 +46,9 @@ struct Cli {
     /// Fresh instances timed for the sandbox figure (default 20000, quick 2000).
     #[arg(long)]
     sandbox: Option<usize>,
+    /// Worker threads of the wasm and native hosts (`wasmcc serve --workers`); default: wasmcc's, one per CPU.
+    #[arg(long)]
+    host_workers: Option<usize>,
     /// The bench chaincode's wasm module.
     #[arg(long, default_value_os_t = default_wasm())]
     wasm: PathBuf,
@@ -62,6 +65,9 @@ enum Internal {
         ccid: String,
         #[arg(long)]
         wasm: PathBuf,
+        /// As `wasmcc serve --workers`.
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Runs a host on a data directory until stdin closes.
     #[command(hide = true)]
@@ -85,14 +91,15 @@ fn main() -> anyhow::Result<()> {
     // implementation under test. The servers run on the multi-threaded runtime `wasmcc serve` uses.
     let runtime = match cli.command {
         None => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-        Some(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+        Some(Internal::Serve { workers, .. }) => wasmcc_host::runtime::tokio_runtime(workers)?,
+        Some(Internal::ServeDaemon { .. }) => wasmcc_host::runtime::tokio_runtime(None)?,
     };
     runtime.block_on(dispatch(cli))
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Some(Internal::Serve { which, ccid, wasm }) => serve::serve(Impl::parse(which)?, ccid, wasm).await,
+        Some(Internal::Serve { which, ccid, wasm, .. }) => serve::serve(Impl::parse(which)?, ccid, wasm).await,
         Some(Internal::ServeDaemon { data_dir, ports }) => {
             let (lo, hi) = ports.split_once('-').context("--ports min-max")?;
             density::serve_daemon(data_dir, (lo.parse()?, hi.parse()?)).await
@@ -118,8 +125,11 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     let per_impl = cli.tx.unwrap_or(if cli.quick { 400 } else { 4000 });
     let batches = cli.batches.clamp(1, per_impl.max(1));
     let plan = Plan { warmup: (per_impl / 10).max(20), batches, per_batch: per_impl.div_ceil(batches) };
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let host_workers = cli.host_workers.unwrap_or(cpus).max(1);
     println!("machine: {}", machine());
     println!("plan: {} measured transactions per implementation and configuration, in {batches} alternating rounds, after {} warm-up", plan.per_batch * batches, plan.warmup);
+    println!("hosts: wasm and native run with {host_workers} worker thread(s) (wasmcc serve --workers {host_workers}); the driver on one thread");
 
     let mut lines = Vec::new();
     if part("compare") {
@@ -128,7 +138,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         let ccid = wasmcc_host::config::ccid_of("bench", &wasm);
         let mut targets = Vec::new();
         for which in impls {
-            let server = Server::start(which, &cli.wasm, &ccid).await?;
+            let server = Server::start(which, &cli.wasm, &ccid, host_workers).await?;
             targets.push(Target::connect(server, &peer).await?);
         }
         for &w in &workloads {
