@@ -272,7 +272,7 @@ impl fabric::chaincode::context::Host for TxState {
     }
 
     async fn binding(&mut self) -> wasmtime::Result<Vec<u8>> {
-        Ok(self.ctx.proposal.binding.clone())
+        Ok(self.ctx.proposal.binding())
     }
 
     async fn signed_proposal(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {

@@ -27,7 +27,9 @@ pub struct ProposalInfo {
     pub signed_proposal: Option<Vec<u8>>,
     pub creator: Vec<u8>,
     pub transient: BTreeMap<String, Vec<u8>>,
-    pub binding: Vec<u8>,
+    /// The signature header's nonce and the channel header's epoch: with `creator`, what the binding hashes.
+    pub nonce: Vec<u8>,
+    pub epoch: u64,
     pub timestamp: Option<prost_types::Timestamp>,
 }
 
@@ -61,6 +63,21 @@ impl TxContext {
     }
 }
 
+impl ProposalInfo {
+    /// `GetBinding`: SHA-256 of nonce, creator and epoch (little-endian), as the Go shim computes it; empty without
+    /// a proposal. Computed when asked for: few chaincodes do.
+    pub fn binding(&self) -> Vec<u8> {
+        if self.signed_proposal.is_none() {
+            return Vec::new();
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(&self.nonce);
+        hasher.update(&self.creator);
+        hasher.update(self.epoch.to_le_bytes());
+        hasher.finalize().to_vec()
+    }
+}
+
 fn proposal_info(sp: &SignedProposal) -> Result<ProposalInfo, ContextError> {
     let proposal = Proposal::decode(sp.proposal_bytes.as_slice()).map_err(ContextError::Proposal)?;
     let header = Header::decode(proposal.header.as_slice()).map_err(ContextError::Proposal)?;
@@ -74,15 +91,12 @@ fn proposal_info(sp: &SignedProposal) -> Result<ProposalInfo, ContextError> {
         SignatureHeader::decode(header.signature_header.as_slice()).map_err(ContextError::Proposal)?;
     let payload = ChaincodeProposalPayload::decode(proposal.payload.as_slice()).map_err(ContextError::Proposal)?;
 
-    let mut hasher = Sha256::new();
-    hasher.update(&signature_header.nonce);
-    hasher.update(&signature_header.creator);
-    hasher.update(channel_header.epoch.to_le_bytes());
     Ok(ProposalInfo {
         signed_proposal: Some(sp.encode_to_vec()),
         creator: signature_header.creator,
         transient: payload.transient_map.into_iter().collect(),
-        binding: hasher.finalize().to_vec(),
+        nonce: signature_header.nonce,
+        epoch: channel_header.epoch,
         timestamp: channel_header.timestamp,
     })
 }
@@ -128,7 +142,7 @@ mod tests {
         let ctx = TxContext::from_message(&msg, false).unwrap();
         let mut expected = b"nonceme".to_vec();
         expected.extend_from_slice(&5u64.to_le_bytes());
-        assert_eq!(ctx.proposal.binding, Sha256::digest(&expected).to_vec());
+        assert_eq!(ctx.proposal.binding(), Sha256::digest(&expected).to_vec());
         assert_eq!(ctx.proposal.creator, b"me");
         assert_eq!(ctx.proposal.transient["k"], b"v");
         assert_eq!(ctx.proposal.timestamp.unwrap().seconds, 7);
@@ -138,7 +152,7 @@ mod tests {
     #[test]
     fn no_proposal_is_not_an_error() {
         let ctx = TxContext::from_message(&message(None), false).unwrap();
-        assert!(ctx.proposal.creator.is_empty() && ctx.proposal.binding.is_empty());
+        assert!(ctx.proposal.creator.is_empty() && ctx.proposal.binding().is_empty());
         assert!(ctx.proposal.timestamp.is_none());
     }
 
