@@ -230,10 +230,7 @@ mod tests {
         let results = unpack_kv_batch(&data, &[2, 4, 7, 7]).unwrap();
         assert_eq!(
             results,
-            vec![
-                KeyValue { key: "k1".into(), value: b"v1".to_vec() },
-                KeyValue { key: "k22".into(), value: vec![] }
-            ]
+            vec![KeyValue { key: "k1".into(), value: b"v1".to_vec() }, KeyValue { key: "k22".into(), value: vec![] }]
         );
         assert_eq!(unpack_kv_batch(&[], &[]).unwrap(), vec![]);
         for ends in [&[2, 4, 7][..], &[2, 9], &[3, 2], &[2, 4, 1, 7]] {

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::abi::{ChaincodePre, TxState};
 use crate::config::TlsConfig;
 use crate::engine::{EngineError, WasmEngine};
-use crate::abi::{ChaincodePre, TxState};
 use crate::executor::{LoadedChaincode, Program, ProgramLoader};
 use crate::limits::TxLimits;
 use crate::package::{self, PackageError};
