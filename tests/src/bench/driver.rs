@@ -12,6 +12,9 @@ use super::serve::{Impl, Server};
 use super::stats::{CpuSample, Samples};
 use super::workload::{Workload, CHANNEL, NAMESPACE};
 
+/// The pause before each timed round.
+const SETTLE: Duration = Duration::from_millis(50);
+
 /// How many transactions to run, and how they are split.
 #[derive(Clone, Copy, Debug)]
 pub struct Plan {
@@ -77,6 +80,9 @@ pub async fn compare(
         for k in 0..targets.len() {
             let i = (round + k) % targets.len();
             let t = &targets[i];
+            // Whatever the previous implementation left running (a garbage collector, threads going idle) ends
+            // before this one is timed.
+            tokio::time::sleep(SETTLE).await;
             let cpu_before = CpuSample::read(t.server.pid)?;
             let driver_before = CpuSample::read(std::process::id())?;
             let started = Instant::now();

@@ -34,9 +34,13 @@ struct Cli {
     /// Concurrency levels (transactions in flight on the stream).
     #[arg(long, value_delimiter = ',', default_value = "1,64")]
     concurrency: Vec<usize>,
-    /// Measured transactions per implementation and configuration (default 4000, quick 400).
+    /// Measured transactions per implementation at concurrency 1 (default 4000, quick 400).
     #[arg(long)]
     tx: Option<usize>,
+    /// Measured transactions per implementation at higher concurrency (default 32000, quick 800): enough that a
+    /// round of the cheapest workload lasts a good fraction of a second, not a few milliseconds of ramp-up.
+    #[arg(long)]
+    tx_concurrent: Option<usize>,
     /// Rounds the measured transactions are split into, alternating the implementations.
     #[arg(long, default_value_t = 8)]
     batches: usize,
@@ -122,13 +126,24 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     if cli.concurrency.iter().any(|&c| c == 0 || c > workload::MAX_WORKERS) {
         bail!("concurrency must be 1..={}", workload::MAX_WORKERS);
     }
-    let per_impl = cli.tx.unwrap_or(if cli.quick { 400 } else { 4000 });
-    let batches = cli.batches.clamp(1, per_impl.max(1));
-    let plan = Plan { warmup: (per_impl / 10).max(20), batches, per_batch: per_impl.div_ceil(batches) };
+    let serial = cli.tx.unwrap_or(if cli.quick { 400 } else { 4000 });
+    let concurrent = cli.tx_concurrent.unwrap_or(if cli.quick { 800 } else { 32000 });
+    let batches = cli.batches.clamp(1, serial.min(concurrent).max(1));
+    let plan_for = |c: usize| {
+        let per_impl = if c == 1 { serial } else { concurrent };
+        Plan { warmup: (per_impl / 10).max(20), batches, per_batch: per_impl.div_ceil(batches) }
+    };
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let host_workers = cli.host_workers.unwrap_or(cpus).max(1);
     println!("machine: {}", machine());
-    println!("plan: {} measured transactions per implementation and configuration, in {batches} alternating rounds, after {} warm-up", plan.per_batch * batches, plan.warmup);
+    let (one, many) = (plan_for(1), plan_for(2));
+    println!(
+        "plan: {} (c=1) or {} (c>1) measured transactions per implementation and configuration, in {batches} alternating rounds, after {} or {} warm-up",
+        one.per_batch * batches,
+        many.per_batch * batches,
+        one.warmup,
+        many.warmup
+    );
     println!("hosts: wasm and native run with {host_workers} worker thread(s) (wasmcc serve --workers {host_workers}); the driver on one thread");
 
     let mut lines = Vec::new();
@@ -143,7 +158,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         for &w in &workloads {
             for &c in &cli.concurrency {
-                let figures = driver::compare(&targets, w, c, plan).await?;
+                let figures = driver::compare(&targets, w, c, plan_for(c)).await?;
                 print!("{}", report::table(&figures));
                 lines.extend(figures.iter().map(report::bench_line));
                 lines.extend(report::ratio_line(&figures));
