@@ -33,6 +33,10 @@
 //! on `wasm32` the [`Stub`] calls the host through the WIT imports of `fabric:chaincode`; on native
 //! targets it talks to [`mock::MockLedger`], an in-memory ledger with peer semantics, so chaincode
 //! authors unit-test with plain `cargo test`.
+//!
+//! On `wasm32` the SDK also installs a fast, small global allocator (Talc): every transaction runs in a fresh
+//! instance and allocates nearly everything it touches. A chaincode that brings its own turns off the default
+//! feature `allocator`.
 
 mod backend;
 
