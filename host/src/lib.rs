@@ -6,7 +6,6 @@
 
 pub mod abi;
 pub mod admin;
-pub mod cli;
 pub mod client;
 pub mod config;
 pub mod connection_json;

@@ -1,12 +1,13 @@
 //! `wasmcc`: the host binary and its operator CLI.
 
 mod demo;
+mod offline;
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use wasmcc_host::cli::offline::OfflineCommand;
+use offline::OfflineCommand;
 use wasmcc_host::client::AdminClient;
 use wasmcc_host::config::{Config, DEFAULT_ADMIN_PORT};
 use wasmcc_host::connection_json::PeerConfig;
@@ -175,7 +176,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo::run(args).await,
-        Command::Offline(command) => wasmcc_host::cli::offline::run(command),
+        Command::Offline(command) => offline::run(command),
     }
 }
 

@@ -1,16 +1,15 @@
 //! The verbs that need no running host: `wasmcc package`, `wasmcc ccid` and `wasmcc check`.
 //!
-//! They run the very code the host runs at upload ([`crate::package`], [`crate::validate`], the engine's compile
-//! and link), so an operator learns before installing whether the host will take a module, and which CCID the peer
-//! will compute for a package.
+//! They run the very code the host runs at upload (`wasmcc_host::package`, `wasmcc_host::validate`, the engine's
+//! compile and link), so an operator learns before installing whether the host will take a module, and which CCID
+//! the peer will compute for a package. Binary-only code, hence `anyhow`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-
-use crate::engine::WasmEngine;
-use crate::package::{self, Package};
-use crate::validate::{self, Validated};
+use wasmcc_host::engine::WasmEngine;
+use wasmcc_host::package::{self, Package};
+use wasmcc_host::validate::{self, Validated};
 
 /// The offline verbs, to flatten into the binary's subcommands.
 #[derive(clap::Subcommand, Debug)]
