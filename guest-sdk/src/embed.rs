@@ -6,12 +6,7 @@
 //! sandbox exists to prevent.
 
 pub use crate::backend::{Backend, Page};
-pub use crate::iterators::Cursor;
-
-/// The results of the ABI's packed `kv-batch` (what `state-iterator.next-batch` returns).
-pub fn unpack_kv_batch(data: &[u8], ends: &[u32]) -> Result<Vec<KeyValue>, crate::Error> {
-    crate::iterators::unpack_kv_batch(data, ends)
-}
+pub use crate::iterators::{unpack_kv_batch, Cursor};
 use crate::iterators::{HistoryIterator, KeyModification, KeyValue, StateIterator};
 use crate::{Chaincode, Response, Stub};
 

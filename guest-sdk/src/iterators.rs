@@ -160,9 +160,9 @@ impl<T> Cursor<T> for Buffered<T> {
     }
 }
 
-/// The results of a packed `kv-batch` (the ABI's layout: keys and values back to back in `data`, and per result
-/// the offsets where its key and its value end).
-pub(crate) fn unpack_kv_batch(data: &[u8], ends: &[u32]) -> Result<Vec<KeyValue>, Error> {
+/// The results of a packed `kv-batch`, what `state-iterator.next-batch` returns (the ABI's layout: keys and values
+/// back to back in `data`, and per result the offsets where its key and its value end).
+pub fn unpack_kv_batch(data: &[u8], ends: &[u32]) -> Result<Vec<KeyValue>, Error> {
     let malformed = || Error::Internal("malformed query batch from the host".into());
     if !ends.len().is_multiple_of(2) {
         return Err(malformed());

@@ -39,13 +39,6 @@
 //! feature `allocator`.
 
 mod backend;
-
-/// Every transaction runs in a fresh instance and allocates almost everything it touches (arguments, keys, values,
-/// query results) from a young heap. Rust's default wasm allocator, dlmalloc, was a fifth of the host's CPU on a
-/// 100-result range query (BENCHMARKS.md); Talc does the same work in a fraction of it and is smaller.
-#[cfg(all(target_arch = "wasm32", feature = "allocator"))]
-#[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 mod composite;
 mod der;
 #[cfg(not(target_arch = "wasm32"))]
@@ -62,6 +55,13 @@ mod queries;
 mod response;
 pub mod statebased;
 mod stub;
+
+/// Every transaction runs in a fresh instance and allocates almost everything it touches (arguments, keys, values,
+/// query results) from a young heap. Rust's default wasm allocator, dlmalloc, was a fifth of the host's CPU on a
+/// 100-result range query (BENCHMARKS.md); Talc does the same work in a fraction of it and is smaller.
+#[cfg(all(target_arch = "wasm32", feature = "allocator"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 pub use composite::{create_composite_key, split_composite_key};
 pub use error::Error;

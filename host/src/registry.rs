@@ -154,16 +154,12 @@ impl Registry {
             shared_addr: Mutex::new(None),
         });
         registry.serve_shared().await?;
-        for record in registry.store.records()? {
-            let this = registry.clone();
-            let checked = tokio::task::spawn_blocking(move || this.ensure_artifact(&record).map(|()| record));
-            match checked.await.expect("artifact check task") {
-                Ok(record) => {
-                    let chaincode = registry.lazy(&record);
-                    registry.serve(record, chaincode).await
-                }
-                Err((ccid, e)) => tracing::error!(%ccid, "cannot serve installed chaincode: {e}"),
-            }
+        let this = registry.clone();
+        let servable =
+            tokio::task::spawn_blocking(move || this.servable_records()).await.expect("artifact check task")?;
+        for record in servable {
+            let chaincode = registry.lazy(&record);
+            registry.serve(record, chaincode).await;
         }
         Ok(registry)
     }
@@ -282,12 +278,20 @@ impl Registry {
         self.store.artifact_path(&record.module_hash, &self.engine.compatibility_hash())
     }
 
-    /// Recompiles a chaincode's artifact when this engine build has none (after an upgrade of the host).
-    fn ensure_artifact(&self, record: &ChaincodeRecord) -> Result<(), (String, InstallError)> {
-        if !self.artifact_path(record).exists() {
-            self.recompile(record).map_err(|e| (record.ccid.clone(), e))?;
+    /// The stored chaincodes this engine can serve, with an artifact each: one another engine build wrote (after an
+    /// upgrade of the host) is recompiled now. A chaincode that cannot be is logged and left out.
+    fn servable_records(&self) -> Result<Vec<ChaincodeRecord>, InstallError> {
+        let mut servable = Vec::new();
+        for record in self.store.records()? {
+            if !self.artifact_path(&record).exists() {
+                if let Err(e) = self.recompile(&record) {
+                    tracing::error!(ccid = %record.ccid, "cannot serve installed chaincode: {e}");
+                    continue;
+                }
+            }
+            servable.push(record);
         }
-        Ok(())
+        Ok(servable)
     }
 
     /// Maps a chaincode's artifact in; one that cannot be used (damaged on disk) is compiled again from the stored
