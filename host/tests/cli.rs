@@ -172,3 +172,10 @@ fn package_refuses_a_bad_label_or_module() {
     refuses(&["package", "--label", "ok", "--wasm", arg(&garbage), "-o", arg(&out)], &["would be refused"]);
     assert!(!out.exists(), "nothing is written on refusal");
 }
+
+#[test]
+fn serve_refuses_zero_workers() {
+    let out = wasmcc(&["serve", "--workers", "0"]);
+    assert_eq!(out.status.code(), Some(2), "clap's usage error: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--workers"), "{}", text(&out.stderr));
+}
