@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -84,6 +84,9 @@ impl From<InstallError> for ApiError {
             InstallError::Package(_) | InstallError::Validate(_) => StatusCode::BAD_REQUEST,
             InstallError::NotInstalled(_) => StatusCode::NOT_FOUND,
             InstallError::NoPort(..) => StatusCode::SERVICE_UNAVAILABLE,
+            InstallError::RouteTaken(_)
+            | InstallError::PortUnavailable { .. }
+            | InstallError::InstalledElsewhere { .. } => StatusCode::CONFLICT,
             InstallError::Engine(_) => StatusCode::UNPROCESSABLE_ENTITY,
             InstallError::Store(_) | InstallError::SharedListener { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -167,9 +170,16 @@ async fn show(State(s): State<AdminState>, Path(ccid): Path<String>) -> Result<J
     Ok(Json(info(&s.registry, &record)))
 }
 
+/// `POST /v1/chaincodes?port=N`: the operator pins the chaincode's port.
+#[derive(Debug, serde::Deserialize)]
+struct InstallQuery {
+    port: Option<u16>,
+}
+
 async fn install(
     State(s): State<AdminState>,
     headers: HeaderMap,
+    Query(query): Query<InstallQuery>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<ChaincodeInfo>), ApiError> {
     authorise(&headers, &s.settings.token)?;
@@ -182,7 +192,7 @@ async fn install(
         };
         ApiError(status, why)
     })?;
-    let (record, created) = s.registry.install(body.to_vec()).await?;
+    let (record, created) = s.registry.install_on(body.to_vec(), query.port).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(info(&s.registry, &record))))
 }
@@ -191,10 +201,10 @@ async fn remove(
     State(s): State<AdminState>,
     headers: HeaderMap,
     Path(ccid): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<ChaincodeInfo>, ApiError> {
     authorise(&headers, &s.settings.token)?;
-    s.registry.remove(&ccid).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let record = s.registry.remove(&ccid).await?;
+    Ok(Json(info(&s.registry, &record)))
 }
 
 /// Launcher mode (`bin/run`): dial the peer as the chaincode and answer when that session ends. If the caller goes

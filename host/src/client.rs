@@ -54,9 +54,18 @@ impl AdminClient {
 
     /// Uploads a package; `true` when it was installed now, `false` when it already was.
     pub async fn install(&self, package: Vec<u8>) -> Result<(ChaincodeInfo, bool), ClientError> {
+        self.install_on(package, None).await
+    }
+
+    /// [`AdminClient::install`] on the port the operator pins (refused if it ever belonged to another chaincode).
+    pub async fn install_on(&self, package: Vec<u8>, port: Option<u16>) -> Result<(ChaincodeInfo, bool), ClientError> {
+        let path = match port {
+            Some(port) => format!("/v1/chaincodes?port={port}"),
+            None => "/v1/chaincodes".to_string(),
+        };
         let req = self
             .http
-            .post(self.url("/v1/chaincodes"))
+            .post(self.url(&path))
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(package);
         let resp = self.send(self.auth(req)).await?;
@@ -74,9 +83,11 @@ impl AdminClient {
         self.json(resp).await
     }
 
-    pub async fn remove(&self, ccid: &str) -> Result<(), ClientError> {
+    /// Removes a chaincode; answers what was removed (its route stays reserved for it).
+    pub async fn remove(&self, ccid: &str) -> Result<ChaincodeInfo, ClientError> {
         let req = self.http.delete(self.url(&format!("/v1/chaincodes/{ccid}")));
-        self.send(self.auth(req)).await.map(drop)
+        let resp = self.send(self.auth(req)).await?;
+        self.json(resp).await
     }
 
     fn url(&self, path: &str) -> String {

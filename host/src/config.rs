@@ -24,8 +24,18 @@
 //! # shared_listen = "127.0.0.1:9443"    # one port for every chaincode, routed by SNI (needs client_ca)
 //! sni_suffix = "chaincodes.wasmcc"      # SNI names are <label>-<hash12>.<sni_suffix>
 //!
+//! [quota]                               # host-wide bounds shared by all chaincodes (quota/)
+//! instances = 1000                      # instance pool: transactions running at once, all chaincodes
+//! # memory_mb = 12000                   # guest memory of all running transactions; default half of RAM/cgroup
+//! admission_wait_ms = 10000             # longest wait to be admitted before ERROR
+//!
 //! [limits]                              # defaults for every chaincode; see limits.rs
-//! fuel = 1000000000
+//! fuel = 100000000                      # per transaction; fuel decides a runaway's fate
+//! memory_bytes = 67108864               # linear memory per transaction (reserved from quota.memory_mb)
+//! run_time_ms = 30000                   # backstop: time holding the CPU
+//! execute_timeout_ms = 30000            # one deadline per transaction, waits on the peer included
+//! concurrency = 64                      # transactions of one chaincode running at once
+//! queue = 256                           # transactions of one chaincode waiting to run
 //! [limits_for."asset-transfer"]         # per label or CCID: the operator says how a chaincode runs
 //! fuel = 2000000000
 //! ```
@@ -38,6 +48,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::limits::TxLimits;
+use crate::quota::QuotaConfig;
 use crate::tls::PemSource;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +68,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub chaincodes: ChaincodesConfig,
     pub tls: Option<TlsConfig>,
+    pub quota: QuotaConfig,
     pub limits: TxLimits,
     pub limits_for: HashMap<String, TxLimits>,
 }
@@ -141,6 +153,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             chaincodes: ChaincodesConfig::default(),
             tls: None,
+            quota: QuotaConfig::default(),
             limits: TxLimits::default(),
             limits_for: HashMap::new(),
         }
@@ -210,6 +223,7 @@ impl Config {
         if let Some(tls) = &self.tls {
             tls.check()?;
         }
+        self.quota.check().map_err(|e| ConfigError::Invalid(format!("quota: {e}")))?;
         for (name, limits) in
             std::iter::once(("limits", &self.limits)).chain(self.limits_for.iter().map(|(k, v)| (k.as_str(), v)))
         {

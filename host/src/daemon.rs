@@ -42,7 +42,7 @@ pub struct Daemon {
 impl Daemon {
     /// Starts a host from its configuration on the current tokio runtime.
     pub async fn start(config: &Config) -> Result<Daemon, DaemonError> {
-        Self::start_with_engine(config, Arc::new(WasmEngine::new()?)).await
+        Self::start_with_engine(config, Arc::new(WasmEngine::with_quota(&config.quota)?)).await
     }
 
     /// As [`Daemon::start`], with an engine the caller keeps (tests read its gauges across restarts).

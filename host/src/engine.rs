@@ -16,6 +16,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::abi::{self, ChaincodePre, TxState};
 use crate::limits;
 use crate::metrics::Gauges;
+use crate::quota::{Admission, CpuTurns, Quota, QuotaConfig};
 
 /// How much of each freed linear memory stays mapped and is reset in place. A Rust guest's memory is its 1 MiB
 /// stack plus data and heap: 2 MiB covers what a typical transaction touches, and PAGEMAP_SCAN resets only the
@@ -37,28 +38,38 @@ pub enum EngineError {
     Link(String),
 }
 
-/// The engine plus the linker holding every host import, shared by all chaincodes.
+/// The engine plus the linker holding every host import, shared by all chaincodes, and the host's shares of it.
 pub struct WasmEngine {
     engine: Engine,
     linker: Linker<TxState>,
     ticker_stop: Arc<AtomicBool>,
     gauges: Arc<Gauges>,
+    quota: Quota,
 }
 
 impl WasmEngine {
-    /// Builds the engine and starts its epoch ticker thread (stopped when the engine is dropped).
+    /// Builds the engine with the default quota and starts its epoch ticker thread (stopped when the engine is
+    /// dropped).
     pub fn new() -> Result<Self, EngineError> {
-        let engine = Engine::new(&Self::config()).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        Self::with_quota(&QuotaConfig::default())
+    }
+
+    /// As [`WasmEngine::new`], with the operator's host-wide bounds (`[quota]`).
+    pub fn with_quota(quota: &QuotaConfig) -> Result<Self, EngineError> {
+        quota.check().map_err(|e| EngineError::Config(format!("quota: {e}")))?;
+        let engine = Engine::new(&Self::config(quota.instances)).map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         abi::add_to_linker(&mut linker).map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
-        Ok(WasmEngine { engine, linker, ticker_stop, gauges: Arc::default() })
+        let kicked = engine.clone();
+        let quota =
+            Quota { admission: Admission::new(quota.capacity()), cpu: CpuTurns::new(move || kicked.increment_epoch()) };
+        Ok(WasmEngine { engine, linker, ticker_stop, gauges: Arc::default(), quota })
     }
 
-    fn config() -> Config {
+    fn config(instances: u32) -> Config {
         let mut pool = PoolingAllocationConfig::default();
-        let instances = limits::MAX_CONCURRENT_INSTANCES;
         pool.total_component_instances(instances)
             .total_core_instances(instances * limits::CORE_INSTANCES_PER_COMPONENT)
             .total_memories(instances * limits::CORE_INSTANCES_PER_COMPONENT)
@@ -90,6 +101,11 @@ impl WasmEngine {
             .memory_guard_size(0)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config
+    }
+
+    /// How transactions share the host: admission and CPU turns.
+    pub fn quota(&self) -> &Quota {
+        &self.quota
     }
 
     /// The live-instance and live-transaction gauges of everything run on this engine.

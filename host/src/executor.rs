@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 
 use crate::abi::{ChaincodePre, GuestResponse, TxState};
 use crate::context::TxContext;
@@ -19,6 +19,7 @@ use crate::engine::WasmEngine;
 use crate::ledger::TxLedger;
 use crate::limits::{self, TxLimits};
 use crate::metrics::InstanceGuard;
+use crate::quota::Demand;
 
 /// A chaincode to run: its CCID, its code (loaded now or on first use) and the operator's limits for it.
 pub struct LoadedChaincode {
@@ -134,14 +135,22 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Runs one INIT or TRANSACTION to its end.
-pub async fn execute(engine: &WasmEngine, cc: &LoadedChaincode, ctx: TxContext, ledger: TxLedger) -> GuestOutcome {
-    let limiter = MemoryLimiter::new(cc.limits.memory_bytes);
-    let state = TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone()));
+/// Runs one INIT or TRANSACTION to its end: admitted (an instance slot and its memory reserved, within the
+/// chaincode's share), on a CPU turn, in a fresh instance.
+pub async fn execute(engine: &WasmEngine, cc: &LoadedChaincode, ctx: TxContext, mut ledger: TxLedger) -> GuestOutcome {
     let program = match cc.program().await {
         Ok(program) => program,
         Err(e) => return GuestOutcome::Failed(e.to_string()),
     };
+    let _admitted = match engine.quota().admission.admit(&cc.ccid, demand(&cc.limits)).await {
+        Ok(admitted) => admitted,
+        Err(refused) => return GuestOutcome::Failed(refused.to_string()),
+    };
+    let turn = engine.quota().cpu.claim(&cc.ccid);
+    turn.resume().await;
+    ledger.set_turn(turn);
+    let limiter = MemoryLimiter::new(cc.limits.memory_bytes);
+    let state = TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone()));
     let (mut state, result) = match program {
         Program::Wasm(pre) => run_wasm(engine, pre, &cc.limits, state).await,
         Program::Native(program) => program.run(state).await,
@@ -184,11 +193,28 @@ async fn run_wasm(
     (store.into_data(), result)
 }
 
+/// What admitting a transaction of a chaincode with these limits reserves.
+fn demand(limits: &TxLimits) -> Demand {
+    Demand { memory_bytes: limits.memory_bytes as u64, concurrency: limits.concurrency, queue: limits.queue }
+}
+
 fn configure(store: &mut Store<TxState>, limits: &TxLimits) -> wasmtime::Result<()> {
     store.set_fuel(limits.fuel)?;
     store.fuel_async_yield_interval(Some(limits::FUEL_YIELD_INTERVAL))?;
-    store.set_epoch_deadline(limits.epoch_ticks());
-    store.epoch_deadline_trap();
+    // At every epoch (a tick, or a waiting chaincode's bump): end a guest past its run time, hand the CPU turn over
+    // when the scheduler says so, else go on.
+    let run_time = limits.run_time();
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |ctx| {
+        let Some(turn) = ctx.data().ledger.turn() else { return Ok(UpdateDeadline::Continue(1)) };
+        if turn.ran() > run_time {
+            Ok(UpdateDeadline::Interrupt)
+        } else if turn.should_yield() {
+            Ok(UpdateDeadline::YieldCustom(1, Box::pin(turn.yield_now())))
+        } else {
+            Ok(UpdateDeadline::Continue(1))
+        }
+    });
     Ok(())
 }
 
@@ -199,7 +225,7 @@ fn describe_failure(e: &wasmtime::Error, limits: &TxLimits) -> String {
             format!("chaincode exceeded its fuel budget of {} (wasm trap: out of fuel)", limits.fuel)
         }
         Some(Trap::Interrupt) => {
-            format!("chaincode exceeded its wall-clock limit of {} ms (wasm trap: interrupted)", limits.wall_clock_ms)
+            format!("chaincode exceeded its run-time limit of {} ms (wasm trap: interrupted)", limits.run_time_ms)
         }
         Some(trap) => format!("chaincode trapped: {trap}"),
         None => format!("chaincode failed: {}", e.root_cause()),

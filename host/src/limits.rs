@@ -22,17 +22,55 @@ pub const DEFAULT_FUEL: u64 = 1_000_000_000;
 /// the other transactions sharing a worker thread.
 pub const FUEL_YIELD_INTERVAL: u64 = 1_000_000;
 
-/// Wall-clock backstop per transaction, enforced by epoch interruption. It matches the peer's default
-/// `chaincode.executetimeout` (30 s): past it the peer has given up on the transaction anyway.
-pub const DEFAULT_WALL_CLOCK: Duration = Duration::from_secs(30);
+/// Run-time backstop per transaction: the time its guest may hold CPU turns ([`crate::quota::cpu`]), so it does not
+/// grow when the host is busy. Fuel ends every runaway loop long before (a billion fuel is a few seconds); this ends
+/// what fuel cannot meter, and it matches the peer's default `chaincode.executetimeout` (30 s).
+pub const DEFAULT_RUN_TIME: Duration = Duration::from_secs(30);
 
-/// Period of the engine's epoch ticker. The wall-clock limit is rounded up to a whole number of ticks; 10 ms keeps
-/// that rounding invisible while costing one atomic increment per tick.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Default execute timeout: the one deadline of a transaction, from its TRANSACTION message to its answer, waits for
+/// admission, CPU and the peer included. The peer's own default `chaincode.executetimeout` is 30 s: past it the peer
+/// has failed the transaction anyway, so the host frees the instance and answers ERROR.
+pub const DEFAULT_EXECUTE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Instances that may exist at once across all chaincodes (the pooling allocator's slots). Each in-flight
-/// transaction holds one; 1,000 covers 64 concurrent transactions on each of 15 busy chaincodes.
-pub const MAX_CONCURRENT_INSTANCES: u32 = 1_000;
+/// Period of the engine's epoch ticker: how often a running guest checks whether to give its CPU turn back and
+/// whether it passed its run-time backstop. A waiting chaincode that runs fewer guests does not wait for the tick (it
+/// bumps the epoch itself); 1 ms bounds the rest at one atomic increment a millisecond.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// How long a guest keeps its CPU turn while others of its own chaincode (or of one running as many guests) wait:
+/// short enough that a transaction's latency does not grow by much behind a long one, long enough that switching
+/// (a future poll and a lock) stays under 1% of the slice.
+pub const CPU_SLICE: Duration = Duration::from_millis(2);
+
+/// Default size of the instance pool: instances that may exist at once across all chaincodes. Each in-flight
+/// transaction holds one; 1,000 covers 64 concurrent transactions on each of 15 busy chaincodes. Admission keeps any
+/// one chaincode from taking them all.
+pub const DEFAULT_INSTANCES: u32 = 1_000;
+
+/// Largest configurable pool: each slot reserves address space for its memories (4 × [`MAX_MEMORY_BYTES`]), and
+/// 4,000 slots are 4 TiB of the 128 TiB a process may map.
+pub const MAX_INSTANCES: u32 = 4_000;
+
+/// Default transactions of one chaincode running at once on the host, across all its peers' streams. 64 keep both
+/// cores of a small host busy even when transactions spend most of their time waiting on the peer, and bound what
+/// one chaincode can hold: 64 × [`DEFAULT_MEMORY_BYTES`] = 4 GiB of guest memory, 64 of the pool's slots.
+pub const DEFAULT_CONCURRENCY: u32 = 64;
+
+/// Default transactions of one chaincode waiting to be admitted. A waiting transaction costs a task and its
+/// TRANSACTION message, no instance; past this the peer gets ERROR at once, so a flood of one chaincode's
+/// transactions is refused instead of piling up.
+pub const DEFAULT_QUEUE: u32 = 256;
+
+/// Default longest wait to be admitted: a transaction that cannot run within 10 s gets a clear ERROR naming its
+/// chaincode and the limit, well inside the peer's 30 s execute timeout, instead of the peer's timeout.
+pub const DEFAULT_ADMISSION_WAIT: Duration = Duration::from_secs(10);
+
+/// The share of the process's memory (its cgroup's limit, else the machine's) that guest memory may use by default:
+/// half, leaving the rest to the host itself, compilation, buffers of large messages and the page cache.
+pub const DEFAULT_MEMORY_BUDGET_SHARE: (u64, u64) = (1, 2);
+
+/// The memory assumed when neither the cgroup nor /proc/meminfo says: a small machine's.
+pub const FALLBACK_MACHINE_MEMORY: u64 = 4 << 30;
 
 /// Core instances, memories and tables per component instance. A `wasm32-unknown-unknown` module turned into a
 /// component brings a few small adapter modules along; 4 is ample for what `wit-component` emits.
@@ -70,7 +108,7 @@ pub const MAX_OPEN_ITERATORS: usize = 256;
 // The defaults must fit the host's maximums; checked at compile time.
 const _: () = assert!(DEFAULT_MEMORY_BYTES <= MAX_MEMORY_BYTES && FUEL_YIELD_INTERVAL < DEFAULT_FUEL);
 
-/// Per-transaction limits, with the defaults above.
+/// Per-chaincode limits, with the defaults above: how each of its transactions runs, and how many may run at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TxLimits {
@@ -78,25 +116,40 @@ pub struct TxLimits {
     pub memory_bytes: usize,
     /// Fuel budget.
     pub fuel: u64,
-    /// Wall-clock backstop in milliseconds.
-    pub wall_clock_ms: u64,
+    /// Run-time backstop in milliseconds (time holding CPU turns). Was `wall_clock_ms`.
+    #[serde(alias = "wall_clock_ms")]
+    pub run_time_ms: u64,
+    /// The transaction's one deadline in milliseconds, waits included.
+    pub execute_timeout_ms: u64,
+    /// Transactions of the chaincode running at once on this host.
+    pub concurrency: u32,
+    /// Transactions of the chaincode waiting to run.
+    pub queue: u32,
 }
+
+/// The limits of a chaincode the operator says nothing about.
+pub const DEFAULT_TX_LIMITS: TxLimits = TxLimits {
+    memory_bytes: DEFAULT_MEMORY_BYTES,
+    fuel: DEFAULT_FUEL,
+    run_time_ms: DEFAULT_RUN_TIME.as_millis() as u64,
+    execute_timeout_ms: DEFAULT_EXECUTE_TIMEOUT.as_millis() as u64,
+    concurrency: DEFAULT_CONCURRENCY,
+    queue: DEFAULT_QUEUE,
+};
 
 impl Default for TxLimits {
     fn default() -> Self {
-        TxLimits {
-            memory_bytes: DEFAULT_MEMORY_BYTES,
-            fuel: DEFAULT_FUEL,
-            wall_clock_ms: DEFAULT_WALL_CLOCK.as_millis() as u64,
-        }
+        DEFAULT_TX_LIMITS
     }
 }
 
 impl TxLimits {
-    /// The wall-clock limit in epoch ticks, rounded up so a limit is never shorter than asked.
-    pub fn epoch_ticks(&self) -> u64 {
-        let tick = EPOCH_TICK.as_millis() as u64;
-        self.wall_clock_ms.div_ceil(tick).max(1)
+    pub fn run_time(&self) -> Duration {
+        Duration::from_millis(self.run_time_ms)
+    }
+
+    pub fn execute_timeout(&self) -> Duration {
+        Duration::from_millis(self.execute_timeout_ms)
     }
 
     /// Refuses limits the engine cannot honour.
@@ -104,12 +157,27 @@ impl TxLimits {
         if self.memory_bytes > MAX_MEMORY_BYTES {
             return Err(format!("memory_bytes {} exceeds the host maximum {}", self.memory_bytes, MAX_MEMORY_BYTES));
         }
-        if self.fuel == 0 || self.wall_clock_ms == 0 {
-            return Err("fuel and wall_clock_ms must be positive".into());
+        if self.fuel == 0 || self.run_time_ms == 0 || self.execute_timeout_ms == 0 || self.concurrency == 0 {
+            return Err("fuel, run_time_ms, execute_timeout_ms and concurrency must be positive".into());
         }
         Ok(())
     }
 }
+
+/// How long a peer has to answer our REGISTER (REGISTERED, then READY). A peer that expects this chaincode answers
+/// at once; one that expects another CCID on this route stays silent and, while its launch waits, holds its
+/// channel's ledger lock, stalling every block commit (up to `chaincode.startuptimeout`, 300 s). Ending the stream
+/// fails that launch within seconds. 5 s is far above a loaded peer's answer time and far below what a stall costs.
+pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the host keeps sending ERROR for a stream's in-flight transactions when it ends that stream. A peer that
+/// stopped reading cannot hold the session (and its transactions' memory) past this.
+pub const STREAM_END_GRACE: Duration = Duration::from_secs(5);
+
+/// Lines per second one kind of log line that a remote party can cause (stray replies, duplicate txids, refused
+/// handshakes) may write; the rest are counted and the count is logged with the next line. Ten a second shows an
+/// operator what is happening without letting a peer in a loop fill the disk.
+pub const LOG_LINES_PER_SECOND: u32 = 10;
 
 // --- Accepting peer connections (sni.rs) ---
 
@@ -200,11 +268,10 @@ mod tests {
     }
 
     #[test]
-    fn epoch_ticks_round_up() {
-        let l = TxLimits { wall_clock_ms: 15, ..TxLimits::default() };
-        assert_eq!(l.epoch_ticks(), 2);
-        let l = TxLimits { wall_clock_ms: 30_000, ..TxLimits::default() };
-        assert_eq!(l.epoch_ticks(), 3_000);
+    fn the_old_wall_clock_key_still_reads() {
+        let l: TxLimits = serde_json::from_str(r#"{"wall_clock_ms": 15}"#).unwrap();
+        assert_eq!(l.run_time_ms, 15);
+        assert_eq!(l.concurrency, DEFAULT_CONCURRENCY);
     }
 
     #[test]

@@ -48,6 +48,10 @@ enum Command {
         wasm: Option<PathBuf>,
         #[arg(long)]
         label: Option<String>,
+        /// Serve it on this port (refused if the port ever belonged to another chaincode). Default: the port it
+        /// had before, if it was installed before, else the lowest port of the range never given to any chaincode.
+        #[arg(long)]
+        port: Option<u16>,
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -72,7 +76,7 @@ enum Command {
         #[command(flatten)]
         admin: AdminArgs,
     },
-    /// Remove an installed chaincode: its streams close and its route is freed.
+    /// Remove an installed chaincode: its streams close; its route stays reserved for it.
     Remove {
         ccid: String,
         #[command(flatten)]
@@ -130,7 +134,7 @@ fn main() -> anyhow::Result<()> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config, data_dir, workers: _ } => serve(config, data_dir).await,
-        Command::Install { package, wasm, label, admin } => {
+        Command::Install { package, wasm, label, port, admin } => {
             let bytes = match (package, wasm, label) {
                 (Some(path), _, _) => std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
                 (None, Some(wasm), Some(label)) => {
@@ -139,7 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 _ => anyhow::bail!("give a package file, or --wasm and --label"),
             };
-            let (info, created) = admin.client()?.install(bytes).await?;
+            let (info, created) = admin.client()?.install_on(bytes, port).await?;
             println!("{} {}", if created { "installed" } else { "already installed" }, info.ccid);
             println!("peers dial {}", info.route.address);
             Ok(())
@@ -171,8 +175,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Remove { ccid, admin } => {
-            admin.client()?.remove(&ccid).await?;
+            let info = admin.client()?.remove(&ccid).await?;
             println!("removed {ccid}");
+            println!(
+                "its route ({}) stays reserved for it: peers that installed this chaincode keep dialling it and fail \
+                 until it is installed here again",
+                info.route.address
+            );
             Ok(())
         }
         Command::Demo(args) => demo::run(args).await,

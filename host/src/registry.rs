@@ -2,7 +2,8 @@
 //! removal, and the restart path that serves every stored chaincode again without recompiling.
 //!
 //! Installs are serialised (one at a time) so that port allocation and the store never race; serving is not:
-//! lookups take a short lock on a map of `Arc`s.
+//! lookups take a short lock on a map of `Arc`s. A route, once given to a CCID, is never given to another
+//! ([`crate::routes`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -17,6 +18,7 @@ use crate::engine::{EngineError, WasmEngine};
 use crate::executor::{LoadedChaincode, Program, ProgramLoader};
 use crate::limits::TxLimits;
 use crate::package::{self, PackageError};
+use crate::routes::{RouteBook, RouteTaken};
 use crate::server::{ChaincodeLookup, ChaincodeService, Listener};
 use crate::sni::{self, Route, SniResolver};
 use crate::store::{ChaincodeRecord, Store, StoreError};
@@ -33,8 +35,14 @@ pub enum InstallError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("no free port left in {0}-{1} for another chaincode")]
+    #[error("no free port left in {0}-{1} for another chaincode (ports of removed chaincodes stay reserved for them)")]
     NoPort(u16, u16),
+    #[error(transparent)]
+    RouteTaken(#[from] RouteTaken),
+    #[error("port {port} cannot be given to a chaincode: {reason}")]
+    PortUnavailable { port: u16, reason: String },
+    #[error("chaincode {ccid} is already installed on port {port}; remove it first to move it to port {asked}")]
+    InstalledElsewhere { ccid: String, port: u16, asked: u16 },
     #[error("chaincode {0} is not installed")]
     NotInstalled(String),
     #[error("cannot listen on the shared chaincode port {addr}: {source}")]
@@ -130,6 +138,8 @@ pub struct Registry {
     store: Store,
     settings: RegistrySettings,
     live: Mutex<HashMap<String, Live>>,
+    /// Every route ever given, kept in step with the store's copy.
+    routes: Mutex<RouteBook>,
     installing: tokio::sync::Mutex<()>,
     shutdown: CancellationToken,
     shared_addr: Mutex<Option<SocketAddr>>,
@@ -144,11 +154,13 @@ impl Registry {
         store: Store,
         settings: RegistrySettings,
     ) -> Result<Arc<Self>, InstallError> {
+        let routes = Self::reserved_routes(&store, &settings)?;
         let registry = Arc::new(Registry {
             engine,
             store,
             settings,
             live: Mutex::default(),
+            routes: Mutex::new(routes),
             installing: tokio::sync::Mutex::new(()),
             shutdown: CancellationToken::new(),
             shared_addr: Mutex::new(None),
@@ -175,12 +187,26 @@ impl Registry {
     /// Installs a package. Returns the record and whether it was new (installing the same package twice is a
     /// no-op, as on the peer).
     pub async fn install(self: &Arc<Self>, package_bytes: Vec<u8>) -> Result<(ChaincodeRecord, bool), InstallError> {
+        self.install_on(package_bytes, None).await
+    }
+
+    /// [`Registry::install`] on the port the operator pins, or else on the chaincode's own reserved port, or else
+    /// on the lowest port of the range never given to any chaincode.
+    pub async fn install_on(
+        self: &Arc<Self>,
+        package_bytes: Vec<u8>,
+        pinned_port: Option<u16>,
+    ) -> Result<(ChaincodeRecord, bool), InstallError> {
         let pkg = package::read_package(&package_bytes)?;
         let _one_at_a_time = self.installing.lock().await;
         if let Some(record) = self.record(&pkg.ccid) {
+            if let Some(asked) = pinned_port.filter(|p| *p != record.port) {
+                return Err(InstallError::InstalledElsewhere { ccid: pkg.ccid, port: record.port, asked });
+            }
             return Ok((record, false));
         }
-        let port = self.free_port()?;
+        let sni_name = self.settings.tls.as_ref().and_then(|t| t.sni_name(&pkg.ccid));
+        let port = self.port_for(&pkg.ccid, pinned_port, sni_name.as_deref())?;
         let this = self.clone();
         let (record, chaincode) = tokio::task::spawn_blocking(move || -> Result<_, InstallError> {
             let validated = validate::validate(&pkg.wasm)?;
@@ -198,6 +224,7 @@ impl Registry {
                 limits,
             };
             this.store.put_package(&record.ccid, &package_bytes)?;
+            this.reserve(&record.ccid, port, sni_name.as_deref())?;
             this.store.put_record(&record)?;
             Ok((record, Arc::new(chaincode)))
         })
@@ -208,15 +235,16 @@ impl Registry {
         Ok((record, true))
     }
 
-    /// Uninstalls: its sessions end, its listener stops, its files go.
-    pub async fn remove(&self, ccid: &str) -> Result<(), InstallError> {
+    /// Uninstalls: its sessions end, its listener stops, its files go; its routes stay reserved for it. Returns
+    /// what was removed.
+    pub async fn remove(&self, ccid: &str) -> Result<ChaincodeRecord, InstallError> {
         let _one_at_a_time = self.installing.lock().await;
         let live = self.live.lock().expect("registry lock").remove(ccid);
         let Some(live) = live else { return Err(InstallError::NotInstalled(ccid.into())) };
         live.chaincode.retired.cancel();
         self.store.remove(ccid)?;
-        tracing::info!(%ccid, "removed");
-        Ok(())
+        tracing::info!(%ccid, port = live.record.port, "removed; its routes stay reserved for it");
+        Ok(live.record)
     }
 
     /// The chaincode to run for a CCID, if installed.
@@ -377,14 +405,70 @@ impl Registry {
         self.live.lock().expect("registry lock").insert(ccid, Live { record, chaincode, addr: bound });
     }
 
-    /// The lowest port of the range that no installed chaincode holds and that can be bound now.
-    fn free_port(&self) -> Result<u16, InstallError> {
+    /// The routes of the store, with those of every installed chaincode reserved (a data directory written before
+    /// reservations were kept has its installed chaincodes' ports only).
+    fn reserved_routes(store: &Store, settings: &RegistrySettings) -> Result<RouteBook, InstallError> {
+        let mut book = store.routes()?;
+        let before = book.clone();
+        for record in store.records()? {
+            let sni_name = settings.tls.as_ref().and_then(|t| t.sni_name(&record.ccid));
+            let reserved = book
+                .reserve_port(record.port, &record.ccid)
+                .and_then(|_| sni_name.map_or(Ok(false), |name| book.reserve_sni_name(&name, &record.ccid)));
+            if let Err(e) = reserved {
+                tracing::error!(ccid = %record.ccid, "installed chaincode shares a route: {e}");
+            }
+        }
+        if book != before {
+            store.put_routes(&book)?;
+        }
+        Ok(book)
+    }
+
+    /// Gives the routes to the CCID for good, durably (before its record: a crash in between leaves a reservation
+    /// for a chaincode that is not installed, which only costs a port).
+    fn reserve(&self, ccid: &str, port: u16, sni_name: Option<&str>) -> Result<(), InstallError> {
+        let mut routes = self.routes.lock().expect("routes lock");
+        let mut book = routes.clone();
+        book.reserve_port(port, ccid)?;
+        if let Some(name) = sni_name {
+            book.reserve_sni_name(name, ccid)?;
+        }
+        if book != *routes {
+            self.store.put_routes(&book)?;
+            *routes = book;
+        }
+        Ok(())
+    }
+
+    /// The port a chaincode installs on: the pinned one, if no other CCID ever had it; else the first of its own
+    /// reserved ports that can be bound; else the lowest port of the range that was never given to anyone.
+    fn port_for(&self, ccid: &str, pinned: Option<u16>, sni_name: Option<&str>) -> Result<u16, InstallError> {
+        let book = self.routes.lock().expect("routes lock").clone();
+        let shared = self.settings.tls.as_ref().and_then(|t| t.shared_listen).map(|a| a.port());
+        let bindable = |port: u16| std::net::TcpListener::bind(SocketAddr::new(self.settings.listen_ip, port));
+        if let Some(port) = pinned {
+            book.check(ccid, Some(port), sni_name)?;
+            if port == 0 || Some(port) == shared {
+                let reason = if port == 0 { "a chaincode needs a fixed port" } else { "it is the shared TLS port" };
+                return Err(InstallError::PortUnavailable { port, reason: reason.into() });
+            }
+            bindable(port).map_err(|e| InstallError::PortUnavailable { port, reason: e.to_string() })?;
+            return Ok(port);
+        }
+        book.check(ccid, None, sni_name)?;
+        for port in book.ports_of(ccid) {
+            match bindable(port) {
+                Ok(_) => return Ok(port),
+                Err(e) => {
+                    tracing::warn!(%ccid, port, "the chaincode's reserved port cannot be bound ({e}): another one is given")
+                }
+            }
+        }
         let (lo, hi) = self.settings.ports;
-        let mut taken: Vec<u16> = self.live.lock().expect("registry lock").values().map(|l| l.record.port).collect();
-        taken.extend(self.settings.tls.as_ref().and_then(|t| t.shared_listen).map(|a| a.port()));
         (lo..=hi)
-            .filter(|p| !taken.contains(p))
-            .find(|p| std::net::TcpListener::bind(SocketAddr::new(self.settings.listen_ip, *p)).is_ok())
+            .filter(|p| book.port_owner(*p).is_none() && Some(*p) != shared)
+            .find(|p| bindable(*p).is_ok())
             .ok_or(InstallError::NoPort(lo, hi))
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use wasmcc_proto::protos::chaincode_server::{Chaincode, ChaincodeServer};
@@ -105,16 +105,22 @@ impl Chaincode for ChaincodeService {
         };
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(limits::OUTBOUND_BUFFER);
+        let (end_tx, end_rx) = oneshot::channel::<Status>();
         let ccid = chaincode.ccid.clone();
         let session = Session::new(self.engine.clone(), chaincode, tx);
         tokio::spawn(async move {
             tracing::info!(%ccid, ?peer, ?sni, "peer connected");
             match session.run(inbound).await {
                 Ok(()) => tracing::info!(%ccid, ?peer, "peer closed the stream"),
-                Err(e) => tracing::warn!(%ccid, ?peer, "session ended: {e}"),
+                Err(e) => {
+                    tracing::warn!(%ccid, ?peer, "session ended: {e}");
+                    let _ = end_tx.send(e.status());
+                }
             }
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
+        // The session's messages, then, when the host ended the stream, its reason as a non-OK status.
+        let ending = futures::stream::once(end_rx).filter_map(|end| futures::future::ready(end.ok().map(Err)));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok).chain(ending))))
     }
 }
 

@@ -9,10 +9,16 @@
 //! ```
 //!
 //! One task reads the stream; each transaction runs in its own task; every outgoing message goes through one
-//! channel. When the stream ends, every transaction task is aborted, which drops its instance.
+//! channel. When the stream ends, every transaction task is aborted, which drops its instance. When the host ends
+//! it (the chaincode was removed, the peer broke the protocol, a frame could not be read), every transaction still
+//! in flight gets ERROR first, and the caller ends the stream with the [`SessionError`]'s gRPC status.
+//!
+//! The handshake has a deadline ([`limits::REGISTER_TIMEOUT`]): a peer that does not expect the CCID we REGISTER
+//! stays silent, and while it waits for the chaincode it expected it holds its channel's ledger lock.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use prost::Message;
@@ -26,6 +32,7 @@ use crate::engine::WasmEngine;
 use crate::executor::{self, GuestOutcome, LoadError, LoadedChaincode};
 use crate::ledger::{PeerParams, TxLedger};
 use crate::limits;
+use crate::log_throttle::LogThrottle;
 use crate::metrics::TransactionGuard;
 
 /// Response.status at or above which the Go shim turns an Init result into ERROR.
@@ -35,14 +42,38 @@ const SHIM_ERROR_STATUS: i32 = 500;
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error("the stream to the peer failed: {0}")]
-    Transport(String),
+    Transport(tonic::Status),
     #[error("the peer stream closed before the handshake completed")]
     ClosedDuringHandshake,
+    #[error("the stream to the peer is closed")]
+    OutboundClosed,
+    #[error("the peer did not answer REGISTER of {ccid} within {} s (a peer stays silent when it expects another chaincode on this route)", .after.as_secs())]
+    HandshakeTimeout { ccid: String, after: Duration },
     #[error("{0}")]
     Protocol(String),
+    #[error("chaincode {0} is no longer served by this host (removed, or the host is stopping)")]
+    Retired(String),
     #[error(transparent)]
     Load(#[from] LoadError),
 }
+
+impl SessionError {
+    /// The gRPC status the stream ends with: never OK, with the reason.
+    pub fn status(&self) -> tonic::Status {
+        let text = self.to_string();
+        match self {
+            SessionError::Transport(status) => tonic::Status::new(status.code(), text),
+            SessionError::ClosedDuringHandshake | SessionError::OutboundClosed => tonic::Status::cancelled(text),
+            SessionError::HandshakeTimeout { .. } => tonic::Status::deadline_exceeded(text),
+            SessionError::Protocol(_) => tonic::Status::failed_precondition(text),
+            SessionError::Retired(_) | SessionError::Load(_) => tonic::Status::unavailable(text),
+        }
+    }
+}
+
+/// Lines a peer can cause at will (replies nobody waits for, duplicate transactions), kept from flooding the log.
+static STRAY_REPLIES: LogThrottle = LogThrottle::new();
+static DUPLICATE_TXIDS: LogThrottle = LogThrottle::new();
 
 /// Where the session stands in the handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +93,15 @@ impl State {
     }
 }
 
-/// Mailboxes of the transactions in flight, keyed by `channel_id + txid`.
-type Routes = Arc<Mutex<HashMap<String, mpsc::Sender<ChaincodeMessage>>>>;
+/// A transaction in flight: who it is, and its mailbox for the peer's replies.
+struct InFlight {
+    txid: String,
+    channel_id: String,
+    mailbox: mpsc::Sender<ChaincodeMessage>,
+}
+
+/// The transactions in flight, keyed by `channel_id + txid`.
+type Routes = Arc<Mutex<HashMap<String, InFlight>>>;
 
 /// One peer stream serving one chaincode.
 pub struct Session {
@@ -106,12 +144,15 @@ impl Session {
             ..Default::default()
         };
         self.send(register).await?;
+        let handshake_deadline = tokio::time::sleep(limits::REGISTER_TIMEOUT);
+        tokio::pin!(handshake_deadline);
         let result = loop {
+            let in_handshake = !matches!(self.state, State::Ready(_));
             tokio::select! {
                 msg = inbound.next() => match msg {
-                    None if matches!(self.state, State::Ready(_)) => break Ok(()),
+                    None if !in_handshake => break Ok(()),
                     None => break Err(SessionError::ClosedDuringHandshake),
-                    Some(Err(status)) => break Err(SessionError::Transport(status.to_string())),
+                    Some(Err(status)) => break Err(SessionError::Transport(status)),
                     Some(Ok(msg)) => {
                         if let Err(e) = self.handle(msg).await {
                             break Err(e);
@@ -119,12 +160,36 @@ impl Session {
                     }
                 },
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
-                _ = self.chaincode.retired.cancelled() => break Ok(()),
+                _ = &mut handshake_deadline, if in_handshake => {
+                    break Err(SessionError::HandshakeTimeout {
+                        ccid: self.chaincode.ccid.clone(),
+                        after: limits::REGISTER_TIMEOUT,
+                    });
+                }
+                _ = self.chaincode.retired.cancelled() => break Err(SessionError::Retired(self.chaincode.ccid.clone())),
             }
         };
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
+        if let Err(e) = &result {
+            self.fail_in_flight(e).await;
+        }
         result
+    }
+
+    /// ERROR for every transaction the peer still waits on, so none of them waits for its execute timeout. Bounded
+    /// in time: a peer that stopped reading gets no more than [`limits::STREAM_END_GRACE`].
+    async fn fail_in_flight(&self, why: &SessionError) {
+        let in_flight: Vec<InFlight> = self.routes.lock().expect("routes lock").drain().map(|(_, tx)| tx).collect();
+        let text = format!("transaction aborted: {why}");
+        let send_all = async {
+            for tx in in_flight {
+                if self.send(error_message(&tx.txid, &tx.channel_id, text.clone())).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(limits::STREAM_END_GRACE, send_all).await;
     }
 
     async fn handle(&mut self, msg: ChaincodeMessage) -> Result<(), SessionError> {
@@ -169,8 +234,18 @@ impl Session {
     ) -> Result<(), SessionError> {
         let key = wasmcc_proto::tx_key(&msg.channel_id, &msg.txid);
         let (reply_tx, reply_rx) = mpsc::channel(1);
-        if let Some(text) = self.admit(&key, reply_tx) {
-            return self.send(error_message(&msg.txid, &msg.channel_id, text)).await;
+        match self.admit(&key, &msg, reply_tx) {
+            Admission::Admitted => {}
+            // ERROR carries the txid, so the peer would match it to the first transaction, whose real result
+            // would then go nowhere: a duplicate is dropped (a real peer never sends one; it checks txids itself).
+            Admission::Duplicate => {
+                if let Some(suppressed) = DUPLICATE_TXIDS.allow() {
+                    tracing::warn!(ccid = %self.chaincode.ccid, txid = %msg.txid, suppressed,
+                        "transaction dropped: the same channel and txid is already in flight on this stream");
+                }
+                return Ok(());
+            }
+            Admission::Refused(text) => return self.send(error_message(&msg.txid, &msg.channel_id, text)).await,
         }
         let engine = self.engine.clone();
         let chaincode = self.chaincode.clone();
@@ -179,26 +254,44 @@ impl Session {
         self.tasks.spawn(async move {
             let _guard = TransactionGuard::new(engine.gauges().clone());
             let ledger = TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
+            // The transaction's one deadline: admission, CPU and the peer's answers included. Past it the
+            // instance is dropped with the future, and the peer, which has given up too, gets ERROR.
+            let deadline = chaincode.limits.execute_timeout();
             let outcome = match TxContext::from_message(&msg, is_init) {
-                Ok(ctx) => executor::execute(&engine, &chaincode, ctx, ledger).await,
+                Ok(ctx) => tokio::time::timeout(deadline, executor::execute(&engine, &chaincode, ctx, ledger))
+                    .await
+                    .unwrap_or_else(|_| {
+                        GuestOutcome::Failed(format!(
+                            "transaction exceeded the execute timeout of {} ms (chaincode {})",
+                            deadline.as_millis(),
+                            chaincode.ccid
+                        ))
+                    }),
                 Err(e) => GuestOutcome::Failed(e.to_string()),
             };
+            // No await between leaving the in-flight set and sending: a task aborted at the reservation is still in
+            // flight, and gets ERROR from the session.
+            let Ok(permit) = outbound.reserve().await else { return };
             routes.lock().expect("routes lock").remove(&key);
-            let _ = outbound.send(result_message(&msg, is_init, outcome)).await;
+            permit.send(result_message(&msg, is_init, outcome));
         });
         Ok(())
     }
 
-    /// Registers a transaction's mailbox, or says why the transaction is refused.
-    fn admit(&self, key: &str, mailbox: mpsc::Sender<ChaincodeMessage>) -> Option<String> {
+    /// Registers a transaction's mailbox, or says why the transaction is not run.
+    fn admit(&self, key: &str, msg: &ChaincodeMessage, mailbox: mpsc::Sender<ChaincodeMessage>) -> Admission {
         let mut routes = self.routes.lock().expect("routes lock");
         if routes.contains_key(key) {
-            Some(format!("[{}] channel exists", short(key)))
+            Admission::Duplicate
         } else if routes.len() >= limits::MAX_TX_PER_STREAM {
-            Some(format!("too many concurrent transactions on this stream (limit {})", limits::MAX_TX_PER_STREAM))
+            Admission::Refused(format!(
+                "too many concurrent transactions on this stream (limit {})",
+                limits::MAX_TX_PER_STREAM
+            ))
         } else {
-            routes.insert(key.to_string(), mailbox);
-            None
+            let in_flight = InFlight { txid: msg.txid.clone(), channel_id: msg.channel_id.clone(), mailbox };
+            routes.insert(key.to_string(), in_flight);
+            Admission::Admitted
         }
     }
 
@@ -206,19 +299,18 @@ impl Session {
     /// dropped: unlike the Go shim, which closes the whole stream, we keep the other transactions alive.
     fn route_reply(&self, msg: ChaincodeMessage) {
         let key = wasmcc_proto::tx_key(&msg.channel_id, &msg.txid);
-        let sender = self.routes.lock().expect("routes lock").get(&key).cloned();
-        match sender {
-            Some(sender) => {
-                if sender.try_send(msg).is_err() {
-                    tracing::warn!(txid = %key, "reply with no outstanding request dropped");
-                }
+        let sender = self.routes.lock().expect("routes lock").get(&key).map(|tx| tx.mailbox.clone());
+        let delivered = sender.is_some_and(|sender| sender.try_send(msg).is_ok());
+        if !delivered {
+            if let Some(suppressed) = STRAY_REPLIES.allow() {
+                tracing::warn!(ccid = %self.chaincode.ccid, txid = %key, suppressed,
+                    "reply dropped: no transaction of this stream is waiting for it");
             }
-            None => tracing::warn!(txid = %key, "reply for an unknown transaction dropped"),
         }
     }
 
     async fn send(&self, msg: ChaincodeMessage) -> Result<(), SessionError> {
-        self.outbound.send(msg).await.map_err(|_| SessionError::Transport("the outbound stream is closed".into()))
+        self.outbound.send(msg).await.map_err(|_| SessionError::OutboundClosed)
     }
 }
 
@@ -257,9 +349,11 @@ fn error_message(txid: &str, channel_id: &str, text: String) -> ChaincodeMessage
     }
 }
 
-/// The shim's log prefix: the first 8 characters of an id.
-fn short(id: &str) -> &str {
-    id.char_indices().nth(8).map(|(i, _)| &id[..i]).unwrap_or(id)
+/// What becomes of a TRANSACTION or INIT the peer sent.
+enum Admission {
+    Admitted,
+    Duplicate,
+    Refused(String),
 }
 
 #[cfg(test)]
@@ -301,11 +395,5 @@ mod tests {
         let m = result_message(&tx("t2"), false, GuestOutcome::Failed("chaincode trapped: x".into()));
         assert_eq!(m.r#type, Type::Error as i32);
         assert_eq!(m.payload, b"chaincode trapped: x");
-    }
-
-    #[test]
-    fn short_ids_like_the_shim() {
-        assert_eq!(short("ch1234567890"), "ch123456");
-        assert_eq!(short("ab"), "ab");
     }
 }

@@ -6,6 +6,7 @@
 //! <data>/compiled/<sha256>-<engine>.cwasm    its precompiled artifact for one engine build (loaded by mmap)
 //! <data>/packages/<label>.<hash>.tar.gz      the package as installed (the peer's file name)
 //! <data>/chaincodes/<label>.<hash>.json      the chaincode's record: written last, it is the commit point
+//! <data>/routes.json                         every route ever given to a CCID (`routes`): kept after removals
 //! <data>/tmp/                                files being written; emptied at every start
 //! ```
 //!
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::limits::TxLimits;
+use crate::routes::RouteBook;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -27,6 +29,8 @@ pub enum StoreError {
     Io { action: &'static str, path: PathBuf, source: std::io::Error },
     #[error("corrupt chaincode record {path}: {source}")]
     Record { path: PathBuf, source: serde_json::Error },
+    #[error("corrupt route reservations {path}: {source}")]
+    Routes { path: PathBuf, source: serde_json::Error },
     #[error("not a valid CCID {0:?}: expected <label>:<64 hex>")]
     BadCcid(String),
 }
@@ -52,6 +56,8 @@ pub struct Store {
     root: PathBuf,
     tmp_seq: AtomicU64,
 }
+
+const ROUTES_FILE: &str = "routes.json";
 
 const DIRS: [&str; 5] = ["modules", "compiled", "packages", "chaincodes", "tmp"];
 
@@ -119,6 +125,21 @@ impl Store {
     pub fn put_record(&self, record: &ChaincodeRecord) -> Result<(), StoreError> {
         let json = serde_json::to_vec_pretty(record).expect("records serialize");
         self.write_atomic(&self.record_path(&record.ccid)?, &json)
+    }
+
+    /// The route reservations; empty in a data directory that has none yet.
+    pub fn routes(&self) -> Result<RouteBook, StoreError> {
+        let path = self.root.join(ROUTES_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Routes { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(RouteBook::default()),
+            Err(e) => Err(StoreError::Io { action: "reading", path, source: e }),
+        }
+    }
+
+    pub fn put_routes(&self, book: &RouteBook) -> Result<(), StoreError> {
+        let json = serde_json::to_vec_pretty(book).expect("route books serialize");
+        self.write_atomic(&self.root.join(ROUTES_FILE), &json)
     }
 
     /// Every installed chaincode, sorted by CCID.
@@ -247,6 +268,17 @@ mod tests {
         assert!(!store.module_path("m1").exists());
         assert!(!store.artifact_path("m1", "e1").exists());
         assert!(store.records().unwrap().is_empty());
+    }
+
+    #[test]
+    fn route_reservations_survive_reopening() {
+        let (dir, store) = temp_store();
+        assert_eq!(store.routes().unwrap(), RouteBook::default());
+        let mut book = RouteBook::default();
+        book.reserve_port(9104, "p:1").unwrap();
+        store.put_routes(&book).unwrap();
+        drop(store);
+        assert_eq!(Store::open(dir.path()).unwrap().routes().unwrap(), book);
     }
 
     #[test]

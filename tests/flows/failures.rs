@@ -7,7 +7,12 @@ use wasmcc_host::testing::{args, PeerConnection, PeerSim};
 use wasmcc_tests::TestHost;
 
 /// Small limits keep the tests quick; the mechanisms are the ones the defaults use.
-const TEST_LIMITS: TxLimits = TxLimits { memory_bytes: 16 * 1024 * 1024, fuel: 200_000_000, wall_clock_ms: 20_000 };
+const TEST_LIMITS: TxLimits = TxLimits {
+    memory_bytes: 16 * 1024 * 1024,
+    fuel: 200_000_000,
+    run_time_ms: 20_000,
+    ..wasmcc_host::limits::DEFAULT_TX_LIMITS
+};
 
 async fn misbehave(limits: TxLimits) -> (TestHost, PeerSim, PeerConnection) {
     let mut host = TestHost::new();
@@ -55,12 +60,12 @@ async fn endless_loop_runs_out_of_fuel() {
 }
 
 #[tokio::test]
-async fn endless_loop_hits_the_wall_clock_backstop() {
-    let limits = TxLimits { fuel: u64::MAX / 2, wall_clock_ms: 300, ..TEST_LIMITS };
+async fn endless_loop_hits_the_run_time_backstop() {
+    let limits = TxLimits { fuel: u64::MAX / 2, run_time_ms: 300, ..TEST_LIMITS };
     let (_host, _peer, conn) = misbehave(limits).await;
     let r = conn.invoke("ch", args(["loop"])).await.unwrap();
     let text = r.error().unwrap_or_else(|| panic!("expected ERROR, got {:?}", r.outcome));
-    assert!(text.contains("wall-clock limit of 300 ms"), "{text}");
+    assert!(text.contains("run-time limit of 300 ms"), "{text}");
     assert_still_serving(&conn).await;
 }
 

@@ -56,3 +56,27 @@ async fn init_runs_the_guest_init_export() {
     assert_eq!(r.status(), Some(200), "{:?}", r.outcome);
     assert_eq!(r.message.r#type, Type::Completed as i32);
 }
+
+/// A peer that expects another chaincode on this route stays silent after our REGISTER, and holds its channel's
+/// ledger lock while it waits: the host ends such a stream within the bound, with a status that says why.
+#[tokio::test]
+async fn a_peer_silent_after_register_has_its_stream_ended_with_the_reason() {
+    use tokio_stream::wrappers::ReceiverStream;
+    use wasmcc_proto::protos::chaincode_client::ChaincodeClient;
+
+    let mut host = TestHost::new();
+    let served = host.serve("counter", "counter", TxLimits::default()).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", served.addr())).unwrap();
+    let mut client = ChaincodeClient::new(channel.connect().await.unwrap());
+    // The peer's side of the stream stays open and says nothing.
+    let (_silent, outbound) = tokio::sync::mpsc::channel(1);
+    let mut inbound = client.connect(ReceiverStream::new(outbound)).await.unwrap().into_inner();
+    let register = inbound.message().await.unwrap().unwrap();
+    assert_eq!(register.r#type, Type::Register as i32);
+
+    let bound = wasmcc_host::limits::REGISTER_TIMEOUT + Duration::from_secs(10);
+    let end = tokio::time::timeout(bound, inbound.message()).await.expect("the host ended the stream within the bound");
+    let status = end.expect_err("ended with a non-OK status");
+    assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().contains(&served.ccid) && status.message().contains("REGISTER"), "{status:?}");
+}

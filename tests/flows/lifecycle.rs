@@ -146,3 +146,59 @@ async fn a_damaged_artifact_is_recompiled_on_first_use_and_an_upgraded_engine_re
     assert_eq!(engine.gauges().compilations(), 1);
     daemon.shutdown().await;
 }
+
+/// A peer keeps a chaincode's connection.json for as long as it has the package: the route it holds must never lead
+/// to another chaincode, or the peer waits minutes on a REGISTER it does not expect, stalling its channel.
+#[tokio::test]
+async fn a_route_once_given_never_leads_to_another_chaincode_across_removals_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = host_config(dir.path(), (31420, 31429));
+    let daemon = Daemon::start(&config).await.unwrap();
+    let api = client(&daemon);
+    let counter = wasm("counter");
+    let p = write_package("p", &variant(&counter, 1), &[]).unwrap();
+    let f = write_package("f", &variant(&counter, 2), &[]).unwrap();
+    let (p_info, _) = api.install(p.clone()).await.unwrap();
+
+    // Remove P; its port is not handed to F, which comes next.
+    let removed = api.remove(&p_info.ccid).await.unwrap();
+    assert_eq!(removed.route, p_info.route, "the removal answers the route that stays reserved");
+    let (f_info, _) = api.install(f.clone()).await.unwrap();
+    assert_ne!(f_info.route.port, p_info.route.port, "a removed chaincode's port stays reserved for it");
+
+    // Installing P again gives it its old port back: the peer's old connection.json works again.
+    let (p_again, created) = api.install(p.clone()).await.unwrap();
+    assert!(created);
+    assert_eq!(p_again.route, p_info.route);
+    let peer = PeerSim::new();
+    for info in [&p_again, &f_info] {
+        let conn = peer.connect(&info.route.address, &info.ccid).await.unwrap();
+        assert_eq!(conn.ccid(), info.ccid, "each route leads to its own chaincode");
+    }
+
+    // An operator may pin a port, but never one that belonged to another chaincode.
+    let g = write_package("g", &variant(&counter, 3), &[]).unwrap();
+    match api.install_on(g.clone(), Some(p_info.route.port)).await {
+        Err(ClientError::Api { status: 409, message }) => assert!(message.contains(&p_info.ccid), "{message}"),
+        other => panic!("expected 409, got {other:?}"),
+    }
+    let (g_info, _) = api.install_on(g.clone(), Some(31428)).await.unwrap();
+    assert_eq!(g_info.route.port, 31428);
+    api.remove(&g_info.ccid).await.unwrap();
+    daemon.shutdown().await;
+
+    // After a restart the reservations hold: G's port is not free for a new chaincode, and comes back to G.
+    let daemon = Daemon::start(&config).await.unwrap();
+    let api = client(&daemon);
+    match api.install_on(write_package("h", &variant(&counter, 4), &[]).unwrap(), Some(31428)).await {
+        Err(ClientError::Api { status: 409, message }) => assert!(message.contains(&g_info.ccid), "{message}"),
+        other => panic!("expected 409, got {other:?}"),
+    }
+    let (g_back, _) = api.install(g).await.unwrap();
+    assert_eq!(g_back.route.port, 31428);
+    for info in [&p_again, &f_info, &g_back] {
+        let conn = peer.connect(&info.route.address, &info.ccid).await.unwrap();
+        assert_eq!(conn.ccid(), info.ccid);
+    }
+    daemon.shutdown().await;
+}

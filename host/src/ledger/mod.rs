@@ -28,6 +28,7 @@ use wasmcc_proto::protos::{
 };
 
 use crate::limits;
+use crate::quota::Turn;
 use batch::WriteBatch;
 pub use query::{Cursor, CursorKind};
 
@@ -92,6 +93,8 @@ pub struct TxLedger {
     unbatched: bool,
     cursors: HashMap<u32, Cursor>,
     next_cursor: u32,
+    /// The transaction's CPU turn, given back while it waits on the peer ([`crate::quota::cpu`]).
+    turn: Option<Turn>,
 }
 
 /// A handle on one of the transaction's open queries (what the guest's iterator resource holds).
@@ -119,7 +122,17 @@ impl TxLedger {
             unbatched: false,
             cursors: HashMap::new(),
             next_cursor: 0,
+            turn: None,
         }
+    }
+
+    /// Gives the transaction's CPU turn to the ledger, which pauses it around every wait on the peer.
+    pub fn set_turn(&mut self, turn: Turn) {
+        self.turn = Some(turn);
+    }
+
+    pub fn turn(&self) -> Option<&Turn> {
+        self.turn.as_ref()
     }
 
     pub fn params(&self) -> PeerParams {
@@ -436,8 +449,19 @@ impl TxLedger {
             channel_id: self.channel_id.clone(),
             ..Default::default()
         };
-        self.outbound.send(msg).await.map_err(|_| LedgerError::Disconnected(name))?;
-        let reply = self.inbox.recv().await.ok_or(LedgerError::Disconnected(name))?;
+        // Waiting on the peer holds no CPU turn: another transaction runs meanwhile.
+        if let Some(turn) = &self.turn {
+            turn.pause();
+        }
+        let sent = self.outbound.send(msg).await.map_err(|_| LedgerError::Disconnected(name));
+        let reply = match sent {
+            Ok(()) => self.inbox.recv().await.ok_or(LedgerError::Disconnected(name)),
+            Err(e) => Err(e),
+        };
+        if let Some(turn) = &self.turn {
+            turn.resume().await;
+        }
+        let reply = reply?;
         match Type::try_from(reply.r#type) {
             Ok(Type::Response) => Ok(reply.payload),
             Ok(Type::Error) => Err(LedgerError::Peer(String::from_utf8_lossy(&reply.payload).into_owned())),
