@@ -10,8 +10,9 @@ use serde::Deserialize;
 use wasmcc_package::{INDEX_DIR, WASM_FILE};
 
 use crate::admin::{Admin, ChaincodeInfo};
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, ENV};
 use crate::connection::ConnectionJson;
+use crate::launcher;
 use crate::scratch::{self, Metadata};
 
 /// The names the peer calls, in `bin/`.
@@ -41,6 +42,14 @@ fn build_with(args: &[PathBuf], config: &Config) -> anyhow::Result<()> {
     }
     let ccid = scratch::ccid_from_source_dir(source, &metadata.label)?;
     let wasm = read_module(source)?;
+    if config.mode == Mode::Launcher && config.admin_token.is_none() {
+        // Build itself only reads, but a chaincode that could never be launched should fail its install, not its
+        // first launch after the definition is committed.
+        bail!(
+            "launcher mode needs admin_token in {ENV}: the peer starts {ccid} through bin/run, which asks the host \
+             to launch it with that token"
+        );
+    }
     let admin = Admin::new(config)?;
 
     let info = runtime()?.block_on(async {
@@ -52,8 +61,11 @@ fn build_with(args: &[PathBuf], config: &Config) -> anyhow::Result<()> {
     check_answer(&info, &ccid)?;
 
     fs::create_dir_all(output).with_context(|| format!("creating {}", output.display()))?;
-    // Launcher mode: no connection.json, so the peer calls run, which has the host dial the peer.
-    if config.mode != Mode::Launcher {
+    if config.mode == Mode::Launcher {
+        // No connection.json, so the peer calls run, which has the host dial the peer; run may start under another
+        // configuration, so it gets what it needs from here.
+        launcher::Record::new(&ccid, config).write(output)?;
+    } else {
         let connection = ConnectionJson::new(&info, config)?;
         let json = serde_json::to_vec_pretty(&connection).context("encoding connection.json")?;
         // It may hold the peer's TLS client key.
@@ -124,11 +136,15 @@ struct ChaincodeJson {
 
 /// `run BUILD_OUTPUT_DIR RUN_METADATA_DIR`: asks the host to dial the peer as this chaincode and lives as long as
 /// that session does, which is how the peer sees the chaincode "running".
+///
+/// The host and its CA come from what build recorded (`launcher.json`), the token from the configuration the peer
+/// has now (see `launcher`): a peer whose configuration has since moved to another mode or host keeps launching
+/// the chaincodes it built in launcher mode, as long as it keeps `admin_token`.
 pub fn run(args: &[PathBuf]) -> anyhow::Result<()> {
-    run_with(args, &Config::from_env()?)
+    run_with(args, Config::from_env())
 }
 
-fn run_with(args: &[PathBuf], config: &Config) -> anyhow::Result<()> {
+fn run_with(args: &[PathBuf], current: anyhow::Result<Config>) -> anyhow::Result<()> {
     let [build_output, run_metadata] = args else {
         bail!("usage: run BUILD_OUTPUT_DIR RUN_METADATA_DIR");
     };
@@ -147,7 +163,15 @@ fn run_with(args: &[PathBuf], config: &Config) -> anyhow::Result<()> {
             bail!("chaincode.json names {}, but this build is of label {:?}", chaincode.chaincode_id, metadata.label);
         }
     }
-    let admin = Admin::new(config)?;
+    let admin = match launcher::Record::read(build_output)? {
+        Some(record) => {
+            record.check_ccid(&chaincode.chaincode_id)?;
+            let token = record.token(current)?;
+            Admin::at(&record.admin_url, record.admin_ca.as_deref(), Some(token))?
+        }
+        // Built before builds recorded anything: the current configuration, as then.
+        None => Admin::new(&current?)?,
+    };
     runtime()?.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
@@ -410,15 +434,20 @@ mod tests {
         // Upload first, while the host lacks the chaincode; then every mode finds it there, upload included.
         for mode in ["upload", "lookup", "launcher", "upload"] {
             let config = config(serde_json::json!({"admin_url": admin_url, "admin_token": fake::TOKEN, "mode": mode}));
-            let _ = fs::remove_file(s.root.join("bld").join(CONNECTION_FILE));
+            for file in [CONNECTION_FILE, launcher::FILE] {
+                let _ = fs::remove_file(s.root.join("bld").join(file));
+            }
             build_with(&args, &config).unwrap_or_else(|e| panic!("{mode}: {e:#}"));
             let connection = s.root.join("bld").join(CONNECTION_FILE);
+            let record = launcher::Record::read(&s.root.join("bld")).unwrap();
             if mode == "launcher" {
                 assert!(!connection.exists());
+                assert_eq!(record, Some(launcher::Record::new(&s.ccid, &config)));
             } else {
                 let json: serde_json::Value = serde_json::from_slice(&fs::read(&connection).unwrap()).unwrap();
                 assert_eq!(json["address"], "10.0.0.1:9101", "{mode}");
                 assert_eq!(json["tls_required"], false);
+                assert_eq!(record, None, "{mode}");
             }
             assert!(s.root.join("bld/statedb/couchdb/indexes/i.json").is_file());
             assert_eq!(
@@ -469,6 +498,17 @@ mod tests {
         assert!(f.uploads.lock().unwrap().is_empty());
     }
 
+    #[test]
+    fn launcher_mode_refuses_to_build_without_a_token() {
+        let (_host, f, admin_url) = fake_host();
+        let s = Scratch::new("cc", &[]);
+        f.installed.lock().unwrap().push(fake::info(&s.ccid, "10.0.0.1:9101"));
+        let config = config(serde_json::json!({"admin_url": admin_url, "mode": "launcher"}));
+        let err = build_with(&s.args(&["src", "metadata", "bld"]), &config).unwrap_err().to_string();
+        assert!(err.starts_with("launcher mode needs admin_token in WASMCC_BUILDER_CONFIG"), "{err}");
+        assert!(!s.root.join("bld").join(launcher::FILE).exists());
+    }
+
     /// The run metadata directory the peer writes for a launch of `ccid`.
     fn run_metadata(s: &Scratch, ccid: &str) -> serde_json::Value {
         let run_dir = s.root.join("run");
@@ -484,23 +524,64 @@ mod tests {
     #[test]
     fn run_lasts_as_long_as_the_launch_and_reports_its_end() {
         let (_host, f, admin_url) = fake_host();
-        let current = config(serde_json::json!({"admin_url": admin_url, "admin_token": fake::TOKEN}));
+        let current = || Ok(config(serde_json::json!({"admin_url": admin_url, "admin_token": fake::TOKEN})));
+        // A build output from before builds recorded anything for run: the current configuration is used whole.
         let s = Scratch::new("cc", &[]);
         fs::write(s.root.join("bld/metadata.json"), wasmcc_package::metadata_json("cc").unwrap()).unwrap();
         let chaincode = run_metadata(&s, &s.ccid);
         let args = s.args(&["bld", "run"]);
 
-        run_with(&args, &current).unwrap();
+        run_with(&args, current()).unwrap();
         assert_eq!(f.launches.lock().unwrap().as_slice(), std::slice::from_ref(&chaincode));
 
         *f.launch_answer.lock().unwrap() =
             Some((axum::http::StatusCode::BAD_GATEWAY, serde_json::json!({"error": "peer went away"})));
-        let err = format!("{:#}", run_with(&args, &current).unwrap_err());
+        let err = format!("{:#}", run_with(&args, current()).unwrap_err());
         assert!(err.contains("session of cc:") && err.contains("502") && err.contains("peer went away"), "{err}");
 
         run_metadata(&s, &format!("other:{HASH}"));
-        let err = run_with(&args, &current).unwrap_err().to_string();
+        let err = run_with(&args, current()).unwrap_err().to_string();
         assert!(err.contains("this build is of label \"cc\""), "{err}");
         assert_eq!(f.launches.lock().unwrap().len(), 2, "a mismatched CCID never reaches the host");
+    }
+
+    #[test]
+    fn run_uses_the_recorded_host_and_the_current_token() {
+        let (_host, f, admin_url) = fake_host();
+        let s = Scratch::new("cc", &[]);
+        f.installed.lock().unwrap().push(fake::info(&s.ccid, "10.0.0.1:9101"));
+        let built_with =
+            config(serde_json::json!({"admin_url": admin_url, "admin_token": fake::TOKEN, "mode": "launcher"}));
+        build_with(&s.args(&["src", "metadata", "bld"]), &built_with).unwrap();
+        let chaincode = run_metadata(&s, &s.ccid);
+        let args = s.args(&["bld", "run"]);
+
+        // The peer's configuration has moved on: lookup mode, another host, and at first no token.
+        let dead_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let moved = serde_json::json!({"admin_url": format!("http://127.0.0.1:{dead_port}"), "mode": "lookup"});
+        let err = run_with(&args, Ok(config(moved.clone()))).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("chaincode {} was built in launcher mode", s.ccid))
+                && err.contains("keep admin_token configured on this peer"),
+            "{err}"
+        );
+        let err = format!("{:#}", run_with(&args, Err(anyhow::anyhow!("{ENV} is not set"))).unwrap_err());
+        assert!(
+            err.contains("was built in launcher mode") && err.ends_with("WASMCC_BUILDER_CONFIG is not set"),
+            "{err}"
+        );
+        assert!(f.launches.lock().unwrap().is_empty());
+
+        let mut with_token = moved;
+        with_token["admin_token"] = serde_json::json!(fake::TOKEN);
+        run_with(&args, Ok(config(with_token.clone()))).unwrap();
+        assert_eq!(f.launches.lock().unwrap().as_slice(), std::slice::from_ref(&chaincode), "the recorded host");
+
+        // Same label, another package: refused by the recorded CCID.
+        let other = format!("cc:{HASH}");
+        run_metadata(&s, &other);
+        let err = run_with(&args, Ok(config(with_token))).unwrap_err().to_string();
+        assert!(err.contains(&format!("chaincode.json names {other}, but this build is of {}", s.ccid)), "{err}");
+        assert_eq!(f.launches.lock().unwrap().len(), 1);
     }
 }

@@ -344,6 +344,70 @@ async fn launcher_mode_has_the_host_dial_the_peer_through_bin_run() {
     daemon.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launcher_build_outlives_a_change_of_the_peer_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), (32600, 32639))).await.unwrap();
+    let pkg = Pkg::new("counter-moved", wasm("counter"), &[]);
+    client(&daemon).install(pkg.bytes.clone()).await.unwrap();
+
+    let peer = Peer::new();
+    let scratch = peer.scratch(&pkg.ccid, &pkg);
+    let built_with = json!({"admin_url": daemon.admin_url(), "admin_token": daemon.token(), "mode": "launcher"});
+    tokio::task::block_in_place(|| peer.install(&scratch, &built_with));
+    // What run will need is in the build output the peer keeps, except the token, which is nowhere in it.
+    let bld = scratch.join("bld");
+    let record: Value = serde_json::from_slice(&std::fs::read(bld.join("launcher.json")).unwrap()).unwrap();
+    assert_eq!(
+        record,
+        json!({"ccid": pkg.ccid, "admin_url": daemon.admin_url(), "admin_ca": null,
+               "admin_token": "WASMCC_BUILDER_CONFIG"})
+    );
+    for entry in std::fs::read_dir(&bld).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            assert!(!text.contains(daemon.token()), "{} holds the admin token", path.display());
+        }
+    }
+
+    // Later the peer's configuration is for other chaincodes: lookup mode, another host, and no admin_token (which
+    // lookup mode does not need).
+    let sim = PeerSim::new();
+    let (addr, mut support) = sim.serve_chaincode_support("127.0.0.1:0".parse().unwrap(), None).await.unwrap();
+    let run_dir = peer.tmp.path().join("fabric-run67890");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let chaincode_json = json!({
+        "chaincode_id": pkg.ccid, "peer_address": addr.to_string(), "client_cert": "", "client_key": "",
+        "root_cert": "", "mspid": "Org1MSP",
+    });
+    std::fs::write(run_dir.join("chaincode.json"), chaincode_json.to_string()).unwrap();
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut moved = json!({"admin_url": format!("http://127.0.0.1:{dead_port}"), "mode": "lookup"});
+
+    // Without the token, run cannot launch: it says which chaincode needs it and what to keep configured.
+    let out = tokio::task::block_in_place(|| peer.step("run", &[&bld, &run_dir], Some(&moved)));
+    let stderr = one_line_failure(&out);
+    let want = format!("wasmcc-builder run: chaincode {} was built in launcher mode", pkg.ccid);
+    assert!(
+        stderr.starts_with(&want)
+            && stderr.contains(&daemon.admin_url())
+            && stderr.contains("keep admin_token configured on this peer"),
+        "{stderr}"
+    );
+
+    // With the token kept, run launches it from the host the build found it on, not the one configured now.
+    moved["admin_token"] = json!(daemon.token());
+    let mut run = peer.command("run", &[&bld, &run_dir], Some(&moved)).spawn().unwrap();
+    let conn = support.accept(&pkg.ccid).await.unwrap();
+    let result = conn.invoke(CH, args(["inc", "n"])).await.unwrap();
+    assert_eq!(result.payload(), b"1", "{:?}", result.outcome);
+    conn.close();
+    let status = wait_for(&mut run, Duration::from_secs(15)).await;
+    assert!(status.success(), "run after a clean end: {status:?}");
+    daemon.shutdown().await;
+}
+
 async fn wait_for(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
