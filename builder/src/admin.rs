@@ -56,17 +56,24 @@ pub struct Admin {
 }
 
 impl Admin {
+    /// The admin API the configuration names.
     pub fn new(config: &Config) -> anyhow::Result<Admin> {
+        Admin::at(&config.admin_url, config.admin_ca.as_deref(), config.admin_token.clone())
+    }
+
+    /// The admin API at `admin_url`, verified by `admin_ca` (PEM; `None`: the public web roots), with the bearer
+    /// token for writes. `run` uses it with what build recorded rather than the current configuration.
+    pub fn at(admin_url: &str, admin_ca: Option<&str>, token: Option<String>) -> anyhow::Result<Admin> {
         // rustls is built without a default provider; ring is the one the workspace uses (gcc only, no cmake).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let base = Url::parse(&config.admin_url).with_context(|| format!("admin_url {:?}", config.admin_url))?;
+        let base = Url::parse(admin_url).with_context(|| format!("admin_url {admin_url:?}"))?;
         if base.cannot_be_a_base() {
-            bail!("admin_url {:?} is not a base URL", config.admin_url);
+            bail!("admin_url {admin_url:?} is not a base URL");
         }
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .dns_resolver(std::sync::Arc::new(crate::resolve::Resolver::default()));
-        if let Some(ca) = &config.admin_ca {
+        if let Some(ca) = admin_ca {
             let certs = reqwest::Certificate::from_pem_bundle(ca.as_bytes()).context("admin_ca")?;
             if certs.is_empty() {
                 bail!("admin_ca holds no certificate");
@@ -77,7 +84,12 @@ impl Admin {
             }
         }
         let client = builder.build().context("setting up the HTTP client")?;
-        Ok(Admin { base, token: config.admin_token.clone(), client })
+        Ok(Admin { base, token, client })
+    }
+
+    /// The admin API's address as the operator configured it, for messages.
+    pub fn base(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
     }
 
     fn url(&self, segments: &[&str]) -> Url {
@@ -86,18 +98,38 @@ impl Admin {
         url
     }
 
-    /// `GET /v1/chaincodes/{ccid}`.
-    pub async fn lookup(&self, ccid: &str) -> anyhow::Result<ChaincodeInfo> {
+    /// `GET /v1/chaincodes/{ccid}`: the chaincode, or `None` when the host answers that it does not have it.
+    ///
+    /// Only the host's own "not installed" (404 with its JSON error body) is `None`. A bare 404 comes from
+    /// something else at that URL (a proxy, a wrong path in `admin_url`), and upload mode must not take it as
+    /// leave to upload.
+    pub async fn find(&self, ccid: &str) -> anyhow::Result<Option<ChaincodeInfo>> {
         let url = self.url(&["v1", "chaincodes", ccid]);
         let response = self.send(self.client.get(url.clone()).timeout(REQUEST_TIMEOUT), &url).await?;
-        if response.status() == StatusCode::NOT_FOUND {
-            bail!(
+        if response.status() != StatusCode::NOT_FOUND {
+            return self.json(response, &url).await.map(Some);
+        }
+        let body = response.bytes().await.unwrap_or_default();
+        match serde_json::from_slice::<ApiError>(&body) {
+            Ok(_) => Ok(None),
+            Err(_) => bail!(
+                "the host answered 404 Not Found to {url} without the admin API's error body ({}): is admin_url \
+                 the wasmcc admin API?",
+                one_line(String::from_utf8_lossy(&body).trim())
+            ),
+        }
+    }
+
+    /// `GET /v1/chaincodes/{ccid}`, for a chaincode that must be there already.
+    pub async fn lookup(&self, ccid: &str) -> anyhow::Result<ChaincodeInfo> {
+        match self.find(ccid).await? {
+            Some(info) => Ok(info),
+            None => bail!(
                 "chaincode {ccid} is not installed on the host {}: install the same package there first \
                  (wasmcc install), or set \"mode\": \"upload\"",
-                self.base.as_str().trim_end_matches('/')
-            );
+                self.base()
+            ),
         }
-        self.json(response, &url).await
     }
 
     /// `POST /v1/chaincodes` with the package file.
@@ -194,6 +226,9 @@ pub(crate) mod fake {
         /// The ChaincodeInfo template an upload answers with (its ccid is filled in by the caller).
         pub upload_answer: Mutex<Option<Value>>,
         pub launch_answer: Mutex<Option<(StatusCode, Value)>>,
+        /// Replaces every lookup's answer (status and raw body), for hosts that fail or are not wasmcc.
+        pub lookup_answer: Mutex<Option<(StatusCode, String)>>,
+        pub lookups: Mutex<Vec<String>>,
     }
 
     pub const TOKEN: &str = "secret";
@@ -219,10 +254,14 @@ pub(crate) mod fake {
             .route(
                 "/v1/chaincodes/{ccid}",
                 get(|State(f): State<Arc<Fake>>, Path(ccid): Path<String>| async move {
+                    f.lookups.lock().unwrap().push(ccid.clone());
+                    if let Some((status, body)) = f.lookup_answer.lock().unwrap().clone() {
+                        return (status, body);
+                    }
                     let found = f.installed.lock().unwrap().iter().find(|i| i["ccid"] == ccid.as_str()).cloned();
                     match found {
-                        Some(info) => (StatusCode::OK, Json(info)),
-                        None => (StatusCode::NOT_FOUND, Json(json!({"error": "not installed"}))),
+                        Some(info) => (StatusCode::OK, info.to_string()),
+                        None => (StatusCode::NOT_FOUND, json!({"error": "not installed"}).to_string()),
                     }
                 }),
             )
@@ -232,6 +271,8 @@ pub(crate) mod fake {
                     authorized(&headers)?;
                     f.uploads.lock().unwrap().push(body.to_vec());
                     let answer = f.upload_answer.lock().unwrap().clone().expect("upload answer set");
+                    // Installed from now on, as on the real host.
+                    f.installed.lock().unwrap().push(answer.clone());
                     Ok::<_, (StatusCode, Json<Value>)>((StatusCode::CREATED, Json(answer)))
                 }),
             )
@@ -279,6 +320,28 @@ mod tests {
         assert_eq!((info.ccid.as_str(), info.route.address.as_str()), ("cc:ab", "10.0.0.1:9101"));
         let err = admin.lookup("cc:cd").await.unwrap_err().to_string();
         assert!(err.starts_with("chaincode cc:cd is not installed on the host http://127.0.0.1:"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn only_the_hosts_own_not_installed_means_absent() {
+        let f = Arc::new(Fake::default());
+        f.installed.lock().unwrap().push(fake::info("cc:ab", "10.0.0.1:9101"));
+        let addr = fake::serve(f.clone()).await;
+        let admin = Admin::new(&config(format!("http://{addr}"), None)).unwrap();
+        assert_eq!(admin.find("cc:ab").await.unwrap().unwrap().ccid, "cc:ab");
+        assert!(admin.find("cc:cd").await.unwrap().is_none());
+
+        // A 404 without the API's JSON error: not wasmcc answering, so neither "absent" nor "not installed".
+        *f.lookup_answer.lock().unwrap() = Some((axum::http::StatusCode::NOT_FOUND, "404 page not found".into()));
+        let err = admin.find("cc:cd").await.unwrap_err().to_string();
+        assert!(err.contains("404 Not Found") && err.contains("is admin_url the wasmcc admin API?"), "{err}");
+        let err = admin.lookup("cc:cd").await.unwrap_err().to_string();
+        assert!(!err.contains("not installed"), "{err}");
+
+        let failing = r#"{"error":"data directory unreadable"}"#.to_owned();
+        *f.lookup_answer.lock().unwrap() = Some((axum::http::StatusCode::INTERNAL_SERVER_ERROR, failing));
+        let err = admin.find("cc:ab").await.unwrap_err().to_string();
+        assert!(err.contains("500 Internal Server Error") && err.contains("data directory unreadable"), "{err}");
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@
 mod admin;
 mod config;
 mod connection;
+mod launcher;
 mod resolve;
 mod scratch;
 mod steps;

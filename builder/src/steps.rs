@@ -10,8 +10,9 @@ use serde::Deserialize;
 use wasmcc_package::{INDEX_DIR, WASM_FILE};
 
 use crate::admin::{Admin, ChaincodeInfo};
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, ENV};
 use crate::connection::ConnectionJson;
+use crate::launcher;
 use crate::scratch::{self, Metadata};
 
 /// The names the peer calls, in `bin/`.
@@ -41,22 +42,30 @@ fn build_with(args: &[PathBuf], config: &Config) -> anyhow::Result<()> {
     }
     let ccid = scratch::ccid_from_source_dir(source, &metadata.label)?;
     let wasm = read_module(source)?;
+    if config.mode == Mode::Launcher && config.admin_token.is_none() {
+        // Build itself only reads, but a chaincode that could never be launched should fail its install, not its
+        // first launch after the definition is committed.
+        bail!(
+            "launcher mode needs admin_token in {ENV}: the peer starts {ccid} through bin/run, which asks the host \
+             to launch it with that token"
+        );
+    }
     let admin = Admin::new(config)?;
 
     let info = runtime()?.block_on(async {
         match config.mode {
             Mode::Lookup | Mode::Launcher => admin.lookup(&ccid).await,
-            Mode::Upload => {
-                let package = rebuild_package(source, &wasm, &raw_metadata, &metadata.label, &ccid)?;
-                admin.upload(package).await
-            }
+            Mode::Upload => find_or_upload(&admin, source, &wasm, &raw_metadata, &metadata.label, &ccid).await,
         }
     })?;
     check_answer(&info, &ccid)?;
 
     fs::create_dir_all(output).with_context(|| format!("creating {}", output.display()))?;
-    // Launcher mode: no connection.json, so the peer calls run, which has the host dial the peer.
-    if config.mode != Mode::Launcher {
+    if config.mode == Mode::Launcher {
+        // No connection.json, so the peer calls run, which has the host dial the peer; run may start under another
+        // configuration, so it gets what it needs from here.
+        launcher::Record::new(&ccid, config).write(output)?;
+    } else {
         let connection = ConnectionJson::new(&info, config)?;
         let json = serde_json::to_vec_pretty(&connection).context("encoding connection.json")?;
         // It may hold the peer's TLS client key.
@@ -66,6 +75,31 @@ fn build_with(args: &[PathBuf], config: &Config) -> anyhow::Result<()> {
     let metadata_copy = output.join(wasmcc_package::METADATA_FILE);
     fs::write(&metadata_copy, &raw_metadata).with_context(|| format!("writing {}", metadata_copy.display()))?;
     Ok(())
+}
+
+/// Upload mode: the chaincode the host already has under this CCID (however it got there: `wasmcc install` of a
+/// package from any tool, an earlier upload), else the package made again and uploaded.
+///
+/// Asking first matters because only packages made by `wasmcc package` can be made again; a package the operator
+/// installed by hand must not fail for lack of that. Only the host's "not installed" leads to an upload: any other
+/// failure of the question is reported as it is, since uploading past it could only fail in a more confusing way.
+async fn find_or_upload(
+    admin: &Admin,
+    source: &Path,
+    wasm: &[u8],
+    raw_metadata: &[u8],
+    label: &str,
+    ccid: &str,
+) -> anyhow::Result<ChaincodeInfo> {
+    let found = admin
+        .find(ccid)
+        .await
+        .with_context(|| format!("upload mode: asking the host whether it has {ccid} before uploading it"))?;
+    if let Some(info) = found {
+        return Ok(info);
+    }
+    let package = rebuild_package(source, wasm, raw_metadata, label, ccid)?;
+    admin.upload(package).await
 }
 
 /// `release BUILD_OUTPUT_DIR RELEASE_OUTPUT_DIR`: connection.json where the peer looks for it (absent in launcher
@@ -102,11 +136,15 @@ struct ChaincodeJson {
 
 /// `run BUILD_OUTPUT_DIR RUN_METADATA_DIR`: asks the host to dial the peer as this chaincode and lives as long as
 /// that session does, which is how the peer sees the chaincode "running".
+///
+/// The host and its CA come from what build recorded (`launcher.json`), the token from the configuration the peer
+/// has now (see `launcher`): a peer whose configuration has since moved to another mode or host keeps launching
+/// the chaincodes it built in launcher mode, as long as it keeps `admin_token`.
 pub fn run(args: &[PathBuf]) -> anyhow::Result<()> {
-    run_with(args, &Config::from_env()?)
+    run_with(args, Config::from_env())
 }
 
-fn run_with(args: &[PathBuf], config: &Config) -> anyhow::Result<()> {
+fn run_with(args: &[PathBuf], current: anyhow::Result<Config>) -> anyhow::Result<()> {
     let [build_output, run_metadata] = args else {
         bail!("usage: run BUILD_OUTPUT_DIR RUN_METADATA_DIR");
     };
@@ -125,7 +163,15 @@ fn run_with(args: &[PathBuf], config: &Config) -> anyhow::Result<()> {
             bail!("chaincode.json names {}, but this build is of label {:?}", chaincode.chaincode_id, metadata.label);
         }
     }
-    let admin = Admin::new(config)?;
+    let admin = match launcher::Record::read(build_output)? {
+        Some(record) => {
+            record.check_ccid(&chaincode.chaincode_id)?;
+            let token = record.token(current)?;
+            Admin::at(&record.admin_url, record.admin_ca.as_deref(), Some(token))?
+        }
+        // Built before builds recorded anything: the current configuration, as then.
+        None => Admin::new(&current?)?,
+    };
     runtime()?.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
@@ -198,8 +244,9 @@ fn rebuild_package(
 ) -> anyhow::Result<Vec<u8>> {
     let not_ours = |why: String| {
         anyhow::anyhow!(
-            "cannot upload {ccid}: the package was not made by `wasmcc package` ({why}), and the builder cannot \
-             recreate its exact bytes; install it on the host with `wasmcc install` and use \"mode\": \"lookup\""
+            "cannot upload {ccid}: the host does not have it, and the package was not made by `wasmcc package` \
+             ({why}), so the builder cannot recreate its exact bytes; install this very package file on the host \
+             with `wasmcc install` first, then install it on the peer again"
         )
     };
     let mut indexes = Vec::new();
@@ -365,31 +412,42 @@ mod tests {
         assert_eq!(fs::read_dir(s.root.join("release")).unwrap().count(), 0);
     }
 
-    #[test]
-    fn build_in_each_mode() {
-        // build runs its own runtime, like the real program; the fake host runs on another.
+    /// A fake host on a runtime of its own (build and run start theirs, like the real programs).
+    fn fake_host() -> (tokio::runtime::Runtime, Arc<Fake>, String) {
         let host = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let f = Arc::new(Fake::default());
         let addr = host.block_on(fake::serve(f.clone()));
+        (host, f, format!("http://{addr}"))
+    }
+
+    fn config(json: serde_json::Value) -> Config {
+        Config::parse(&json.to_string()).unwrap()
+    }
+
+    #[test]
+    fn build_in_each_mode() {
+        let (_host, f, admin_url) = fake_host();
         let s = Scratch::new("cc", &[("i.json", "{}")]);
-        f.installed.lock().unwrap().push(fake::info(&s.ccid, "10.0.0.1:9101"));
         *f.upload_answer.lock().unwrap() = Some(fake::info(&s.ccid, "10.0.0.1:9101"));
-        let admin_url = format!("http://{addr}");
         let args = s.args(&["src", "metadata", "bld"]);
 
-        // `build` reads its configuration from the environment: set it in this one test only, per mode.
-        for mode in ["lookup", "upload", "launcher"] {
-            let config = serde_json::json!({"admin_url": admin_url, "admin_token": fake::TOKEN, "mode": mode});
-            let _ = fs::remove_file(s.root.join("bld").join(CONNECTION_FILE));
-            let config = Config::parse(&config.to_string()).unwrap();
+        // Upload first, while the host lacks the chaincode; then every mode finds it there, upload included.
+        for mode in ["upload", "lookup", "launcher", "upload"] {
+            let config = config(serde_json::json!({"admin_url": admin_url, "admin_token": fake::TOKEN, "mode": mode}));
+            for file in [CONNECTION_FILE, launcher::FILE] {
+                let _ = fs::remove_file(s.root.join("bld").join(file));
+            }
             build_with(&args, &config).unwrap_or_else(|e| panic!("{mode}: {e:#}"));
             let connection = s.root.join("bld").join(CONNECTION_FILE);
+            let record = launcher::Record::read(&s.root.join("bld")).unwrap();
             if mode == "launcher" {
                 assert!(!connection.exists());
+                assert_eq!(record, Some(launcher::Record::new(&s.ccid, &config)));
             } else {
                 let json: serde_json::Value = serde_json::from_slice(&fs::read(&connection).unwrap()).unwrap();
                 assert_eq!(json["address"], "10.0.0.1:9101", "{mode}");
                 assert_eq!(json["tls_required"], false);
+                assert_eq!(record, None, "{mode}");
             }
             assert!(s.root.join("bld/statedb/couchdb/indexes/i.json").is_file());
             assert_eq!(
@@ -398,44 +456,132 @@ mod tests {
             );
         }
         let uploads = f.uploads.lock().unwrap();
-        assert_eq!(uploads.len(), 1);
+        assert_eq!(uploads.len(), 1, "the second upload-mode build found the chaincode on the host");
         assert_eq!(wasmcc_package::package_id("cc", &uploads[0]), s.ccid);
+        assert_eq!(f.lookups.lock().unwrap().len(), 4, "every build asked the host first");
+    }
+
+    #[test]
+    fn upload_mode_uses_what_the_host_has_and_uploads_only_when_told_it_has_not() {
+        let (_host, f, admin_url) = fake_host();
+        let upload = config(serde_json::json!({"admin_url": admin_url, "admin_token": fake::TOKEN, "mode": "upload"}));
+        // A package from another tool: its CCID is not what its contents repackage to.
+        let s = Scratch::new("cc", &[]);
+        let foreign = format!("cc:{HASH}");
+        let root = s.root.with_file_name(format!("fabric-cc-{HASH}42"));
+        fs::rename(&s.root, &root).unwrap();
+        let args: Vec<PathBuf> = ["src", "metadata", "bld"].iter().map(|d| root.join(d)).collect();
+
+        let err = format!("{:#}", build_with(&args, &upload).unwrap_err());
+        assert!(err.contains("the host does not have it") && err.contains("not made by `wasmcc package`"), "{err}");
+
+        // Installed by hand on the host: used as it is, without a token and without uploading.
+        f.installed.lock().unwrap().push(fake::info(&foreign, "10.0.0.2:9102"));
+        let no_token = config(serde_json::json!({"admin_url": admin_url, "mode": "upload"}));
+        build_with(&args, &no_token).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&fs::read(root.join("bld/connection.json")).unwrap()).unwrap();
+        assert_eq!(json["address"], "10.0.0.2:9102");
+
+        // The host cannot answer: said so, and nothing is uploaded past it.
+        let failing = r#"{"error":"data directory unreadable"}"#.to_owned();
+        *f.lookup_answer.lock().unwrap() = Some((axum::http::StatusCode::INTERNAL_SERVER_ERROR, failing));
+        let s = Scratch::new("cc2", &[]);
+        *f.upload_answer.lock().unwrap() = Some(fake::info(&s.ccid, "10.0.0.1:9101"));
+        let err = format!("{:#}", build_with(&s.args(&["src", "metadata", "bld"]), &upload).unwrap_err());
+        assert!(
+            err.starts_with(&format!("upload mode: asking the host whether it has {} before uploading it: ", s.ccid))
+                && err.contains("500 Internal Server Error")
+                && err.contains("data directory unreadable"),
+            "{err}"
+        );
+        assert!(f.uploads.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn launcher_mode_refuses_to_build_without_a_token() {
+        let (_host, f, admin_url) = fake_host();
+        let s = Scratch::new("cc", &[]);
+        f.installed.lock().unwrap().push(fake::info(&s.ccid, "10.0.0.1:9101"));
+        let config = config(serde_json::json!({"admin_url": admin_url, "mode": "launcher"}));
+        let err = build_with(&s.args(&["src", "metadata", "bld"]), &config).unwrap_err().to_string();
+        assert!(err.starts_with("launcher mode needs admin_token in WASMCC_BUILDER_CONFIG"), "{err}");
+        assert!(!s.root.join("bld").join(launcher::FILE).exists());
+    }
+
+    /// The run metadata directory the peer writes for a launch of `ccid`.
+    fn run_metadata(s: &Scratch, ccid: &str) -> serde_json::Value {
+        let run_dir = s.root.join("run");
+        fs::create_dir_all(&run_dir).unwrap();
+        let chaincode = serde_json::json!({
+            "chaincode_id": ccid, "peer_address": "127.0.0.1:7052", "client_cert": "", "client_key": "",
+            "root_cert": "", "mspid": "Org1MSP",
+        });
+        fs::write(run_dir.join("chaincode.json"), chaincode.to_string()).unwrap();
+        chaincode
     }
 
     #[test]
     fn run_lasts_as_long_as_the_launch_and_reports_its_end() {
-        let host = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let f = Arc::new(Fake::default());
-        let addr = host.block_on(fake::serve(f.clone()));
-        let config = Config::parse(
-            &serde_json::json!({"admin_url": format!("http://{addr}"), "admin_token": fake::TOKEN, "mode": "launcher"})
-                .to_string(),
-        )
-        .unwrap();
+        let (_host, f, admin_url) = fake_host();
+        let current = || Ok(config(serde_json::json!({"admin_url": admin_url, "admin_token": fake::TOKEN})));
+        // A build output from before builds recorded anything for run: the current configuration is used whole.
         let s = Scratch::new("cc", &[]);
         fs::write(s.root.join("bld/metadata.json"), wasmcc_package::metadata_json("cc").unwrap()).unwrap();
-        let run_dir = s.root.join("run");
-        fs::create_dir_all(&run_dir).unwrap();
-        let chaincode = serde_json::json!({
-            "chaincode_id": s.ccid, "peer_address": "127.0.0.1:7052", "client_cert": "", "client_key": "",
-            "root_cert": "", "mspid": "Org1MSP",
-        });
-        fs::write(run_dir.join("chaincode.json"), chaincode.to_string()).unwrap();
+        let chaincode = run_metadata(&s, &s.ccid);
         let args = s.args(&["bld", "run"]);
 
-        run_with(&args, &config).unwrap();
+        run_with(&args, current()).unwrap();
         assert_eq!(f.launches.lock().unwrap().as_slice(), std::slice::from_ref(&chaincode));
 
         *f.launch_answer.lock().unwrap() =
             Some((axum::http::StatusCode::BAD_GATEWAY, serde_json::json!({"error": "peer went away"})));
-        let err = format!("{:#}", run_with(&args, &config).unwrap_err());
+        let err = format!("{:#}", run_with(&args, current()).unwrap_err());
         assert!(err.contains("session of cc:") && err.contains("502") && err.contains("peer went away"), "{err}");
 
-        let mut other = chaincode.clone();
-        other["chaincode_id"] = serde_json::json!(format!("other:{HASH}"));
-        fs::write(run_dir.join("chaincode.json"), other.to_string()).unwrap();
-        let err = run_with(&args, &config).unwrap_err().to_string();
+        run_metadata(&s, &format!("other:{HASH}"));
+        let err = run_with(&args, current()).unwrap_err().to_string();
         assert!(err.contains("this build is of label \"cc\""), "{err}");
         assert_eq!(f.launches.lock().unwrap().len(), 2, "a mismatched CCID never reaches the host");
+    }
+
+    #[test]
+    fn run_uses_the_recorded_host_and_the_current_token() {
+        let (_host, f, admin_url) = fake_host();
+        let s = Scratch::new("cc", &[]);
+        f.installed.lock().unwrap().push(fake::info(&s.ccid, "10.0.0.1:9101"));
+        let built_with =
+            config(serde_json::json!({"admin_url": admin_url, "admin_token": fake::TOKEN, "mode": "launcher"}));
+        build_with(&s.args(&["src", "metadata", "bld"]), &built_with).unwrap();
+        let chaincode = run_metadata(&s, &s.ccid);
+        let args = s.args(&["bld", "run"]);
+
+        // The peer's configuration has moved on: lookup mode, another host, and at first no token.
+        let dead_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let moved = serde_json::json!({"admin_url": format!("http://127.0.0.1:{dead_port}"), "mode": "lookup"});
+        let err = run_with(&args, Ok(config(moved.clone()))).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("chaincode {} was built in launcher mode", s.ccid))
+                && err.contains("keep admin_token configured on this peer"),
+            "{err}"
+        );
+        let err = format!("{:#}", run_with(&args, Err(anyhow::anyhow!("{ENV} is not set"))).unwrap_err());
+        assert!(
+            err.contains("was built in launcher mode") && err.ends_with("WASMCC_BUILDER_CONFIG is not set"),
+            "{err}"
+        );
+        assert!(f.launches.lock().unwrap().is_empty());
+
+        let mut with_token = moved;
+        with_token["admin_token"] = serde_json::json!(fake::TOKEN);
+        run_with(&args, Ok(config(with_token.clone()))).unwrap();
+        assert_eq!(f.launches.lock().unwrap().as_slice(), std::slice::from_ref(&chaincode), "the recorded host");
+
+        // Same label, another package: refused by the recorded CCID.
+        let other = format!("cc:{HASH}");
+        run_metadata(&s, &other);
+        let err = run_with(&args, Ok(config(with_token))).unwrap_err().to_string();
+        assert!(err.contains(&format!("chaincode.json names {other}, but this build is of {}", s.ccid)), "{err}");
+        assert_eq!(f.launches.lock().unwrap().len(), 1);
     }
 }

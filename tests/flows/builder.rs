@@ -202,6 +202,88 @@ async fn upload_mode_installs_the_package_on_the_host() {
     daemon.shutdown().await;
 }
 
+/// A package made by hand with general tools, as `tar czf` makes one: directory entries, real times and owners,
+/// maximum compression, and a metadata.json without `path`. Fabric and the host accept it; `wasmcc package` would
+/// write other bytes for the same contents, so the builder cannot make it again. Returns it with its metadata.json.
+fn hand_made_package(label: &str, wasm: &[u8], indexes: &[(&str, &str)]) -> (Vec<u8>, Vec<u8>) {
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let tar_gz = |entries: &[(String, &[u8])]| -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut header = tar::Header::new_ustar();
+            let dir = name.ends_with('/');
+            header.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
+            header.set_mode(if dir { 0o755 } else { 0o644 });
+            header.set_uid(1000);
+            header.set_gid(1000);
+            header.set_username("operator").unwrap();
+            header.set_mtime(now);
+            header.set_size(data.len() as u64);
+            tar.append_data(&mut header, name.trim_end_matches('/'), *data).unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
+        gz.finish().unwrap()
+    };
+    let mut code: Vec<(String, &[u8])> = Vec::new();
+    let mut dir = String::new();
+    for part in wasmcc_package::INDEX_DIR.split('/') {
+        dir = format!("{dir}{part}/");
+        code.push((dir.clone(), b""));
+    }
+    for (name, body) in indexes {
+        code.push((format!("{}/{name}", wasmcc_package::INDEX_DIR), body.as_bytes()));
+    }
+    code.push((wasmcc_package::WASM_FILE.to_owned(), wasm));
+    let metadata = format!(r#"{{"type":"wasm","label":"{label}"}}"#).into_bytes();
+    let code = tar_gz(&code);
+    let package =
+        tar_gz(&[(wasmcc_package::METADATA_FILE.to_owned(), &metadata), (wasmcc_package::CODE_FILE.to_owned(), &code)]);
+    (package, metadata)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_mode_uses_a_package_the_operator_installed_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), (32560, 32599))).await.unwrap();
+    let index = ("by-n.json", r#"{"index":{"fields":["n"]}}"#);
+    // What the peer untars from the hand-made package is exactly this package's contents.
+    let contents = Pkg::new("counter-hand", wasm("counter"), &[index]);
+    let (bytes, metadata) = hand_made_package(&contents.label, &contents.wasm, &[index]);
+    let ccid = wasmcc_package::package_id(&contents.label, &bytes);
+    assert_ne!(ccid, contents.ccid, "wasmcc's packaging of the same contents is another package");
+    let api = client(&daemon);
+    let info = api.install(bytes).await.unwrap().0;
+    assert_eq!(info.ccid, ccid);
+
+    let peer = Peer::new();
+    let scratch = peer.scratch(&ccid, &contents);
+    std::fs::write(scratch.join("metadata").join(wasmcc_package::METADATA_FILE), &metadata).unwrap();
+    let config = json!({"admin_url": daemon.admin_url(), "admin_token": daemon.token(), "mode": "upload"});
+
+    // A URL where something other than the admin API answers 404: reported, never taken for "not installed".
+    let [src, meta, bld] = ["src", "metadata", "bld"].map(|d| scratch.join(d));
+    let wrong = json!({"admin_url": format!("{}/not-the-api", daemon.admin_url()), "admin_token": daemon.token(),
+                       "mode": "upload"});
+    let out = tokio::task::block_in_place(|| peer.step("build", &[&src, &meta, &bld], Some(&wrong)));
+    let stderr = one_line_failure(&out);
+    assert!(
+        stderr.starts_with(&format!("wasmcc-builder build: upload mode: asking the host whether it has {ccid}"))
+            && stderr.contains("is admin_url the wasmcc admin API?"),
+        "{stderr}"
+    );
+
+    tokio::task::block_in_place(|| peer.install(&scratch, &config));
+    let connection = connection_json(&scratch);
+    assert_eq!(connection["address"], json!(info.route.address));
+    let installed: Vec<String> = api.list().await.unwrap().into_iter().map(|i| i.ccid).collect();
+    assert_eq!(installed, std::slice::from_ref(&ccid), "the builder uploaded nothing");
+    let index_file = scratch.join("release/statedb/couchdb/indexes/by-n.json");
+    assert_eq!(std::fs::read_to_string(index_file).unwrap(), index.1);
+    transact(&info.route.address, &ccid, b"1").await;
+    daemon.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launcher_mode_has_the_host_dial_the_peer_through_bin_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -259,6 +341,70 @@ async fn launcher_mode_has_the_host_dial_the_peer_through_bin_run() {
     std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("wasmcc-builder run: "), "{stderr}");
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launcher_build_outlives_a_change_of_the_peer_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), (32600, 32639))).await.unwrap();
+    let pkg = Pkg::new("counter-moved", wasm("counter"), &[]);
+    client(&daemon).install(pkg.bytes.clone()).await.unwrap();
+
+    let peer = Peer::new();
+    let scratch = peer.scratch(&pkg.ccid, &pkg);
+    let built_with = json!({"admin_url": daemon.admin_url(), "admin_token": daemon.token(), "mode": "launcher"});
+    tokio::task::block_in_place(|| peer.install(&scratch, &built_with));
+    // What run will need is in the build output the peer keeps, except the token, which is nowhere in it.
+    let bld = scratch.join("bld");
+    let record: Value = serde_json::from_slice(&std::fs::read(bld.join("launcher.json")).unwrap()).unwrap();
+    assert_eq!(
+        record,
+        json!({"ccid": pkg.ccid, "admin_url": daemon.admin_url(), "admin_ca": null,
+               "admin_token": "WASMCC_BUILDER_CONFIG"})
+    );
+    for entry in std::fs::read_dir(&bld).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            assert!(!text.contains(daemon.token()), "{} holds the admin token", path.display());
+        }
+    }
+
+    // Later the peer's configuration is for other chaincodes: lookup mode, another host, and no admin_token (which
+    // lookup mode does not need).
+    let sim = PeerSim::new();
+    let (addr, mut support) = sim.serve_chaincode_support("127.0.0.1:0".parse().unwrap(), None).await.unwrap();
+    let run_dir = peer.tmp.path().join("fabric-run67890");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let chaincode_json = json!({
+        "chaincode_id": pkg.ccid, "peer_address": addr.to_string(), "client_cert": "", "client_key": "",
+        "root_cert": "", "mspid": "Org1MSP",
+    });
+    std::fs::write(run_dir.join("chaincode.json"), chaincode_json.to_string()).unwrap();
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut moved = json!({"admin_url": format!("http://127.0.0.1:{dead_port}"), "mode": "lookup"});
+
+    // Without the token, run cannot launch: it says which chaincode needs it and what to keep configured.
+    let out = tokio::task::block_in_place(|| peer.step("run", &[&bld, &run_dir], Some(&moved)));
+    let stderr = one_line_failure(&out);
+    let want = format!("wasmcc-builder run: chaincode {} was built in launcher mode", pkg.ccid);
+    assert!(
+        stderr.starts_with(&want)
+            && stderr.contains(&daemon.admin_url())
+            && stderr.contains("keep admin_token configured on this peer"),
+        "{stderr}"
+    );
+
+    // With the token kept, run launches it from the host the build found it on, not the one configured now.
+    moved["admin_token"] = json!(daemon.token());
+    let mut run = peer.command("run", &[&bld, &run_dir], Some(&moved)).spawn().unwrap();
+    let conn = support.accept(&pkg.ccid).await.unwrap();
+    let result = conn.invoke(CH, args(["inc", "n"])).await.unwrap();
+    assert_eq!(result.payload(), b"1", "{:?}", result.outcome);
+    conn.close();
+    let status = wait_for(&mut run, Duration::from_secs(15)).await;
+    assert!(status.success(), "run after a clean end: {status:?}");
     daemon.shutdown().await;
 }
 
