@@ -33,6 +33,11 @@ impl Runtime {
         Ok(Runtime { engine: Arc::new(WasmEngine::new()?) })
     }
 
+    /// A runtime with the operator's host-wide bounds.
+    pub fn with_quota(quota: &crate::quota::QuotaConfig) -> Result<Self, EngineError> {
+        Ok(Runtime { engine: Arc::new(WasmEngine::with_quota(quota)?) })
+    }
+
     pub fn engine(&self) -> &Arc<WasmEngine> {
         &self.engine
     }

@@ -7,6 +7,7 @@ mod disconnect;
 mod e2e;
 mod failures;
 mod handshake;
+mod isolation;
 mod lifecycle;
 mod refusals;
 mod stub_api;

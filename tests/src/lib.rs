@@ -43,6 +43,11 @@ impl TestHost {
         TestHost { runtime: Runtime::new().expect("engine"), tasks: tokio::task::JoinSet::new() }
     }
 
+    /// A host with these host-wide bounds.
+    pub fn with_quota(quota: &wasmcc_host::quota::QuotaConfig) -> Self {
+        TestHost { runtime: Runtime::with_quota(quota).expect("engine"), tasks: tokio::task::JoinSet::new() }
+    }
+
     /// Serves an example under `label` with the given limits on a free loopback port.
     pub async fn serve(&mut self, label: &str, module: &str, limits: TxLimits) -> Served {
         let bytes = wasm(module);
