@@ -10,5 +10,6 @@ mod handshake;
 mod isolation;
 mod lifecycle;
 mod refusals;
+mod stream_endings;
 mod stub_api;
 mod tls;

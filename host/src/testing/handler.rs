@@ -105,6 +105,9 @@ impl Shared {
         }
 
         let reply = tokio::select! {
+            // A reply that arrived before the stream ended is the transaction's answer, as on the peer, where the
+            // handler delivers each message before it sees the end of the stream.
+            biased;
             reply = result => match reply {
                 Ok(reply) => reply,
                 Err(_) => return Err(SimError::StreamTerminated { txid }),
