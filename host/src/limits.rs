@@ -14,9 +14,12 @@ pub const GRPC_MAX_MESSAGE_BYTES: usize = 100 * 1024 * 1024;
 pub const DEFAULT_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Default fuel (roughly: wasm instructions) per transaction. Fuel, not time, is what cuts a runaway guest,
-/// because every endorsing peer's host then stops it at the same instruction. One billion is several seconds of
-/// pure computation: far beyond any honest contract, small enough to stop a loop quickly.
-pub const DEFAULT_FUEL: u64 = 1_000_000_000;
+/// because every endorsing peer's host then stops it at the same instruction. Every transaction of the example
+/// chaincodes (asset-transfer, marbles with its rich queries, private data, the conformance probe) passes with 2
+/// million; 100 million is 50 times that, and about 0.2 s of pure computation. Small enough that 64 runaway loops of
+/// one chaincode on a 2-core host all end on fuel within seconds, well before the 30 s execute timeout would end them
+/// by time. A chaincode that needs more gets it from the operator (`limits_for`).
+pub const DEFAULT_FUEL: u64 = 100_000_000;
 
 /// How much fuel a guest may burn between yields to the async runtime, so a long computation never starves
 /// the other transactions sharing a worker thread.
