@@ -1,4 +1,4 @@
-//! The offline verbs of the real `wasmcc` binary: `package`, `ccid` and `check`.
+//! The real `wasmcc` binary: the offline verbs (`package`, `ccid`, `check`) and the operator's CLI against a running host.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -178,4 +178,58 @@ fn serve_refuses_zero_workers() {
     let out = wasmcc(&["serve", "--workers", "0"]);
     assert_eq!(out.status.code(), Some(2), "clap's usage error: {}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--workers"), "{}", text(&out.stderr));
+}
+
+/// A running `wasmcc serve`, killed when dropped.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn install_pins_a_port_and_remove_says_the_route_stays_reserved() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("host.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[chaincodes]\nport_min = 33300\nport_max = 33309\n"),
+    )
+    .unwrap();
+    let _host =
+        Served(Command::new(env!("CARGO_BIN_EXE_wasmcc")).args(["serve", "--config", arg(&config)]).spawn().unwrap());
+    let admin = format!("http://127.0.0.1:{admin_port}");
+    let data = dir.path().join("data");
+    let with_admin = |args: &[&str]| -> Vec<String> {
+        [args, &["--admin", &admin, "--data-dir", arg(&data)]].concat().iter().map(|s| s.to_string()).collect()
+    };
+    let run = |args: &[&str]| wasmcc(&with_admin(args).iter().map(String::as_str).collect::<Vec<_>>());
+    for _ in 0..300 {
+        if run(&["list"]).status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let wasm = example("counter");
+    let installed = run(&["install", "--wasm", arg(&wasm), "--label", "counter", "--port", "33305"]);
+    let out = text(&installed.stdout);
+    assert!(installed.status.success(), "{}", text(&installed.stderr));
+    assert!(out.contains("peers dial 127.0.0.1:33305"), "{out}");
+    let ccid = out.lines().next().unwrap().rsplit(' ').next().unwrap().to_string();
+
+    let removed = run(&["remove", &ccid]);
+    let out = text(&removed.stdout);
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    assert!(out.contains("127.0.0.1:33305") && out.contains("stays reserved") && out.contains("fail"), "{out}");
+
+    // Another chaincode cannot take the port; the CLI says whose it is.
+    let other = run(&["install", "--wasm", arg(&example("probe")), "--label", "probe", "--port", "33305"]);
+    assert_eq!(other.status.code(), Some(1));
+    let err = text(&other.stderr);
+    assert!(err.contains("33305") && err.contains(&ccid), "{err}");
 }
