@@ -1,4 +1,5 @@
-//! The real `wasmcc` binary: the offline verbs (`package`, `ccid`, `check`) and the operator's CLI against a running host.
+//! The real `wasmcc` binary: the offline verbs (`package`, `ccid`, `check`), and the operator's CLI against a
+//! running host.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
