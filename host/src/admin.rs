@@ -240,38 +240,7 @@ pub fn plain_http_allowed(addr: SocketAddr) -> std::io::Result<()> {
     ))
 }
 
-/// Serves the API on a bound loopback listener until `stop` completes.
-pub async fn serve_plain(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    plain_http_allowed(listener.local_addr()?)?;
-    axum::serve(listener, app).with_graceful_shutdown(stop).await
-}
-
-/// Serves the API over HTTPS (rustls) until `stop` completes: the only way to expose it beyond loopback.
-pub async fn serve_tls(
-    listener: std::net::TcpListener,
-    tls: Arc<rustls::ServerConfig>,
-    app: Router,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let mut tls = (*tls).clone();
-    // The CLI and builders speak HTTP/1.1 or HTTP/2; offer both.
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        stop.await;
-        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
-    });
-    listener.set_nonblocking(true)?;
-    axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)))
-        .handle(handle)
-        .serve(app.into_make_service())
-        .await
-}
+// Serving (accept, TLS, timeouts, connection caps): `admin_server.rs`.
 
 #[cfg(test)]
 mod tests {

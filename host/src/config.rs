@@ -29,6 +29,15 @@
 //! # memory_mb = 12000                   # guest memory of all running transactions; default half of RAM/cgroup
 //! admission_wait_ms = 10000             # longest wait to be admitted before ERROR
 //!
+//! [connections]                         # every listener: chaincode ports, the shared port, the admin API
+//! handshake_timeout_ms = 5000           # accept → first stream or request (TLS handshake included), else closed
+//! idle_timeout_ms = 60000               # a connection with no stream (or admin request) in flight is then closed
+//! max_per_port = 1024                   # connections on one chaincode port (the shared port: max_total only)
+//! max_total = 0                         # chaincode connections of the host; 0: from RLIMIT_NOFILE, minus reserves
+//! admin_max_connections = 512           # admin API connections, a budget of their own
+//! admin_header_timeout_ms = 10000       # an admin request's headers must arrive within this
+//! admin_body_timeout_ms = 15000         # longest pause between two chunks of an admin request body
+//!
 //! [limits]                              # defaults for every chaincode; see limits.rs
 //! fuel = 100000000                      # per transaction; fuel decides a runaway's fate
 //! memory_bytes = 67108864               # linear memory per transaction (reserved from quota.memory_mb)
@@ -69,6 +78,7 @@ pub struct Config {
     pub chaincodes: ChaincodesConfig,
     pub tls: Option<TlsConfig>,
     pub quota: QuotaConfig,
+    pub connections: ConnectionsConfig,
     pub limits: TxLimits,
     pub limits_for: HashMap<String, TxLimits>,
 }
@@ -90,6 +100,59 @@ pub struct ChaincodesConfig {
     pub advertise_host: Option<String>,
     pub port_min: u16,
     pub port_max: u16,
+}
+
+/// Connection hygiene of every listener (`[connections]`); each default and its reason is in limits.rs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    /// From accept until the connection's first stream (chaincode) or request (admin), TLS handshake included.
+    pub handshake_timeout_ms: u64,
+    /// How long a connection may have no stream (or admin request) in flight.
+    pub idle_timeout_ms: u64,
+    /// Connections on one chaincode's own port.
+    pub max_per_port: usize,
+    /// Connections of all chaincode listeners together; 0: derived from RLIMIT_NOFILE.
+    pub max_total: usize,
+    pub admin_max_connections: usize,
+    pub admin_header_timeout_ms: u64,
+    /// The longest pause between two chunks of a request body.
+    pub admin_body_timeout_ms: u64,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        use crate::limits::*;
+        let ms = |d: std::time::Duration| d.as_millis() as u64;
+        ConnectionsConfig {
+            handshake_timeout_ms: ms(DEFAULT_HANDSHAKE_TIMEOUT),
+            idle_timeout_ms: ms(DEFAULT_IDLE_TIMEOUT),
+            max_per_port: DEFAULT_MAX_CONNECTIONS_PER_PORT,
+            max_total: 0,
+            admin_max_connections: DEFAULT_ADMIN_MAX_CONNECTIONS,
+            admin_header_timeout_ms: ms(DEFAULT_ADMIN_HEADER_TIMEOUT),
+            admin_body_timeout_ms: ms(DEFAULT_ADMIN_BODY_TIMEOUT),
+        }
+    }
+}
+
+impl ConnectionsConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        let zero = [
+            ("handshake_timeout_ms", self.handshake_timeout_ms == 0),
+            ("idle_timeout_ms", self.idle_timeout_ms == 0),
+            ("max_per_port", self.max_per_port == 0),
+            ("admin_max_connections", self.admin_max_connections == 0),
+            ("admin_header_timeout_ms", self.admin_header_timeout_ms == 0),
+            ("admin_body_timeout_ms", self.admin_body_timeout_ms == 0),
+        ]
+        .into_iter()
+        .find(|(_, zero)| *zero);
+        match zero {
+            Some((key, _)) => Err(ConfigError::Invalid(format!("connections.{key} must be positive"))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// TLS of the chaincode endpoints (`[tls]`): per-chaincode ports speak TLS, mutual when `client_ca` is set, and
@@ -154,6 +217,7 @@ impl Default for Config {
             chaincodes: ChaincodesConfig::default(),
             tls: None,
             quota: QuotaConfig::default(),
+            connections: ConnectionsConfig::default(),
             limits: TxLimits::default(),
             limits_for: HashMap::new(),
         }
@@ -224,6 +288,7 @@ impl Config {
             tls.check()?;
         }
         self.quota.check().map_err(|e| ConfigError::Invalid(format!("quota: {e}")))?;
+        self.connections.check()?;
         for (name, limits) in
             std::iter::once(("limits", &self.limits)).chain(self.limits_for.iter().map(|(k, v)| (k.as_str(), v)))
         {
@@ -331,6 +396,19 @@ mod tests {
         assert!(err.contains("sni_suffix"), "{err}");
         write("[tls]\ncert = \"s.pem\"\n");
         assert!(Config::load(&path).is_err(), "key is required with cert");
+    }
+
+    #[test]
+    fn connections_section_has_defaults_and_refuses_zero() {
+        let config: Config = toml::from_str("[connections]\nidle_timeout_ms = 1500\nmax_total = 300\n").unwrap();
+        config.check().unwrap();
+        let c = &config.connections;
+        assert_eq!((c.idle_timeout_ms, c.max_total), (1500, 300));
+        assert_eq!(c.handshake_timeout_ms, crate::limits::DEFAULT_HANDSHAKE_TIMEOUT.as_millis() as u64);
+        let config: Config = toml::from_str("[connections]\nadmin_header_timeout_ms = 0\n").unwrap();
+        let err = config.check().unwrap_err().to_string();
+        assert!(err.contains("connections.admin_header_timeout_ms"), "{err}");
+        assert!(toml::from_str::<Config>("[connections]\nmax_streams = 3\n").is_err());
     }
 
     #[test]

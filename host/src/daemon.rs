@@ -4,13 +4,17 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, AdminSettings};
-use crate::config::Config;
+use crate::admin_server::{self, AdminServing};
+use crate::config::{Config, ConnectionsConfig};
+use crate::connections::{self, ConnectionBudget, FdBudget, ListenerPolicy};
 use crate::engine::{EngineError, WasmEngine};
+use crate::limits;
 use crate::registry::{ChaincodeTls, InstallError, Registry, RegistrySettings};
 use crate::store::{self, Store};
 
@@ -49,6 +53,7 @@ impl Daemon {
     pub async fn start_with_engine(config: &Config, engine: Arc<WasmEngine>) -> Result<Daemon, DaemonError> {
         let store = Store::open(&config.data_dir)?;
         let token = resolve_token(config, store.root())?;
+        let (chaincode_connections, admin_serving) = connection_policies(&config.connections);
         let settings = RegistrySettings {
             listen_ip: config.chaincodes.listen_ip,
             advertise_host: config.advertise_host(),
@@ -56,6 +61,7 @@ impl Daemon {
             limits: config.limits,
             limits_for: config.limits_for.clone(),
             tls: config.tls.as_ref().map(ChaincodeTls::from_config).transpose()?,
+            connections: chaincode_connections,
         };
         let registry = Registry::open(engine, store, settings).await?;
 
@@ -69,23 +75,28 @@ impl Daemon {
         );
         let stop = CancellationToken::new();
         let admin_stop = stop.clone();
-        let admin_task = match (&config.admin.tls_cert, &config.admin.tls_key) {
+        let admin_tls_config = match (&config.admin.tls_cert, &config.admin.tls_key) {
             (Some(cert), Some(key)) => {
                 let settings = crate::tls::ServerTlsSettings {
                     cert_chain: crate::tls::PemSource::file(cert),
                     key: crate::tls::PemSource::file(key),
                     client_ca: None,
                 };
-                let tls = crate::tls::server_config(&settings)?;
-                let listener = listener.into_std().map_err(|source| DaemonError::Admin { addr, source })?;
-                tokio::spawn(async move { admin::serve_tls(listener, tls, app, admin_stop.cancelled_owned()).await })
+                Some(crate::tls::server_config(&settings)?)
             }
             _ => {
                 admin::plain_http_allowed(admin_addr)
                     .map_err(|source| DaemonError::Admin { addr: admin_addr, source })?;
-                tokio::spawn(async move { admin::serve_plain(listener, app, admin_stop.cancelled_owned()).await })
+                None
             }
         };
+        let admin_task = tokio::spawn(admin_server::serve(
+            listener,
+            admin_tls_config,
+            app,
+            admin_serving,
+            admin_stop.cancelled_owned(),
+        ));
         let admin_tls = config.admin.tls_cert.is_some();
         Ok(Daemon { registry, admin_addr, admin_tls, token, stop, admin_task })
     }
@@ -117,6 +128,53 @@ impl Daemon {
         self.registry.shutdown();
         let _ = self.admin_task.await;
     }
+}
+
+/// The connection policies of a host: one budget for every chaincode listener and one for the admin API, both
+/// within the descriptor limit, which is first raised as far as the hard limit allows.
+fn connection_policies(config: &ConnectionsConfig) -> (ListenerPolicy, AdminServing) {
+    let nofile = match connections::raise_fd_limit() {
+        Ok(nofile) => nofile,
+        Err(e) => {
+            tracing::warn!("cannot raise RLIMIT_NOFILE: {e}");
+            connections::fd_limit().unwrap_or(1_024)
+        }
+    };
+    let fds = FdBudget::split(nofile, config.admin_max_connections);
+    let chaincode = match config.max_total {
+        0 => fds.chaincode,
+        wanted if wanted > fds.chaincode => {
+            tracing::warn!(
+                "connections.max_total = {wanted} exceeds what RLIMIT_NOFILE ({nofile}) leaves for chaincode \
+                 connections; using {}",
+                fds.chaincode
+            );
+            fds.chaincode
+        }
+        wanted => wanted,
+    };
+    if fds.admin < config.admin_max_connections {
+        tracing::warn!("RLIMIT_NOFILE ({nofile}) leaves room for {} admin API connections only", fds.admin);
+    }
+    tracing::info!(nofile, chaincode, admin = fds.admin, "connection budgets");
+    let ms = Duration::from_millis;
+    let chaincode = ListenerPolicy {
+        budget: ConnectionBudget::new(chaincode),
+        max_connections: config.max_per_port,
+        max_pending: limits::MAX_PENDING_CONNECTIONS,
+        handshake_timeout: ms(config.handshake_timeout_ms),
+        idle_timeout: ms(config.idle_timeout_ms),
+    };
+    let admin = AdminServing {
+        policy: ListenerPolicy {
+            budget: ConnectionBudget::new(fds.admin),
+            max_connections: fds.admin,
+            ..chaincode.clone()
+        },
+        header_timeout: ms(config.admin_header_timeout_ms),
+        body_timeout: ms(config.admin_body_timeout_ms),
+    };
+    (chaincode, admin)
 }
 
 /// The configured token, else `$WASMCC_ADMIN_TOKEN`, else the one kept in the data directory (made at first start,

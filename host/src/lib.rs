@@ -6,9 +6,11 @@
 
 pub mod abi;
 pub mod admin;
+pub mod admin_server;
 pub mod client;
 pub mod config;
 pub mod connection_json;
+pub mod connections;
 pub mod context;
 pub mod daemon;
 pub mod engine;
@@ -16,6 +18,7 @@ pub mod executor;
 pub mod launcher;
 pub mod ledger;
 pub mod limits;
+pub mod log_limit;
 pub mod log_throttle;
 pub mod metrics;
 pub mod package;

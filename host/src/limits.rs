@@ -182,21 +182,85 @@ pub const STREAM_END_GRACE: Duration = Duration::from_secs(5);
 /// operator what is happening without letting a peer in a loop fill the disk.
 pub const LOG_LINES_PER_SECOND: u32 = 10;
 
-// --- Accepting peer connections (sni.rs) ---
+// --- Accepting connections: every listener, chaincode and admin (connections.rs, sni.rs, admin_server.rs) ---
 
-/// Longest a dialler may take from TCP accept to a finished TLS handshake. The peer dials with connection.json's
-/// `dial_timeout` (wasmcc writes 10 s) and retries, so a handshake still unfinished after that is a client that
-/// will never finish; dropping it frees its slot among the pending handshakes.
-pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default longest time from TCP accept until a connection has opened its first stream (a chaincode `Connect`, an
+/// admin request), TLS handshake included; config `connections.handshake_timeout_ms`. A peer dials, handshakes (two
+/// round trips) and opens its stream at once, so 5 s is many round trips even between continents, while a silent or
+/// dribbling socket gives its descriptor back within seconds. It is also well inside the peer's 10 s `dial_timeout`.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Handshakes in progress on one listener before it stops accepting (the kernel backlog then holds new dialers).
-/// Real peers open a handful of connections per chaincode; the bound only keeps a flood of silent clients from
-/// holding unbounded sockets and buffers, while far exceeding a peer restart that re-dials every chaincode at once.
-pub const MAX_PENDING_HANDSHAKES: usize = 256;
+/// Default longest time a connection may stay open with no stream (or admin request) in flight; config
+/// `connections.idle_timeout_ms`. A peer closes its connection as soon as its chaincode stream ends, and admin clients
+/// reconnect on demand, so only abandoned connections are cut. A connection with an open stream is never idle, however
+/// quiet: a peer keeps its `Connect` stream for hours and may send nothing in between (KEEPALIVE is off by default).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Connections on one listener that have not opened a stream yet (still handshaking, or silent). When another
+/// arrives, the oldest of them is evicted, preferring those that never sent a byte: a real peer sends its TLS hello or
+/// HTTP/2 preface at once and finishes in milliseconds, so it is the newest, not the oldest, when a flood comes, and a
+/// flood cannot hold the slots to keep it out (refusing the newcomer instead would let 256 silent sockets block every
+/// peer). 256 far exceeds a peer restart that re-dials every chaincode at once.
+pub const MAX_PENDING_CONNECTIONS: usize = 256;
+
+/// Default cap of connections on one chaincode's own port; config `connections.max_per_port`. A chaincode has one
+/// connection per peer that runs it (plus a few while a peer reconnects); 1,024 is a very large network, while one
+/// flooded port cannot take the whole process budget from the others. The shared SNI port serves every chaincode and
+/// is bounded by the process budget only.
+pub const DEFAULT_MAX_CONNECTIONS_PER_PORT: usize = 1_024;
+
+/// Descriptors kept out of the connection budgets for everything else the host opens: stored files, chaincode
+/// listeners, the memory images of loaded modules, the runtime's own. 1,024 covers hundreds of chaincodes; with a small
+/// RLIMIT_NOFILE it is cut to a quarter of the limit.
+pub const FD_RESERVE: usize = 1_024;
+
+/// Default cap of admin API connections; config `connections.admin_max_connections`. Each launcher-mode launch holds a
+/// request open for its session's lifetime (and dials the peer: the reserve counts both), while the CLI and builders
+/// make a few short requests. The admin budget is separate from the chaincode one, so a flood of peers' ports never
+/// takes the operator's way in.
+pub const DEFAULT_ADMIN_MAX_CONNECTIONS: usize = 512;
+
+/// HTTP/2 streams one peer connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS; the excess is refused
+/// with REFUSED_STREAM). A peer opens one `Connect` stream per connection; a few more cover a stream being replaced,
+/// while a client opening thousands of silent streams on one connection gets eight.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 8;
+
+/// HTTP/2 streams one admin connection may have open at once: HTTP/2 clients multiplex their requests, and each
+/// launcher-mode launch holds one for hours, yet a client cannot pile up thousands.
+pub const ADMIN_MAX_STREAMS_PER_CONNECTION: u32 = 32;
+
+/// HTTP/2 ping interval and ack timeout on chaincode connections: what the peer's CCaaS dial uses itself. A peer whose
+/// machine vanished (no FIN, no RST) would otherwise hold its descriptor and stream forever; an alive peer answers a
+/// ping within milliseconds, whatever its stream carries.
+pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
+pub const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Default longest time an admin client may take to send a request's headers; config
+/// `connections.admin_header_timeout_ms`. Headers are a few hundred bytes; 10 s is generous on any network and closes
+/// slowloris connections that dribble a header byte at a time. (A connection's first request must also come within
+/// the handshake timeout.)
+pub const DEFAULT_ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default longest pause between two chunks of an admin request body; config `connections.admin_body_timeout_ms`. An
+/// upload of any size over any link keeps sending; a body that stops (a `Content-Length` never fulfilled) holds its
+/// connection and buffer only this long. 15 s rides out TCP retransmission backoff.
+pub const DEFAULT_ADMIN_BODY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long admin requests in flight get to finish when the host stops.
+pub const ADMIN_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Pause after an accept error that is not about the one connection (EMFILE, ENOBUFS): retrying at once would spin a
 /// core and flood the log, while 100 ms lets closing connections free descriptors and is short for a re-dialling peer.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Refusal log lines (failed TLS handshakes, evictions, caps) per listener: a burst of 10, then one every 6 s; the
+/// ones left out are counted in the next line. An operator sees every kind of trouble and its address, while a flood
+/// cannot fill the disk or slow the host down with logging.
+pub const REFUSAL_LOG_BURST: u32 = 10;
+pub const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(6);
+
+/// A server certificate expiring within this long gets a warning at start: time to renew before peers refuse it.
+pub const CERT_EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
 
 // ---- Packages and static module checks (package.rs, validate.rs) ----
 

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::abi::{ChaincodePre, TxState};
 use crate::config::TlsConfig;
+use crate::connections::ListenerPolicy;
 use crate::engine::{EngineError, WasmEngine};
 use crate::executor::{LoadedChaincode, Program, ProgramLoader};
 use crate::limits::TxLimits;
@@ -63,6 +64,8 @@ pub struct RegistrySettings {
     pub limits_for: HashMap<String, TxLimits>,
     /// TLS of the chaincode endpoints; `None`: plaintext ports only.
     pub tls: Option<ChaincodeTls>,
+    /// How each chaincode port admits connections (the shared SNI port: the same, without a per-port cap).
+    pub connections: ListenerPolicy,
 }
 
 /// TLS of the chaincode endpoints, built from `[tls]`: every chaincode port speaks it, and a shared port routes by
@@ -358,7 +361,8 @@ impl Registry {
         };
         let registry: Weak<Registry> = Arc::downgrade(self);
         let resolver: SniResolver = Arc::new(move |name: &str| registry.upgrade()?.ccid_for_sni(name));
-        let listener = Listener::bind_route(addr, Route::Sni { resolver, config }, self.service())
+        let policy = self.settings.connections.uncapped();
+        let listener = Listener::bind_route(addr, Route::Sni { resolver, config }, self.service(), policy)
             .await
             .map_err(|source| InstallError::SharedListener { addr, source })?;
         let bound = listener.local_addr().ok();
@@ -381,7 +385,7 @@ impl Registry {
             Some(tls) => Route::Tls { ccid, config: tls.server.clone() },
             None => Route::Plain { ccid },
         };
-        let bound = match Listener::bind_route(addr, route, self.service()).await {
+        let bound = match Listener::bind_route(addr, route, self.service(), self.settings.connections.clone()).await {
             Ok(listener) => {
                 let stop = chaincode.retired.clone();
                 let shutdown = self.shutdown.clone();

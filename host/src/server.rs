@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status, Streaming};
 use wasmcc_proto::protos::chaincode_server::{Chaincode, ChaincodeServer};
 use wasmcc_proto::protos::ChaincodeMessage;
 
+use crate::connections::ListenerPolicy;
 use crate::engine::WasmEngine;
 use crate::executor::LoadedChaincode;
 use crate::limits;
@@ -103,6 +104,9 @@ impl Chaincode for ChaincodeService {
                 return Err(status);
             }
         };
+        // The connection has a stream open until the response stream is dropped (stream ended or reset): it is never
+        // closed as pending or idle meanwhile, however quiet the peer.
+        let open = route.as_ref().map(|r| r.activity.stream());
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(limits::OUTBOUND_BUFFER);
         let (end_tx, end_rx) = oneshot::channel::<Status>();
@@ -118,9 +122,13 @@ impl Chaincode for ChaincodeService {
                 }
             }
         });
+        let outbound = ReceiverStream::new(rx).map(move |message| {
+            let _open = &open;
+            Ok(message)
+        });
         // The session's messages, then, when the host ended the stream, its reason as a non-OK status.
         let ending = futures::stream::once(end_rx).filter_map(|end| futures::future::ready(end.ok().map(Err)));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok).chain(ending))))
+        Ok(Response::new(Box::pin(outbound.chain(ending))))
     }
 }
 
@@ -131,16 +139,23 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// A plaintext listener; every connection is routed to the service's chaincode (a fixed one), else to none.
+    /// A plaintext listener under the default policy; every connection is routed to the service's chaincode (a fixed
+    /// one), else to none.
     pub async fn bind(addr: SocketAddr, service: ChaincodeService) -> std::io::Result<Self> {
         let ccid = service.fixed_ccid();
-        Self::bind_route(addr, Route::Plain { ccid }, service).await
+        Self::bind_route(addr, Route::Plain { ccid }, service, ListenerPolicy::default()).await
     }
 
-    /// A listener whose connections are routed as `route` says (plaintext, TLS for one CCID, or SNI).
-    pub async fn bind_route(addr: SocketAddr, route: Route, service: ChaincodeService) -> std::io::Result<Self> {
+    /// A listener whose connections are routed as `route` says (plaintext, TLS for one CCID, or SNI) and admitted
+    /// under `policy`.
+    pub async fn bind_route(
+        addr: SocketAddr,
+        route: Route,
+        service: ChaincodeService,
+        policy: ListenerPolicy,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Listener { incoming: RoutedIncoming::new(listener, route)?, service })
+        Ok(Listener { incoming: RoutedIncoming::with_policy(listener, route, policy)?, service })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -157,6 +172,9 @@ impl Listener {
         tonic::transport::Server::builder()
             .initial_stream_window_size(limits::STREAM_WINDOW_BYTES)
             .initial_connection_window_size(limits::CONNECTION_WINDOW_BYTES)
+            .max_concurrent_streams(limits::MAX_STREAMS_PER_CONNECTION)
+            .http2_keepalive_interval(Some(limits::HTTP2_KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(Some(limits::HTTP2_KEEPALIVE_TIMEOUT))
             .add_service(self.service.into_server())
             .serve_with_incoming_shutdown(self.incoming, stop)
             .await

@@ -4,9 +4,12 @@
 //! (one listener per chaincode, plaintext or TLS) or, on one shared port under mutual TLS, the TLS server name the
 //! peer sends when connection.json has `domain` and `client_auth_required` (`fabric-protocol.md` §10 item 13).
 //!
-//! [`RoutedIncoming`] turns a listener into a stream for `tonic::transport::Server::serve_with_incoming`. Each
-//! connection carries a [`RouteInfo`], which tonic copies into every request's extensions. Handshakes run in
-//! their own tasks under [`limits::TLS_HANDSHAKE_TIMEOUT`], so a slow or hostile client never delays the others.
+//! [`RoutedIncoming`] turns a listener into a stream for `tonic::transport::Server::serve_with_incoming` (and for the
+//! admin API's server). Each connection carries a [`RouteInfo`], which tonic copies into every request's extensions.
+//! Every accepted socket is admitted under the listener's [`ListenerPolicy`] ([`crate::connections`]: budgets,
+//! eviction of the oldest pending connection, handshake and idle deadlines), and handshakes run in their own tasks, so
+//! a slow or hostile client never delays the others. Refusals are logged with the client's address and the reason,
+//! rate-limited per listener ([`crate::log_limit`]).
 
 use std::future::Future;
 use std::io;
@@ -25,7 +28,9 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::{LazyConfigAcceptor, TlsAcceptor};
 use tonic::transport::server::Connected;
 
+use crate::connections::{ConnectionActivity, Expiry, Guarded, ListenerPolicy, Registration};
 use crate::limits;
+use crate::log_limit::{suppressed_note, LogLimiter};
 
 /// Hex digits of the package hash in an SNI name: 48 bits, so two packages with the same label practically never
 /// share a name, while the name stays short and readable in logs and certificates.
@@ -48,6 +53,9 @@ pub struct RouteInfo {
     pub remote_addr: Option<SocketAddr>,
     /// The TLS server name the client asked for (lowercase, no trailing dot), when it sent one.
     pub sni: Option<String>,
+    /// The connection's streams, as its listener's policy counts them: a server marks each stream it serves with
+    /// [`ConnectionActivity::stream`], or the connection is closed as pending or idle.
+    pub activity: ConnectionActivity,
 }
 
 /// Maps a TLS server name (lowercase) to the CCID served under it; `None` refuses the connection.
@@ -75,8 +83,10 @@ enum Refused {
     UnknownSni(String),
     #[error("TLS handshake failed: {0}")]
     Handshake(io::Error),
-    #[error("TLS handshake not finished within {0:?}")]
+    #[error("TLS handshake not finished within {0:?} of accept")]
     Timeout(std::time::Duration),
+    #[error("closed during the TLS handshake: {0}")]
+    Closed(Expiry),
 }
 
 /// The accepted connections of one listener, routed, ready for `serve_with_incoming`.
@@ -89,11 +99,17 @@ pub struct RoutedIncoming {
 }
 
 impl RoutedIncoming {
-    /// Starts accepting on `listener` (must be called inside a tokio runtime).
+    /// Starts accepting on `listener` under the default [`ListenerPolicy`] (must be called inside a tokio runtime).
     pub fn new(listener: TcpListener, route: Route) -> io::Result<RoutedIncoming> {
+        RoutedIncoming::with_policy(listener, route, ListenerPolicy::default())
+    }
+
+    /// Starts accepting on `listener`, admitting connections under `policy`.
+    pub fn with_policy(listener: TcpListener, route: Route, policy: ListenerPolicy) -> io::Result<RoutedIncoming> {
         let local_addr = listener.local_addr()?;
         let (tx, connections) = mpsc::channel(HANDOVER_BUFFER);
-        let accept_loop = tokio::spawn(accept_loop(listener, Arc::new(route), tx));
+        let refusals = Arc::new(RefusalLog { listener: local_addr, limiter: refusal_limiter() });
+        let accept_loop = tokio::spawn(accept_loop(listener, Arc::new(route), policy.register(), refusals, tx));
         Ok(RoutedIncoming { connections, local_addr, accept_loop })
     }
 
@@ -129,16 +145,58 @@ impl Stream for RoutedIncoming {
     }
 }
 
-async fn accept_loop(listener: TcpListener, route: Arc<Route>, tx: mpsc::Sender<io::Result<RoutedConn>>) {
+fn refusal_limiter() -> LogLimiter {
+    LogLimiter::new(limits::REFUSAL_LOG_BURST, limits::REFUSAL_LOG_EVERY)
+}
+
+/// One listener's log of refused and evicted connections, rate-limited.
+struct RefusalLog {
+    listener: SocketAddr,
+    limiter: LogLimiter,
+}
+
+impl RefusalLog {
+    fn warn(&self, remote: SocketAddr, what: impl std::fmt::Display) {
+        if let Some(suppressed) = self.limiter.admit() {
+            tracing::warn!(listener = %self.listener, %remote, "{what}{}", suppressed_note(suppressed));
+        }
+    }
+
+    fn info(&self, remote: SocketAddr, what: impl std::fmt::Display) {
+        if let Some(suppressed) = self.limiter.admit() {
+            tracing::info!(listener = %self.listener, %remote, "{what}{}", suppressed_note(suppressed));
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    route: Arc<Route>,
+    registration: Registration,
+    refusals: Arc<RefusalLog>,
+    tx: mpsc::Sender<io::Result<RoutedConn>>,
+) {
     // Dropping the set (when this task is aborted) aborts the handshakes still running.
     let mut handshakes = JoinSet::new();
     loop {
         tokio::select! {
             Some(_) = handshakes.join_next(), if !handshakes.is_empty() => {}
-            accepted = listener.accept(), if handshakes.len() < limits::MAX_PENDING_HANDSHAKES => match accepted {
-                Ok((tcp, remote)) => {
-                    handshakes.spawn(hand_over(tcp, remote, route.clone(), tx.clone()));
-                }
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, remote)) => match registration.admit(remote) {
+                    Ok(admission) => {
+                        for evicted in admission.evicted {
+                            refusals.warn(evicted, format_args!(
+                                "pending connection evicted to admit {remote}: too many connections without a stream"
+                            ));
+                        }
+                        // gRPC exchanges many small messages; Nagle's algorithm with delayed ACKs would add tens of
+                        // milliseconds each.
+                        let _ = tcp.set_nodelay(true);
+                        let io = Guarded::new(tcp, admission.admitted);
+                        handshakes.spawn(hand_over(io, remote, route.clone(), tx.clone(), refusals.clone()));
+                    }
+                    Err(e) => refusals.warn(remote, format_args!("connection refused: {e}")),
+                },
                 Err(e) if is_per_connection(&e) => {}
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
@@ -154,43 +212,69 @@ fn is_per_connection(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset)
 }
 
-async fn hand_over(tcp: TcpStream, remote: SocketAddr, route: Arc<Route>, tx: mpsc::Sender<io::Result<RoutedConn>>) {
-    match route_connection(tcp, remote, &route).await {
+async fn hand_over(
+    io: Guarded<TcpStream>,
+    remote: SocketAddr,
+    route: Arc<Route>,
+    tx: mpsc::Sender<io::Result<RoutedConn>>,
+    refusals: Arc<RefusalLog>,
+) {
+    let activity = io.activity();
+    match route_connection(io, remote, &route).await {
         Ok(conn) => {
             tracing::debug!(?remote, ccid = ?conn.info.ccid, sni = ?conn.info.sni, "connection routed");
             // Failing means the server is gone; the connection is dropped with it.
             let _ = tx.send(Ok(conn)).await;
         }
-        // Worth an operator's eye: a peer dialling a chaincode this host does not serve, or without `domain`.
-        Err(e @ (Refused::NoSni | Refused::UnknownSni(_))) => tracing::info!(?remote, "connection refused: {e}"),
-        // Scanners and health probes do this all day.
-        Err(e) => tracing::debug!(?remote, "connection dropped: {e}"),
+        Err(refused) => log_refusal(&refusals, remote, &activity, refused),
     }
 }
 
-async fn route_connection(tcp: TcpStream, remote: SocketAddr, route: &Route) -> Result<RoutedConn, Refused> {
-    // gRPC exchanges many small messages; Nagle's algorithm with delayed ACKs would add tens of milliseconds each.
-    let _ = tcp.set_nodelay(true);
+/// Says why a connection was dropped before the server got it, at a level that fits who is likely at fault.
+fn log_refusal(refusals: &RefusalLog, remote: SocketAddr, activity: &ConnectionActivity, refused: Refused) {
+    // A failed read may be the host closing the connection: say so rather than "handshake failed".
+    let refused = match (refused, activity.expiry()) {
+        (Refused::Handshake(_), Some(expiry)) => Refused::Closed(expiry),
+        (refused, _) => refused,
+    };
+    match refused {
+        // Logged when evicted, with the newcomer's address.
+        Refused::Closed(Expiry::Evicted) => tracing::debug!(?remote, "connection dropped: {refused}"),
+        // Silent or slow clients: scanners, or a flood.
+        Refused::Timeout(_) | Refused::Closed(_) => refusals.info(remote, format_args!("connection closed: {refused}")),
+        // Health probes connect and close without a word, all day.
+        Refused::Handshake(_) if !activity.heard() => tracing::debug!(?remote, "connection dropped: {refused}"),
+        // A client that spoke and was refused (no or wrong client certificate, wrong EKU, unknown CA, no or unknown
+        // server name): worth an operator's eye.
+        _ => refusals.warn(remote, format_args!("connection refused: {refused}")),
+    }
+}
+
+async fn route_connection(io: Guarded<TcpStream>, remote: SocketAddr, route: &Route) -> Result<RoutedConn, Refused> {
     let remote_addr = Some(remote);
+    let activity = io.activity();
+    let deadline = (io.handshake_deadline(), io.handshake_timeout());
     match route {
-        Route::Plain { ccid } => {
-            Ok(RoutedConn { io: Io::Plain(tcp), info: RouteInfo { ccid: ccid.clone(), remote_addr, sni: None } })
-        }
+        Route::Plain { ccid } => Ok(RoutedConn {
+            io: Io::Plain(io),
+            info: RouteInfo { ccid: ccid.clone(), remote_addr, sni: None, activity },
+        }),
         Route::Tls { ccid, config } => {
-            let tls = with_timeout(TlsAcceptor::from(config.clone()).accept(tcp)).await?;
+            let tls = with_deadline(deadline, TlsAcceptor::from(config.clone()).accept(io)).await?;
             let sni = tls.get_ref().1.server_name().map(normalize);
-            Ok(RoutedConn { io: Io::Tls(Box::new(tls)), info: RouteInfo { ccid: ccid.clone(), remote_addr, sni } })
+            let info = RouteInfo { ccid: ccid.clone(), remote_addr, sni, activity };
+            Ok(RoutedConn { io: Io::Tls(Box::new(tls)), info })
         }
         Route::Sni { resolver, config } => {
-            with_timeout(async {
-                let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+            with_deadline(deadline, async {
+                let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io).await?;
                 let sni = match start.client_hello().server_name() {
                     Some(name) => normalize(name),
                     None => return Ok(Err(Refused::NoSni)),
                 };
                 let Some(ccid) = resolver(&sni) else { return Ok(Err(Refused::UnknownSni(sni))) };
                 let tls = start.into_stream(config.clone()).await?;
-                let info = RouteInfo { ccid: Some(ccid), remote_addr, sni: Some(sni) };
+                let info = RouteInfo { ccid: Some(ccid), remote_addr, sni: Some(sni), activity };
                 Ok(Ok(RoutedConn { io: Io::Tls(Box::new(tls)), info }))
             })
             .await?
@@ -198,10 +282,15 @@ async fn route_connection(tcp: TcpStream, remote: SocketAddr, route: &Route) -> 
     }
 }
 
-async fn with_timeout<T>(handshake: impl Future<Output = io::Result<T>>) -> Result<T, Refused> {
-    match tokio::time::timeout(limits::TLS_HANDSHAKE_TIMEOUT, handshake).await {
+/// The handshake must be over by the connection's deadline; its socket fails reads after that anyway, and this also
+/// covers a handshake that waits on anything else.
+async fn with_deadline<T>(
+    (deadline, timeout): (tokio::time::Instant, std::time::Duration),
+    handshake: impl Future<Output = io::Result<T>>,
+) -> Result<T, Refused> {
+    match tokio::time::timeout_at(deadline, handshake).await {
         Ok(result) => result.map_err(Refused::Handshake),
-        Err(_) => Err(Refused::Timeout(limits::TLS_HANDSHAKE_TIMEOUT)),
+        Err(_) => Err(Refused::Timeout(timeout)),
     }
 }
 
@@ -217,8 +306,8 @@ pub struct RoutedConn {
 }
 
 enum Io {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Plain(Guarded<TcpStream>),
+    Tls(Box<TlsStream<Guarded<TcpStream>>>),
 }
 
 impl RoutedConn {

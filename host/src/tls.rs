@@ -111,12 +111,17 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Builds the server configuration, reading files as needed.
+/// Builds the server configuration, reading files as needed. A server certificate that is expired, not yet valid or
+/// about to expire gets a warning: peers will refuse it (or soon), yet the host still starts, so that a certificate
+/// renewed on disk needs only a restart.
 pub fn server_config(settings: &ServerTlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
     let pem = |source: &PemSource, role| source.read(role).map(|text| (text, source.origin()));
     let (chain, chain_origin) = pem(&settings.cert_chain, PemRole::ServerCertChain)?;
     let (key, key_origin) = pem(&settings.key, PemRole::ServerKey)?;
     let chain = parse_certificates(chain.as_bytes(), PemRole::ServerCertChain, &chain_origin)?;
+    if let Some(problem) = validity_problem(&chain[0], unix_now()) {
+        tracing::warn!("the {} ({chain_origin}) {problem}", PemRole::ServerCertChain);
+    }
     let key = parse_private_key(key.as_bytes(), PemRole::ServerKey, &key_origin)?;
     let client_ca = match &settings.client_ca {
         Some(source) => {
@@ -171,6 +176,44 @@ fn build(
         .map_err(|source| TlsError::KeyPair { role: PemRole::ServerCertChain, source })?;
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
     Ok(Arc::new(config))
+}
+
+/// What is wrong with a certificate's validity period, seen at some moment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidityProblem {
+    #[error("expired on {0}: peers refuse it")]
+    Expired(String),
+    #[error("is not valid before {0}: peers refuse it until then")]
+    NotYetValid(String),
+    #[error("expires on {at}, in {days} days: renew it before peers refuse it")]
+    ExpiresSoon { at: String, days: i64 },
+    #[error("has validity dates that cannot be read: {0}")]
+    Unreadable(String),
+}
+
+/// The problem with `cert`'s validity period at `now` (seconds since the Unix epoch), if any; a certificate expiring
+/// within [`crate::limits::CERT_EXPIRY_WARNING`] counts as one.
+pub fn validity_problem(cert: &CertificateDer<'_>, now: i64) -> Option<ValidityProblem> {
+    let validity = match x509_parser::parse_x509_certificate(cert) {
+        Ok((_, cert)) => cert.validity().clone(),
+        Err(e) => return Some(ValidityProblem::Unreadable(e.to_string())),
+    };
+    let (from, until) = (validity.not_before.timestamp(), validity.not_after.timestamp());
+    let soon = crate::limits::CERT_EXPIRY_WARNING.as_secs() as i64;
+    if now > until {
+        Some(ValidityProblem::Expired(validity.not_after.to_string()))
+    } else if now < from {
+        Some(ValidityProblem::NotYetValid(validity.not_before.to_string()))
+    } else if until - now < soon {
+        Some(ValidityProblem::ExpiresSoon { at: validity.not_after.to_string(), days: (until - now) / 86_400 })
+    } else {
+        None
+    }
+}
+
+fn unix_now() -> i64 {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// Checks that a certificate PEM and a key PEM parse and belong together, before they are handed to someone (the
@@ -281,6 +324,28 @@ sx6DEZ0mp1U/oGLWdUNd4pz6eztNe8FbEw==
         let (_, other_key) = self_signed();
         let err = server_config_from_pem(&cert, &other_key.serialize_pem(), None).unwrap_err();
         assert!(matches!(err, TlsError::KeyPair { role: PemRole::ServerCertChain, .. }), "{err}");
+    }
+
+    #[test]
+    fn validity_problems_are_told_apart() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["cc.test".to_owned()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2030, 1, 1);
+        let cert = params.self_signed(&key).unwrap();
+        let der = cert.der();
+        let at = |y: i32, m: u8, d: u8| rcgen::date_time_ymd(y, m, d).unix_timestamp();
+        assert_eq!(validity_problem(der, at(2025, 6, 1)), None);
+        assert!(matches!(validity_problem(der, at(2031, 1, 1)), Some(ValidityProblem::Expired(_))));
+        assert!(matches!(validity_problem(der, at(2019, 1, 1)), Some(ValidityProblem::NotYetValid(_))));
+        let soon = validity_problem(der, at(2029, 12, 22));
+        assert!(matches!(soon, Some(ValidityProblem::ExpiresSoon { days: 10, .. })), "{soon:?}");
+        let garbage = CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x01]);
+        assert!(matches!(validity_problem(&garbage, 0), Some(ValidityProblem::Unreadable(_))));
+        // An expired certificate still makes a configuration (with a warning): a renewed one needs only a restart.
+        let expired = validity_problem(der, at(2031, 1, 1)).unwrap().to_string();
+        assert!(expired.contains("expired on") && expired.contains("2030"), "{expired}");
+        server_config_from_pem(&cert.pem(), &key.serialize_pem(), None).unwrap();
     }
 
     #[test]

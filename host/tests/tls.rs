@@ -190,7 +190,7 @@ async fn silent_and_garbage_clients_do_not_block_others() {
     let sni = format!("b.{SUFFIX}");
     // Well within the handshake timeout: the silent clients are still pending while this one is served.
     let quick = tokio::time::timeout(
-        limits::TLS_HANDSHAKE_TIMEOUT / 2,
+        limits::DEFAULT_HANDSHAKE_TIMEOUT / 2,
         reach(tls_endpoint(addr, &sni, &pki.ca, peer_identity(&pki))),
     );
     assert_eq!(quick.await.expect("served while others stall").unwrap(), (CCID_B.to_owned(), sni));
