@@ -7,6 +7,7 @@ mod disconnect;
 mod e2e;
 mod failures;
 mod handshake;
+mod hygiene;
 mod isolation;
 mod lifecycle;
 mod refusals;

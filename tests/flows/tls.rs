@@ -20,7 +20,7 @@ use wasmcc_tests::{variant, wasm};
 const SUFFIX: &str = "chaincodes.test";
 const PORTS: (u16, u16) = (34000, 34099);
 
-fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+pub(crate) fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name.push(DnType::CommonName, name);
@@ -28,7 +28,7 @@ fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
 }
 
 /// A certificate and key issued by `ca`: `(cert PEM, key PEM)`.
-fn issue(
+pub(crate) fn issue(
     ca: &CertifiedIssuer<'static, KeyPair>,
     names: &[&str],
     ip: bool,
@@ -45,7 +45,7 @@ fn issue(
 }
 
 /// A free loopback port outside the chaincode range.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     loop {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         if !(PORTS.0..=PORTS.1).contains(&port) {
