@@ -5,17 +5,18 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, Server};
 use tonic::{Request, Response, Status, Streaming};
+use wasmcc_host::connections::ListenerPolicy;
 use wasmcc_host::limits;
-use wasmcc_host::sni::{RouteInfo, RoutedIncoming, SniResolver};
+use wasmcc_host::sni::{Route, RouteInfo, RoutedIncoming, SniResolver};
 use wasmcc_host::tls::server_config_from_pem;
 use wasmcc_proto::protos::chaincode_client::ChaincodeClient;
 use wasmcc_proto::protos::chaincode_server::{Chaincode, ChaincodeServer};
@@ -95,13 +96,15 @@ async fn loopback() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
 
-/// A shared mutual-TLS port routing `a.cc.test` and `b.cc.test`.
+/// A shared mutual-TLS port routing `a.cc.test` and `b.cc.test`. Its handshake timeout is far beyond any bound
+/// below: what makes room for a client there is never a stalled one timing out.
 async fn sni_server(pki: &Pki) -> SocketAddr {
     let names: HashMap<String, String> =
         [(format!("a.{SUFFIX}"), CCID_A.to_owned()), (format!("b.{SUFFIX}"), CCID_B.to_owned())].into();
     let resolver: SniResolver = Arc::new(move |sni| names.get(sni).cloned());
     let config = server_config_from_pem(&pki.server_cert, &pki.server_key, Some(&pki.ca)).unwrap();
-    serve(RoutedIncoming::sni(loopback().await, resolver, config).unwrap())
+    let policy = ListenerPolicy { handshake_timeout: Duration::from_secs(120), ..ListenerPolicy::default() };
+    serve(RoutedIncoming::with_policy(loopback().await, Route::Sni { resolver, config }, policy).unwrap())
 }
 
 /// Dials `Connect` and returns `(ccid, sni)` from the reply, or the error text.
@@ -189,11 +192,85 @@ async fn silent_and_garbage_clients_do_not_block_others() {
     garbage.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
     let sni = format!("b.{SUFFIX}");
     // Well within the handshake timeout: the silent clients are still pending while this one is served.
-    let quick = tokio::time::timeout(
-        limits::DEFAULT_HANDSHAKE_TIMEOUT / 2,
-        reach(tls_endpoint(addr, &sni, &pki.ca, peer_identity(&pki))),
-    );
+    let quick =
+        tokio::time::timeout(Duration::from_secs(5), reach(tls_endpoint(addr, &sni, &pki.ca, peer_identity(&pki))));
     assert_eq!(quick.await.expect("served while others stall").unwrap(), (CCID_B.to_owned(), sni));
+}
+
+#[tokio::test]
+async fn a_full_pending_set_evicts_silent_clients_for_a_real_peer() {
+    let pki = pki();
+    let addr = sni_server(&pki).await;
+    // More silent clients than the listener keeps pending, all well within their handshake timeout.
+    let mut silent = Vec::new();
+    for _ in 0..limits::MAX_PENDING_CONNECTIONS + 20 {
+        silent.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let sni = format!("a.{SUFFIX}");
+    let quick =
+        tokio::time::timeout(Duration::from_secs(5), reach(tls_endpoint(addr, &sni, &pki.ca, peer_identity(&pki))));
+    assert_eq!(quick.await.expect("a real peer is not kept waiting").unwrap(), (CCID_A.to_owned(), sni));
+    // The oldest silent ones were evicted to make room: they see their connection closed.
+    let mut first = silent.remove(0);
+    let closed = tokio::time::timeout(Duration::from_secs(5), first.read(&mut [0u8; 1])).await;
+    assert!(matches!(closed, Ok(Ok(0) | Err(_))), "{closed:?}");
+}
+
+/// Captures what the host logs on this thread (the tests below run on a current-thread runtime).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).lines().map(str::to_owned).collect()
+    }
+}
+
+#[tokio::test]
+async fn refused_handshakes_are_logged_with_address_and_reason_and_rate_limited() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let pki = pki();
+    let addr = sni_server(&pki).await;
+    let sni = format!("a.{SUFFIX}");
+    let refusals = 3 * limits::REFUSAL_LOG_BURST as usize;
+    for _ in 0..refusals {
+        assert!(reach(tls_endpoint(addr, &sni, &pki.ca, None)).await.is_err());
+    }
+    // The refusal is logged after the client has seen it: wait for the last line to appear.
+    let refused = |log: &Captured| -> Vec<String> {
+        log.lines().into_iter().filter(|l| l.contains("WARN") && l.contains("connection refused")).collect()
+    };
+    for _ in 0..500 {
+        if refused(&log).len() >= limits::REFUSAL_LOG_BURST as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let lines = refused(&log);
+    assert!(lines.len() >= limits::REFUSAL_LOG_BURST as usize, "{lines:#?}");
+    // A burst, then one line per interval at most: far fewer lines than refusals.
+    assert!(lines.len() < refusals, "{lines:#?}");
+    let line = &lines[0];
+    assert!(line.contains("remote=127.0.0.1:") && line.contains(&format!("listener={addr}")), "{line}");
+    assert!(line.contains("TLS handshake failed") && line.contains("no certificates"), "{line}");
 }
 
 #[tokio::test]

@@ -147,15 +147,11 @@ async fn silent_tls_clients_never_delay_a_real_mtls_peer() {
 
     // More silent clients than pending slots on both ports, then a sustained flood on top.
     let pending = limits::MAX_PENDING_CONNECTIONS + 44;
-    let _held = [
-        silent_connections(&own_port.address, pending).await,
-        silent_connections(&via_sni.address, pending).await,
-    ];
+    let _held =
+        [silent_connections(&own_port.address, pending).await, silent_connections(&via_sni.address, pending).await];
     let stop = Arc::new(AtomicBool::new(false));
-    let floods = [
-        flood(own_port.address.clone(), 400, stop.clone()),
-        flood(via_sni.address.clone(), 400, stop.clone()),
-    ];
+    let floods =
+        [flood(own_port.address.clone(), 400, stop.clone()), flood(via_sni.address.clone(), 400, stop.clone())];
 
     let peer = PeerSim::new();
     let patient = ConnectOptions { dial_timeout: Duration::from_secs(10), ..ConnectOptions::default() };
