@@ -18,7 +18,6 @@ pub mod executor;
 pub mod launcher;
 pub mod ledger;
 pub mod limits;
-pub mod log_limit;
 pub mod log_throttle;
 pub mod metrics;
 pub mod package;

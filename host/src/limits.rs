@@ -253,12 +253,6 @@ pub const ADMIN_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// core and flood the log, while 100 ms lets closing connections free descriptors and is short for a re-dialling peer.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Refusal log lines (failed TLS handshakes, evictions, caps) per listener: a burst of 10, then one every 6 s; the
-/// ones left out are counted in the next line. An operator sees every kind of trouble and its address, while a flood
-/// cannot fill the disk or slow the host down with logging.
-pub const REFUSAL_LOG_BURST: u32 = 10;
-pub const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(6);
-
 /// A server certificate expiring within this long gets a warning at start: time to renew before peers refuse it.
 pub const CERT_EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
 

@@ -9,7 +9,7 @@
 //! Every accepted socket is admitted under the listener's [`ListenerPolicy`] ([`crate::connections`]: budgets,
 //! eviction of the oldest pending connection, handshake and idle deadlines), and handshakes run in their own tasks, so
 //! a slow or hostile client never delays the others. Refusals are logged with the client's address and the reason,
-//! rate-limited per listener ([`crate::log_limit`]).
+//! rate-limited per listener ([`LogThrottle`]).
 
 use std::future::Future;
 use std::io;
@@ -30,7 +30,7 @@ use tonic::transport::server::Connected;
 
 use crate::connections::{ConnectionActivity, Expiry, Guarded, ListenerPolicy, Registration};
 use crate::limits;
-use crate::log_limit::{suppressed_note, LogLimiter};
+use crate::log_throttle::LogThrottle;
 
 /// Hex digits of the package hash in an SNI name: 48 bits, so two packages with the same label practically never
 /// share a name, while the name stays short and readable in logs and certificates.
@@ -108,7 +108,7 @@ impl RoutedIncoming {
     pub fn with_policy(listener: TcpListener, route: Route, policy: ListenerPolicy) -> io::Result<RoutedIncoming> {
         let local_addr = listener.local_addr()?;
         let (tx, connections) = mpsc::channel(HANDOVER_BUFFER);
-        let refusals = Arc::new(RefusalLog { listener: local_addr, limiter: refusal_limiter() });
+        let refusals = Arc::new(RefusalLog { listener: local_addr, throttle: LogThrottle::new() });
         let accept_loop = tokio::spawn(accept_loop(listener, Arc::new(route), policy.register(), refusals, tx));
         Ok(RoutedIncoming { connections, local_addr, accept_loop })
     }
@@ -145,26 +145,23 @@ impl Stream for RoutedIncoming {
     }
 }
 
-fn refusal_limiter() -> LogLimiter {
-    LogLimiter::new(limits::REFUSAL_LOG_BURST, limits::REFUSAL_LOG_EVERY)
-}
-
-/// One listener's log of refused and evicted connections, rate-limited.
+/// One listener's log of refused and evicted connections, rate-limited: a flood is seen, with addresses and reasons,
+/// without filling the disk.
 struct RefusalLog {
     listener: SocketAddr,
-    limiter: LogLimiter,
+    throttle: LogThrottle,
 }
 
 impl RefusalLog {
     fn warn(&self, remote: SocketAddr, what: impl std::fmt::Display) {
-        if let Some(suppressed) = self.limiter.admit() {
-            tracing::warn!(listener = %self.listener, %remote, "{what}{}", suppressed_note(suppressed));
+        if let Some(suppressed) = self.throttle.allow() {
+            tracing::warn!(listener = %self.listener, %remote, suppressed, "{what}");
         }
     }
 
     fn info(&self, remote: SocketAddr, what: impl std::fmt::Display) {
-        if let Some(suppressed) = self.limiter.admit() {
-            tracing::info!(listener = %self.listener, %remote, "{what}{}", suppressed_note(suppressed));
+        if let Some(suppressed) = self.throttle.allow() {
+            tracing::info!(listener = %self.listener, %remote, suppressed, "{what}");
         }
     }
 }
