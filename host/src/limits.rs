@@ -146,6 +146,11 @@ pub const MAX_UNPACKED_BYTES: usize = MAX_MODULE_BYTES + 16 * 1024 * 1024;
 /// Largest `metadata.json`. It holds three short strings (type, label, path); anything bigger is not a package.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 
+/// Longest package label, in bytes: every file name made from a label (`<label>.<64 hex>.tar.gz` here, the builder
+/// scratch directory on the peer) must fit 255 bytes. The rule lives with the label rule in `wasmcc-package`, which
+/// the host, `wasmcc package`/`check` and the builder share; the reasoning for 128 is there.
+pub const MAX_LABEL_BYTES: usize = wasmcc_package::MAX_LABEL_BYTES;
+
 /// Most entries `code.tar.gz` may hold (the module, CouchDB indexes and their directories). A chaincode has a
 /// handful of indexes; the bound keeps a tar of millions of empty entries from costing unbounded work.
 pub const MAX_CODE_ENTRIES: usize = 1_000;
