@@ -13,6 +13,7 @@ pub mod context;
 pub mod daemon;
 pub mod engine;
 pub mod executor;
+pub mod features;
 pub mod launcher;
 pub mod ledger;
 pub mod limits;

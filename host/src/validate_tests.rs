@@ -31,7 +31,7 @@ fn assert_mentions(err: &ValidateError, needles: &[&str]) {
 
 #[test]
 fn the_examples_are_accepted() {
-    for name in ["asset_transfer", "counter", "misbehave"] {
+    for name in ["asset_transfer", "bench", "counter", "marbles", "misbehave", "private_asset", "probe"] {
         let wasm = example(name);
         let v = validate(&wasm).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(v.summary.kind, InputKind::CoreModule);
@@ -129,6 +129,18 @@ fn each_static_limit_is_enforced() {
     assert_limit(&module("(table 1 funcref) (table 1 funcref)"), "MAX_TABLES_PER_MODULE", 2);
     let elements = limits::MAX_TABLE_INITIAL_ELEMENTS + 1;
     assert_limit(&module(&format!("(table {elements} funcref)")), "MAX_TABLE_INITIAL_ELEMENTS", elements);
+    // A body is its locals declaration (one byte when empty), its instructions and `end`.
+    let body = limits::MAX_FUNCTION_BODY_BYTES;
+    assert_limit(&module(&format!("(func {})", "nop ".repeat(body as usize - 1))), "MAX_FUNCTION_BODY_BYTES", body + 1);
+    let locals = limits::MAX_FUNCTION_LOCALS;
+    assert_limit(
+        &module(&format!("(func (local {}))", "i32 ".repeat(locals as usize + 1))),
+        "MAX_FUNCTION_LOCALS",
+        locals + 1,
+    );
+    let stack = limits::MAX_OPERAND_STACK as usize;
+    let deep = format!("(func {} {})", "i32.const 1 ".repeat(stack + 1), "drop ".repeat(stack + 1));
+    assert_limit(&module(&deep), "MAX_OPERAND_STACK", stack as u64 + 1);
     let pages = limits::MAX_MEMORY_PAGES + 1;
     assert_limit(&wat(&format!("(module (memory {pages}))")), "MAX_MEMORY_PAGES", pages);
     let err = refusal(&wat(&format!("(module (memory 1 {pages}))")));
@@ -142,6 +154,13 @@ fn limits_at_their_value_are_accepted() {
         format!("(memory (export \"memory\") {pages} {pages}) (table {} funcref)", limits::MAX_TABLE_INITIAL_ELEMENTS);
     inspect(&wat(&format!("(module {text} {})", "(global i32 (i32.const 0))".repeat(limits::MAX_GLOBALS as usize))))
         .unwrap();
+    let functions = "(func)".repeat(limits::MAX_FUNCTIONS as usize - 3);
+    let largest = format!("(func {})", "nop ".repeat(limits::MAX_FUNCTION_BODY_BYTES as usize - 2));
+    let most_locals = format!("(func (local {}))", "i64 ".repeat(limits::MAX_FUNCTION_LOCALS as usize));
+    let stack = limits::MAX_OPERAND_STACK as usize;
+    let deepest = format!("(func {} {})", "i32.const 1 ".repeat(stack), "drop ".repeat(stack));
+    let summary = inspect(&module(&format!("{functions} {largest} {most_locals} {deepest}"))).unwrap();
+    assert_eq!(summary.functions, limits::MAX_FUNCTIONS);
 }
 
 #[test]
