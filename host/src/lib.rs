@@ -6,6 +6,7 @@
 
 pub mod abi;
 pub mod admin;
+pub mod audit;
 pub mod client;
 pub mod config;
 pub mod connection_json;
