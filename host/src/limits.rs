@@ -67,6 +67,10 @@ pub const MAX_TX_PER_STREAM: usize = 512;
 /// error instead of growing both without bound.
 pub const MAX_OPEN_ITERATORS: usize = 256;
 
+/// Longest message a guest's `abort` (its panic message) passes on to the peer's ERROR; the rest is cut. A panic
+/// message is a line or two; the bound keeps a guest from sending megabytes of its memory through the peer's logs.
+pub const MAX_ABORT_MESSAGE_BYTES: usize = 4 * 1024;
+
 // The defaults must fit the host's maximums; checked at compile time.
 const _: () = assert!(DEFAULT_MEMORY_BYTES <= MAX_MEMORY_BYTES && FUEL_YIELD_INTERVAL < DEFAULT_FUEL);
 

@@ -18,9 +18,12 @@ use crate::limits;
 /// The WIT package a chaincode may import from.
 pub const WIT_PACKAGE: &str = "fabric:chaincode";
 /// The version of that package this host serves.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.1.1";
+/// The versions a guest may import: the served one and the earlier ones on its 0.1 track, which the engine links to
+/// it (wasmtime matches a 0.1.x import to the host's 0.1.y), so guests built before an addition keep working.
+pub const WIT_COMPATIBLE_VERSIONS: &[&str] = &["0.1.0", WIT_VERSION];
 /// The interfaces of `proto/wit/chaincode.wit` (a test keeps this list in step with the file).
-pub const INTERFACES: &[&str] = &["types", "ledger", "context", "events", "cross-chaincode"];
+pub const INTERFACES: &[&str] = &["types", "ledger", "context", "events", "cross-chaincode", "abort"];
 
 /// A module that passed every check, ready for the engine.
 #[derive(Debug, Clone)]
@@ -37,7 +40,7 @@ pub struct Validated {
 pub struct Summary {
     pub kind: InputKind,
     pub bytes: usize,
-    /// The chaincode interfaces imported, e.g. `fabric:chaincode/ledger@0.1.0`, sorted.
+    /// The chaincode interfaces imported, e.g. `fabric:chaincode/ledger@0.1.1`, sorted.
     pub interfaces: Vec<String>,
     pub core_modules: usize,
     /// Functions of all core modules together.
@@ -74,7 +77,8 @@ pub enum ValidateError {
     UnsupportedFeature(String),
     #[error(
         "imports `{import}`, which is not part of the chaincode interface \
-         (only the fabric:chaincode/…@{WIT_VERSION} interfaces may be imported)"
+         (only the fabric:chaincode/… interfaces, versions {oldest} to {WIT_VERSION}, may be imported)",
+        oldest = WIT_COMPATIBLE_VERSIONS[0]
     )]
     ForbiddenImport { import: String },
     #[error("{location}: {what} is {value}, over the limit of {limit} (limits::{limit_name})")]
@@ -327,8 +331,8 @@ fn allowed_component_import(name: &str) -> Result<String, ValidateError> {
 
 fn is_chaincode_interface(name: &str) -> bool {
     let Some(rest) = name.strip_prefix(WIT_PACKAGE).and_then(|r| r.strip_prefix('/')) else { return false };
-    let Some(interface) = rest.strip_suffix(WIT_VERSION).and_then(|r| r.strip_suffix('@')) else { return false };
-    INTERFACES.contains(&interface)
+    let Some((interface, version)) = rest.split_once('@') else { return false };
+    INTERFACES.contains(&interface) && WIT_COMPATIBLE_VERSIONS.contains(&version)
 }
 
 #[cfg(test)]
