@@ -136,9 +136,25 @@ pub mod __private {
     /// Runs one transaction against the host backend and lowers the answer to the WIT response.
     #[cfg(target_arch = "wasm32")]
     pub fn run<C: Chaincode>(init: bool) -> bindings::Response {
+        // Every transaction runs in a fresh instance, so the hook is installed for each one.
+        std::panic::set_hook(Box::new(report_panic));
         let mut stub = Stub::new();
         let r = if init { C::init(&mut stub) } else { C::invoke(&mut stub) };
         bindings::Response { status: r.status, message: r.message, payload: r.payload }
+    }
+
+    /// The panic hook: hands the panic's message and location to the host's `abort`, which ends the transaction
+    /// with them (the peer sees `chaincode panicked: <message> at <file>:<line>:<column>`). Without it a guest
+    /// built with `panic = "abort"` would end in a bare `unreachable` trap, its message lost.
+    #[cfg(target_arch = "wasm32")]
+    fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+        let message = match (info.payload_as_str(), info.location()) {
+            (Some(text), Some(at)) => format!("{text} at {at}"),
+            (Some(text), None) => text.to_owned(),
+            (None, Some(at)) => format!("panic at {at}"),
+            (None, None) => "panic".to_owned(),
+        };
+        bindings::fabric::chaincode::abort::abort(&message);
     }
 
     pub fn assert_chaincode<C: Chaincode>() {}

@@ -27,6 +27,25 @@ wasmtime::component::bindgen!({
 pub use fabric::chaincode::types::Response as GuestResponse;
 use fabric::chaincode::types::{Error, KeyModification, Kv, KvBatch, PageInfo, PageRequest, StateMetadata, Timestamp};
 
+/// Why a guest ended its transaction through `abort` (a panic, in a Rust guest): the error the call traps with, which
+/// the executor turns into the peer's ERROR text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("chaincode panicked: {0}")]
+pub struct GuestAbort(pub String);
+
+impl GuestAbort {
+    /// Keeps at most [`crate::limits::MAX_ABORT_MESSAGE_BYTES`] of the guest's message, cut at a character boundary.
+    pub fn new(mut message: String) -> Self {
+        let limit = crate::limits::MAX_ABORT_MESSAGE_BYTES;
+        if message.len() > limit {
+            let cut = (0..=limit).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
+            message.truncate(cut);
+            message.push('…');
+        }
+        GuestAbort(message)
+    }
+}
+
 /// A range or rich query handed to the guest: a handle on one of the transaction's [`TxLedger`] cursors.
 pub struct StateIterator(CursorId);
 /// A history query handed to the guest.
@@ -114,6 +133,13 @@ fn key_modification(bytes: &[u8]) -> Result<KeyModification, Error> {
 }
 
 impl fabric::chaincode::types::Host for TxState {}
+
+impl fabric::chaincode::abort::Host for TxState {
+    /// Never returns to the guest: the trap carries the message to the executor.
+    async fn abort(&mut self, message: String) -> wasmtime::Result<()> {
+        Err(GuestAbort::new(message).into())
+    }
+}
 
 impl fabric::chaincode::ledger::Host for TxState {
     async fn get_state(&mut self, collection: String, key: String) -> Host<Option<Vec<u8>>> {
@@ -307,5 +333,19 @@ impl fabric::chaincode::cross_chaincode::Host for TxState {
             Ok(r) => Ok(GuestResponse { status: r.status, message: r.message, payload: r.payload }),
             Err(e) => Err(e.into()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_abort_message_is_kept_whole_up_to_the_limit_and_cut_at_a_character_past_it() {
+        let limit = crate::limits::MAX_ABORT_MESSAGE_BYTES;
+        assert_eq!(GuestAbort::new("a".repeat(limit)).0.len(), limit);
+        let cut = GuestAbort::new(format!("{}é{}", "a".repeat(limit - 1), "b".repeat(10_000)));
+        assert_eq!(cut.0, format!("{}…", "a".repeat(limit - 1)));
+        assert_eq!(GuestAbort::new("boom".into()).to_string(), "chaincode panicked: boom");
     }
 }

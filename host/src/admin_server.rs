@@ -124,7 +124,11 @@ async fn serve_connection(
     let remote: Option<SocketAddr> = conn.route().remote_addr;
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let open = activity.stream();
-        let request = request.map(|body| axum::body::Body::new(TimeoutBody::new(body_timeout, body)));
+        let mut request = request.map(|body| axum::body::Body::new(TimeoutBody::new(body_timeout, body)));
+        // The caller's address, for the audit trail (`audit::Remote`).
+        if let Some(addr) = remote {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        }
         let app = app.clone();
         async move {
             let response = app.oneshot(request).await;

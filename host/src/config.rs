@@ -9,6 +9,8 @@
 //! # token = "…"                         # else $WASMCC_ADMIN_TOKEN, else generated into <data_dir>/admin.token
 //! # tls_cert = "admin.pem"  tls_key = "admin.key"
 //! max_upload_mb = 64
+//! max_concurrent_uploads = 2            # uploads received and installed at once (limits.rs)
+//! upload_wait_secs = 60                 # how long a further upload waits for its turn before 503; 0: at once
 //!
 //! [chaincodes]
 //! listen_ip = "127.0.0.1"               # where chaincode listeners bind
@@ -91,6 +93,8 @@ pub struct AdminConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub max_upload_mb: usize,
+    pub max_concurrent_uploads: usize,
+    pub upload_wait_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -232,6 +236,8 @@ impl Default for AdminConfig {
             tls_cert: None,
             tls_key: None,
             max_upload_mb: crate::limits::DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024),
+            max_concurrent_uploads: crate::limits::DEFAULT_MAX_CONCURRENT_UPLOADS,
+            upload_wait_secs: crate::limits::UPLOAD_SLOT_WAIT.as_secs(),
         }
     }
 }
@@ -280,6 +286,9 @@ impl Config {
         let c = &self.chaincodes;
         if c.port_min == 0 || c.port_min > c.port_max {
             return Err(ConfigError::Invalid(format!("chaincode ports {}-{} are not a range", c.port_min, c.port_max)));
+        }
+        if self.admin.max_concurrent_uploads == 0 {
+            return Err(ConfigError::Invalid("admin.max_concurrent_uploads must be at least 1".into()));
         }
         if self.admin.tls_cert.is_some() != self.admin.tls_key.is_some() {
             return Err(ConfigError::Invalid("admin.tls_cert and admin.tls_key go together".into()));
@@ -355,6 +364,8 @@ mod tests {
         assert!(config.admin.listen.ip().is_loopback());
         assert_eq!(config.advertise_host(), "127.0.0.1");
         assert_eq!(config.limits, TxLimits::default());
+        assert_eq!(config.admin.max_concurrent_uploads, crate::limits::DEFAULT_MAX_CONCURRENT_UPLOADS);
+        assert_eq!(config.admin.upload_wait_secs, crate::limits::UPLOAD_SLOT_WAIT.as_secs());
     }
 
     #[test]
@@ -416,5 +427,7 @@ mod tests {
         assert!(toml::from_str::<Config>("nope = 1").is_err());
         let config: Config = toml::from_str("[chaincodes]\nport_min = 10\nport_max = 5\n").unwrap();
         assert!(config.check().is_err());
+        let config: Config = toml::from_str("[admin]\nmax_concurrent_uploads = 0\n").unwrap();
+        assert!(config.check().unwrap_err().to_string().contains("max_concurrent_uploads"));
     }
 }

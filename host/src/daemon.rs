@@ -69,10 +69,13 @@ impl Daemon {
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|source| DaemonError::Admin { addr, source })?;
         let admin_addr = listener.local_addr().map_err(|source| DaemonError::Admin { addr, source })?;
-        let app = admin::router(
-            registry.clone(),
-            AdminSettings { token: token.clone(), max_upload_bytes: config.admin.max_upload_mb * 1024 * 1024 },
-        );
+        let settings = AdminSettings {
+            token: token.clone(),
+            max_upload_bytes: config.admin.max_upload_mb * 1024 * 1024,
+            max_concurrent_uploads: config.admin.max_concurrent_uploads,
+            upload_wait: std::time::Duration::from_secs(config.admin.upload_wait_secs),
+        };
+        let app = admin::router(registry.clone(), settings);
         let stop = CancellationToken::new();
         let admin_stop = stop.clone();
         let admin_tls_config = match (&config.admin.tls_cert, &config.admin.tls_key) {

@@ -1,19 +1,22 @@
 //! The one wasmtime `Engine` of the host, configured for deterministic, bounded, fast-to-instantiate chaincode.
 //!
 //! Determinism: NaN canonicalization, no threads, no relaxed SIMD, fuel metering. Boundedness: fuel, a memory cap
-//! and an epoch deadline per transaction. Speed: the pooling allocator keeps instance slots warm so that a fresh
-//! instance per transaction costs microseconds.
+//! and an epoch deadline per transaction; at most [`limits::MAX_CONCURRENT_COMPILES`] compilations at once. Speed:
+//! the pooling allocator keeps instance slots warm so that a fresh instance per transaction costs microseconds.
+//! Defence in depth: the engine enables only the wasm features `validate.rs` accepts ([`crate::features`]), so its
+//! own validator refuses whatever the static checks would.
 
 use std::hash::{Hash, Hasher};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::abi::{self, ChaincodePre, TxState};
+use crate::features;
 use crate::limits;
 use crate::metrics::Gauges;
 use crate::quota::{Admission, CpuTurns, Quota, QuotaConfig};
@@ -34,6 +37,9 @@ pub enum EngineError {
     Encode(String),
     #[error("compilation failed: {0}")]
     Compile(String),
+    /// A stored artifact could not be mapped in: a fault of the host's data directory, not of the chaincode.
+    #[error("loading the compiled artifact {}: {reason}", path.display())]
+    Artifact { path: PathBuf, reason: String },
     #[error("the chaincode does not match the wasmcc ABI: {0}")]
     Link(String),
 }
@@ -45,6 +51,7 @@ pub struct WasmEngine {
     ticker_stop: Arc<AtomicBool>,
     gauges: Arc<Gauges>,
     quota: Quota,
+    compiles: CompileSlots,
 }
 
 impl WasmEngine {
@@ -65,7 +72,8 @@ impl WasmEngine {
         let kicked = engine.clone();
         let quota =
             Quota { admission: Admission::new(quota.capacity()), cpu: CpuTurns::new(move || kicked.increment_epoch()) };
-        Ok(WasmEngine { engine, linker, ticker_stop, gauges: Arc::default(), quota })
+        let compiles = CompileSlots::new(limits::MAX_CONCURRENT_COMPILES);
+        Ok(WasmEngine { engine, linker, ticker_stop, gauges: Arc::default(), quota, compiles })
     }
 
     fn config(instances: u32) -> Config {
@@ -90,7 +98,9 @@ impl WasmEngine {
             .consume_fuel(true)
             .epoch_interruption(true)
             .cranelift_nan_canonicalization(true)
-            .wasm_relaxed_simd(false)
+            // Exactly the features validate.rs accepts: GC, function references, threads, exceptions, memory64,
+            // multi-memory, relaxed SIMD, custom page sizes, stack switching, wide arithmetic, … are all off here.
+            .wasm_features(features::ENGINE_DISABLED, false)
             .relaxed_simd_deterministic(true)
             // Explicit bounds checks instead of guard pages. With guard pages, wasmtime re-protects a memory slot
             // down to its initial size at every instantiation and the guest's first `memory.grow` unprotects it
@@ -120,6 +130,7 @@ impl WasmEngine {
     /// Compiles a core module (turned into a component in-process) or a ready component, and pre-links it.
     pub fn load(&self, bytes: &[u8]) -> Result<ChaincodePre<TxState>, EngineError> {
         let component_bytes = to_component(bytes)?;
+        let _slot = self.compiles.acquire();
         self.gauges.count_compilation();
         let component =
             Component::new(&self.engine, &component_bytes).map_err(|e| EngineError::Compile(format!("{e:#}")))?;
@@ -128,6 +139,7 @@ impl WasmEngine {
 
     /// Compiles a component to an artifact that [`WasmEngine::load_artifact`] maps back in without compiling.
     pub fn precompile(&self, component: &[u8]) -> Result<Vec<u8>, EngineError> {
+        let _slot = self.compiles.acquire();
         self.gauges.count_compilation();
         self.engine.precompile_component(component).map_err(|e| EngineError::Compile(format!("{e:#}")))
     }
@@ -139,7 +151,7 @@ impl WasmEngine {
         // module hash and this engine's compatibility hash), and wasmtime still checks the engine's header and
         // configuration before using one.
         let component = unsafe { Component::deserialize_file(&self.engine, path) }
-            .map_err(|e| EngineError::Compile(format!("loading {}: {e:#}", path.display())))?;
+            .map_err(|e| EngineError::Artifact { path: path.into(), reason: format!("{e:#}") })?;
         self.prepare(&component)
     }
 
@@ -160,6 +172,38 @@ impl WasmEngine {
 impl Drop for WasmEngine {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A counting semaphore for the blocking compile paths (they run on blocking threads, not on the async runtime).
+/// A compilation takes one core and hundreds of MiB for a large module; bounding how many run at once, whatever
+/// asked for them (an upload, a restart that recompiles, a damaged artifact), bounds that.
+struct CompileSlots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A held compile slot, given back when dropped.
+struct CompileSlot<'a>(&'a CompileSlots);
+
+impl CompileSlots {
+    fn new(slots: usize) -> Self {
+        CompileSlots { free: Mutex::new(slots), freed: Condvar::new() }
+    }
+
+    /// Waits for a free slot. A compile is bounded by the static limits, so the wait is too.
+    fn acquire(&self) -> CompileSlot<'_> {
+        let free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let mut free = self.freed.wait_while(free, |free| *free == 0).unwrap_or_else(|e| e.into_inner());
+        *free -= 1;
+        CompileSlot(self)
+    }
+}
+
+impl Drop for CompileSlot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
     }
 }
 
@@ -193,6 +237,8 @@ fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
 
 #[cfg(test)]
 mod tests {
+    use wasmparser::{Validator, WasmFeatures};
+
     use super::*;
 
     #[test]
@@ -200,6 +246,81 @@ mod tests {
         let engine = WasmEngine::new().unwrap();
         let err = engine.load(b"not wasm at all").err().unwrap();
         assert!(matches!(err, EngineError::Encode(_)), "{err}");
+    }
+
+    /// A component holding one core module of `body`: it reaches the engine unchanged (no wit-component, no
+    /// validate.rs), so only the engine's own configuration can refuse it.
+    fn component_with_module(body: &str) -> Vec<u8> {
+        wat::parse_str(format!("(component (core module {body}))")).unwrap()
+    }
+
+    /// A use of each feature validate.rs refuses: a core module's body, or (starting with `(component`) a component.
+    const PROPOSALS: &[(WasmFeatures, &str)] = &[
+        // RUSTSEC-2026-0570: function subtypes aborted a host built without wasmtime's `gc` feature.
+        (WasmFeatures::GC, "(type $f (sub (func))) (type (sub $f (func)))"),
+        (WasmFeatures::GC, "(type (struct (field i32)))"),
+        (WasmFeatures::FUNCTION_REFERENCES, "(type $t (func)) (func (param (ref $t)))"),
+        (WasmFeatures::THREADS, "(memory 1 1 shared)"),
+        (WasmFeatures::THREADS, "(memory 1) (func (result i32) i32.const 0 i32.const 1 i32.atomic.rmw.add)"),
+        (WasmFeatures::SHARED_EVERYTHING_THREADS, "(global (shared i32) (i32.const 0))"),
+        (WasmFeatures::EXCEPTIONS, "(tag) (func throw 0)"),
+        (WasmFeatures::LEGACY_EXCEPTIONS, "(func try catch_all end)"),
+        (WasmFeatures::MEMORY64, "(memory i64 1)"),
+        (WasmFeatures::MULTI_MEMORY, "(memory 1) (memory 1)"),
+        (WasmFeatures::RELAXED_SIMD, "(func (param v128) (result v128) local.get 0 i32x4.relaxed_trunc_f32x4_s)"),
+        (WasmFeatures::CUSTOM_PAGE_SIZES, "(memory 1 (pagesize 1))"),
+        (WasmFeatures::STACK_SWITCHING, "(type $f (func)) (type (cont $f))"),
+        (
+            WasmFeatures::WIDE_ARITHMETIC,
+            "(func (param i64 i64 i64 i64) (result i64 i64) local.get 0 local.get 1 local.get 2 local.get 3 \
+             i64.add128)",
+        ),
+        (WasmFeatures::CM_ASYNC, "(component (type (stream u8)))"),
+        (WasmFeatures::CM_THREADING, "(component (core func (canon thread.index)))"),
+        (WasmFeatures::CM_ERROR_CONTEXT, "(component (core func (canon error-context.drop)))"),
+    ];
+
+    #[test]
+    fn the_engine_itself_refuses_every_refused_proposal() {
+        let engine = WasmEngine::new().unwrap();
+        let mut accepted = Vec::new();
+        for &(flag, text) in PROPOSALS {
+            let component = match text.starts_with("(component") {
+                true => wat::parse_str(text).unwrap(),
+                false => component_with_module(text),
+            };
+            // Valid with every feature on, invalid with only the allowed ones: what the engine refuses below is a
+            // feature, not a mistake in the test.
+            let validate = |features| Validator::new_with_features(features).validate_all(&component).map(drop);
+            validate(WasmFeatures::all()).unwrap_or_else(|e| panic!("{text}: not valid wasm: {e}"));
+            assert!(validate(features::ALLOWED).is_err(), "{text} needs no refused feature");
+            match engine.load(&component) {
+                Err(EngineError::Compile(_)) => {}
+                Err(other) => accepted.push(format!("{flag:?} (compiled, then: {other})")),
+                Ok(_) => accepted.push(format!("{flag:?}")),
+            }
+        }
+        assert!(accepted.is_empty(), "the engine compiled modules using {accepted:#?}");
+    }
+
+    #[test]
+    fn every_refused_feature_has_an_engine_test() {
+        for &(flag, name, _) in features::REFUSED {
+            assert!(PROPOSALS.iter().any(|&(f, _)| f == flag), "no test that the engine refuses {name}");
+        }
+    }
+
+    #[test]
+    fn the_engine_accepts_what_validate_allows() {
+        let engine = WasmEngine::new().unwrap();
+        // Tail calls, SIMD, bulk memory and extended constants compile; the component then fails only at linking
+        // (it exports no chaincode), which is after compilation.
+        let allowed = "(memory 1) (global i32 (i32.add (i32.const 1) (i32.const 2))) \
+                       (func $f (param v128) (result v128) local.get 0 local.get 0 f32x4.add) \
+                       (func (param v128) (result v128) local.get 0 return_call $f) \
+                       (func i32.const 0 i32.const 0 i32.const 0 memory.fill)";
+        let err = engine.load(&component_with_module(allowed)).err().unwrap();
+        assert!(matches!(err, EngineError::Link(_)), "{err}");
     }
 
     #[test]

@@ -220,6 +220,10 @@ fn configure(store: &mut Store<TxState>, limits: &TxLimits) -> wasmtime::Result<
 
 /// The text the peer will show for a failed transaction: it names the trap or the limit that was hit.
 fn describe_failure(e: &wasmtime::Error, limits: &TxLimits) -> String {
+    // A guest that ended itself through `abort` (a Rust panic) said why: `chaincode panicked: <its message>`.
+    if let Some(abort) = e.downcast_ref::<crate::abi::GuestAbort>() {
+        return abort.to_string();
+    }
     match e.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => {
             format!("chaincode exceeded its fuel budget of {} (wasm trap: out of fuel)", limits.fuel)

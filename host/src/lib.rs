@@ -7,6 +7,7 @@
 pub mod abi;
 pub mod admin;
 pub mod admin_server;
+pub mod audit;
 pub mod client;
 pub mod config;
 pub mod connection_json;
@@ -15,6 +16,7 @@ pub mod context;
 pub mod daemon;
 pub mod engine;
 pub mod executor;
+pub mod features;
 pub mod launcher;
 pub mod ledger;
 pub mod limits;

@@ -108,6 +108,10 @@ pub const MAX_TX_PER_STREAM: usize = 512;
 /// error instead of growing both without bound.
 pub const MAX_OPEN_ITERATORS: usize = 256;
 
+/// Longest message a guest's `abort` (its panic message) passes on to the peer's ERROR; the rest is cut. A panic
+/// message is a line or two; the bound keeps a guest from sending megabytes of its memory through the peer's logs.
+pub const MAX_ABORT_MESSAGE_BYTES: usize = 4 * 1024;
+
 // The defaults must fit the host's maximums; checked at compile time.
 const _: () = assert!(DEFAULT_MEMORY_BYTES <= MAX_MEMORY_BYTES && FUEL_YIELD_INTERVAL < DEFAULT_FUEL);
 
@@ -262,10 +266,13 @@ pub const CERT_EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
 /// must be bounded; it is sized to hold the largest module below, which a package barely compresses.
 pub const MAX_PACKAGE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Largest wasm module or component accepted. A Rust chaincode is 20 KB–2 MB; a JavaScript one built with
-/// componentize-js embeds a whole JS engine (~10 MB). 32 MiB leaves room for that and bounds compile time and memory
-/// at upload.
-pub const MAX_MODULE_BYTES: usize = 32 * 1024 * 1024;
+/// Largest wasm module or component accepted. A Rust chaincode is 20 KB–2 MB (our examples 26–153 KB); 8 MiB is four
+/// times the largest. It bounds memory at upload and, above all, compile time, which grows with the code: a 136 KB
+/// example compiles in 0.76 s (cranelift at opt-level 2, one core of the 2-core development machine), so 8 MiB of
+/// ordinary code is about 45 s, and code crafted within the per-function limits below costs up to 20 times as much
+/// per byte. A JavaScript engine built with componentize-js (~10 MB) is refused by these limits, on purpose; see
+/// [`MAX_FUNCTIONS`].
+pub const MAX_MODULE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Most bytes one gzip layer of a package (the package itself, or its `code.tar.gz`) may expand to. Decompression
 /// stops there, so a gzip bomb costs at most this much memory instead of expanding; it holds the largest module plus
@@ -275,13 +282,39 @@ pub const MAX_UNPACKED_BYTES: usize = MAX_MODULE_BYTES + 16 * 1024 * 1024;
 /// Largest `metadata.json`. It holds three short strings (type, label, path); anything bigger is not a package.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 
+/// Longest package label, in bytes: every file name made from a label (`<label>.<64 hex>.tar.gz` here, the builder
+/// scratch directory on the peer) must fit 255 bytes. The rule lives with the label rule in `wasmcc-package`, which
+/// the host, `wasmcc package`/`check` and the builder share; the reasoning for 128 is there.
+pub const MAX_LABEL_BYTES: usize = wasmcc_package::MAX_LABEL_BYTES;
+
 /// Most entries `code.tar.gz` may hold (the module, CouchDB indexes and their directories). A chaincode has a
 /// handful of indexes; the bound keeps a tar of millions of empty entries from costing unbounded work.
 pub const MAX_CODE_ENTRIES: usize = 1_000;
 
-/// Most functions (imported and defined) in one core module. Compile time and code memory grow with it; a Rust
-/// chaincode has hundreds, a JS engine tens of thousands. wasmparser's own ceiling is 1,000,000.
-pub const MAX_FUNCTIONS: u64 = 100_000;
+/// Most functions (imported and defined) in one core module. Compiling costs about 0.3 ms per function however small
+/// it is, so this, not the module size, bounds what a tiny upload can cost: 90,000 empty functions (an 11 KB package)
+/// took 46.6 s and 0.5 GB to compile (26 s on the development machine); 10,000 take 3 s. Our examples have 150–520
+/// functions and a 5.7 MB Rust program (componentize-js's splicer) 8,724, so Rust chaincode fits with room to spare.
+/// The trade-off: the JavaScript engine of componentize-js 0.23 (StarlingMonkey) has 12,665 functions (19,949 in its
+/// weval'd build) and three bodies over [`MAX_FUNCTION_BODY_BYTES`]; admitting it would double or triple the worst
+/// case of every limit here, for a kind of chaincode the host cannot serve anyway (it imports WASI).
+pub const MAX_FUNCTIONS: u64 = 10_000;
+
+/// Largest function body, in bytes. Cranelift's work on one function grows faster than its size: a 60 KB body of
+/// 10,000 memory loads compiles in 4.7 s, a 258 KB one of 43,000 in 45 s. Our examples' largest body is 15 KB, the
+/// splicer's 69 KB; 128 KiB is twice that, and caps one crafted body (within [`MAX_OPERAND_STACK`]) near 15 s.
+/// wasmparser's own ceiling is 7.3 MiB.
+pub const MAX_FUNCTION_BODY_BYTES: u64 = 128 * 1024;
+
+/// Most values one function's operand stack holds at once. Values live at the same time are what make register
+/// allocation slow: a 129 KB body pushing 21,500 values before adding them up compiles in 115 s, the same bytes as
+/// sequences of 1,000 in 15 s. Compilers keep the stack shallow: our examples reach 12, StarlingMonkey 64.
+pub const MAX_OPERAND_STACK: u64 = 1_000;
+
+/// Most locals one function declares. A local costs two bytes to declare but a variable in the compiler, and
+/// wasmparser allows 50,000 per function; 1,000 is twice the most seen in real code (StarlingMonkey's 483; our
+/// examples declare at most 22), so such declarations cannot add up across thousands of functions.
+pub const MAX_FUNCTION_LOCALS: u64 = 1_000;
 
 /// Most 64 KiB pages a memory may start with, or declare as its maximum: the host's memory ceiling
 /// ([`MAX_MEMORY_BYTES`]). A larger initial memory could never be instantiated, and a larger declared maximum states
@@ -313,7 +346,24 @@ pub const MAX_EXPORTS: u64 = 1_000;
 
 const _: () = assert!(MAX_MODULE_BYTES <= MAX_PACKAGE_BYTES && MAX_MODULE_BYTES < MAX_UNPACKED_BYTES);
 
-// ---- Admin API ----
+// ---- Admin API and compilation budget ----
+
+/// Compilations running at once, whatever started them (an upload, a restart recompiling, a damaged artifact). A
+/// compilation takes one core (wasmtime is built without parallel compilation) and up to hundreds of MiB for a
+/// large module; one at a time leaves the other cores to the transactions being served. Installs are serialised
+/// anyway (the registry allocates ports and writes the store one install at a time), so more would not speed them.
+pub const MAX_CONCURRENT_COMPILES: usize = 1;
+
+/// Uploads being received, unpacked, validated or compiled at once (admin.max_concurrent_uploads). Each holds its
+/// body (up to admin.max_upload_mb), the unpacked package and the module's component in memory: 12 concurrent 42 MB
+/// uploads peaked at 959 MB. Installs run one at a time, so two is one installing and one ready behind it.
+pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 2;
+
+/// How long an upload waits for its turn before the API answers 503 with `Retry-After`. Several peers often
+/// install the same package at once (the builder's `upload` mode, which does not retry): waiting keeps their installs
+/// from failing, and the bound keeps a flood of uploads from holding connections forever. Well inside the builder's
+/// request timeout (120 s) and the peer's install timeout (300 s).
+pub const UPLOAD_SLOT_WAIT: Duration = Duration::from_secs(60);
 
 /// Largest package upload the admin API accepts by default. A wasm chaincode is at most a few MiB; 64 MiB leaves
 /// room for bundled CouchDB indexes while refusing a runaway upload before it fills memory.

@@ -120,8 +120,13 @@ impl AdminArgs {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WASMCC_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WASMCC_LOG")
+                .unwrap_or_else(|_| wasmcc_host::audit::DEFAULT_LOG_FILTER.into()),
+        )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log file or the journal gets plain text an operator can grep.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let workers = match &cli.command {

@@ -36,6 +36,11 @@ pub struct Package {
 pub enum PackageError {
     #[error("invalid label {label:?}: the peer requires ^[[:alnum:]][[:alnum:]_.+-]*$")]
     BadLabel { label: String },
+    #[error(
+        "the label is {length} bytes long, over the limit of {limit} bytes (limits::MAX_LABEL_BYTES): names made \
+         from it must fit a file name"
+    )]
+    LabelTooLong { length: usize, limit: usize },
     #[error("invalid index name {name:?}: expected a plain file name ending in .json")]
     BadIndexName { name: String },
     #[error("index {name:?} is not valid JSON: {reason}")]
@@ -89,6 +94,7 @@ pub fn write_package(label: &str, wasm: &[u8], indexes: &[(String, Vec<u8>)]) ->
     }
     wasmcc_package::package(label, wasm, indexes).map_err(|e| match e {
         wasmcc_package::PackageError::InvalidLabel(label) => PackageError::BadLabel { label },
+        wasmcc_package::PackageError::LabelTooLong(length) => label_too_long(length),
         wasmcc_package::PackageError::InvalidIndexName(name) => PackageError::BadIndexName { name },
         wasmcc_package::PackageError::DuplicateIndex(name) => {
             PackageError::DuplicateEntry { entry: format!("{INDEX_DIR}/{name}"), what: CODE }
@@ -102,9 +108,16 @@ pub fn ccid(label: &str, package: &[u8]) -> String {
     wasmcc_package::package_id(label, package)
 }
 
-/// Refuses a label the peer would refuse at install.
+/// Refuses a label the peer would refuse at install, or one too long for the file names made from it.
 pub fn check_label(label: &str) -> Result<(), PackageError> {
-    wasmcc_package::check_label(label).map_err(|_| PackageError::BadLabel { label: label.to_owned() })
+    wasmcc_package::check_label(label).map_err(|e| match e {
+        wasmcc_package::PackageError::LabelTooLong(length) => label_too_long(length),
+        _ => PackageError::BadLabel { label: label.to_owned() },
+    })
+}
+
+fn label_too_long(length: usize) -> PackageError {
+    PackageError::LabelTooLong { length, limit: limits::MAX_LABEL_BYTES }
 }
 
 /// Reads an uploaded package, refusing anything Fabric or wasmcc would not accept.

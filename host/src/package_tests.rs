@@ -135,6 +135,20 @@ fn bad_labels_are_refused_when_writing_and_reading() {
 }
 
 #[test]
+fn a_label_too_long_for_a_file_name_is_refused_without_repeating_it() {
+    let long = "a".repeat(10_000);
+    let err = write_package(&long, WASM, &[]).unwrap_err();
+    assert!(matches!(err, PackageError::LabelTooLong { length: 10_000, .. }), "{err}");
+    let code = gz(&tar_of(&[file(WASM_FILE, WASM)]));
+    let err = refusal(&outer(&[file(METADATA_FILE, &metadata(&long, "wasm")), file(CODE_FILE, &code)]));
+    assert!(matches!(err, PackageError::LabelTooLong { .. }), "{err}");
+    assert_mentions(&err, &["10000 bytes", "MAX_LABEL_BYTES"]);
+    assert!(!err.to_string().contains(&long[..200]), "{err}");
+    let longest = "a".repeat(limits::MAX_LABEL_BYTES);
+    assert_eq!(read_package(&write_package(&longest, WASM, &[]).unwrap()).unwrap().label, longest);
+}
+
+#[test]
 fn bad_indexes_are_refused_when_writing() {
     let err = write_package("cc", WASM, &[("a.json".into(), b"{not json".to_vec())]).unwrap_err();
     assert_mentions(&err, &["a.json", "not valid JSON"]);

@@ -181,16 +181,32 @@ impl Store {
         Ok(())
     }
 
-    /// tmp + fsync + rename + fsync(dir): the file appears whole or not at all.
+    /// tmp + fsync + rename + fsync(dir): the file appears whole or not at all. A write that fails at any step
+    /// removes its temporary file at once, so a refused or failed write leaves nothing behind until the next start.
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         let seq = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
-        let tmp = self.root.join("tmp").join(format!("{}-{seq}", std::process::id()));
-        let mut file = File::create(&tmp).map_err(io("creating", &tmp))?;
-        file.write_all(bytes).map_err(io("writing", &tmp))?;
-        file.sync_all().map_err(io("syncing", &tmp))?;
+        let tmp = TempFile(self.root.join("tmp").join(format!("{}-{seq}", std::process::id())));
+        let mut file = File::create(&tmp.0).map_err(io("creating", &tmp.0))?;
+        file.write_all(bytes).map_err(io("writing", &tmp.0))?;
+        file.sync_all().map_err(io("syncing", &tmp.0))?;
         drop(file);
-        fs::rename(&tmp, path).map_err(io("renaming into", path))?;
+        fs::rename(&tmp.0, path).map_err(io("renaming into", path))?;
+        // Renamed: the temporary name is gone, nothing to remove.
+        std::mem::forget(tmp);
         sync_dir(path)
+    }
+}
+
+/// A file under `tmp/` that is removed when dropped: on every early return of a write.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Err(e) = fs::remove_file(&self.0) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %self.0.display(), "cannot remove a temporary file: {e}");
+            }
+        }
     }
 }
 
@@ -215,9 +231,8 @@ fn sync_dir(path: &Path) -> Result<(), StoreError> {
 /// `label:hash` → `label.hash`, the peer's own file naming; refuses anything that could escape the directory.
 fn file_stem(ccid: &str) -> Result<String, StoreError> {
     let (label, hash) = ccid.split_once(':').ok_or_else(|| StoreError::BadCcid(ccid.into()))?;
-    let label_ok = !label.is_empty()
-        && label.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && label.chars().all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c));
+    // The package crate's label rule (characters and length) is the one every label passes.
+    let label_ok = wasmcc_package::check_label(label).is_ok();
     let hash_ok = hash.len() == 64 && hash.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
     if !(label_ok && hash_ok) {
         return Err(StoreError::BadCcid(ccid.into()));
@@ -291,8 +306,26 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let (dir, store) = temp_store();
+        // A target whose directory is not there: creating, writing and syncing the temporary file succeed, the
+        // rename fails.
+        let err = store.write_atomic(&dir.path().join("missing/file"), b"bytes").unwrap_err();
+        assert!(matches!(err, StoreError::Io { action: "renaming into", .. }), "{err}");
+        // A target name too long for the file system fails the same way.
+        let err = store.write_atomic(&dir.path().join("packages").join("a".repeat(300)), b"bytes").unwrap_err();
+        assert!(matches!(err, StoreError::Io { action: "renaming into", .. }), "{err}");
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        // A successful write leaves no temporary file either.
+        store.put_module("m1", b"abc").unwrap();
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(store.read_module("m1").unwrap(), b"abc");
+    }
+
+    #[test]
     fn ccids_that_could_escape_are_refused() {
-        for bad in ["../x:aa", "a", &format!("../a:{}", "a".repeat(64)), &format!("a:{}", "A".repeat(64))] {
+        let too_long = format!("{}:{}", "a".repeat(wasmcc_package::MAX_LABEL_BYTES + 1), "a".repeat(64));
+        for bad in ["../x:aa", "a", &format!("../a:{}", "a".repeat(64)), &format!("a:{}", "A".repeat(64)), &too_long] {
             assert!(file_stem(bad).is_err(), "{bad}");
         }
         assert_eq!(

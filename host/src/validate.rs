@@ -6,17 +6,24 @@
 //! transaction. Whether its imports also have the right *types* is decided when the engine links it.
 
 use sha2::{Digest, Sha256};
-use wasmparser::{ComponentTypeRef, Encoding, Parser, Payload, TypeRef, Validator, WasmFeatures};
+use wasmparser::{
+    ComponentTypeRef, Encoding, FuncToValidate, FuncValidatorAllocations, FunctionBody, OperatorsReader, Parser,
+    Payload, TypeRef, ValidPayload, Validator, ValidatorResources, WasmFeatures,
+};
 
 use crate::engine;
+use crate::features::{ALLOWED, REFUSED};
 use crate::limits;
 
 /// The WIT package a chaincode may import from.
 pub const WIT_PACKAGE: &str = "fabric:chaincode";
 /// The version of that package this host serves.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.1.1";
+/// The versions a guest may import: the served one and the earlier ones on its 0.1 track, which the engine links to
+/// it (wasmtime matches a 0.1.x import to the host's 0.1.y), so guests built before an addition keep working.
+pub const WIT_COMPATIBLE_VERSIONS: &[&str] = &["0.1.0", WIT_VERSION];
 /// The interfaces of `proto/wit/chaincode.wit` (a test keeps this list in step with the file).
-pub const INTERFACES: &[&str] = &["types", "ledger", "context", "events", "cross-chaincode"];
+pub const INTERFACES: &[&str] = &["types", "ledger", "context", "events", "cross-chaincode", "abort"];
 
 /// A module that passed every check, ready for the engine.
 #[derive(Debug, Clone)]
@@ -33,7 +40,7 @@ pub struct Validated {
 pub struct Summary {
     pub kind: InputKind,
     pub bytes: usize,
-    /// The chaincode interfaces imported, e.g. `fabric:chaincode/ledger@0.1.0`, sorted.
+    /// The chaincode interfaces imported, e.g. `fabric:chaincode/ledger@0.1.1`, sorted.
     pub interfaces: Vec<String>,
     pub core_modules: usize,
     /// Functions of all core modules together.
@@ -70,7 +77,8 @@ pub enum ValidateError {
     UnsupportedFeature(String),
     #[error(
         "imports `{import}`, which is not part of the chaincode interface \
-         (only the fabric:chaincode/…@{WIT_VERSION} interfaces may be imported)"
+         (only the fabric:chaincode/… interfaces, versions {oldest} to {WIT_VERSION}, may be imported)",
+        oldest = WIT_COMPATIBLE_VERSIONS[0]
     )]
     ForbiddenImport { import: String },
     #[error("{location}: {what} is {value}, over the limit of {limit} (limits::{limit_name})")]
@@ -95,38 +103,6 @@ pub fn validate(wasm: &[u8]) -> Result<Validated, ValidateError> {
     check_entry_points(&component)?;
     Ok(Validated { component, module_hash: hex::encode(Sha256::digest(wasm)), summary })
 }
-
-/// Features a chaincode may use: wasm 2.0 (which includes deterministic SIMD: the engine canonicalizes NaNs), tail
-/// calls, extended constant expressions, and the component model itself.
-const ALLOWED: WasmFeatures = WasmFeatures::WASM2
-    .union(WasmFeatures::TAIL_CALL)
-    .union(WasmFeatures::EXTENDED_CONST)
-    .union(WasmFeatures::COMPONENT_MODEL);
-
-const ENGINE_LACKS: &str = "the host's engine is built without it";
-
-/// The features refused by name, most telling first; each with the reason given to the author.
-const REFUSED: &[(WasmFeatures, &str, &str)] = &[
-    (
-        WasmFeatures::THREADS,
-        "threads (shared memory, atomics)",
-        "shared memory makes results depend on thread scheduling, so endorsing peers could disagree",
-    ),
-    (WasmFeatures::SHARED_EVERYTHING_THREADS, "shared-everything-threads", "results would depend on scheduling"),
-    (WasmFeatures::RELAXED_SIMD, "relaxed-simd", "its results differ between CPUs, so endorsing peers could disagree"),
-    (WasmFeatures::MEMORY64, "memory64", "chaincode is wasm32: the host's memory limits and ABI are 32-bit"),
-    (WasmFeatures::MULTI_MEMORY, "multi-memory", "the host's instance pool gives each module one linear memory"),
-    (WasmFeatures::CUSTOM_PAGE_SIZES, "custom-page-sizes", ENGINE_LACKS),
-    (WasmFeatures::GC, "gc", ENGINE_LACKS),
-    (WasmFeatures::FUNCTION_REFERENCES, "function-references", ENGINE_LACKS),
-    (WasmFeatures::EXCEPTIONS, "exceptions", ENGINE_LACKS),
-    (WasmFeatures::LEGACY_EXCEPTIONS, "legacy-exceptions", ENGINE_LACKS),
-    (WasmFeatures::STACK_SWITCHING, "stack-switching", ENGINE_LACKS),
-    (WasmFeatures::WIDE_ARITHMETIC, "wide-arithmetic", ENGINE_LACKS),
-    (WasmFeatures::CM_ASYNC, "component-model-async", ENGINE_LACKS),
-    (WasmFeatures::CM_THREADING, "component-model-threading", ENGINE_LACKS),
-    (WasmFeatures::CM_ERROR_CONTEXT, "component-model-error-context", ENGINE_LACKS),
-];
 
 /// The world's exports every chaincode must have. A core module without the world's type information still becomes
 /// a component, with no exports; refusing it here says why instead of leaving it to a link error.
@@ -169,7 +145,8 @@ fn check_features(wasm: &[u8]) -> Result<(), ValidateError> {
     Err(ValidateError::UnsupportedFeature(refusal.to_string()))
 }
 
-/// Walks every core module (the input, or each one nested in a component), checking imports and static limits.
+/// Walks every core module (the input, or each one nested in a component), checking imports and static limits. A
+/// validator walks along, for what only validation knows (the height of each function's operand stack).
 fn inspect(wasm: &[u8]) -> Result<Summary, ValidateError> {
     let mut nesting: Vec<Encoding> = Vec::new();
     let mut kind = InputKind::CoreModule;
@@ -177,10 +154,16 @@ fn inspect(wasm: &[u8]) -> Result<Summary, ValidateError> {
     let mut module: Option<ModuleCounts> = None;
     let (mut core_modules, mut functions, mut memory_pages) = (0, 0, 0);
     let malformed = |e: wasmparser::BinaryReaderError| ValidateError::Malformed(e.to_string());
+    let mut validator = Validator::new_with_features(ALLOWED);
+    let mut allocations = FuncValidatorAllocations::default();
 
     for payload in Parser::new(0).parse_all(wasm) {
         let top_level = nesting.len() == 1;
-        match payload.map_err(malformed)? {
+        let payload = payload.map_err(malformed)?;
+        if let ValidPayload::Func(func, body) = validator.payload(&payload).map_err(malformed)? {
+            allocations = check_body(in_module(&mut module)?, func, &body, allocations)?;
+        }
+        match payload {
             Payload::Version { encoding, .. } => {
                 if nesting.is_empty() && encoding == Encoding::Component {
                     kind = InputKind::Component;
@@ -280,6 +263,36 @@ fn outside_module() -> ValidateError {
     ValidateError::Malformed("a module section outside a module".into())
 }
 
+/// The limits on one function body, which bound what compiling it costs: its size, its locals, and the most values
+/// its operand stack holds at once. Hands the validator's allocations back for the next body.
+fn check_body(
+    counts: &ModuleCounts,
+    func: FuncToValidate<ValidatorResources>,
+    body: &FunctionBody<'_>,
+    allocations: FuncValidatorAllocations,
+) -> Result<FuncValidatorAllocations, ValidateError> {
+    let malformed = |e: wasmparser::BinaryReaderError| ValidateError::Malformed(e.to_string());
+    let (bytes, limit) = (body.range().len() as u64, limits::MAX_FUNCTION_BODY_BYTES);
+    counts.check("a function body (bytes)", bytes, limit, "MAX_FUNCTION_BODY_BYTES")?;
+    let mut locals = 0u64;
+    for group in body.get_locals_reader().map_err(malformed)? {
+        locals += u64::from(group.map_err(malformed)?.0);
+    }
+    counts.check("a function's locals", locals, limits::MAX_FUNCTION_LOCALS, "MAX_FUNCTION_LOCALS")?;
+
+    let mut validator = func.into_validator(allocations);
+    let mut reader = body.get_binary_reader();
+    validator.read_locals(&mut reader).map_err(malformed)?;
+    let mut operators = OperatorsReader::new(reader);
+    while !operators.eof() {
+        let offset = operators.original_position();
+        validator.op(offset, &operators.read().map_err(malformed)?).map_err(malformed)?;
+        let (height, limit) = (u64::from(validator.operand_stack_height()), limits::MAX_OPERAND_STACK);
+        counts.check("a function's operand stack (values)", height, limit, "MAX_OPERAND_STACK")?;
+    }
+    Ok(validator.into_allocations())
+}
+
 /// The per-module counters that are only known once the module ends.
 struct ModuleCounts {
     location: String,
@@ -318,8 +331,8 @@ fn allowed_component_import(name: &str) -> Result<String, ValidateError> {
 
 fn is_chaincode_interface(name: &str) -> bool {
     let Some(rest) = name.strip_prefix(WIT_PACKAGE).and_then(|r| r.strip_prefix('/')) else { return false };
-    let Some(interface) = rest.strip_suffix(WIT_VERSION).and_then(|r| r.strip_suffix('@')) else { return false };
-    INTERFACES.contains(&interface)
+    let Some((interface, version)) = rest.split_once('@') else { return false };
+    INTERFACES.contains(&interface) && WIT_COMPATIBLE_VERSIONS.contains(&version)
 }
 
 #[cfg(test)]

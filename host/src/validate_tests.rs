@@ -31,11 +31,11 @@ fn assert_mentions(err: &ValidateError, needles: &[&str]) {
 
 #[test]
 fn the_examples_are_accepted() {
-    for name in ["asset_transfer", "counter", "misbehave"] {
+    for name in ["asset_transfer", "bench", "counter", "marbles", "misbehave", "private_asset", "probe"] {
         let wasm = example(name);
         let v = validate(&wasm).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(v.summary.kind, InputKind::CoreModule);
-        assert!(v.summary.interfaces.contains(&"fabric:chaincode/ledger@0.1.0".to_owned()), "{:?}", v.summary);
+        assert!(v.summary.interfaces.contains(&"fabric:chaincode/ledger@0.1.1".to_owned()), "{:?}", v.summary);
         assert_eq!(v.module_hash, hex::encode(Sha256::digest(&wasm)));
         // The component passes through unchanged, with its imports still checked at the component level.
         let again = validate(&v.component).unwrap();
@@ -73,7 +73,15 @@ fn imports_outside_the_interface_are_named() {
     ));
     assert!(matches!(err, ValidateError::ForbiddenImport { .. }));
     assert_mentions(&err, &["wasi_snapshot_preview1::fd_write"]);
-    for module_name in ["fabric:chaincode/ledger@0.2.0", "fabric:chaincode/clock@0.1.0", "$root", "env"] {
+    for module_name in [
+        "fabric:chaincode/ledger@0.2.0",
+        "fabric:chaincode/ledger@0.1.2",
+        "fabric:chaincode/ledger@0.1",
+        "fabric:chaincode/ledger",
+        "fabric:chaincode/clock@0.1.1",
+        "$root",
+        "env",
+    ] {
         let err = refusal(&wat(&format!(r#"(module (import "{module_name}" "f" (func)))"#)));
         assert_mentions(&err, &[&format!("{module_name}::f")]);
     }
@@ -129,6 +137,18 @@ fn each_static_limit_is_enforced() {
     assert_limit(&module("(table 1 funcref) (table 1 funcref)"), "MAX_TABLES_PER_MODULE", 2);
     let elements = limits::MAX_TABLE_INITIAL_ELEMENTS + 1;
     assert_limit(&module(&format!("(table {elements} funcref)")), "MAX_TABLE_INITIAL_ELEMENTS", elements);
+    // A body is its locals declaration (one byte when empty), its instructions and `end`.
+    let body = limits::MAX_FUNCTION_BODY_BYTES;
+    assert_limit(&module(&format!("(func {})", "nop ".repeat(body as usize - 1))), "MAX_FUNCTION_BODY_BYTES", body + 1);
+    let locals = limits::MAX_FUNCTION_LOCALS;
+    assert_limit(
+        &module(&format!("(func (local {}))", "i32 ".repeat(locals as usize + 1))),
+        "MAX_FUNCTION_LOCALS",
+        locals + 1,
+    );
+    let stack = limits::MAX_OPERAND_STACK as usize;
+    let deep = format!("(func {} {})", "i32.const 1 ".repeat(stack + 1), "drop ".repeat(stack + 1));
+    assert_limit(&module(&deep), "MAX_OPERAND_STACK", stack as u64 + 1);
     let pages = limits::MAX_MEMORY_PAGES + 1;
     assert_limit(&wat(&format!("(module (memory {pages}))")), "MAX_MEMORY_PAGES", pages);
     let err = refusal(&wat(&format!("(module (memory 1 {pages}))")));
@@ -142,6 +162,13 @@ fn limits_at_their_value_are_accepted() {
         format!("(memory (export \"memory\") {pages} {pages}) (table {} funcref)", limits::MAX_TABLE_INITIAL_ELEMENTS);
     inspect(&wat(&format!("(module {text} {})", "(global i32 (i32.const 0))".repeat(limits::MAX_GLOBALS as usize))))
         .unwrap();
+    let functions = "(func)".repeat(limits::MAX_FUNCTIONS as usize - 3);
+    let largest = format!("(func {})", "nop ".repeat(limits::MAX_FUNCTION_BODY_BYTES as usize - 2));
+    let most_locals = format!("(func (local {}))", "i64 ".repeat(limits::MAX_FUNCTION_LOCALS as usize));
+    let stack = limits::MAX_OPERAND_STACK as usize;
+    let deepest = format!("(func {} {})", "i32.const 1 ".repeat(stack), "drop ".repeat(stack));
+    let summary = inspect(&module(&format!("{functions} {largest} {most_locals} {deepest}"))).unwrap();
+    assert_eq!(summary.functions, limits::MAX_FUNCTIONS);
 }
 
 #[test]
@@ -155,11 +182,31 @@ fn an_oversized_module_is_refused_before_parsing() {
 fn a_module_without_the_chaincode_world_is_refused() {
     let err = refusal(&module("(func (export \"invoke\"))"));
     assert!(matches!(err, ValidateError::MissingEntryPoint { name: "init" }), "{err}");
-    assert_mentions(&err, &["`init`", "fabric:chaincode/chaincode@0.1.0"]);
+    assert_mentions(&err, &["`init`", "fabric:chaincode/chaincode@0.1.1"]);
 }
 
 #[test]
 fn an_interface_import_outside_the_world_cannot_become_a_component() {
     let err = refusal(&wat(r#"(module (import "fabric:chaincode/ledger@0.1.0" "no-such-call" (func)))"#));
     assert!(matches!(err, ValidateError::Componentize(_)), "{err}");
+}
+
+/// A guest built against 0.1.0, before `abort` was added: the same module with its import names (and its embedded
+/// WIT) saying 0.1.0. It passes the checks and the engine links it to the 0.1.1 interfaces.
+#[test]
+fn a_guest_built_against_an_earlier_compatible_version_is_accepted_and_links() {
+    let current = example("counter");
+    let (new, old) = (format!("@{WIT_VERSION}"), format!("@{}", WIT_COMPATIBLE_VERSIONS[0]));
+    assert_eq!(new.len(), old.len(), "the patch below keeps every length");
+    let mut earlier = current.clone();
+    let mut at = 0;
+    while let Some(i) = earlier[at..].windows(new.len()).position(|w| w == new.as_bytes()) {
+        earlier[at + i..at + i + new.len()].copy_from_slice(old.as_bytes());
+        at += i + new.len();
+    }
+    assert_ne!(earlier, current);
+    let v = validate(&earlier).unwrap();
+    assert!(v.summary.interfaces.contains(&"fabric:chaincode/ledger@0.1.0".to_owned()), "{:?}", v.summary);
+    assert!(v.summary.interfaces.iter().all(|i| i.ends_with("@0.1.0")), "{:?}", v.summary);
+    crate::engine::WasmEngine::new().unwrap().load(&v.component).unwrap();
 }

@@ -128,7 +128,7 @@ fn package_writes_the_fabric_layout_deterministically_and_ccid_matches() {
 fn check_accepts_the_examples() {
     for name in ["asset_transfer", "counter", "misbehave"] {
         let report = succeeds(&["check", arg(&example(name))]);
-        assert!(report.starts_with("accepted") && report.contains("fabric:chaincode/ledger@0.1.0"), "{report}");
+        assert!(report.starts_with("accepted") && report.contains("fabric:chaincode/ledger@0.1.1"), "{report}");
     }
 }
 

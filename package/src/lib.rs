@@ -32,11 +32,26 @@ pub const INDEX_DIR: &str = "META-INF/statedb/couchdb/indexes";
 /// The `type` wasmcc writes into `metadata.json` and the builder's detect step accepts (in any case).
 pub const PACKAGE_TYPE: &str = "wasm";
 
+/// The longest label, in bytes. Fabric's peer sets none, but every name made from a label must fit a file name
+/// (255 bytes on Linux file systems): the host's `<label>.<64 hex>.tar.gz` (label + 72 bytes) and, the longest, the
+/// peer's builder scratch directory `fabric-<label>-<64 hex><up to 10 random digits>` (label + 82). Past 173 bytes
+/// even the peer's own install fails; 128 is a round number well inside that, and far above any real label (`name_version`).
+/// A label over the limit is refused when packaging, by `wasmcc check` and at upload: all call [`check_label`].
+pub const MAX_LABEL_BYTES: usize = 128;
+
+/// The longest file name on the file systems the peer and the host use (`NAME_MAX`).
+const NAME_MAX: usize = 255;
+/// What the peer's builder scratch directory adds to a label: `fabric-`, `-`, the hash and Go's random suffix.
+const SCRATCH_DIR_OVERHEAD: usize = "fabric-".len() + 1 + 64 + 10;
+const _: () = assert!(MAX_LABEL_BYTES + SCRATCH_DIR_OVERHEAD <= NAME_MAX);
+
 /// Why a package cannot be made.
 #[derive(Debug)]
 pub enum PackageError {
     /// The label breaks Fabric's rule `^[[:alnum:]][[:alnum:]_.+-]*$`; the peer would refuse the package.
     InvalidLabel(String),
+    /// The label is longer than [`MAX_LABEL_BYTES`]; holds its length (the label itself may be huge).
+    LabelTooLong(usize),
     /// An index name that is not a plain `*.json` file name.
     InvalidIndexName(String),
     /// Two indexes with the same name.
@@ -52,6 +67,11 @@ impl fmt::Display for PackageError {
                 f,
                 "invalid label {label:?}: a label starts with a letter or digit and holds only letters, digits, \
                  '_', '.', '+' and '-'"
+            ),
+            PackageError::LabelTooLong(length) => write!(
+                f,
+                "the label is {length} bytes long, over the limit of {MAX_LABEL_BYTES}: names made from it \
+                 must fit a file name"
             ),
             PackageError::InvalidIndexName(name) => {
                 write!(f, "invalid index name {name:?}: expected a plain file name ending in .json")
@@ -78,8 +98,13 @@ impl From<std::io::Error> for PackageError {
 }
 
 /// Checks a label against the peer's rule, so a bad label fails when packaging rather than at `peer lifecycle
-/// chaincode install`.
+/// chaincode install`, and against [`MAX_LABEL_BYTES`]. The one check of a label: the host, its CLI and the builder
+/// all call it.
 pub fn check_label(label: &str) -> Result<(), PackageError> {
+    // Length first: the error then does not repeat a label of any size.
+    if label.len() > MAX_LABEL_BYTES {
+        return Err(PackageError::LabelTooLong(label.len()));
+    }
     let mut chars = label.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '+' | '-')) {
@@ -247,6 +272,20 @@ mod tests {
         for bad in ["", "-a", "_a", "a b", "a:b", "a/b", "ä"] {
             assert!(matches!(check_label(bad), Err(PackageError::InvalidLabel(_))), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn labels_are_bounded_so_their_file_names_fit() {
+        check_label(&"a".repeat(MAX_LABEL_BYTES)).unwrap();
+        let long = "a".repeat(MAX_LABEL_BYTES + 1);
+        let err = check_label(&long).unwrap_err();
+        assert!(matches!(err, PackageError::LabelTooLong(n) if n == MAX_LABEL_BYTES + 1), "{err}");
+        assert!(!err.to_string().contains(&long), "the message must not repeat the label: {err}");
+        assert!(matches!(package(&long, b"w", &[]), Err(PackageError::LabelTooLong(_))));
+        // The longest label's names fit: the host's package file and the peer's scratch directory.
+        let ccid = package_id(&"a".repeat(MAX_LABEL_BYTES), b"");
+        assert!(format!("{}.tar.gz", ccid.replace(':', ".")).len() <= NAME_MAX);
+        assert!(format!("fabric-{}4294967295", sanitize(&ccid)).len() <= NAME_MAX);
     }
 
     #[test]

@@ -40,12 +40,14 @@ async fn unknown_function_is_status_500_with_a_message() {
     assert_eq!(next.payload(), b"false");
 }
 
+/// A panic's message and location reach the peer's ERROR through the SDK's panic hook and the `abort` import.
 #[tokio::test]
-async fn trap_is_error_naming_the_trap() {
+async fn a_panic_is_error_with_its_message() {
     let (_host, _peer, conn) = misbehave(TEST_LIMITS).await;
     let r = conn.invoke("ch", args(["trap"])).await.unwrap();
     let text = r.error().unwrap_or_else(|| panic!("expected ERROR, got {:?}", r.outcome));
-    assert!(text.contains("unreachable"), "{text}");
+    assert!(text.starts_with("chaincode panicked: misbehave: trap requested at "), "{text}");
+    assert!(text.contains("misbehave/src/lib.rs:"), "{text}");
     assert!(!r.is_committed());
     assert_still_serving(&conn).await;
 }

@@ -1,6 +1,6 @@
 //! A chaincode that misbehaves on purpose, for the host's tests of its per-transaction limits.
 //!
-//! - `trap`: panics; with `panic = "abort"` that is an `unreachable` trap.
+//! - `trap`: panics; the SDK hands the message to the host (`abort`), then the instance traps.
 //! - `loop`: never returns (fuel or the epoch deadline must end it).
 //! - `alloc`: allocates until memory runs out (the memory cap must end it).
 //! - `ok`: 200 with payload `ok`.
