@@ -112,7 +112,9 @@ pub async fn measure(
     let mut quiet_all = Samples::default();
     let mut quiet_errors = 0;
     for &attack in attacks {
+        let (quiet_host, quiet_started) = (CpuSample::read(host_pid)?, Instant::now());
         let quiet = victim_round(&conn, rounds).await;
+        let quiet_cores = cores(CpuSample::read(host_pid)?.since(&quiet_host), quiet_started.elapsed());
         quiet_errors += quiet.errors;
         let quiet_p99_us = quiet.samples.quantile(0.99);
         quiet_all.extend(quiet.samples);
@@ -130,15 +132,16 @@ pub async fn measure(
         let (host_before, attacker_before) = (CpuSample::read(host_pid)?, CpuSample::read(running.pid)?);
         let started = Instant::now();
         let under = victim_round(&conn, rounds).await;
-        let wall = started.elapsed().as_secs_f64();
-        let host_cores = CpuSample::read(host_pid)?.since(&host_before).as_secs_f64() / wall;
-        let attacker_cores = CpuSample::read(running.pid)?.since(&attacker_before).as_secs_f64() / wall;
+        let wall = started.elapsed();
+        let host_cores = cores(CpuSample::read(host_pid)?.since(&host_before), wall);
+        let attacker_cores = cores(CpuSample::read(running.pid)?.since(&attacker_before), wall);
         let started_line = running.started.clone();
         let report = running.stop().await?;
         println!(
-            "isolation {}: {started_line}; victim {} tx in {wall:.2} s, host {host_cores:.2} cores, attacker {attacker_cores:.2} cores; attacker: {report}",
+            "isolation {}: {started_line}; victim {} tx in {:.2} s, host {host_cores:.2} cores (quiet {quiet_cores:.2}), attacker {attacker_cores:.2} cores; attacker: {report}",
             attack.name(),
-            under.samples.len() + under.errors
+            under.samples.len() + under.errors,
+            wall.as_secs_f64()
         );
         if let Some(e) = &under.first_error {
             println!("isolation {}: {} victim errors, first: {e}", attack.name(), under.errors);
@@ -166,6 +169,11 @@ pub async fn measure(
     drop(conn);
     drop(host);
     Ok(figures)
+}
+
+/// CPU time per wall time: how many cores a process kept busy.
+fn cores(cpu: Duration, wall: Duration) -> f64 {
+    cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9)
 }
 
 /// Victim transactions one after another, each checked, until the round's count or budget is reached.
