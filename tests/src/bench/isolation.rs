@@ -6,11 +6,13 @@
 //! The host is `bench serve-daemon` on a data directory this process installed the chaincodes into (as
 //! density.rs does): a process of its own whose CPU the figures can name.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use tokio::process::Command;
 use wasmcc_host::daemon::Daemon;
+use wasmcc_host::store::ChaincodeRecord;
 use wasmcc_host::testing::{ConnectOptions, PeerConnection, PeerSim, TxOptions};
 
 use super::attack::{self, Aim, Attack, Running};
@@ -64,76 +66,93 @@ struct Round {
     first_error: Option<String>,
 }
 
+/// The host process and what the attacks aim at.
+struct Host {
+    process: tokio::process::Child,
+    _stdin: tokio::process::ChildStdin,
+    pid: u32,
+    admin_url: String,
+    token: String,
+    victim: ChaincodeRecord,
+    /// The attackers' chaincodes, by example name.
+    targets: Vec<(&'static str, ChaincodeRecord)>,
+}
+
+impl Host {
+    /// Installs the victim and the attackers in-process, as the admin API would, then serves them from a process of
+    /// its own.
+    async fn start(dir: &Path, victim_wasm: &[u8]) -> anyhow::Result<Host> {
+        let ports = (PORT_BASE, PORT_BASE + 8 + attack::MAX_UPLOADS as u16);
+        let config = crate::host_config(dir, ports);
+        let daemon = Daemon::start(&config).await?;
+        let victim = daemon.registry().install(wasmcc_package::package("bench", victim_wasm, &[])?).await?.0;
+        let mut targets = Vec::new();
+        for name in ["misbehave", "probe"] {
+            let package = wasmcc_package::package(name, &crate::wasm(name), &[])?;
+            let record = daemon.registry().install(package).await.with_context(|| format!("installing {name}"))?.0;
+            targets.push((name, record));
+        }
+        let token = daemon.token().to_string();
+        daemon.shutdown().await;
+
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.arg("serve-daemon").arg("--data-dir").arg(dir).args(["--ports", &format!("{}-{}", ports.0, ports.1)]);
+        let (process, stdin, serving) = spawn_until_line(cmd, "serving ").await?;
+        let pid = process.id().context("the host has no pid")?;
+        let admin_url = serving.split_once(" admin=").map(|(_, url)| url.to_string()).context("no admin URL")?;
+        Ok(Host { process, _stdin: stdin, pid, admin_url, token, victim, targets })
+    }
+
+    fn aim(&self, attack: Attack, victim_wasm_path: &Path) -> anyhow::Result<Aim> {
+        let (_, target) = self.targets.iter().find(|(name, _)| *name == attack.target_module()).context("target")?;
+        Ok(Aim {
+            addr: format!("127.0.0.1:{}", target.port),
+            ccid: target.ccid.clone(),
+            admin_url: self.admin_url.clone(),
+            token: self.token.clone(),
+            wasm: victim_wasm_path.to_path_buf(),
+        })
+    }
+}
+
 /// Runs every attack in `attacks`, with a quiet round before each; the pooled quiet rounds' figure, then one per
 /// attack.
-pub async fn measure(
-    victim_wasm_path: &std::path::Path,
-    attacks: &[Attack],
-    rounds: Rounds,
-) -> anyhow::Result<Vec<VictimFigure>> {
+pub async fn measure(victim_wasm_path: &Path, attacks: &[Attack], rounds: Rounds) -> anyhow::Result<Vec<VictimFigure>> {
     let dir = tempfile::tempdir()?;
-    let ports = (PORT_BASE, PORT_BASE + 8 + attack::MAX_UPLOADS as u16);
     let victim_wasm = std::fs::read(victim_wasm_path)
         .with_context(|| format!("{}: build the examples first", victim_wasm_path.display()))?;
-
-    // Install in-process, as the admin API would; then serve from a process of its own.
-    let config = crate::host_config(dir.path(), ports);
-    let daemon = Daemon::start(&config).await?;
-    let victim = daemon.registry().install(wasmcc_package::package("bench", &victim_wasm, &[])?).await?.0;
-    let mut targets = Vec::new();
-    for name in ["misbehave", "probe"] {
-        let package = wasmcc_package::package(name, &crate::wasm(name), &[])?;
-        targets.push((name, daemon.registry().install(package).await.with_context(|| format!("installing {name}"))?.0));
-    }
-    let token = daemon.token().to_string();
-    daemon.shutdown().await;
-
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("serve-daemon").arg("--data-dir").arg(dir.path()).args(["--ports", &format!("{}-{}", ports.0, ports.1)]);
-    let (host, _stdin, serving) = spawn_until_line(cmd, "serving ").await?;
-    let host_pid = host.id().context("the host has no pid")?;
-    let admin_url = serving.split_once(" admin=").map(|(_, url)| url.to_string()).context("no admin URL")?;
+    let host = Host::start(dir.path(), &victim_wasm).await?;
 
     let peer = PeerSim::new();
     workload::seed(&peer);
     let opts = ConnectOptions { namespace: Some(NAMESPACE.into()), ..ConnectOptions::default() };
-    let conn = peer.connect_with(&format!("127.0.0.1:{}", victim.port), &victim.ccid, opts).await?;
+    let conn = peer.connect_with(&format!("127.0.0.1:{}", host.victim.port), &host.victim.ccid, opts).await?;
     let warmup = Rounds { transactions: (rounds.transactions / 2).max(50), ..rounds };
     let warm = victim_round(&conn, warmup).await;
     ensure!(warm.errors == 0, "the victim failed before any attack: {:?}", warm.first_error);
     println!(
-        "isolation: victim {} at c=1, {} transactions a round (at most {:?}); host pid {host_pid}",
+        "isolation: victim {} at c=1, {} transactions a round (at most {:?}); host pid {}",
         VICTIM_WORKLOAD.name(),
         rounds.transactions,
-        rounds.budget
+        rounds.budget,
+        host.pid
     );
 
     let mut figures = Vec::new();
     let mut quiet_all = Samples::default();
     let mut quiet_errors = 0;
     for &attack in attacks {
-        let (quiet_host, quiet_started) = (CpuSample::read(host_pid)?, Instant::now());
-        let quiet = victim_round(&conn, rounds).await;
-        let quiet_cores = cores(CpuSample::read(host_pid)?.since(&quiet_host), quiet_started.elapsed());
+        let (quiet, quiet_cores) = timed_round(&conn, rounds, host.pid).await?;
         quiet_errors += quiet.errors;
         let quiet_p99_us = quiet.samples.quantile(0.99);
         quiet_all.extend(quiet.samples);
 
-        let (_, target) = targets.iter().find(|(name, _)| *name == attack.target_module()).context("target")?;
-        let aim = Aim {
-            addr: format!("127.0.0.1:{}", target.port),
-            ccid: target.ccid.clone(),
-            admin_url: admin_url.clone(),
-            token: token.clone(),
-            wasm: victim_wasm_path.to_path_buf(),
-        };
-        let running = Running::start(attack, &aim).await?;
+        let running = Running::start(attack, &host.aim(attack, victim_wasm_path)?).await?;
         tokio::time::sleep(RAMP).await;
-        let (host_before, attacker_before) = (CpuSample::read(host_pid)?, CpuSample::read(running.pid)?);
+        let attacker_before = CpuSample::read(running.pid)?;
         let started = Instant::now();
-        let under = victim_round(&conn, rounds).await;
+        let (under, host_cores) = timed_round(&conn, rounds, host.pid).await?;
         let wall = started.elapsed();
-        let host_cores = cores(CpuSample::read(host_pid)?.since(&host_before), wall);
         let attacker_cores = cores(CpuSample::read(running.pid)?.since(&attacker_before), wall);
         let started_line = running.started.clone();
         let report = running.stop().await?;
@@ -156,19 +175,24 @@ pub async fn measure(
         tokio::time::sleep(SETTLE).await;
     }
     let p99 = quiet_all.quantile(0.99);
-    figures.insert(
-        0,
-        VictimFigure {
-            condition: "quiet",
-            p50_us: quiet_all.quantile(0.5),
-            p99_us: p99,
-            quiet_p99_us: p99,
-            errors: quiet_errors,
-        },
-    );
+    let quiet = VictimFigure {
+        condition: "quiet",
+        p50_us: quiet_all.quantile(0.5),
+        p99_us: p99,
+        quiet_p99_us: p99,
+        errors: quiet_errors,
+    };
+    figures.insert(0, quiet);
     drop(conn);
-    drop(host);
+    drop(host.process);
     Ok(figures)
+}
+
+/// A victim round, and the cores the host kept busy meanwhile.
+async fn timed_round(conn: &PeerConnection, rounds: Rounds, host_pid: u32) -> anyhow::Result<(Round, f64)> {
+    let (before, started) = (CpuSample::read(host_pid)?, Instant::now());
+    let round = victim_round(conn, rounds).await;
+    Ok((round, cores(CpuSample::read(host_pid)?.since(&before), started.elapsed())))
 }
 
 /// CPU time per wall time: how many cores a process kept busy.
