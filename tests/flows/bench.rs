@@ -52,3 +52,32 @@ fn bench_quick_prints_every_figure() {
     fields(line(&stdout, "density first_tx_us="), &["first_tx_us"]);
     fields(line(&stdout, "density chaincodes="), &["chaincodes"]);
 }
+
+/// The isolation part is not among the default parts (it loads the machine on purpose); its quick run prints a line
+/// per attack, and the victim got no error under any of them. The ratios are not asserted.
+#[test]
+fn bench_quick_isolation_prints_every_attack_and_the_victim_never_fails() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["--quick", "--parts", "isolation"])
+        .output()
+        .expect("running bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench --quick --parts isolation failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let quiet = line(&stdout, "isolation quiet ");
+    let [p50, p99, errors] = fields(quiet, &["victim_p50_us", "victim_p99_us", "victim_errors"])[..] else {
+        unreachable!()
+    };
+    assert!(p50 > 0.0 && p50 <= p99 && errors == 0.0, "{quiet}");
+    for attack in ["slow", "silent-peer", "memory", "loops", "connections", "upload"] {
+        let l = line(&stdout, &format!("isolation {attack} "));
+        let keys = ["victim_p50_us", "victim_p99_us", "quiet_p99_us", "ratio_p99", "victim_errors"];
+        let [p50, p99, quiet_p99, ratio, errors] = fields(l, &keys)[..] else { unreachable!() };
+        assert_eq!(errors, 0.0, "the victim failed under the {attack} attack: {l}\n{stdout}");
+        assert!(p50 > 0.0 && p50 <= p99 && quiet_p99 > 0.0 && ratio > 0.0, "{l}");
+    }
+}

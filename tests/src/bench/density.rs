@@ -52,7 +52,8 @@ pub async fn measure(wasm: &[u8], count: usize) -> anyhow::Result<Density> {
     let started = Instant::now();
     let (child, _stdin, served) = restart(dir.path(), ports).await?;
     let restart_ms = started.elapsed().as_secs_f64() * 1e3;
-    ensure!(served.trim() == count.to_string(), "the restarted host serves {served} chaincodes, not {count}");
+    let served = served.split_whitespace().next().unwrap_or_default();
+    ensure!(served == count.to_string(), "the restarted host serves {served} chaincodes, not {count}");
     for r in &installed {
         tokio::net::TcpStream::connect(("127.0.0.1", r.port))
             .await
@@ -101,12 +102,12 @@ async fn restart(
     spawn_until_line(cmd, "serving ").await
 }
 
-/// `bench serve-daemon`: a host on `data_dir`, started as `wasmcc serve` starts; prints `serving <n>` once every
-/// installed chaincode is served, then runs until stdin closes.
+/// `bench serve-daemon`: a host on `data_dir`, started as `wasmcc serve` starts; prints `serving <n> admin=<url>`
+/// once every installed chaincode is served, then runs until stdin closes.
 pub async fn serve_daemon(data_dir: &Path, ports: (u16, u16)) -> anyhow::Result<()> {
     let config = crate::host_config(data_dir, ports);
     let daemon = Daemon::start(&config).await?;
-    println!("serving {}", daemon.registry().records().len());
+    println!("serving {} admin={}", daemon.registry().records().len(), daemon.admin_url());
     super::serve::stdin_closed().await;
     daemon.shutdown().await;
     Ok(())

@@ -1,8 +1,12 @@
 //! `bench`: wasmcc against Fabric's Node shim and against the same chaincode compiled natively, plus the sandbox's
-//! own cost and density at many chaincodes. BENCHMARKS.md has the figures, what they mean and how to reproduce them.
+//! own cost, density at many chaincodes, and isolation between the chaincodes of one host. BENCHMARKS.md has the
+//! figures, what they mean and how to reproduce them.
 
+pub mod attack;
 pub mod density;
 pub mod driver;
+pub mod heavy;
+pub mod isolation;
 pub mod native;
 pub mod report;
 pub mod sandbox;

@@ -3,6 +3,7 @@
 
 use super::density::Density;
 use super::driver::Figure;
+use super::isolation::VictimFigure;
 use super::serve::Impl;
 use super::stats::Samples;
 
@@ -70,6 +71,26 @@ pub fn density_lines(d: &Density) -> Vec<String> {
     ]
 }
 
+/// `isolation quiet …` (every quiet round pooled), or `isolation <attack> …` with the ratio of the victim's p99 to
+/// its quiet round just before.
+pub fn isolation_line(f: &VictimFigure) -> String {
+    if f.condition == "quiet" {
+        return format!(
+            "isolation quiet victim_p50_us={:.1} victim_p99_us={:.1} victim_errors={}",
+            f.p50_us, f.p99_us, f.errors
+        );
+    }
+    format!(
+        "isolation {} victim_p50_us={:.1} victim_p99_us={:.1} quiet_p99_us={:.1} ratio_p99={:.2} victim_errors={}",
+        f.condition,
+        f.p50_us,
+        f.p99_us,
+        f.quiet_p99_us,
+        f.ratio_p99(),
+        f.errors
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +118,16 @@ mod tests {
         );
         assert_eq!(ratio_line(&figures).unwrap(), "ratio rw10 c=64 wasm/node=3.00 wasm/native=0.75");
         assert_eq!(ratio_line(&figures[..2]), None);
+    }
+
+    #[test]
+    fn isolation_lines_have_the_documented_shape() {
+        let f = VictimFigure { condition: "slow", p50_us: 100.0, p99_us: 300.0, quiet_p99_us: 150.0, errors: 0 };
+        assert_eq!(
+            isolation_line(&f),
+            "isolation slow victim_p50_us=100.0 victim_p99_us=300.0 quiet_p99_us=150.0 ratio_p99=2.00 victim_errors=0"
+        );
+        let quiet = VictimFigure { condition: "quiet", ..f };
+        assert_eq!(isolation_line(&quiet), "isolation quiet victim_p50_us=100.0 victim_p99_us=300.0 victim_errors=0");
     }
 }

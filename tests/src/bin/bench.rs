@@ -1,28 +1,31 @@
 //! `bench`: see BENCHMARKS.md. `cargo run --release -p wasmcc-tests --bin bench -- [--quick]`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use wasmcc_host::testing::PeerSim;
+use wasmcc_tests::bench::attack::{self, Aim, Attack};
 use wasmcc_tests::bench::driver::{self, Plan, Target};
 use wasmcc_tests::bench::serve::{self, Impl, Server};
 use wasmcc_tests::bench::workload::{self, Workload};
-use wasmcc_tests::bench::{density, report, sandbox};
+use wasmcc_tests::bench::{density, isolation, report, sandbox};
 
 /// The allocator `wasmcc` runs with, so `bench serve` measures the host as operators run it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(about = "wasmcc against Fabric's Node shim and native code, the sandbox's cost, and density")]
+#[command(about = "wasmcc against Fabric's Node shim and native code, the sandbox's cost, density and isolation")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Internal>,
     /// A short run (under 2 minutes): fewer transactions, 100 chaincodes for density.
     #[arg(long)]
     quick: bool,
-    /// Parts to run (comma-separated): compare, sandbox, density.
+    /// Parts to run (comma-separated): compare, sandbox, density, isolation (not run unless named: it starts many
+    /// processes and loads the machine on purpose).
     #[arg(long, value_delimiter = ',', default_value = "compare,sandbox,density")]
     parts: Vec<String>,
     /// Workloads to run (comma-separated): noop, get1, rw10, range100.
@@ -50,6 +53,12 @@ struct Cli {
     /// Fresh instances timed for the sandbox figure (default 20000, quick 2000).
     #[arg(long)]
     sandbox: Option<usize>,
+    /// Victim transactions per round of the isolation part (default 2000, quick 200).
+    #[arg(long)]
+    isolation_tx: Option<usize>,
+    /// Attacks of the isolation part (comma-separated): slow, silent-peer, memory, loops, connections, upload.
+    #[arg(long, value_delimiter = ',', default_value = "slow,silent-peer,memory,loops,connections,upload")]
+    attacks: Vec<String>,
     /// Worker threads of the wasm and native hosts (`wasmcc serve --workers`); default: wasmcc's, one per CPU.
     #[arg(long)]
     host_workers: Option<usize>,
@@ -82,7 +91,30 @@ enum Internal {
         #[arg(long)]
         ports: String,
     },
+    /// Attacks a chaincode of a host until stdin closes (the isolation part).
+    #[command(hide = true)]
+    Attack {
+        kind: String,
+        /// The attacker chaincode's address and CCID.
+        #[arg(long)]
+        addr: String,
+        #[arg(long)]
+        ccid: String,
+        /// The host's admin API.
+        #[arg(long)]
+        admin: String,
+        #[arg(long, env = "WASMCC_ADMIN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The chaincode the upload attack makes compile-heavy.
+        #[arg(long)]
+        wasm: PathBuf,
+    },
 }
+
+/// The longest one isolation round may take: a bound in a full run, and in a quick run what keeps an attack that slows
+/// the victim a hundredfold from stretching the run to minutes.
+const FULL_ROUND_S: u64 = 600;
+const QUICK_ROUND_S: u64 = 3;
 
 fn default_wasm() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/bench.wasm")
@@ -92,9 +124,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The driver (the simulated peer) runs on one thread. On a multi-threaded runtime its tasks woke each other
     // across threads and it spent 1.7x the CPU per transaction; on 2 cores every driver cycle is taken from the
-    // implementation under test. The servers run on the multi-threaded runtime `wasmcc serve` uses.
+    // implementation under test. The servers run on the multi-threaded runtime `wasmcc serve` uses. An attacker is a
+    // simulated peer too: one thread, so its CPU stays bounded however hard it floods.
     let runtime = match cli.command {
-        None => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        None | Some(Internal::Attack { .. }) => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
         Some(Internal::Serve { workers, .. }) => wasmcc_host::runtime::tokio_runtime(workers)?,
         Some(Internal::ServeDaemon { .. }) => wasmcc_host::runtime::tokio_runtime(None)?,
     };
@@ -108,6 +141,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let (lo, hi) = ports.split_once('-').context("--ports min-max")?;
             density::serve_daemon(data_dir, (lo.parse()?, hi.parse()?)).await
         }
+        Some(Internal::Attack { kind, addr, ccid, admin, token, wasm }) => {
+            let aim = Aim {
+                addr: addr.clone(),
+                ccid: ccid.clone(),
+                admin_url: admin.clone(),
+                token: token.clone(),
+                wasm: wasm.clone(),
+            };
+            attack::run(Attack::parse(kind)?, &aim).await
+        }
         None => run(&cli).await,
     }
 }
@@ -116,13 +159,14 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     let wasm = std::fs::read(&cli.wasm)
         .with_context(|| format!("{}: build the examples first (bash scripts/build-guests.sh)", cli.wasm.display()))?;
     for part in &cli.parts {
-        if !["compare", "sandbox", "density"].contains(&part.as_str()) {
-            bail!("unknown part {part:?}: expected compare, sandbox or density");
+        if !["compare", "sandbox", "density", "isolation"].contains(&part.as_str()) {
+            bail!("unknown part {part:?}: expected compare, sandbox, density or isolation");
         }
     }
     let part = |name: &str| cli.parts.iter().any(|p| p == name);
     let workloads = cli.workloads.iter().map(|w| Workload::parse(w)).collect::<anyhow::Result<Vec<_>>>()?;
     let impls = cli.impls.iter().map(|i| Impl::parse(i)).collect::<anyhow::Result<Vec<_>>>()?;
+    let attacks = cli.attacks.iter().map(|a| Attack::parse(a)).collect::<anyhow::Result<Vec<_>>>()?;
     if cli.concurrency.iter().any(|&c| c == 0 || c > workload::MAX_WORKERS) {
         bail!("concurrency must be 1..={}", workload::MAX_WORKERS);
     }
@@ -136,18 +180,17 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let host_workers = cli.host_workers.unwrap_or(cpus).max(1);
     println!("machine: {}", machine());
-    let (one, many) = (plan_for(1), plan_for(2));
-    println!(
-        "plan: {} (c=1) or {} (c>1) measured transactions per implementation and configuration, in {batches} alternating rounds, after {} or {} warm-up",
-        one.per_batch * batches,
-        many.per_batch * batches,
-        one.warmup,
-        many.warmup
-    );
-    println!("hosts: wasm and native run with {host_workers} worker thread(s) (wasmcc serve --workers {host_workers}); the driver on one thread");
-
     let mut lines = Vec::new();
     if part("compare") {
+        let (one, many) = (plan_for(1), plan_for(2));
+        println!(
+            "plan: {} (c=1) or {} (c>1) measured transactions per implementation and configuration, in {batches} alternating rounds, after {} or {} warm-up",
+            one.per_batch * batches,
+            many.per_batch * batches,
+            one.warmup,
+            many.warmup
+        );
+        println!("hosts: wasm and native run with {host_workers} worker thread(s) (wasmcc serve --workers {host_workers}); the driver on one thread");
         let peer = PeerSim::new();
         workload::seed(&peer);
         let ccid = wasmcc_host::config::ccid_of("bench", &wasm);
@@ -175,6 +218,13 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     if part("density") && chaincodes > 0 {
         let d = density::measure(&wasm, chaincodes).await?;
         lines.extend(report::density_lines(&d));
+    }
+    let victim_tx = cli.isolation_tx.unwrap_or(if cli.quick { 200 } else { 2000 });
+    if part("isolation") && victim_tx > 0 {
+        let budget = Duration::from_secs(if cli.quick { QUICK_ROUND_S } else { FULL_ROUND_S });
+        let rounds = isolation::Rounds { transactions: victim_tx, budget };
+        let figures = isolation::measure(&cli.wasm, &attacks, rounds).await?;
+        lines.extend(figures.iter().map(report::isolation_line));
     }
     println!();
     for line in lines {
