@@ -117,9 +117,9 @@ fn install_error(e: InstallError, remote: Remote) -> ApiError {
         InstallError::Package(_) | InstallError::Validate(_) => StatusCode::BAD_REQUEST,
         InstallError::NotInstalled(_) => StatusCode::NOT_FOUND,
         InstallError::NoPort(..) => StatusCode::SERVICE_UNAVAILABLE,
-        InstallError::RouteTaken(_) | InstallError::PortUnavailable { .. } | InstallError::InstalledElsewhere { .. } => {
-            StatusCode::CONFLICT
-        }
+        InstallError::RouteTaken(_)
+        | InstallError::PortUnavailable { .. }
+        | InstallError::InstalledElsewhere { .. } => StatusCode::CONFLICT,
         InstallError::Engine(EngineError::Encode(_) | EngineError::Compile(_) | EngineError::Link(_)) => {
             StatusCode::UNPROCESSABLE_ENTITY
         }

@@ -18,7 +18,7 @@ use crate::connections::ListenerPolicy;
 use crate::engine::WasmEngine;
 use crate::executor::LoadedChaincode;
 use crate::limits;
-use crate::session::Session;
+use crate::session::{Session, SessionError};
 use crate::sni::{Route, RouteInfo, RoutedIncoming};
 
 /// Finds the chaincode installed under a CCID, now (a registry's live map).
@@ -117,7 +117,12 @@ impl Chaincode for ChaincodeService {
             match session.run(inbound).await {
                 Ok(()) => tracing::info!(%ccid, ?peer, "peer closed the stream"),
                 Err(e) => {
-                    tracing::warn!(%ccid, ?peer, "session ended: {e}");
+                    // A removal (audit-logged) or a host stopping is not a fault: no warning for it.
+                    if matches!(e, SessionError::Retired(_)) {
+                        tracing::info!(%ccid, ?peer, "session ended: {e}");
+                    } else {
+                        tracing::warn!(%ccid, ?peer, "session ended: {e}");
+                    }
                     let _ = end_tx.send(e.status());
                 }
             }
