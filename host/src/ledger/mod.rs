@@ -261,6 +261,10 @@ impl TxLedger {
     /// Ends the transaction's conversation before it answers: releases the peer's iterators that are still open and
     /// sends the held-back writes. An error here fails the transaction (the Go shim's "failed send batch").
     pub async fn finish(&mut self) -> Result<(), LedgerError> {
+        // The guest has returned: what is left is waiting on the peer, which needs no CPU turn afterwards.
+        if let Some(turn) = self.turn.take() {
+            turn.pause();
+        }
         let open: Vec<CursorId> =
             self.cursors.iter().filter(|(_, c)| c.has_more).map(|(&id, _)| CursorId(id)).collect();
         for id in open {

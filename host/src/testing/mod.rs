@@ -1,6 +1,7 @@
 //! The peer simulator: a stand-in for a Hyperledger Fabric peer, for tests, the demo and benches.
 //!
-//! It plays the peer's side of the CCaaS protocol (`shared/fabric-protocol.md`) against a chaincode server such as
+//! It plays the peer's side of the CCaaS protocol (`protos.Chaincode/Connect`, as Fabric's `core/chaincode/handler.go`
+//! speaks it) against a chaincode server such as
 //! the wasmcc host, with the peer's semantics and the peer's replies, so a test can drive real wasm through the real
 //! host without a Fabric network (design.md, "Tests, in layers", item 3):
 //!
