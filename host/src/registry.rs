@@ -200,7 +200,12 @@ impl Registry {
         package_bytes: Vec<u8>,
         pinned_port: Option<u16>,
     ) -> Result<(ChaincodeRecord, bool), InstallError> {
-        let pkg = package::read_package(&package_bytes)?;
+        // Unzipping and hashing up to 64 MiB is blocking work: off the workers that serve transactions.
+        let (pkg, package_bytes) =
+            tokio::task::spawn_blocking(move || (package::read_package(&package_bytes), package_bytes))
+                .await
+                .expect("package read task");
+        let pkg = pkg?;
         let _one_at_a_time = self.installing.lock().await;
         if let Some(record) = self.record(&pkg.ccid) {
             if let Some(asked) = pinned_port.filter(|p| *p != record.port) {
