@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every chaincode under examples/ to a wasm core module: target/wasm/<crate_name>.wasm.
 #
-# Toolchain (see shared toolchain.md, "Guests"): if rustup's wasm32-unknown-unknown std is installed, plain
+# Toolchain: if rustup's wasm32-unknown-unknown std is installed, plain
 # cargo builds it. Otherwise Debian's rustc-web toolchain builds std from source (-Zbuild-std). Nothing is
 # downloaded but Debian packages. Guests get their own target dir: the guest command's RUSTC_BOOTSTRAP and
 # compiler would otherwise force a full rebuild of the host's dependencies.

@@ -1,9 +1,9 @@
 //! The builder's configuration: one JSON document in `WASMCC_BUILDER_CONFIG`.
 //!
 //! The peer gives its builders no arguments beyond directories and strips their environment to the variables named
-//! in the builder's `propagateEnvironment` (`fabric-protocol.md` §7), so everything per peer — where the host's admin
-//! API is, how to reach the chaincodes, the peer's own TLS client identity — travels in one variable. The schema is
-//! documented in `docs/operators.md`.
+//! in the builder's `propagateEnvironment` (`docs/fabric-protocol.md` §7), so everything per peer — where the host's
+//! admin API is, how to reach the chaincodes, the peer's own TLS client identity — travels in one variable. The
+//! schema is documented in `docs/operators.md`.
 
 use std::path::Path;
 
@@ -14,7 +14,7 @@ use serde::Deserialize;
 pub const ENV: &str = "WASMCC_BUILDER_CONFIG";
 
 /// The peer's own default is 3 s; a host that precompiles on first use or sits across a WAN needs more, and an
-/// absent or empty value is a trap (`fabric-protocol.md` pitfall 3), so the builder always writes one.
+/// absent or empty value is a trap (`docs/fabric-protocol.md` §9, pitfall 3), so the builder always writes one.
 pub const DEFAULT_DIAL_TIMEOUT: &str = "10s";
 
 /// How the peer gets to the chaincode.

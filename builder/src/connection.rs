@@ -1,9 +1,10 @@
 //! connection.json as the peer parses it (Go `encoding/json` into typed fields), from the host's answer about a
 //! chaincode and the peer's own configuration.
 //!
-//! The traps this avoids (`fabric-protocol.md` §7, pitfalls 1–3, §10 item 13): booleans must be JSON booleans, not
-//! strings; `dial_timeout` must be a Go duration string, never empty; `domain` is honoured only with client auth, so
-//! it is written only then, and only for the shared SNI route where the TLS name differs from the address.
+//! The traps this avoids (`docs/fabric-protocol.md` §7, §9 pitfalls 1–3, §10 item 13): booleans must be JSON
+//! booleans, not strings; `dial_timeout` must be a Go duration string, never empty; `domain` is honoured only with
+//! client auth, so it is written only then, and only for the shared SNI route where the TLS name differs from the
+//! address.
 
 use anyhow::bail;
 use serde::Serialize;
@@ -57,7 +58,8 @@ impl ConnectionJson {
         };
         let shared = info.route.sni.as_ref().zip(config.shared_address.as_ref().or(info.route.shared_address.as_ref()));
         let (address, domain) = match shared {
-            // The peer sets the TLS server name from `domain` only with client auth (§10 item 13).
+            // The peer sets the TLS server name from `domain` only with client auth
+            // (docs/fabric-protocol.md §10 item 13).
             Some((sni, shared_address)) if client_auth && config.use_sni => (shared_address.clone(), Some(sni.clone())),
             _ => (with_host(&info.route.address, config.chaincode_host.as_deref())?, None),
         };

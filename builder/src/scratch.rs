@@ -1,7 +1,7 @@
 //! What the peer hands a builder: the package's `metadata.json` and, hidden in a directory name, the CCID.
 //!
-//! detect, build and release never receive the CCID (`fabric-protocol.md` §7, pitfall 12). The only trace is the
-//! scratch directory, the parent of SOURCE_DIR, which Go's `os.MkdirTemp` names `fabric-<Sanitize(CCID)><digits>`.
+//! detect, build and release never receive the CCID (`docs/fabric-protocol.md` §7, §9 pitfall 12). The only trace is
+//! the scratch directory, the parent of SOURCE_DIR, which Go's `os.MkdirTemp` names `fabric-<Sanitize(CCID)><digits>`.
 //! The label from `metadata.json` makes that name unambiguous: a label never contains a character Sanitize changes,
 //! and the hash is exactly 64 lowercase hex digits, so whatever follows is the random suffix. Guessing instead
 //! (e.g. "up to the last `-`") would risk REGISTERing a wrong CCID, which stalls a real peer for minutes.

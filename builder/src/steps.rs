@@ -1,4 +1,4 @@
-//! The four programs the peer runs (`fabric-protocol.md` §7), and `install`, which lays them out.
+//! The four programs the peer runs (`docs/fabric-protocol.md` §7), and `install`, which lays them out.
 
 use std::fs;
 use std::io::Write;
@@ -118,7 +118,7 @@ pub fn release(args: &[PathBuf]) -> anyhow::Result<()> {
     copy_tree(&build_output.join(STATEDB), &release_output.join(STATEDB))
 }
 
-/// chaincode.json, as the peer writes it for run (`fabric-protocol.md` §10 item 14): six strings.
+/// chaincode.json, as the peer writes it for run (`docs/fabric-protocol.md` §10 item 14): six strings.
 #[derive(Debug, Deserialize)]
 #[allow(dead_code)] // Parsed to refuse a malformed file here rather than at the host; the host reads the rest.
 struct ChaincodeJson {

@@ -1,4 +1,5 @@
-//! Composite keys and the key rules of range queries, exactly as the Go shim applies them (fabric-protocol.md §6).
+//! Composite keys and the key rules of range queries, exactly as the Go shim applies them (docs/fabric-protocol.md
+//! §6).
 //!
 //! All of this runs in the guest, before anything is sent: the WIT `get-state-by-range` takes keys as given, so
 //! the rules here decide which ranges a chaincode can ask for, and the error texts are the Go shim's, verbatim,
@@ -40,7 +41,7 @@ pub fn create_composite_key(object_type: &str, attributes: &[impl AsRef<str>]) -
 /// character and splits the rest at each U+0000; text after the last U+0000 is dropped.
 ///
 /// The Go shim does not look at the first character, and panics when nothing follows it up to a U+0000; here
-/// that case is an [`Error::InvalidArgument`] (fabric-protocol.md §10.5).
+/// that case is an [`Error::InvalidArgument`] (docs/fabric-protocol.md §10.5).
 pub fn split_composite_key(key: &str) -> Result<(String, Vec<String>), Error> {
     let mut chars = key.chars();
     chars.next();

@@ -115,12 +115,13 @@ macro_rules! chaincode {
 /// Support for [`chaincode!`]; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    /// Generated from `proto/wit` (the sandbox ABI). Hidden: chaincode talks to [`Stub`](crate::Stub), so the
+    /// Generated from `wit/` (the sandbox ABI). Hidden: chaincode talks to [`Stub`](crate::Stub), so the
     /// ABI can move without breaking chaincode source.
     pub mod bindings {
         wit_bindgen::generate!({
-            // Relative to this crate's manifest: the WIT lives with the host's protocol crate.
-            path: "../proto/wit",
+            // Relative to this crate's manifest: the WIT ships inside this crate, so the SDK builds wherever it is
+            // packaged or vendored. The host compiles the same files.
+            path: "wit",
             world: "chaincode",
             // The export macro must be callable from the chaincode crate (through `chaincode!`).
             pub_export_macro: true,

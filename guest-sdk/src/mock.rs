@@ -191,7 +191,7 @@ impl MockLedger {
         }
         for (key, entries) in metadata_writes {
             if !self.state.contains_key(&key) {
-                continue; // fabric-protocol.md §10.10: commits, stores nothing.
+                continue; // docs/fabric-protocol.md §10.10: commits, stores nothing.
             }
             if entries.is_empty() {
                 self.metadata.remove(&key);

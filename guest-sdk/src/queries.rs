@@ -10,7 +10,7 @@ use crate::composite;
 use crate::iterators::{HistoryIterator, QueryMetadata, StateIterator};
 use crate::{Error, Stub};
 
-/// The page info the peer sent, or `{0, ""}` when it sent none (fabric-protocol.md §10.3).
+/// The page info the peer sent, or `{0, ""}` when it sent none (docs/fabric-protocol.md §10.3).
 fn paged((iter, info): (StateIterator, Option<QueryMetadata>)) -> (StateIterator, QueryMetadata) {
     (iter, info.unwrap_or_default())
 }

@@ -1,4 +1,4 @@
-//! The host side of the sandbox ABI (`proto/wit`): every import a guest can call, each a thin translation to the
+//! The host side of the sandbox ABI (`guest-sdk/wit`, shipped inside the SDK that guests compile against): every import a guest can call, each a thin translation to the
 //! transaction's [`TxLedger`] or [`TxContext`].
 //!
 //! A failed call is a typed `error` the guest handles, never a trap; only a host bug (such as a dead resource
@@ -13,8 +13,12 @@ use crate::context::TxContext;
 use crate::ledger::{CursorId, CursorKind, LedgerError, TxLedger};
 use crate::metrics::InstanceGuard;
 
+/// The WIT package both sides compile: it ships inside the guest SDK.
+#[cfg(test)]
+pub(crate) const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk/wit");
+
 wasmtime::component::bindgen!({
-    path: "../proto/wit",
+    path: "../guest-sdk/wit",
     world: "chaincode",
     imports: { default: async | trappable },
     exports: { default: async },

@@ -30,6 +30,7 @@
 //! instances = 1000                      # instance pool: transactions running at once, all chaincodes
 //! # memory_mb = 12000                   # guest memory of all running transactions; default half of RAM/cgroup
 //! admission_wait_ms = 10000             # longest wait to be admitted before ERROR
+//! # threads = 2                         # guest threads (transactions running code at once); default one per CPU
 //!
 //! [connections]                         # every listener: chaincode ports, the shared port, the admin API
 //! handshake_timeout_ms = 5000           # accept → first stream or request (TLS handshake included), else closed
@@ -160,7 +161,8 @@ impl ConnectionsConfig {
 }
 
 /// TLS of the chaincode endpoints (`[tls]`): per-chaincode ports speak TLS, mutual when `client_ca` is set, and
-/// `shared_listen` adds one mutual-TLS port that routes by SNI (design.md decision 7).
+/// `shared_listen` adds one mutual-TLS port that routes by SNI (`docs/architecture.md`, "Routing peers to
+/// chaincodes").
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {

@@ -1,4 +1,4 @@
-//! The connection.json a peer reads to dial a chaincode (`fabric-protocol.md` §7 and §9 pitfalls 1–3).
+//! The connection.json a peer reads to dial a chaincode (`docs/fabric-protocol.md` §7 and §9 pitfalls 1–3).
 //!
 //! The peer decodes it with Go's `encoding/json`, which is strict about types where the official docs are wrong:
 //! `tls_required` and `client_auth_required` must be JSON booleans (a string "true" fails the launch), and

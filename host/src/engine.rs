@@ -19,7 +19,7 @@ use crate::abi::{self, ChaincodePre, TxState};
 use crate::features;
 use crate::limits;
 use crate::metrics::Gauges;
-use crate::quota::{Admission, CpuTurns, Quota, QuotaConfig};
+use crate::quota::{Admission, CpuTurns, GuestThreads, Quota, QuotaConfig};
 
 /// How much of each freed linear memory stays mapped and is reset in place. A Rust guest's memory is its 1 MiB
 /// stack plus data and heap: 2 MiB covers what a typical transaction touches, and PAGEMAP_SCAN resets only the
@@ -70,8 +70,11 @@ impl WasmEngine {
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
         let kicked = engine.clone();
-        let quota =
-            Quota { admission: Admission::new(quota.capacity()), cpu: CpuTurns::new(move || kicked.increment_epoch()) };
+        let kick: Arc<dyn Fn() + Send + Sync> = Arc::new(move || kicked.increment_epoch());
+        let threads = GuestThreads::new(quota.threads(), kick.clone())
+            .map_err(|e| EngineError::Config(format!("starting the guest threads: {e}")))?;
+        let cpu = CpuTurns::new(threads.threads(), kick);
+        let quota = Quota { admission: Admission::new(quota.capacity()), cpu, threads };
         let compiles = CompileSlots::new(limits::MAX_CONCURRENT_COMPILES);
         Ok(WasmEngine { engine, linker, ticker_stop, gauges: Arc::default(), quota, compiles })
     }

@@ -19,7 +19,8 @@ use crate::engine::WasmEngine;
 use crate::ledger::TxLedger;
 use crate::limits::{self, TxLimits};
 use crate::metrics::InstanceGuard;
-use crate::quota::Demand;
+use crate::quota::threads::Backlog;
+use crate::quota::{Demand, Refused, Ticket};
 
 /// A chaincode to run: its CCID, its code (loaded now or on first use) and the operator's limits for it.
 pub struct LoadedChaincode {
@@ -135,14 +136,26 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Runs one INIT or TRANSACTION to its end: admitted (an instance slot and its memory reserved, within the
-/// chaincode's share), on a CPU turn, in a fresh instance.
-pub async fn execute(engine: &WasmEngine, cc: &LoadedChaincode, ctx: TxContext, mut ledger: TxLedger) -> GuestOutcome {
+/// A transaction's place in admission (an instance slot and its memory, within the chaincode's share): the
+/// first step of running it, taken where its message is read.
+pub fn enter(engine: &WasmEngine, cc: &LoadedChaincode) -> Result<Ticket, Refused> {
+    engine.quota().admission.enter(&cc.ccid, demand(&cc.limits))
+}
+
+/// Runs one INIT or TRANSACTION to its end: admitted (`ticket`, from [`enter`]), on a CPU turn, in a fresh
+/// instance.
+pub async fn execute(
+    engine: &WasmEngine,
+    cc: &LoadedChaincode,
+    ctx: TxContext,
+    mut ledger: TxLedger,
+    ticket: Ticket,
+) -> GuestOutcome {
     let program = match cc.program().await {
         Ok(program) => program,
         Err(e) => return GuestOutcome::Failed(e.to_string()),
     };
-    let _admitted = match engine.quota().admission.admit(&cc.ccid, demand(&cc.limits)).await {
+    let _admitted = match ticket.admitted().await {
         Ok(admitted) => admitted,
         Err(refused) => return GuestOutcome::Failed(refused.to_string()),
     };
@@ -160,7 +173,7 @@ pub async fn execute(engine: &WasmEngine, cc: &LoadedChaincode, ctx: TxContext, 
         Err(text) => return GuestOutcome::Failed(text),
     };
     // The held-back writes must reach the peer before the answer does; if the peer refuses them the transaction
-    // fails whatever the guest answered, as with the Go shim (fabric-protocol.md §10.1).
+    // fails whatever the guest answered, as with the Go shim (docs/fabric-protocol.md §10.1).
     if let Err(e) = state.ledger.finish().await {
         return GuestOutcome::Failed(format!("failed send batch: {e}"));
     }
@@ -177,7 +190,7 @@ async fn run_wasm(
     let is_init = state.ctx.is_init;
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.limiter);
-    if let Err(e) = configure(&mut store, limits) {
+    if let Err(e) = configure(&mut store, limits, engine.quota().threads.backlog()) {
         return (store.into_data(), Err(format!("could not prepare the chaincode instance: {e:#}")));
     }
     let result = async {
@@ -198,11 +211,11 @@ fn demand(limits: &TxLimits) -> Demand {
     Demand { memory_bytes: limits.memory_bytes as u64, concurrency: limits.concurrency, queue: limits.queue }
 }
 
-fn configure(store: &mut Store<TxState>, limits: &TxLimits) -> wasmtime::Result<()> {
+fn configure(store: &mut Store<TxState>, limits: &TxLimits, backlog: Backlog) -> wasmtime::Result<()> {
     store.set_fuel(limits.fuel)?;
     store.fuel_async_yield_interval(Some(limits::FUEL_YIELD_INTERVAL))?;
-    // At every epoch (a tick, or a waiting chaincode's bump): end a guest past its run time, hand the CPU turn over
-    // when the scheduler says so, else go on.
+    // At every epoch (a tick, or a bump by a waiting chaincode or a woken task): end a guest past its run time, hand
+    // the CPU turn over when the scheduler says so, let the thread poll its woken tasks, else go on.
     let run_time = limits.run_time();
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |ctx| {
@@ -211,6 +224,8 @@ fn configure(store: &mut Store<TxState>, limits: &TxLimits) -> wasmtime::Result<
             Ok(UpdateDeadline::Interrupt)
         } else if turn.should_yield() {
             Ok(UpdateDeadline::YieldCustom(1, Box::pin(turn.yield_now())))
+        } else if backlog.waiting() {
+            Ok(UpdateDeadline::Yield(1))
         } else {
             Ok(UpdateDeadline::Continue(1))
         }

@@ -1,9 +1,9 @@
 //! Launcher mode: the host dials the peer instead of waiting to be dialled.
 //!
-//! When the builder releases no connection.json, the peer calls `bin/run` with a `chaincode.json` (`fabric-protocol.md`
-//! §10 items 14–15), and the builder hands it to the admin API's `/v1/launch`. The host then opens the peer's
-//! `protos.ChaincodeSupport/Register` and speaks the very same session as on an accepted `Connect` stream: only the
-//! direction of the dial differs.
+//! When the builder releases no connection.json, the peer calls `bin/run` with a `chaincode.json`
+//! (`docs/fabric-protocol.md` §10 items 14–15), and the builder hands it to the admin API's `/v1/launch`. The host
+//! then opens the peer's `protos.ChaincodeSupport/Register` and speaks the very same session as on an accepted
+//! `Connect` stream: only the direction of the dial differs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +28,7 @@ use crate::tls::{self, PemRole, PemSource};
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// HTTP/2 keepalive as the Go shim sets it as a client (60 s, 20 s timeout). Pinging more often than every 60 s
-/// gets the connection closed by the peer's server (too_many_pings, `fabric-protocol.md` pitfall 10).
+/// gets the connection closed by the peer's server (too_many_pings, `docs/fabric-protocol.md` §9, pitfall 10).
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -61,7 +61,8 @@ impl std::fmt::Debug for LaunchSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    /// Registering any other name than the one the peer launches stalls the peer (`fabric-protocol.md` pitfall 4).
+    /// Registering any other name than the one the peer launches stalls the peer (`docs/fabric-protocol.md` §9,
+    /// pitfall 4).
     #[error("chaincode.json names {requested}, but the chaincode to serve is {loaded}")]
     WrongChaincode { requested: String, loaded: String },
     #[error("invalid peer_address {address:?}: {reason}")]
@@ -162,7 +163,7 @@ fn tls_config(spec: &LaunchSpec) -> Result<Option<ClientTlsConfig>, LaunchError>
 }
 
 /// The key as PEM whose label matches its content. tonic picks the decoder by label, and the peer writes PKCS#8
-/// content under an `EC PRIVATE KEY` label (`fabric-protocol.md` §10 item 14), which it would misread as SEC1.
+/// content under an `EC PRIVATE KEY` label (`docs/fabric-protocol.md` §10 item 14), which it would misread as SEC1.
 fn relabelled_key(pem: &str) -> Result<String, LaunchError> {
     let key = tls::parse_private_key(pem.as_bytes(), PemRole::PeerClientKey, "client_key")
         .map_err(|e| LaunchError::Tls(e.to_string()))?;

@@ -45,6 +45,26 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// (a future poll and a lock) stays under 1% of the slice.
 pub const CPU_SLICE: Duration = Duration::from_millis(2);
 
+/// How long the ERROR of a transaction refused at once (its chaincode's queue is full) is held back. A peer that
+/// retries as soon as it is refused would otherwise make the host read, refuse and answer tens of thousands of
+/// transactions a second, CPU every other chaincode's transactions wait for; held back, each of its streams'
+/// in-flight slots ([`MAX_TX_PER_STREAM`]) is refused at most five times a second. A chaincode whose queue is full is
+/// seconds behind already, so its client loses nothing it would have had.
+pub const REFUSAL_DELAY: Duration = Duration::from_millis(200);
+
+/// Nice value of the threads that run guests ([`crate::quota::threads`]); the threads that serve sockets keep the
+/// process's own. At 10 a guest thread weighs a tenth of a network thread in the kernel's scheduler, so a message
+/// is read and handed on at once even while every guest thread is busy; an idle machine still gives guests all of
+/// its CPU.
+pub const GUEST_THREAD_NICE: i32 = 10;
+
+/// Worker threads of the network runtime: one per four CPUs, at least one. Reading, decoding and writing a
+/// message costs a few microseconds against a transaction's tens to hundreds, and guests have threads of their
+/// own; a network thread more than needed is one more thread for the kernel to wake per message.
+pub fn network_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(4))
+}
+
 /// Default size of the instance pool: instances that may exist at once across all chaincodes. Each in-flight
 /// transaction holds one; 1,000 covers 64 concurrent transactions on each of 15 busy chaincodes. Admission keeps any
 /// one chaincode from taking them all.

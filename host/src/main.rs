@@ -35,8 +35,8 @@ enum Command {
         /// The data directory (overrides the configuration's `data_dir`).
         #[arg(long, env = "WASMCC_DATA_DIR")]
         data_dir: Option<PathBuf>,
-        /// Threads serving peer streams and running transactions (default: one per CPU the host may use). Set it
-        /// below the CPU count when the host shares its machine with busy neighbours, such as a peer.
+        /// Threads running transactions (default: one per CPU the host may use; overrides `[quota] threads`). Set
+        /// it below the CPU count when the host shares its machine with busy neighbours, such as a peer.
         #[arg(long, env = "WASMCC_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
         workers: Option<u16>,
     },
@@ -129,16 +129,12 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    let workers = match &cli.command {
-        Command::Serve { workers, .. } => workers.map(usize::from),
-        _ => None,
-    };
-    wasmcc_host::runtime::tokio_runtime(workers).context("starting the async runtime")?.block_on(run(cli))
+    wasmcc_host::runtime::network_runtime().context("starting the async runtime")?.block_on(run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { config, data_dir, workers: _ } => serve(config, data_dir).await,
+        Command::Serve { config, data_dir, workers } => serve(config, data_dir, workers).await,
         Command::Install { package, wasm, label, port, admin } => {
             let bytes = match (package, wasm, label) {
                 (Some(path), _, _) => std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
@@ -194,13 +190,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn serve(config: Option<PathBuf>, data_dir: Option<PathBuf>, workers: Option<u16>) -> anyhow::Result<()> {
     let mut config = match config {
         Some(path) => Config::load(&path)?,
         None => Config::default(),
     };
     if let Some(dir) = data_dir {
         config.data_dir = dir;
+    }
+    if workers.is_some() {
+        config.quota.threads = workers;
     }
     let mut daemon = Daemon::start(&config).await?;
     println!("wasmcc admin API on {} (data in {})", daemon.admin_url(), config.data_dir.display());

@@ -1,7 +1,7 @@
 //! Fabric chaincode packages: making them, naming them (CCID) and reading them safely.
 //!
 //! Making is delegated to `wasmcc-package`, which the external builder shares: the builder re-creates the package
-//! bytes to learn its CCID, so both must write the very same bytes (`fabric-protocol.md` pitfall 11).
+//! bytes to learn its CCID, so both must write the very same bytes (`docs/fabric-protocol.md` §9, pitfall 11).
 //!
 //! Reading takes bytes from an untrusted uploader. Everything is bounded before it is expanded: the package size,
 //! each gzip layer's decompressed size (a gzip bomb stops at the limit instead of filling memory), the entry count

@@ -5,21 +5,14 @@ use std::sync::Arc;
 
 use crate::engine::{EngineError, WasmEngine};
 use crate::executor::LoadedChaincode;
-use crate::limits::TxLimits;
+use crate::limits::{self, TxLimits};
 use crate::server::{ChaincodeService, Listener};
 
-/// The tokio runtime a host process runs on: `workers` threads for peer streams and transactions, or one per CPU
-/// the process may use (affinity and cgroup quota included) when `None`.
-///
-/// Fewer workers than CPUs suit a host that shares its machine with busy neighbours (a co-located peer): with more
-/// runnable threads than CPUs, every wake-up of an idle worker becomes a context switch, which on a 2-CPU VM cost a
-/// third of the host's CPU per transaction (BENCHMARKS.md).
-pub fn tokio_runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = workers {
-        builder.worker_threads(n.max(1));
-    }
-    builder.enable_all().build()
+/// The tokio runtime a host process serves its sockets on (peer streams, the admin API). Transactions run on
+/// threads of their own ([`crate::quota::threads`]), so this runtime only moves messages:
+/// [`limits::network_threads`] workers.
+pub fn network_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(limits::network_threads()).enable_all().build()
 }
 
 /// Shared by every listener and session of the process.

@@ -157,6 +157,9 @@ impl Session {
                         if let Err(e) = self.handle(msg).await {
                             break Err(e);
                         }
+                        // One message per turn of the network runtime: a peer flooding its stream would otherwise
+                        // have a whole batch handled before another stream's next message is looked at.
+                        tokio::task::yield_now().await;
                     }
                 },
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
@@ -247,18 +250,35 @@ impl Session {
             }
             Admission::Refused(text) => return self.send(error_message(&msg.txid, &msg.channel_id, text)).await,
         }
+        // Admitted or queued now, or refused here when the chaincode has no room: the guest threads never see it,
+        // and its ERROR is held back for a while, so that a peer retrying at once cannot turn refusals into a flood
+        // that takes the CPU from every other chaincode.
+        let ticket = match executor::enter(&self.engine, &self.chaincode) {
+            Ok(ticket) => ticket,
+            Err(refused) => {
+                let (outbound, routes) = (self.outbound.clone(), self.routes.clone());
+                self.tasks.spawn(async move {
+                    tokio::time::sleep(limits::REFUSAL_DELAY).await;
+                    let Ok(permit) = outbound.reserve().await else { return };
+                    routes.lock().expect("routes lock").remove(&key);
+                    permit.send(error_message(&msg.txid, &msg.channel_id, refused.to_string()));
+                });
+                return Ok(());
+            }
+        };
         let engine = self.engine.clone();
         let chaincode = self.chaincode.clone();
         let outbound = self.outbound.clone();
         let routes = self.routes.clone();
-        self.tasks.spawn(async move {
+        let guest_threads = &self.engine.quota().threads;
+        guest_threads.spawn(&mut self.tasks, async move {
             let _guard = TransactionGuard::new(engine.gauges().clone());
             let ledger = TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
             // The transaction's one deadline: admission, CPU and the peer's answers included. Past it the
             // instance is dropped with the future, and the peer, which has given up too, gets ERROR.
             let deadline = chaincode.limits.execute_timeout();
             let outcome = match TxContext::from_message(&msg, is_init) {
-                Ok(ctx) => tokio::time::timeout(deadline, executor::execute(&engine, &chaincode, ctx, ledger))
+                Ok(ctx) => tokio::time::timeout(deadline, executor::execute(&engine, &chaincode, ctx, ledger, ticket))
                     .await
                     .unwrap_or_else(|_| {
                         GuestOutcome::Failed(format!(
@@ -301,7 +321,9 @@ impl Session {
         let key = wasmcc_proto::tx_key(&msg.channel_id, &msg.txid);
         let sender = self.routes.lock().expect("routes lock").get(&key).map(|tx| tx.mailbox.clone());
         let delivered = sender.is_some_and(|sender| sender.try_send(msg).is_ok());
-        if !delivered {
+        if delivered {
+            self.engine.quota().threads.woken();
+        } else {
             if let Some(suppressed) = STRAY_REPLIES.allow() {
                 tracing::warn!(ccid = %self.chaincode.ccid, txid = %key, suppressed,
                     "reply dropped: no transaction of this stream is waiting for it");
@@ -314,7 +336,7 @@ impl Session {
     }
 }
 
-/// COMPLETED or ERROR exactly as the Go shim sends them (fabric-protocol.md §4).
+/// COMPLETED or ERROR exactly as the Go shim sends them (docs/fabric-protocol.md §4).
 fn result_message(msg: &ChaincodeMessage, is_init: bool, outcome: GuestOutcome) -> ChaincodeMessage {
     match outcome {
         GuestOutcome::Returned { response, event } => {

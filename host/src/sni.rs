@@ -1,8 +1,9 @@
-//! Deciding, at accept time, which chaincode a peer connection is for (`design.md` decision 7).
+//! Deciding, at accept time, which chaincode a peer connection is for (`docs/architecture.md`, "Routing peers to
+//! chaincodes").
 //!
 //! The peer sends nothing before the chaincode's REGISTER, so the route must come from how it dialled: the port
 //! (one listener per chaincode, plaintext or TLS) or, on one shared port under mutual TLS, the TLS server name the
-//! peer sends when connection.json has `domain` and `client_auth_required` (`fabric-protocol.md` §10 item 13).
+//! peer sends when connection.json has `domain` and `client_auth_required` (`docs/fabric-protocol.md` §10 item 13).
 //!
 //! [`RoutedIncoming`] turns a listener into a stream for `tonic::transport::Server::serve_with_incoming` (and for the
 //! admin API's server). Each connection carries a [`RouteInfo`], which tonic copies into every request's extensions.

@@ -1,6 +1,6 @@
 //! rustls server configuration for the chaincode endpoints the peer dials.
 //!
-//! Matches what the peer expects of a CCaaS server (`fabric-protocol.md` §8): TLS 1.2 minimum, ALPN `h2` (gRPC),
+//! Matches what the peer expects of a CCaaS server (`docs/fabric-protocol.md` §8): TLS 1.2 minimum, ALPN `h2` (gRPC),
 //! and with a client CA, client certificates *required* and verified (the shim's RequireAndVerifyClientCert).
 //! Private keys are recognised by content, whatever their PEM label: a real peer hands out PKCS#8 keys labelled
 //! `EC PRIVATE KEY` (§10 item 14), and operators copy keys around with any label.

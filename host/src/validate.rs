@@ -22,7 +22,7 @@ pub const WIT_VERSION: &str = "0.1.1";
 /// The versions a guest may import: the served one and the earlier ones on its 0.1 track, which the engine links to
 /// it (wasmtime matches a 0.1.x import to the host's 0.1.y), so guests built before an addition keep working.
 pub const WIT_COMPATIBLE_VERSIONS: &[&str] = &["0.1.0", WIT_VERSION];
-/// The interfaces of `proto/wit/chaincode.wit` (a test keeps this list in step with the file).
+/// The interfaces of `guest-sdk/wit/chaincode.wit` (a test keeps this list in step with the file).
 pub const INTERFACES: &[&str] = &["types", "ledger", "context", "events", "cross-chaincode", "abort"];
 
 /// A module that passed every check, ready for the engine.
@@ -85,7 +85,7 @@ pub enum ValidateError {
     Limit { location: String, what: &'static str, value: u64, limit: u64, limit_name: &'static str },
     #[error(
         "does not export `{name}`: a chaincode exports the world `{WIT_PACKAGE}/chaincode@{WIT_VERSION}` \
-         (built with wit-bindgen against proto/wit, as the wasmcc SDK does)"
+         (built with wit-bindgen against the wasmcc SDK's wit/, as the SDK does)"
     )]
     MissingEntryPoint { name: &'static str },
     #[error("cannot be turned into a component: {0}")]

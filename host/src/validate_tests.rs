@@ -47,7 +47,7 @@ fn the_examples_are_accepted() {
 
 #[test]
 fn the_interface_list_follows_the_wit() {
-    let wit = std::fs::read_to_string(PathBuf::from(wasmcc_proto::WIT_DIR).join("chaincode.wit")).unwrap();
+    let wit = std::fs::read_to_string(PathBuf::from(crate::abi::WIT_DIR).join("chaincode.wit")).unwrap();
     let mut declared: Vec<&str> =
         wit.lines().filter_map(|l| l.strip_prefix("interface ").and_then(|r| r.split_whitespace().next())).collect();
     declared.sort();

@@ -1,7 +1,7 @@
 //! Deterministic Fabric chaincode packages for wasm modules.
 //!
 //! A package ID (CCID) is `label:sha256(package file)`, and the peer computes it from the exact bytes it is given
-//! (`fabric-protocol.md` §7, pitfall 11). Whoever needs to know a CCID without holding the package file — the
+//! (`docs/fabric-protocol.md` §7, §9 pitfall 11). Whoever needs to know a CCID without holding the package file — the
 //! external builder, which only sees the untarred code and the raw `metadata.json` — must be able to make the same
 //! bytes again. So every byte here is fixed: entry order, header fields (mode 0644, mtime 0, uid/gid 0, no user
 //! names), regular files only, gzip without a timestamp or file name, one compression level. The host and the

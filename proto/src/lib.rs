@@ -25,10 +25,6 @@ pub mod queryresult {
     tonic::include_proto!("queryresult");
 }
 
-/// Location of the guest/host WIT package, kept in this crate so host, SDK and build
-/// scripts all resolve the same files without relative-path guessing.
-pub const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/wit");
-
 /// Key for per-transaction bookkeeping.
 ///
 /// Both the peer and Fabric's shims key their maps by the bare concatenation of channel and
@@ -49,10 +45,5 @@ mod tests {
     fn tx_key_is_plain_concatenation() {
         assert_eq!(tx_key("mychannel", "abc"), "mychannelabc");
         assert_eq!(tx_key("", "abc"), "abc");
-    }
-
-    #[test]
-    fn wit_dir_points_into_this_crate() {
-        assert!(WIT_DIR.ends_with("/proto/wit"));
     }
 }

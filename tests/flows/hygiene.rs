@@ -1,4 +1,4 @@
-//! Connection hygiene (issue 14): floods of idle, silent or slow sockets on every listener never keep a real peer or
+//! Connection hygiene: floods of idle, silent or slow sockets on every listener never keep a real peer or
 //! the operator out, the host closes them on its own, and one HTTP/2 connection gets a bounded number of streams.
 //!
 //! Every bound below is generous: they say "eventually, and well before a peer would give up", never how fast.

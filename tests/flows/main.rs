@@ -11,6 +11,7 @@ mod hygiene;
 mod isolation;
 mod lifecycle;
 mod refusals;
+mod sdk_outside;
 mod stream_endings;
 mod stub_api;
 mod tls;

@@ -51,7 +51,8 @@ fn key(collection: &str, key: &str) -> Key {
     (collection.to_owned(), key.to_owned())
 }
 
-/// A page request the peer treats as one: the Go shim sends `{0, ""}` as no metadata at all (§10.3).
+/// A page request the peer treats as one: the Go shim sends `{0, ""}` as no metadata at all
+/// (docs/fabric-protocol.md §10.3).
 fn paginated(page: Option<Page<'_>>) -> Option<Page<'_>> {
     page.filter(|p| p.page_size != 0 || !p.bookmark.is_empty())
 }
@@ -299,8 +300,8 @@ impl Backend for Tx<'_> {
             let results = self.range(collection, start, end);
             return Ok((StateIterator::new(Buffered(results.into_iter())), page.map(|_| QueryMetadata::default())));
         };
-        // A bookmark replaces the start key, even one sorting before it (§10.3); the next bookmark is the key
-        // after the page, as LevelDB gives it.
+        // A bookmark replaces the start key, even one sorting before it (docs/fabric-protocol.md §10.3); the next
+        // bookmark is the key after the page, as LevelDB gives it.
         let start = if p.bookmark.is_empty() { start } else { p.bookmark };
         let mut results = self.range(collection, start, end);
         let mut bookmark = String::new();

@@ -1,9 +1,10 @@
 //! The write batch: a transaction's public writes, held back and sent as one WRITE_BATCH_STATE.
 //!
 //! A peer that offers `use_write_batch` in READY accepts a transaction's writes in one message. Since reads never see
-//! the transaction's own writes, holding them back changes no result, only the number of round trips (design.md,
-//! decision 6). Like the Go shim's batch, a later write to the same (collection, key) replaces the earlier one (a
-//! PutState then DelState of a key sends only the delete), and metadata writes are kept apart from data writes.
+//! the transaction's own writes, holding them back changes no result, only the number of round trips
+//! (`docs/architecture.md`, "Write batching"). Like the Go shim's batch, a later write to the same (collection, key)
+//! replaces the earlier one (a PutState then DelState of a key sends only the delete), and metadata writes are kept
+//! apart from data writes.
 //! Unlike the Go shim, whose batch is a Go map, the records go out in the order their keys were first written, so
 //! the same transaction always produces the same message.
 

@@ -4,13 +4,14 @@
 //! Every method takes `&mut self`, so a transaction can never have two requests outstanding: the peer would
 //! silently drop the second one and the transaction would hang until the peer's execute timeout.
 //!
-//! Batching (design.md, decision 6): when READY offers `use_write_batch`, public writes are held in a [`WriteBatch`]
-//! and sent as one WRITE_BATCH_STATE before the transaction answers. The batch is flushed early before anything whose
-//! outcome on the peer depends on the writes having arrived: InvokeChaincode (the callee shares the simulator) and
-//! the queries a peer allows only in read-only transactions. After such a query the transaction sends its writes one
-//! by one, so the peer's refusal reaches the chaincode at the call that caused it, exactly as without batching.
-//! Private-data writes are never batched, for the same reason: the peer can refuse them (Init, collection ACLs), and
-//! the chaincode must see that refusal where it made the call, not as a failed transaction at the end.
+//! Batching (`docs/architecture.md`, "Write batching"): when READY offers `use_write_batch`, public writes are held in
+//! a [`WriteBatch`] and sent as one WRITE_BATCH_STATE before the transaction answers. The batch is flushed early
+//! before anything whose outcome on the peer depends on the writes having arrived: InvokeChaincode (the callee shares
+//! the simulator) and the queries a peer allows only in read-only transactions. After such a query the transaction
+//! sends its writes one by one, so the peer's refusal reaches the chaincode at the call that caused it, exactly as
+//! without batching. Private-data writes are never batched, for the same reason: the peer can refuse them (Init,
+//! collection ACLs), and the chaincode must see that refusal where it made the call, not as a failed transaction at
+//! the end.
 
 mod batch;
 pub mod query;

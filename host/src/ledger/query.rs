@@ -71,7 +71,8 @@ impl Cursor {
     }
 }
 
-/// A paginated query's page information. An absent `metadata` field means `{0, ""}` (fabric-protocol.md §10.3).
+/// A paginated query's page information. An absent `metadata` field means `{0, ""}` (docs/fabric-protocol.md
+/// §10.3).
 pub fn page_info(response: &QueryResponse) -> Result<QueryResponseMetadata, LedgerError> {
     QueryResponseMetadata::decode(response.metadata.as_slice())
         .map_err(|e| LedgerError::Malformed(format!("QueryResponse.metadata: {e}")))

@@ -84,14 +84,39 @@ struct Waiter {
     grant: oneshot::Sender<Admitted>,
 }
 
+/// A transaction [`Admission::enter`] let in: admitted, or in its chaincode's queue (which it leaves if dropped).
+pub enum Ticket {
+    Admitted(Admitted),
+    Queued { place: InQueue, demand: Demand, granted: oneshot::Receiver<Admitted> },
+}
+
+impl Ticket {
+    /// Waits, at most the host's admission wait, for the transaction to be admitted.
+    pub async fn admitted(self) -> Result<Admitted, Refused> {
+        let (place, demand, mut granted) = match self {
+            Ticket::Admitted(admitted) => return Ok(admitted),
+            Ticket::Queued { place, demand, granted } => (place, demand, granted),
+        };
+        let admission = place.admission.clone();
+        let waited = tokio::time::timeout(admission.capacity.wait, &mut granted).await;
+        let ccid = place.ccid.clone();
+        drop(place);
+        match waited {
+            Ok(Ok(admitted)) => Ok(admitted),
+            // A grant may have raced the timeout.
+            _ => granted.try_recv().map_err(|_| admission.waited_too_long(&ccid, demand)),
+        }
+    }
+}
+
 /// A waiting transaction's place in its chaincode's queue.
-struct InQueue<'a> {
-    admission: &'a Admission,
+pub struct InQueue {
+    admission: Arc<Admission>,
     ccid: Arc<str>,
     ticket: u64,
 }
 
-impl Drop for InQueue<'_> {
+impl Drop for InQueue {
     fn drop(&mut self) {
         self.admission.leave_queue(&self.ccid, self.ticket);
     }
@@ -121,6 +146,13 @@ impl Admission {
 
     /// Waits for room to run a transaction of `ccid`, within the rules of the module docs.
     pub async fn admit(self: &Arc<Self>, ccid: &str, demand: Demand) -> Result<Admitted, Refused> {
+        self.enter(ccid, demand)?.admitted().await
+    }
+
+    /// The synchronous half of [`Admission::admit`]: admits at once, queues, or refuses at once (the queue is full,
+    /// or the demand never fits). The session calls it as a message arrives, so a flood of transactions its
+    /// chaincode has no room for is refused where it is read, without a task per refusal.
+    pub fn enter(self: &Arc<Self>, ccid: &str, demand: Demand) -> Result<Ticket, Refused> {
         if demand.memory_bytes > self.capacity.memory_bytes {
             return Err(Refused::NeverFits {
                 ccid: ccid.into(),
@@ -128,34 +160,23 @@ impl Admission {
                 budget_mb: self.capacity.memory_bytes >> 20,
             });
         }
-        let (key, ticket, mut granted) = {
-            let mut state = self.state.lock().expect("admission lock");
-            let key: Arc<str> =
-                state.chaincodes.get_key_value(ccid).map(|(k, _)| k.clone()).unwrap_or_else(|| ccid.into());
-            if state.can_start_now(&key, demand, &self.capacity) {
-                return Ok(state.start(self, key, demand));
-            }
-            let ticket = state.next_ticket;
-            state.next_ticket += 1;
-            let usage = state.chaincodes.entry(key.clone()).or_default();
-            if usage.waiting.len() >= demand.queue as usize {
-                let (running, queued) = (usage.running, usage.waiting.len() as u32);
-                state.forget_if_idle(&key);
-                return Err(Refused::QueueFull { ccid: ccid.into(), running, queued });
-            }
-            let (grant, granted) = oneshot::channel();
-            usage.waiting.push_back(Waiter { ticket, demand, grant });
-            (key, ticket, granted)
-        };
-        // Leaves the queue however the wait ends, including when the transaction is dropped while waiting.
-        let in_queue = InQueue { admission: self, ccid: key, ticket };
-        let waited = tokio::time::timeout(self.capacity.wait, &mut granted).await;
-        drop(in_queue);
-        match waited {
-            Ok(Ok(admitted)) => Ok(admitted),
-            // A grant may have raced the timeout.
-            _ => granted.try_recv().map_err(|_| self.waited_too_long(ccid, demand)),
+        let mut state = self.state.lock().expect("admission lock");
+        let key: Arc<str> = state.chaincodes.get_key_value(ccid).map(|(k, _)| k.clone()).unwrap_or_else(|| ccid.into());
+        if state.can_start_now(&key, demand, &self.capacity) {
+            return Ok(Ticket::Admitted(state.start(self, key, demand)));
         }
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        let usage = state.chaincodes.entry(key.clone()).or_default();
+        if usage.waiting.len() >= demand.queue as usize {
+            let (running, queued) = (usage.running, usage.waiting.len() as u32);
+            state.forget_if_idle(&key);
+            return Err(Refused::QueueFull { ccid: ccid.into(), running, queued });
+        }
+        let (grant, granted) = oneshot::channel();
+        usage.waiting.push_back(Waiter { ticket, demand, grant });
+        let place = InQueue { admission: self.clone(), ccid: key, ticket };
+        Ok(Ticket::Queued { place, demand, granted })
     }
 
     fn waited_too_long(&self, ccid: &str, demand: Demand) -> Refused {

@@ -1,4 +1,4 @@
-//! CPU turns: at most one guest per worker thread runs at a time, and when guests wait for a turn the chaincode
+//! CPU turns: at most one guest per guest thread ([`super::threads`]) runs at a time, and when guests wait for a turn the chaincode
 //! running the fewest gets the next one.
 //!
 //! Without this, tokio runs ready tasks first come, first served: 64 runaway loops of one chaincode, each yielding
@@ -28,13 +28,13 @@ pub struct CpuTurns {
     /// Guests waiting for a turn, read without the lock by every epoch check.
     waiting: AtomicUsize,
     /// Makes running guests check in at once (the engine's epoch increment).
-    kick: Box<dyn Fn() + Send + Sync>,
+    kick: Arc<dyn Fn() + Send + Sync>,
 }
 
 #[derive(Default)]
 struct State {
-    /// Turns there are: the tokio workers, learnt from the first transaction's runtime.
-    turns: Option<usize>,
+    /// Turns there are: the guest threads ([`super::threads`]).
+    turns: usize,
     running: usize,
     chaincodes: HashMap<Arc<str>, Turns>,
     next_ticket: u64,
@@ -65,9 +65,10 @@ struct Clock {
 }
 
 impl CpuTurns {
-    /// `kick` makes running guests reach their next epoch check now.
-    pub fn new(kick: impl Fn() + Send + Sync + 'static) -> Arc<Self> {
-        Arc::new(CpuTurns { state: Mutex::default(), waiting: AtomicUsize::new(0), kick: Box::new(kick) })
+    /// `turns` guests may run at once; `kick` makes running guests reach their next epoch check now.
+    pub fn new(turns: usize, kick: Arc<dyn Fn() + Send + Sync>) -> Arc<Self> {
+        let state = Mutex::new(State { turns: turns.max(1), ..State::default() });
+        Arc::new(CpuTurns { state, waiting: AtomicUsize::new(0), kick })
     }
 
     /// A claim for one transaction of `ccid`, holding no turn yet.
@@ -75,16 +76,10 @@ impl CpuTurns {
         Turn(Arc::new(Claim { turns: self.clone(), ccid: ccid.into(), clock: Mutex::default() }))
     }
 
-    fn turns(state: &mut State) -> usize {
-        *state.turns.get_or_insert_with(|| {
-            tokio::runtime::Handle::try_current().map(|h| h.metrics().num_workers()).unwrap_or(1).max(1)
-        })
-    }
-
     async fn acquire(&self, ccid: &Arc<str>) {
         let (ticket, granted, kick) = {
             let mut state = self.state.lock().expect("cpu turns lock");
-            let turns = Self::turns(&mut state);
+            let turns = state.turns;
             let nobody_waits = self.waiting.load(Ordering::Relaxed) == 0;
             if state.running < turns && nobody_waits {
                 state.running += 1;
@@ -124,8 +119,7 @@ impl CpuTurns {
 
     /// Gives free turns to waiters, the chaincode running the fewest guests first, the earliest waiter of it first.
     fn grant_next(&self, state: &mut State) {
-        let turns = Self::turns(state);
-        while state.running < turns {
+        while state.running < state.turns {
             let next = state
                 .chaincodes
                 .iter()
@@ -266,9 +260,12 @@ mod tests {
         let kicks = Arc::new(AtomicU32::new(0));
         let k = kicks.clone();
         (
-            CpuTurns::new(move || {
-                k.fetch_add(1, Ordering::Relaxed);
-            }),
+            CpuTurns::new(
+                2,
+                Arc::new(move || {
+                    k.fetch_add(1, Ordering::Relaxed);
+                }),
+            ),
             kicks,
         )
     }

@@ -3,19 +3,23 @@
 //!
 //! - [`admission`]: instance slots and guest memory, reserved before a transaction starts, with a per-chaincode
 //!   concurrency cap and queue, and fair shares when chaincodes compete.
-//! - [`cpu`]: turns on the worker threads, handed to the chaincode running the fewest guests; guests give theirs
+//! - [`cpu`]: turns on the guest threads, handed to the chaincode running the fewest guests; guests give theirs
 //!   back while they wait on the peer and when a less served chaincode waits.
+//! - [`threads`]: the guest threads, a runtime apart from the sockets', so that busy guests never delay reading a
+//!   quiet chaincode's messages.
 //!
 //! Time is bounded per transaction by the execute timeout (the session) and the run-time backstop (the executor).
 
 pub mod admission;
 pub mod cpu;
+pub mod threads;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use admission::{Admission, Admitted, Capacity, Demand, Refused};
+pub use admission::{Admission, Admitted, Capacity, Demand, Refused, Ticket};
 pub use cpu::{CpuTurns, Turn};
+pub use threads::GuestThreads;
 
 use crate::limits;
 
@@ -29,6 +33,9 @@ pub struct QuotaConfig {
     pub memory_mb: Option<u64>,
     /// Longest a transaction waits to be admitted before it gets an error.
     pub admission_wait_ms: u64,
+    /// Threads that run guests, i.e. transactions running guest code at once; `None`: one per CPU the process may
+    /// use. `wasmcc serve --workers` sets it.
+    pub threads: Option<u16>,
 }
 
 impl Default for QuotaConfig {
@@ -37,6 +44,7 @@ impl Default for QuotaConfig {
             instances: limits::DEFAULT_INSTANCES,
             memory_mb: None,
             admission_wait_ms: limits::DEFAULT_ADMISSION_WAIT.as_millis() as u64,
+            threads: None,
         }
     }
 }
@@ -46,8 +54,8 @@ impl QuotaConfig {
         if self.instances == 0 || self.instances > limits::MAX_INSTANCES {
             return Err(format!("instances must be 1..={}", limits::MAX_INSTANCES));
         }
-        if self.memory_mb == Some(0) || self.admission_wait_ms == 0 {
-            return Err("memory_mb and admission_wait_ms must be positive".into());
+        if self.memory_mb == Some(0) || self.admission_wait_ms == 0 || self.threads == Some(0) {
+            return Err("memory_mb, admission_wait_ms and threads must be positive".into());
         }
         Ok(())
     }
@@ -61,10 +69,18 @@ impl QuotaConfig {
     }
 }
 
-/// The host's shares: admission and CPU turns.
+/// The host's shares: admission, CPU turns and the threads the turns are on.
 pub struct Quota {
     pub admission: Arc<Admission>,
     pub cpu: Arc<CpuTurns>,
+    pub threads: GuestThreads,
+}
+
+impl QuotaConfig {
+    /// How many guest threads to start.
+    pub fn threads(&self) -> usize {
+        self.threads.map_or_else(threads::default_threads, usize::from)
+    }
 }
 
 /// The default guest-memory budget: [`limits::DEFAULT_MEMORY_BUDGET_SHARE`] of the memory this process may use

@@ -1,4 +1,4 @@
-//! Chaincode-to-chaincode calls: the peer's `HandleInvokeChaincode` (`fabric-protocol.md` §5).
+//! Chaincode-to-chaincode calls: the peer's `HandleInvokeChaincode` (`docs/fabric-protocol.md` §5).
 //!
 //! The callee is found by name among the connections of the same [`super::PeerSim`] (any host), checked against its
 //! chaincode definition, and run with the caller's txid and signed proposal. On the caller's channel it shares the

@@ -3,7 +3,7 @@
 //! It plays the peer's side of the CCaaS protocol (`protos.Chaincode/Connect`, as Fabric's `core/chaincode/handler.go`
 //! speaks it) against a chaincode server such as
 //! the wasmcc host, with the peer's semantics and the peer's replies, so a test can drive real wasm through the real
-//! host without a Fabric network (design.md, "Tests, in layers", item 3):
+//! host without a Fabric network (`docs/architecture.md`, "Tests, in layers", item 3):
 //!
 //! - [`PeerSim`] owns an in-memory versioned world state ([`world`]), shared by every connection and cloneable.
 //! - [`PeerSim::connect`] dials the chaincode's `protos.Chaincode/Connect`, waits for REGISTER with the expected CCID

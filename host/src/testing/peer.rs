@@ -1,9 +1,9 @@
 //! [`PeerSim`]: the simulated peer's world state, and the dial + handshake that opens a [`PeerConnection`].
 //!
 //! In CCaaS the peer is the gRPC *client*: it dials the chaincode's `protos.Chaincode/Connect`, then waits, because
-//! the chaincode speaks first with REGISTER (`fabric-protocol.md` §4). A peer accepts the REGISTER only for the CCID
-//! it is launching; for any other name it sends nothing at all and the launch times out. The simulator does the same,
-//! so a host that registers the wrong CCID fails here exactly as it would against Fabric.
+//! the chaincode speaks first with REGISTER (`docs/fabric-protocol.md` §4). A peer accepts the REGISTER only for the
+//! CCID it is launching; for any other name it sends nothing at all and the launch times out. The simulator does the
+//! same, so a host that registers the wrong CCID fails here exactly as it would against Fabric.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -70,7 +70,7 @@ pub struct ConnectOptions {
     /// observable. `None`: at once.
     pub request_delay: Option<Duration>,
     /// The HTTP/2 `:authority` to send instead of the dialled address, as when connection.json names a host that
-    /// resolves to the chaincode server (routing by authority, design.md decision 7c).
+    /// resolves to the chaincode server (what the peer sends as `:authority`: `docs/fabric-protocol.md` §10 item 13).
     pub authority: Option<String>,
     /// Dial with TLS (`https`), as a peer does when connection.json has `tls_required`: the CA of the server's
     /// certificate, the client identity for mutual TLS, and the server name (connection.json `domain`, sent as SNI)

@@ -2,7 +2,7 @@
 //!
 //! A chaincode reads its creator, transient data, timestamp and binding out of `ChaincodeMessage.proposal`, so the
 //! simulator sends the full chain a peer forwards: `SignedProposal{Proposal{Header{ChannelHeader, SignatureHeader},
-//! ChaincodeProposalPayload{ChaincodeInvocationSpec, TransientMap}}}` (`fabric-protocol.md` §3), with the txid
+//! ChaincodeProposalPayload{ChaincodeInvocationSpec, TransientMap}}}` (`docs/fabric-protocol.md` §3), with the txid
 //! computed as Fabric does, `hex(sha256(nonce ‖ creator))`.
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,5 +1,5 @@
 //! The peer's `protos.ChaincodeSupport` server, for launcher mode: the chaincode side dials the peer and opens
-//! `Register` (`fabric-protocol.md` §1, §10 items 14–15). After the dial, the conversation is the one of
+//! `Register` (`docs/fabric-protocol.md` §1, §10 items 14–15). After the dial, the conversation is the one of
 //! [`PeerSim::connect`]: the same handshake code runs on the accepted stream and yields the same [`PeerConnection`].
 //!
 //! Like the Go peer, the server sends its response headers only with its first message (REGISTERED), so a client

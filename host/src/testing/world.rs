@@ -11,7 +11,7 @@
 //! - the last write to a key wins, and an empty value is a delete (as `PUT_STATE` with an empty value);
 //! - metadata (`VALIDATION_PARAMETER`, …) lives with its key: a value write keeps it, a delete drops it, and a
 //!   metadata write to a key that does not exist after the transaction's writes commits but stores nothing
-//!   (`fabric-protocol.md` §10.10);
+//!   (`docs/fabric-protocol.md` §10.10);
 //! - every committed public write is kept in the key's history (the peer's history database);
 //! - [`WorldState::commit`] appends one block per transaction and rejects a stale read set with
 //!   [`CommitStatus::MvccReadConflict`], writing nothing.

@@ -32,7 +32,8 @@ pub async fn noop(wasm: &[u8], warmup: usize, iterations: usize) -> anyhow::Resu
         let ledger = TxLedger::new("bench".into(), "tx".into(), outbound, inbox, PeerParams::default());
         let ctx = ctx.clone();
         let started = Instant::now();
-        let outcome = executor::execute(runtime.engine(), &chaincode, ctx, ledger).await;
+        let ticket = executor::enter(runtime.engine(), &chaincode)?;
+        let outcome = executor::execute(runtime.engine(), &chaincode, ctx, ledger, ticket).await;
         let elapsed = started.elapsed();
         match outcome {
             GuestOutcome::Returned { response, .. } if response.status == 200 => {}

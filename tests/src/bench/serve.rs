@@ -124,8 +124,8 @@ pub async fn spawn_until_line(mut cmd: Command, prefix: &str) -> anyhow::Result<
 }
 
 /// `bench serve <wasm|native>`: the server process. Prints `listening <addr>`, serves until stdin closes.
-pub async fn serve(which: Impl, ccid: &str, wasm: &Path) -> anyhow::Result<()> {
-    let runtime = Runtime::new()?;
+pub async fn serve(which: Impl, ccid: &str, wasm: &Path, workers: Option<u16>) -> anyhow::Result<()> {
+    let runtime = Runtime::with_quota(&wasmcc_host::quota::QuotaConfig { threads: workers, ..Default::default() })?;
     let chaincode = match which {
         Impl::Wasm => {
             let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;

@@ -80,7 +80,7 @@ enum Internal {
         wasm: PathBuf,
         /// As `wasmcc serve --workers`.
         #[arg(long)]
-        workers: Option<usize>,
+        workers: Option<u16>,
     },
     /// Runs a host on a data directory until stdin closes.
     #[command(hide = true)]
@@ -128,15 +128,16 @@ fn main() -> anyhow::Result<()> {
     // simulated peer too: one thread, so its CPU stays bounded however hard it floods.
     let runtime = match cli.command {
         None | Some(Internal::Attack { .. }) => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-        Some(Internal::Serve { workers, .. }) => wasmcc_host::runtime::tokio_runtime(workers)?,
-        Some(Internal::ServeDaemon { .. }) => wasmcc_host::runtime::tokio_runtime(None)?,
+        Some(Internal::Serve { .. } | Internal::ServeDaemon { .. }) => wasmcc_host::runtime::network_runtime()?,
     };
     runtime.block_on(dispatch(cli))
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Some(Internal::Serve { which, ccid, wasm, .. }) => serve::serve(Impl::parse(which)?, ccid, wasm).await,
+        Some(Internal::Serve { which, ccid, wasm, workers }) => {
+            serve::serve(Impl::parse(which)?, ccid, wasm, *workers).await
+        }
         Some(Internal::ServeDaemon { data_dir, ports }) => {
             let (lo, hi) = ports.split_once('-').context("--ports min-max")?;
             density::serve_daemon(data_dir, (lo.parse()?, hi.parse()?)).await

@@ -1,0 +1,133 @@
+//! The threads guests run on: a tokio runtime of their own, apart from the one that serves sockets.
+//!
+//! On one runtime, a worker busy polling guests looks at its sockets only every few dozen tasks, so while
+//! runaway guests kept every worker busy, a quiet chaincode's TRANSACTION and its peer's answers sat unread in the
+//! kernel for tens of milliseconds: CPU turns ([`super::cpu`]) cannot hand a turn to a transaction the host has not
+//! read yet. With guests on their own threads, the network runtime is idle whenever only guests are busy, so it reads
+//! a message as soon as it arrives and hands it to the transaction, which then asks for a turn.
+//!
+//! Guest threads also run at a lower scheduling priority ([`limits::GUEST_THREAD_NICE`]) than the network threads:
+//! when both want the CPU, the kernel runs the thread that moves a message first, and guests lose only the
+//! microseconds that takes. On an otherwise idle machine the priority changes nothing.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::runtime::{Builder, Handle, Runtime};
+use tokio::task::{AbortHandle, JoinSet};
+
+use crate::limits;
+
+/// A runtime whose worker threads run transactions: one CPU turn per thread.
+pub struct GuestThreads {
+    /// Taken on drop, to shut down without waiting (an engine may be dropped inside another runtime).
+    runtime: Option<Runtime>,
+    handle: Handle,
+    threads: usize,
+    /// Makes running guests reach their next epoch check now (the engine's epoch increment).
+    kick: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl GuestThreads {
+    /// `threads` worker threads (at least one); `kick` makes running guests reach their next epoch check now.
+    pub fn new(threads: usize, kick: Arc<dyn Fn() + Send + Sync>) -> std::io::Result<Self> {
+        let threads = threads.max(1);
+        let runtime = Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("wasmcc-guest")
+            // A new transaction, or a peer's answer, is woken from the network runtime into the shared queue: a
+            // worker busy with guests looks there before every task it polls, not every few dozen.
+            .global_queue_interval(1)
+            .on_thread_start(lower_priority)
+            .enable_time()
+            .build()?;
+        let handle = runtime.handle().clone();
+        Ok(GuestThreads { runtime: Some(runtime), handle, threads, kick })
+    }
+
+    /// How many transactions may run guest code at once: one per thread.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs a transaction on the guest threads, as one of `set`'s tasks (aborted with the set).
+    pub fn spawn<F>(&self, set: &mut JoinSet<()>, task: F) -> AbortHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let handle = set.spawn_on(task, &self.handle);
+        self.woken();
+        handle
+    }
+
+    /// Says that a task of the guest threads was woken from outside them (a new transaction, a peer's answer). A
+    /// guest thread looks at its queue only between polls, and a guest may run for milliseconds in one poll: this
+    /// makes running guests reach their epoch check now, where [`GuestThreads::backlog`] sends them back to their
+    /// thread's queue.
+    pub fn woken(&self) {
+        (self.kick)();
+    }
+
+    /// What a running guest asks at its epoch checks: whether a woken task waits for a guest thread.
+    pub fn backlog(&self) -> Backlog {
+        Backlog(self.handle.clone())
+    }
+}
+
+/// Tells a running guest whether its thread has woken tasks to poll ([`GuestThreads::woken`]).
+#[derive(Clone)]
+pub struct Backlog(Handle);
+
+impl Backlog {
+    pub fn waiting(&self) -> bool {
+        self.0.metrics().global_queue_depth() > 0
+    }
+}
+
+impl Drop for GuestThreads {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The default number of guest threads: one per CPU this process may use (affinity and cgroup quota included).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Lowers the calling thread's priority (Linux: nice values are per thread). Raising a nice value needs no
+/// privilege; if it fails anyway the thread runs at normal priority, which costs latency, not correctness.
+fn lower_priority() {
+    let tid = rustix::thread::gettid();
+    let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), current.max(limits::GUEST_THREAD_NICE)) {
+        tracing::debug!(error = %e, "guest thread keeps its priority");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn transactions_run_on_lower_priority_threads_and_the_runtime_drops_inside_another() {
+        let threads = GuestThreads::new(2, Arc::new(|| {})).unwrap();
+        assert_eq!(threads.threads(), 2);
+        let mut set = JoinSet::new();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        threads.spawn(&mut set, async move {
+            let tid = rustix::thread::gettid();
+            let name = std::thread::current().name().map(str::to_string);
+            tx.send((rustix::process::getpriority_process(Some(tid)).unwrap(), name)).unwrap();
+        });
+        let (nice, name) = rx.await.unwrap();
+        assert!(nice >= limits::GUEST_THREAD_NICE, "nice {nice}");
+        assert_eq!(name.as_deref(), Some("wasmcc-guest"));
+        let here = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        assert!(here < limits::GUEST_THREAD_NICE, "the caller's thread keeps its priority");
+        set.join_next().await.unwrap().unwrap();
+        drop(threads);
+    }
+}
