@@ -21,13 +21,6 @@ use crate::limits;
 use crate::metrics::Gauges;
 use crate::quota::{Admission, CpuTurns, GuestThreads, Quota, QuotaConfig};
 
-/// How much of each freed linear memory stays mapped and is reset in place. A Rust guest's memory is its 1 MiB
-/// stack plus data and heap: 2 MiB covers what a typical transaction touches, and PAGEMAP_SCAN resets only the
-/// pages it dirtied, so the size costs nothing per transaction. Beyond it, pages are released with `madvise`.
-const KEEP_RESIDENT_MEMORY_BYTES: usize = 2 * 1024 * 1024;
-/// The same for tables: a component's tables are a few hundred entries at most.
-const KEEP_RESIDENT_TABLE_BYTES: usize = 64 * 1024;
-
 /// Why a module could not become a runnable chaincode.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -92,8 +85,8 @@ impl WasmEngine {
             // across all cores, which cost more than a third of the host's CPU per transaction (BENCHMARKS.md).
             // Where the ioctl is missing, wasmtime memsets the first `keep_resident` bytes instead.
             .pagemap_scan(wasmtime::Enabled::Auto)
-            .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY_BYTES)
-            .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES);
+            .linear_memory_keep_resident(limits::KEEP_RESIDENT_MEMORY_BYTES)
+            .table_keep_resident(limits::KEEP_RESIDENT_TABLE_BYTES);
 
         let mut config = Config::new();
         config

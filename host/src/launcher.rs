@@ -6,7 +6,6 @@
 //! `Connect` stream: only the direction of the dial differs.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use futures::StreamExt;
@@ -22,15 +21,6 @@ use crate::executor::LoadedChaincode;
 use crate::limits;
 use crate::session::{Session, SessionError};
 use crate::tls::{self, PemRole, PemSource};
-
-/// How long to wait for the peer's listener to accept the connection. The peer's `chaincode.startuptimeout`
-/// (300 s) covers the whole launch; failing a dead address fast lets `bin/run` report it while the peer still waits.
-const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// HTTP/2 keepalive as the Go shim sets it as a client (60 s, 20 s timeout). Pinging more often than every 60 s
-/// gets the connection closed by the peer's server (too_many_pings, `docs/fabric-protocol.md` §9, pitfall 10).
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// `chaincode.json` as the peer writes it for `bin/run`: six strings, the PEMs empty when the peer runs without TLS.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,11 +112,11 @@ fn endpoint(spec: &LaunchSpec) -> Result<Endpoint, LaunchError> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", spec.peer_address))
         .map_err(|e| invalid(e.to_string()))?
-        .connect_timeout(DIAL_TIMEOUT)
+        .connect_timeout(limits::LAUNCH_DIAL_TIMEOUT)
         .initial_stream_window_size(crate::limits::STREAM_WINDOW_BYTES)
         .initial_connection_window_size(crate::limits::CONNECTION_WINDOW_BYTES)
-        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
-        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .http2_keep_alive_interval(limits::LAUNCH_KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(limits::LAUNCH_KEEPALIVE_TIMEOUT)
         .keep_alive_while_idle(true);
     if let Some(tls) = tls {
         endpoint = endpoint.tls_config(tls).map_err(|e| LaunchError::Tls(error_chain(&e)))?;
@@ -202,6 +192,8 @@ mod tests {
 
     use super::*;
     use crate::limits::TxLimits;
+    use std::time::Duration;
+
     use crate::runtime::Runtime;
     use crate::testing::{args, PeerSim, SupportTls};
 

@@ -45,6 +45,17 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// (a future poll and a lock) stays under 1% of the slice.
 pub const CPU_SLICE: Duration = Duration::from_millis(2);
 
+/// Launcher mode: how long to wait for the peer's listener to accept the connection. The peer's
+/// `chaincode.startuptimeout` (300 s) covers the whole launch; failing a dead address fast lets `bin/run` report it
+/// while the peer still waits.
+pub const LAUNCH_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Launcher mode: HTTP/2 keepalive as the Go shim sets it as a client (60 s, 20 s timeout). Pinging more often than
+/// every 60 s gets the connection closed by the peer's server (too_many_pings, `docs/fabric-protocol.md` §9,
+/// pitfall 10).
+pub const LAUNCH_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
+pub const LAUNCH_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// How long the ERROR of a transaction refused at once (its chaincode's queue is full) is held back. A peer that
 /// retries as soon as it is refused would otherwise make the host read, refuse and answer tens of thousands of
 /// transactions a second, CPU every other chaincode's transactions wait for; held back, each of its streams'
@@ -64,6 +75,13 @@ pub const GUEST_THREAD_NICE: i32 = 10;
 pub fn network_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(4))
 }
+
+/// How much of each freed linear memory stays mapped and is reset in place. A Rust guest's memory is its 1 MiB
+/// stack plus data and heap: 2 MiB covers what a typical transaction touches, and PAGEMAP_SCAN resets only the
+/// pages it dirtied, so the size costs nothing per transaction. Beyond it, pages are released with `madvise`.
+pub const KEEP_RESIDENT_MEMORY_BYTES: usize = 2 * 1024 * 1024;
+/// The same for tables: a component's tables are a few hundred entries at most.
+pub const KEEP_RESIDENT_TABLE_BYTES: usize = 64 * 1024;
 
 /// Default size of the instance pool: instances that may exist at once across all chaincodes. Each in-flight
 /// transaction holds one; 1,000 covers 64 concurrent transactions on each of 15 busy chaincodes. Admission keeps any

@@ -122,14 +122,6 @@ impl Session {
         Session { engine, chaincode, outbound, state: State::Created, routes: Routes::default(), tasks: JoinSet::new() }
     }
 
-    /// What the peer offered in READY, once the handshake is done.
-    pub fn peer_params(&self) -> Option<PeerParams> {
-        match self.state {
-            State::Ready(p) => Some(p),
-            _ => None,
-        }
-    }
-
     /// Speaks first (REGISTER), then serves the stream until the peer closes it or breaks the protocol.
     pub async fn run<S>(mut self, mut inbound: S) -> Result<(), SessionError>
     where

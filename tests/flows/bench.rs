@@ -79,5 +79,6 @@ fn bench_quick_isolation_prints_every_attack_and_the_victim_never_fails() {
         let [p50, p99, quiet_p99, ratio, errors] = fields(l, &keys)[..] else { unreachable!() };
         assert_eq!(errors, 0.0, "the victim failed under the {attack} attack: {l}\n{stdout}");
         assert!(p50 > 0.0 && p50 <= p99 && quiet_p99 > 0.0 && ratio > 0.0, "{l}");
+        line(&stdout, &format!("isolation {attack}: host RSS "));
     }
 }

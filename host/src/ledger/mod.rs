@@ -136,10 +136,6 @@ impl TxLedger {
         self.turn.as_ref()
     }
 
-    pub fn params(&self) -> PeerParams {
-        self.params
-    }
-
     // ----- reads -----
 
     /// GET_STATE: `None` when the peer returns an empty value (it cannot tell absent from empty).

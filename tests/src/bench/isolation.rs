@@ -17,7 +17,7 @@ use wasmcc_host::testing::{ConnectOptions, PeerConnection, PeerSim, TxOptions};
 
 use super::attack::{self, Aim, Attack, Running};
 use super::serve::spawn_until_line;
-use super::stats::{CpuSample, Samples};
+use super::stats::{process_rss, CpuSample, Samples};
 use super::workload::{self, Workload, CHANNEL, NAMESPACE};
 
 /// The chaincodes' ports: the three installed here, then room for every chaincode the `upload` attack installs.
@@ -147,6 +147,7 @@ pub async fn measure(victim_wasm_path: &Path, attacks: &[Attack], rounds: Rounds
         let quiet_p99_us = quiet.samples.quantile(0.99);
         quiet_all.extend(quiet.samples);
 
+        let rss_before = process_rss(host.pid)?;
         let running = Running::start(attack, &host.aim(attack, victim_wasm_path)?).await?;
         tokio::time::sleep(RAMP).await;
         let attacker_before = CpuSample::read(running.pid)?;
@@ -155,6 +156,7 @@ pub async fn measure(victim_wasm_path: &Path, attacks: &[Attack], rounds: Rounds
         let wall = started.elapsed();
         let attacker_cores = cores(CpuSample::read(running.pid)?.since(&attacker_before), wall);
         let started_line = running.started.clone();
+        let rss_under = process_rss(host.pid)?;
         let report = running.stop().await?;
         println!(
             "isolation {}: {started_line}; victim {} tx in {:.2} s, host {host_cores:.2} cores (quiet {quiet_cores:.2}), attacker {attacker_cores:.2} cores; attacker: {report}",
@@ -173,6 +175,16 @@ pub async fn measure(victim_wasm_path: &Path, attacks: &[Attack], rounds: Rounds
             errors: under.errors,
         });
         tokio::time::sleep(SETTLE).await;
+        // Whether the host gives back what an attack made it take (guest memory above all).
+        let mb = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+        println!(
+            "isolation {}: host RSS {:.0} MB before, {:.0} MB under attack, {:.0} MB {} ms after",
+            attack.name(),
+            mb(rss_before),
+            mb(rss_under),
+            mb(process_rss(host.pid)?),
+            SETTLE.as_millis()
+        );
     }
     let p99 = quiet_all.quantile(0.99);
     let quiet = VictimFigure {
