@@ -19,7 +19,7 @@ use crate::abi::{self, ChaincodePre, TxState};
 use crate::features;
 use crate::limits;
 use crate::metrics::Gauges;
-use crate::quota::{Admission, CpuTurns, GuestThreads, Quota, QuotaConfig};
+use crate::quota::{Quota, QuotaConfig};
 
 /// Why a module could not become a runnable chaincode.
 #[derive(Debug, thiserror::Error)]
@@ -63,11 +63,8 @@ impl WasmEngine {
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
         let kicked = engine.clone();
-        let kick: Arc<dyn Fn() + Send + Sync> = Arc::new(move || kicked.increment_epoch());
-        let threads = GuestThreads::new(quota.threads(), kick.clone())
+        let quota = Quota::start(quota, Arc::new(move || kicked.increment_epoch()))
             .map_err(|e| EngineError::Config(format!("starting the guest threads: {e}")))?;
-        let cpu = CpuTurns::new(threads.threads(), kick);
-        let quota = Quota { admission: Admission::new(quota.capacity()), cpu, threads };
         let compiles = CompileSlots::new(limits::MAX_CONCURRENT_COMPILES);
         Ok(WasmEngine { engine, linker, ticker_stop, gauges: Arc::default(), quota, compiles })
     }

@@ -149,9 +149,6 @@ impl Session {
                         if let Err(e) = self.handle(msg).await {
                             break Err(e);
                         }
-                        // One message per turn of the network runtime: a peer flooding its stream would otherwise
-                        // have a whole batch handled before another stream's next message is looked at.
-                        tokio::task::yield_now().await;
                     }
                 },
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
@@ -251,9 +248,8 @@ impl Session {
                 let (outbound, routes) = (self.outbound.clone(), self.routes.clone());
                 self.tasks.spawn(async move {
                     tokio::time::sleep(limits::REFUSAL_DELAY).await;
-                    let Ok(permit) = outbound.reserve().await else { return };
-                    routes.lock().expect("routes lock").remove(&key);
-                    permit.send(error_message(&msg.txid, &msg.channel_id, refused.to_string()));
+                    let error = error_message(&msg.txid, &msg.channel_id, refused.to_string());
+                    answer(&outbound, &routes, &key, error).await;
                 });
                 return Ok(());
             }
@@ -281,11 +277,7 @@ impl Session {
                     }),
                 Err(e) => GuestOutcome::Failed(e.to_string()),
             };
-            // No await between leaving the in-flight set and sending: a task aborted at the reservation is still in
-            // flight, and gets ERROR from the session.
-            let Ok(permit) = outbound.reserve().await else { return };
-            routes.lock().expect("routes lock").remove(&key);
-            permit.send(result_message(&msg, is_init, outcome));
+            answer(&outbound, &routes, &key, result_message(&msg, is_init, outcome)).await;
         });
         Ok(())
     }
@@ -326,6 +318,14 @@ impl Session {
     async fn send(&self, msg: ChaincodeMessage) -> Result<(), SessionError> {
         self.outbound.send(msg).await.map_err(|_| SessionError::OutboundClosed)
     }
+}
+
+/// Sends a transaction's last message and takes it out of the in-flight set, with no await in between: a task
+/// aborted while it waits for room in the outbound channel is still in flight, and gets ERROR from the session.
+async fn answer(outbound: &mpsc::Sender<ChaincodeMessage>, routes: &Routes, key: &str, msg: ChaincodeMessage) {
+    let Ok(permit) = outbound.reserve().await else { return };
+    routes.lock().expect("routes lock").remove(key);
+    permit.send(msg);
 }
 
 /// COMPLETED or ERROR exactly as the Go shim sends them (docs/fabric-protocol.md §4).

@@ -97,14 +97,11 @@ impl Ticket {
             Ticket::Admitted(admitted) => return Ok(admitted),
             Ticket::Queued { place, demand, granted } => (place, demand, granted),
         };
-        let admission = place.admission.clone();
-        let waited = tokio::time::timeout(admission.capacity.wait, &mut granted).await;
-        let ccid = place.ccid.clone();
-        drop(place);
+        let waited = tokio::time::timeout(place.admission.capacity.wait, &mut granted).await;
         match waited {
             Ok(Ok(admitted)) => Ok(admitted),
             // A grant may have raced the timeout.
-            _ => granted.try_recv().map_err(|_| admission.waited_too_long(&ccid, demand)),
+            _ => granted.try_recv().map_err(|_| place.admission.waited_too_long(&place.ccid, demand)),
         }
     }
 }

@@ -60,6 +60,11 @@ impl QuotaConfig {
         Ok(())
     }
 
+    /// How many guest threads to start.
+    pub fn threads(&self) -> usize {
+        self.threads.map_or_else(threads::default_threads, usize::from)
+    }
+
     pub fn capacity(&self) -> Capacity {
         Capacity {
             instances: self.instances,
@@ -76,10 +81,13 @@ pub struct Quota {
     pub threads: GuestThreads,
 }
 
-impl QuotaConfig {
-    /// How many guest threads to start.
-    pub fn threads(&self) -> usize {
-        self.threads.map_or_else(threads::default_threads, usize::from)
+impl Quota {
+    /// Starts the guest threads, with one CPU turn per thread. `kick` makes running guests reach their next epoch
+    /// check now (the engine's epoch increment).
+    pub fn start(config: &QuotaConfig, kick: Arc<dyn Fn() + Send + Sync>) -> std::io::Result<Self> {
+        let threads = GuestThreads::new(config.threads(), kick.clone())?;
+        let cpu = CpuTurns::new(threads.threads(), kick);
+        Ok(Quota { admission: Admission::new(config.capacity()), cpu, threads })
     }
 }
 

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::runtime::{Builder, Handle, Runtime};
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use crate::limits;
 
@@ -51,13 +51,12 @@ impl GuestThreads {
     }
 
     /// Runs a transaction on the guest threads, as one of `set`'s tasks (aborted with the set).
-    pub fn spawn<F>(&self, set: &mut JoinSet<()>, task: F) -> AbortHandle
+    pub fn spawn<F>(&self, set: &mut JoinSet<()>, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let handle = set.spawn_on(task, &self.handle);
+        set.spawn_on(task, &self.handle);
         self.woken();
-        handle
     }
 
     /// Says that a task of the guest threads was woken from outside them (a new transaction, a peer's answer). A
