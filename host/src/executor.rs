@@ -20,7 +20,7 @@ use crate::ledger::TxLedger;
 use crate::limits::{self, TxLimits};
 use crate::metrics::InstanceGuard;
 use crate::quota::threads::Backlog;
-use crate::quota::{Demand, Refused, Ticket};
+use crate::quota::{Demand, Refused, ReleaseLost, Ticket};
 
 /// A chaincode to run: its CCID, its code (loaded now or on first use) and the operator's limits for it.
 pub struct LoadedChaincode {
@@ -112,11 +112,18 @@ pub enum GuestOutcome {
 /// leaving a guest allocator to fail in some less legible way.
 pub struct MemoryLimiter {
     max_bytes: usize,
+    /// The largest linear memory granted so far: what the instance's teardown will have to give back.
+    peak: usize,
 }
 
 impl MemoryLimiter {
     pub fn new(max_bytes: usize) -> Self {
-        MemoryLimiter { max_bytes }
+        MemoryLimiter { max_bytes, peak: 0 }
+    }
+
+    /// Whether the instance's memory grew past what the pool keeps resident, so that ending it releases pages.
+    fn grew_past_resident(&self) -> bool {
+        self.peak > limits::KEEP_RESIDENT_MEMORY_BYTES
     }
 }
 
@@ -128,6 +135,7 @@ impl ResourceLimiter for MemoryLimiter {
                 self.max_bytes
             );
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 
@@ -165,7 +173,10 @@ pub async fn execute(
     let limiter = MemoryLimiter::new(cc.limits.memory_bytes);
     let state = TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone()));
     let (mut state, result) = match program {
-        Program::Wasm(pre) => run_wasm(engine, pre, &cc.limits, state).await,
+        Program::Wasm(pre) => match run_wasm(engine, pre, &cc.limits, state).await {
+            Ok(ended) => ended,
+            Err(lost) => return GuestOutcome::Failed(lost.to_string()),
+        },
         Program::Native(program) => program.run(state).await,
     };
     let response = match result {
@@ -186,12 +197,12 @@ async fn run_wasm(
     pre: &ChaincodePre<TxState>,
     limits: &TxLimits,
     state: TxState,
-) -> (TxState, Result<GuestResponse, String>) {
+) -> Result<(TxState, Result<GuestResponse, String>), ReleaseLost> {
     let is_init = state.ctx.is_init;
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.limiter);
     if let Err(e) = configure(&mut store, limits, engine.quota().threads.backlog()) {
-        return (store.into_data(), Err(format!("could not prepare the chaincode instance: {e:#}")));
+        return Ok((store.into_data(), Err(format!("could not prepare the chaincode instance: {e:#}"))));
     }
     let result = async {
         let instance = pre.instantiate_async(&mut store).await?;
@@ -203,7 +214,19 @@ async fn run_wasm(
     }
     .await;
     let result = result.map_err(|e| describe_failure(&e, limits));
-    (store.into_data(), result)
+    Ok((end_instance(engine, store).await?, result))
+}
+
+/// Ends the instance and hands back its state. One that grew past the resident size ends on the release thread
+/// ([`crate::quota::release`]), its transaction giving up its CPU turn meanwhile.
+async fn end_instance(engine: &WasmEngine, store: Store<TxState>) -> Result<TxState, ReleaseLost> {
+    if !store.data().limiter.grew_past_resident() {
+        return Ok(store.into_data());
+    }
+    if let Some(turn) = store.data().ledger.turn() {
+        turn.pause();
+    }
+    engine.quota().release.run(move || store.into_data()).await
 }
 
 /// What admitting a transaction of a chaincode with these limits reserves.
@@ -215,7 +238,8 @@ fn configure(store: &mut Store<TxState>, limits: &TxLimits, backlog: Backlog) ->
     store.set_fuel(limits.fuel)?;
     store.fuel_async_yield_interval(Some(limits::FUEL_YIELD_INTERVAL))?;
     // At every epoch (a tick, or a bump by a waiting chaincode or a woken task): end a guest past its run time, hand
-    // the CPU turn over when the scheduler says so, let the thread poll its woken tasks, else go on.
+    // the CPU turn over when the scheduler says so, let the thread poll its woken tasks (lending them the turn),
+    // else go on.
     let run_time = limits.run_time();
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |ctx| {
@@ -225,7 +249,7 @@ fn configure(store: &mut Store<TxState>, limits: &TxLimits, backlog: Backlog) ->
         } else if turn.should_yield() {
             Ok(UpdateDeadline::YieldCustom(1, Box::pin(turn.yield_now())))
         } else if backlog.waiting() {
-            Ok(UpdateDeadline::Yield(1))
+            Ok(UpdateDeadline::YieldCustom(1, Box::pin(turn.step_aside())))
         } else {
             Ok(UpdateDeadline::Continue(1))
         }

@@ -69,6 +69,12 @@ pub const REFUSAL_DELAY: Duration = Duration::from_millis(200);
 /// its CPU.
 pub const GUEST_THREAD_NICE: i32 = 10;
 
+/// Nice value of the thread that tears down instances which grew past [`KEEP_RESIDENT_MEMORY_BYTES`]: the lowest
+/// priority, so giving a memory bomb's pages back runs on CPU that guests leave idle and never delays a guest.
+/// Linux gives a nice-19 thread about 6% of a CPU against two busy nice-10 threads: teardowns are slowed under load,
+/// never stopped, and a transaction keeps its admission until its memory is back.
+pub const RELEASE_THREAD_NICE: i32 = 10;
+
 /// Worker threads of the network runtime: one per four CPUs, at least one. Reading, decoding and writing a
 /// message costs a few microseconds against a transaction's tens to hundreds, and guests have threads of their
 /// own; a network thread more than needed is one more thread for the kernel to wake per message.

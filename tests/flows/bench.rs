@@ -79,6 +79,14 @@ fn bench_quick_isolation_prints_every_attack_and_the_victim_never_fails() {
         let [p50, p99, quiet_p99, ratio, errors] = fields(l, &keys)[..] else { unreachable!() };
         assert_eq!(errors, 0.0, "the victim failed under the {attack} attack: {l}\n{stdout}");
         assert!(p50 > 0.0 && p50 <= p99 && quiet_p99 > 0.0 && ratio > 0.0, "{l}");
-        line(&stdout, &format!("isolation {attack}: host RSS "));
+        let rss = line(&stdout, &format!("isolation {attack}: host RSS "));
+        // Memory comes back: what may stay is the pool's resident share of the slots the attack used (64 bombs ×
+        // 2 MiB), never the bombs' memory.
+        let mb = |label: &str| -> f64 {
+            let before = rss.split(label).next().unwrap_or_default();
+            before.rsplit(|c: char| !c.is_ascii_digit()).find(|w| !w.is_empty()).and_then(|w| w.parse().ok()).unwrap()
+        };
+        let (before, settled) = (mb(" MB before"), mb(" MB settled"));
+        assert!(settled <= before + 256.0, "the host kept memory after the {attack} attack: {rss}");
     }
 }

@@ -10,6 +10,12 @@
 //! - at the end of its slice ([`limits::CPU_SLICE`]) when anyone waits, which shares the CPU among one
 //!   chaincode's own transactions.
 //!
+//! A guest that steps aside so that its thread can poll the tasks it was woken for (a new transaction, a peer's
+//! answer: [`super::threads`]) lends its turn meanwhile: a transaction of a chaincode running fewer guests that asks
+//! for a turn on that thread takes it at once. Without the loan it queued for a turn and waited for a second guest, on
+//! the other thread, to reach an epoch check: two waits instead of one, each up to the longest stretch a guest runs
+//! without a check (a `memory.fill` faulting in a MiB of fresh pages: half a millisecond).
+//!
 //! The time a guest holds turns is also what the run-time backstop measures: a guest's fate never depends on how
 //! busy the host is, only on what it does (fuel ends it first).
 
@@ -38,6 +44,8 @@ struct State {
     running: usize,
     chaincodes: HashMap<Arc<str>, Turns>,
     next_ticket: u64,
+    /// Turns lent by guests stepping aside (counted in `running`, not in their chaincode's): loan id and lender.
+    lent: Vec<(u64, Arc<str>)>,
 }
 
 #[derive(Default)]
@@ -60,6 +68,8 @@ struct Claim {
 #[derive(Default)]
 struct Clock {
     held_since: Option<Instant>,
+    /// The loan of this claim's turn while its guest steps aside.
+    lent: Option<u64>,
     /// Time spent holding turns before `held_since`, for the run-time backstop.
     ran: Duration,
 }
@@ -84,6 +94,9 @@ impl CpuTurns {
             if state.running < turns && nobody_waits {
                 state.running += 1;
                 state.chaincodes.entry(ccid.clone()).or_default().running += 1;
+                return;
+            }
+            if take_loan(&mut state, ccid) {
                 return;
             }
             let ticket = state.next_ticket;
@@ -115,6 +128,38 @@ impl CpuTurns {
         }
         forget_if_idle(&mut state, ccid);
         self.grant_next(&mut state);
+    }
+
+    /// Lends the turn `ccid`'s guest holds while it steps aside; the loan's id.
+    fn lend(&self, ccid: &Arc<str>) -> u64 {
+        let mut state = self.state.lock().expect("cpu turns lock");
+        let id = state.next_ticket;
+        state.next_ticket += 1;
+        if let Some(t) = state.chaincodes.get_mut(ccid) {
+            t.running -= 1;
+        }
+        forget_if_idle(&mut state, ccid);
+        state.lent.push((id, ccid.clone()));
+        id
+    }
+
+    /// Takes back the loan `id` unless a borrower took it; whether it did.
+    fn reclaim(&self, ccid: &Arc<str>, id: u64) -> bool {
+        let mut state = self.state.lock().expect("cpu turns lock");
+        let Some(at) = state.lent.iter().position(|(k, _)| *k == id) else { return false };
+        state.lent.swap_remove(at);
+        state.chaincodes.entry(ccid.clone()).or_default().running += 1;
+        true
+    }
+
+    /// Ends the loan `id` of a transaction that went away while stepping aside: its turn is free.
+    fn cancel_loan(&self, id: u64) {
+        let mut state = self.state.lock().expect("cpu turns lock");
+        if let Some(at) = state.lent.iter().position(|(k, _)| *k == id) {
+            state.lent.swap_remove(at);
+            state.running -= 1;
+            self.grant_next(&mut state);
+        }
     }
 
     /// Gives free turns to waiters, the chaincode running the fewest guests first, the earliest waiter of it first.
@@ -169,6 +214,19 @@ impl CpuTurns {
     }
 }
 
+/// Takes a turn lent by another chaincode that runs at least as many guests as `ccid` without it: with its loan
+/// it would run more.
+fn take_loan(state: &mut State, ccid: &Arc<str>) -> bool {
+    let running = |state: &State, k: &str| state.chaincodes.get(k).map_or(0, |t| t.running);
+    let mine = running(state, ccid);
+    let Some(at) = state.lent.iter().position(|(_, lender)| lender != ccid && running(state, lender) >= mine) else {
+        return false;
+    };
+    state.lent.swap_remove(at);
+    state.chaincodes.entry(ccid.clone()).or_default().running += 1;
+    true
+}
+
 fn forget_if_idle(state: &mut State, ccid: &str) {
     if state.chaincodes.get(ccid).is_some_and(|t| t.running == 0 && t.waiting.is_empty()) {
         state.chaincodes.remove(ccid);
@@ -216,6 +274,40 @@ impl Turn {
         since.is_some_and(|since| self.0.turns.should_yield(&self.0.ccid, since))
     }
 
+    /// Lends the turn while the guest's thread polls the tasks it was woken for, and returns the wait to take it
+    /// back (or, if a less served chaincode's transaction took it, for the next turn): for a guest to await at an
+    /// epoch check. Without a turn held it only yields.
+    pub fn step_aside(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let loan = {
+            let mut clock = self.clock();
+            match clock.held_since.take() {
+                Some(since) => {
+                    clock.ran += since.elapsed();
+                    let id = self.0.turns.lend(&self.0.ccid);
+                    clock.lent = Some(id);
+                    Some(id)
+                }
+                None => None,
+            }
+        };
+        let turn = self.clone();
+        async move {
+            YieldOnce(false).await;
+            let Some(id) = loan else { return };
+            let kept = turn.0.turns.reclaim(&turn.0.ccid, id);
+            {
+                let mut clock = turn.clock();
+                clock.lent = None;
+                if kept {
+                    clock.held_since = Some(Instant::now());
+                }
+            }
+            if !kept {
+                turn.resume().await;
+            }
+        }
+    }
+
     /// Gives the turn back and returns the wait for the next one, for a guest to await at an epoch check.
     pub fn yield_now(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.pause();
@@ -234,6 +326,24 @@ impl Turn {
     }
 }
 
+/// Pending once, woken at once: back of the thread's queue, behind the tasks it has to poll. (Tokio's `yield_now`
+/// wakes a yielded task only when its thread runs out of other work, which under load took tens of milliseconds,
+/// with the turn lent all along.)
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
 impl Claim {
     fn pause(&self) {
         let mut clock = self.clock.lock().expect("turn clock lock");
@@ -248,6 +358,9 @@ impl Claim {
 impl Drop for Claim {
     fn drop(&mut self) {
         self.pause();
+        if let Some(id) = self.clock.get_mut().map(|c| c.lent.take()).unwrap_or_default() {
+            self.turns.cancel_loan(id);
+        }
     }
 }
 
@@ -299,7 +412,8 @@ mod tests {
                 t
             }
         });
-        while cpu.load().1 < 2 {
+        // The kick follows the queueing, outside the lock.
+        while cpu.load().1 < 2 || kicks.load(Ordering::Relaxed) == 0 {
             tokio::task::yield_now().await;
         }
         assert_eq!(kicks.load(Ordering::Relaxed), 1);
@@ -328,6 +442,39 @@ mod tests {
         a.pause();
         assert!(a.ran() >= Duration::from_millis(5));
         c.resume().await;
+        assert_eq!(cpu.load(), (2, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_turn_lent_while_stepping_aside_goes_to_a_less_served_chaincode_and_the_lender_waits() {
+        let (cpu, _) = turns();
+        let a1 = cpu.claim("a");
+        let a2 = cpu.claim("a");
+        a1.resume().await;
+        a2.resume().await;
+        // A guest of A steps aside: a transaction of B takes the lent turn without queueing or waiting for A.
+        let back = a1.step_aside();
+        let b = cpu.claim("b");
+        tokio::time::timeout(Duration::from_secs(5), b.resume()).await.expect("the loan was taken at once");
+        assert_eq!(cpu.load(), (2, 0));
+        let lender = tokio::spawn(back);
+        while cpu.load().1 == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!lender.is_finished(), "A's guest queues for a turn again");
+        drop(b);
+        lender.await.unwrap();
+        // A loan nobody took is taken back; one of the lender's own chaincode is not taken.
+        let back = a1.step_aside();
+        let a3 = cpu.claim("a");
+        assert!(tokio::time::timeout(Duration::from_millis(10), a3.resume()).await.is_err());
+        back.await;
+        assert_eq!(cpu.load(), (2, 0));
+        // A transaction that goes away while its turn is lent frees the turn.
+        let back = a1.step_aside();
+        drop(back);
+        drop(a1);
+        a3.resume().await;
         assert_eq!(cpu.load(), (2, 0));
     }
 }

@@ -7,11 +7,14 @@
 //!   back while they wait on the peer and when a less served chaincode waits.
 //! - [`threads`]: the guest threads, a runtime apart from the sockets', so that busy guests never delay reading a
 //!   quiet chaincode's messages.
+//! - [`release`]: a thread at the lowest priority where instances that grew big are torn down, so giving their
+//!   memory back never holds a guest thread.
 //!
 //! Time is bounded per transaction by the execute timeout (the session) and the run-time backstop (the executor).
 
 pub mod admission;
 pub mod cpu;
+pub mod release;
 pub mod threads;
 
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use std::time::Duration;
 
 pub use admission::{Admission, Admitted, Capacity, Demand, Refused, Ticket};
 pub use cpu::{CpuTurns, Turn};
+pub use release::{Release, ReleaseLost};
 pub use threads::GuestThreads;
 
 use crate::limits;
@@ -74,11 +78,12 @@ impl QuotaConfig {
     }
 }
 
-/// The host's shares: admission, CPU turns and the threads the turns are on.
+/// The host's shares: admission, CPU turns, the threads the turns are on, and the thread big instances end on.
 pub struct Quota {
     pub admission: Arc<Admission>,
     pub cpu: Arc<CpuTurns>,
     pub threads: GuestThreads,
+    pub release: Release,
 }
 
 impl Quota {
@@ -87,7 +92,7 @@ impl Quota {
     pub fn start(config: &QuotaConfig, kick: Arc<dyn Fn() + Send + Sync>) -> std::io::Result<Self> {
         let threads = GuestThreads::new(config.threads(), kick.clone())?;
         let cpu = CpuTurns::new(threads.threads(), kick);
-        Ok(Quota { admission: Admission::new(config.capacity()), cpu, threads })
+        Ok(Quota { admission: Admission::new(config.capacity()), cpu, threads, release: Release::start()? })
     }
 }
 

@@ -38,7 +38,7 @@ impl GuestThreads {
             // A new transaction, or a peer's answer, is woken from the network runtime into the shared queue: a
             // worker busy with guests looks there before every task it polls, not every few dozen.
             .global_queue_interval(1)
-            .on_thread_start(lower_priority)
+            .on_thread_start(|| lower_priority_to(limits::GUEST_THREAD_NICE))
             .enable_time()
             .build()?;
         let handle = runtime.handle().clone();
@@ -96,12 +96,12 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Lowers the calling thread's priority (Linux: nice values are per thread). Raising a nice value needs no
-/// privilege; if it fails anyway the thread runs at normal priority, which costs latency, not correctness.
-fn lower_priority() {
+/// Lowers the calling thread's priority to `nice` (Linux: nice values are per thread). Raising a nice value needs
+/// no privilege; if it fails anyway the thread runs at normal priority, which costs latency, not correctness.
+pub(super) fn lower_priority_to(nice: i32) {
     let tid = rustix::thread::gettid();
     let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
-    if let Err(e) = rustix::process::setpriority_process(Some(tid), current.max(limits::GUEST_THREAD_NICE)) {
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), current.max(nice)) {
         tracing::debug!(error = %e, "guest thread keeps its priority");
     }
 }

@@ -177,13 +177,17 @@ pub async fn measure(victim_wasm_path: &Path, attacks: &[Attack], rounds: Rounds
         tokio::time::sleep(SETTLE).await;
         // Whether the host gives back what an attack made it take (guest memory above all).
         let mb = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+        let rss_after = process_rss(host.pid)?;
+        let (rss_settled, settled_in) = settled_rss(host.pid).await?;
         println!(
-            "isolation {}: host RSS {:.0} MB before, {:.0} MB under attack, {:.0} MB {} ms after",
+            "isolation {}: host RSS {:.0} MB before, {:.0} MB under attack, {:.0} MB {} ms after, {:.0} MB settled {} ms later",
             attack.name(),
             mb(rss_before),
             mb(rss_under),
-            mb(process_rss(host.pid)?),
-            SETTLE.as_millis()
+            mb(rss_after),
+            SETTLE.as_millis(),
+            mb(rss_settled),
+            settled_in.as_millis()
         );
     }
     let p99 = quiet_all.quantile(0.99);
@@ -237,4 +241,20 @@ async fn victim_round(conn: &PeerConnection, rounds: Rounds) -> Round {
     }
     conn.log().clear();
     round
+}
+
+/// The host's RSS once it stops falling (two samples 100 ms apart within 1 MB, or after 5 s), and how long that
+/// took: instances that grew big are torn down on a low-priority thread, so their pages come back over a few
+/// hundred milliseconds after an attack rather than at once.
+async fn settled_rss(pid: u32) -> anyhow::Result<(u64, Duration)> {
+    let started = Instant::now();
+    let mut last = process_rss(pid)?;
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = process_rss(pid)?;
+        if last.saturating_sub(now) < 1 << 20 || started.elapsed() > Duration::from_secs(5) {
+            return Ok((now, started.elapsed()));
+        }
+        last = now;
+    }
 }
