@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use reqwest::{StatusCode, Url};
-use serde::Deserialize;
 
 use crate::config::Config;
 
@@ -16,38 +15,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// timeout (300 s), so a stuck host fails the install with a reason of ours.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What the host says about an installed chaincode (the fields the builder uses).
-#[derive(Debug, Clone, Deserialize)]
-pub struct ChaincodeInfo {
-    pub ccid: String,
-    pub route: Route,
-    #[serde(default)]
-    pub tls: HostTls,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Route {
-    pub address: String,
-    #[serde(default)]
-    pub sni: Option<String>,
-    #[serde(default)]
-    pub shared_address: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct HostTls {
-    #[serde(default)]
-    pub enabled: bool,
-    #[serde(default)]
-    pub client_auth: bool,
-    #[serde(default)]
-    pub root_cert: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ApiError {
-    error: String,
-}
+pub use wasmcc_common::admin::ChaincodeInfo;
+use wasmcc_common::admin::ErrorBody;
 
 pub struct Admin {
     base: Url,
@@ -110,7 +79,7 @@ impl Admin {
             return self.json(response, &url).await.map(Some);
         }
         let body = response.bytes().await.unwrap_or_default();
-        match serde_json::from_slice::<ApiError>(&body) {
+        match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(_) => Ok(None),
             Err(_) => bail!(
                 "the host answered 404 Not Found to {url} without the admin API's error body ({}): is admin_url \
@@ -172,7 +141,7 @@ impl Admin {
             return Ok(response);
         }
         let body = response.bytes().await.unwrap_or_default();
-        let reason = serde_json::from_slice::<ApiError>(&body)
+        let reason = serde_json::from_slice::<ErrorBody>(&body)
             .map(|e| e.error)
             .unwrap_or_else(|_| String::from_utf8_lossy(&body).trim().to_owned());
         bail!("the host answered {status} to {url}: {}", one_line(&reason))

@@ -15,7 +15,9 @@ pub const ENV: &str = "WASMCC_BUILDER_CONFIG";
 
 /// The peer's own default is 3 s; a host that precompiles on first use or sits across a WAN needs more, and an
 /// absent or empty value is a trap (`docs/fabric-protocol.md` §9, pitfall 3), so the builder always writes one.
-pub const DEFAULT_DIAL_TIMEOUT: &str = "10s";
+pub fn default_dial_timeout() -> String {
+    wasmcc_common::connection::go_duration(wasmcc_common::connection::DIAL_TIMEOUT)
+}
 
 /// How the peer gets to the chaincode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -87,7 +89,7 @@ impl Config {
         if !(admin_url.starts_with("http://") || admin_url.starts_with("https://")) {
             bail!("{ENV}: admin_url {admin_url:?} must start with http:// or https://");
         }
-        let dial_timeout = raw.dial_timeout.unwrap_or_else(|| DEFAULT_DIAL_TIMEOUT.to_owned());
+        let dial_timeout = raw.dial_timeout.unwrap_or_else(default_dial_timeout);
         check_go_duration(&dial_timeout).with_context(|| format!("{ENV}: dial_timeout {dial_timeout:?}"))?;
         if raw.client_cert.is_some() != raw.client_key.is_some() {
             bail!("{ENV}: client_cert and client_key go together");

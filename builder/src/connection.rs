@@ -7,83 +7,65 @@
 //! address.
 
 use anyhow::bail;
-use serde::Serialize;
+use wasmcc_common::admin::ChaincodeInfo;
+use wasmcc_common::connection::ConnectionJson;
 
-use crate::admin::ChaincodeInfo;
 use crate::config::Config;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ConnectionJson {
-    pub address: String,
-    pub dial_timeout: String,
-    pub tls_required: bool,
-    pub client_auth_required: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub domain: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub root_cert: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_cert: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_key: Option<String>,
-}
-
-impl ConnectionJson {
-    pub fn new(info: &ChaincodeInfo, config: &Config) -> anyhow::Result<ConnectionJson> {
-        let tls = &info.tls;
-        let root_cert = if tls.enabled {
-            match config.root_cert.clone().or_else(|| tls.root_cert.clone()) {
-                Some(pem) => Some(pem),
-                None => bail!(
-                    "the host serves {} over TLS but reports no CA certificate: set root_cert in the builder \
-                     configuration",
-                    info.ccid
-                ),
-            }
-        } else {
-            None
-        };
-        let client_auth = tls.enabled && tls.client_auth;
-        let (client_cert, client_key) = if client_auth {
-            match (&config.client_cert, &config.client_key) {
-                (Some(cert), Some(key)) => (Some(cert.clone()), Some(key.clone())),
-                _ => bail!(
-                    "the host requires TLS client authentication for {}: set client_cert and client_key (the \
-                     peer's TLS client identity) in the builder configuration",
-                    info.ccid
-                ),
-            }
-        } else {
-            (None, None)
-        };
-        let shared = info.route.sni.as_ref().zip(config.shared_address.as_ref().or(info.route.shared_address.as_ref()));
-        let (address, domain) = match shared {
-            // The peer sets the TLS server name from `domain` only with client auth
-            // (docs/fabric-protocol.md §10 item 13).
-            Some((sni, shared_address)) if client_auth && config.use_sni => (shared_address.clone(), Some(sni.clone())),
-            _ => (with_host(&info.route.address, config.chaincode_host.as_deref())?, None),
-        };
-        Ok(ConnectionJson {
-            address,
-            dial_timeout: config.dial_timeout.clone(),
-            tls_required: tls.enabled,
-            client_auth_required: client_auth,
-            domain,
-            root_cert,
-            client_cert,
-            client_key,
-        })
-    }
+/// The connection.json for the chaincode the host described, as this builder's configuration asks.
+pub fn connection_json(info: &ChaincodeInfo, config: &Config) -> anyhow::Result<ConnectionJson> {
+    let tls = &info.tls;
+    let root_cert = if tls.enabled {
+        match config.root_cert.clone().or_else(|| tls.root_cert.clone()) {
+            Some(pem) => Some(pem),
+            None => bail!(
+                "the host serves {} over TLS but reports no CA certificate: set root_cert in the builder \
+                 configuration",
+                info.ccid
+            ),
+        }
+    } else {
+        None
+    };
+    let client_auth = tls.enabled && tls.client_auth;
+    let (client_cert, client_key) = if client_auth {
+        match (&config.client_cert, &config.client_key) {
+            (Some(cert), Some(key)) => (Some(cert.clone()), Some(key.clone())),
+            _ => bail!(
+                "the host requires TLS client authentication for {}: set client_cert and client_key (the \
+                 peer's TLS client identity) in the builder configuration",
+                info.ccid
+            ),
+        }
+    } else {
+        (None, None)
+    };
+    let shared = info.route.sni.as_ref().zip(config.shared_address.as_ref().or(info.route.shared_address.as_ref()));
+    let (address, domain) = match shared {
+        // The peer sets the TLS server name from `domain` only with client auth
+        // (docs/fabric-protocol.md §10 item 13).
+        Some((sni, shared_address)) if client_auth && config.use_sni => (shared_address.clone(), Some(sni.clone())),
+        _ => (with_host(&info.route.address, config.chaincode_host.as_deref())?, None),
+    };
+    Ok(ConnectionJson {
+        address,
+        dial_timeout: config.dial_timeout.clone(),
+        tls_required: tls.enabled,
+        client_auth_required: client_auth,
+        domain,
+        root_cert,
+        client_cert,
+        client_key,
+    })
 }
 
 /// `address` with its host replaced, keeping the port.
 fn with_host(address: &str, host: Option<&str>) -> anyhow::Result<String> {
     let Some(host) = host else { return Ok(address.to_owned()) };
-    let Some((_, port)) = address.rsplit_once(':') else {
-        bail!("the host reported the route {address:?}, which has no port");
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    Ok(if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") })
+    match wasmcc_common::connection::with_host(address, host) {
+        Some(address) => Ok(address),
+        None => bail!("the host reported the route {address:?}, which has no port"),
+    }
 }
 
 #[cfg(test)]
@@ -96,7 +78,7 @@ mod tests {
 
     fn info(tls: Value) -> ChaincodeInfo {
         serde_json::from_value(json!({
-            "ccid": "cc:ab",
+            "ccid": "cc:ab", "label": "cc", "module_hash": "ab", "module_size": 1,
             "route": {"address": "10.0.0.1:9101", "port": 9101, "sni": "cc-ab.chaincodes.wasmcc",
                       "shared_address": "10.0.0.1:9443"},
             "tls": tls,
@@ -116,7 +98,7 @@ mod tests {
 
     #[test]
     fn plaintext_has_real_booleans_and_a_dial_timeout() {
-        let c = ConnectionJson::new(&info(json!({"enabled": false})), &config(json!({"use_sni": true}))).unwrap();
+        let c = connection_json(&info(json!({"enabled": false})), &config(json!({"use_sni": true}))).unwrap();
         assert_eq!(
             json_of(&c),
             json!({"address": "10.0.0.1:9101", "dial_timeout": "10s", "tls_required": false,
@@ -126,13 +108,12 @@ mod tests {
 
     #[test]
     fn server_tls_uses_the_host_ca_or_the_override_and_never_a_domain() {
-        let c =
-            ConnectionJson::new(&info(json!({"enabled": true, "root_cert": "host-ca"})), &config(json!({}))).unwrap();
+        let c = connection_json(&info(json!({"enabled": true, "root_cert": "host-ca"})), &config(json!({}))).unwrap();
         let v = json_of(&c);
         assert_eq!((v["tls_required"].clone(), v["root_cert"].clone()), (json!(true), json!("host-ca")));
         assert!(v.get("domain").is_none() && v.get("client_key").is_none());
 
-        let c = ConnectionJson::new(
+        let c = connection_json(
             &info(json!({"enabled": true, "root_cert": "host-ca"})),
             &config(json!({"root_cert": PEM, "use_sni": true})),
         )
@@ -140,36 +121,36 @@ mod tests {
         assert_eq!(c.root_cert.as_deref(), Some(PEM));
         assert_eq!((c.address.as_str(), c.domain.as_deref()), ("10.0.0.1:9101", None));
 
-        let err = ConnectionJson::new(&info(json!({"enabled": true})), &config(json!({}))).unwrap_err();
+        let err = connection_json(&info(json!({"enabled": true})), &config(json!({}))).unwrap_err();
         assert!(err.to_string().contains("set root_cert"));
     }
 
     #[test]
     fn client_auth_needs_the_peer_identity_and_may_use_sni() {
         let tls = json!({"enabled": true, "client_auth": true, "root_cert": "ca"});
-        let err = ConnectionJson::new(&info(tls.clone()), &config(json!({}))).unwrap_err();
+        let err = connection_json(&info(tls.clone()), &config(json!({}))).unwrap_err();
         assert!(err.to_string().contains("set client_cert and client_key"));
 
         let identity = json!({"client_cert": PEM, "client_key": PEM});
-        let c = ConnectionJson::new(&info(tls.clone()), &config(identity.clone())).unwrap();
+        let c = connection_json(&info(tls.clone()), &config(identity.clone())).unwrap();
         assert_eq!((c.address.as_str(), c.domain.as_deref()), ("10.0.0.1:9101", None));
         assert!(c.client_auth_required && c.client_cert.is_some() && c.client_key.is_some());
 
         let mut sni = identity.clone();
         sni["use_sni"] = json!(true);
-        let c = ConnectionJson::new(&info(tls.clone()), &config(sni.clone())).unwrap();
+        let c = connection_json(&info(tls.clone()), &config(sni.clone())).unwrap();
         assert_eq!((c.address.as_str(), c.domain.as_deref()), ("10.0.0.1:9443", Some("cc-ab.chaincodes.wasmcc")));
 
         sni["shared_address"] = json!("wasmcc.example:443");
-        let c = ConnectionJson::new(&info(tls), &config(sni)).unwrap();
+        let c = connection_json(&info(tls), &config(sni)).unwrap();
         assert_eq!(c.address, "wasmcc.example:443");
     }
 
     #[test]
     fn chaincode_host_replaces_only_the_host() {
-        let c = ConnectionJson::new(&info(json!({})), &config(json!({"chaincode_host": "wasmcc.example"}))).unwrap();
+        let c = connection_json(&info(json!({})), &config(json!({"chaincode_host": "wasmcc.example"}))).unwrap();
         assert_eq!(c.address, "wasmcc.example:9101");
-        let c = ConnectionJson::new(&info(json!({})), &config(json!({"chaincode_host": "::1"}))).unwrap();
+        let c = connection_json(&info(json!({})), &config(json!({"chaincode_host": "::1"}))).unwrap();
         assert_eq!(c.address, "[::1]:9101");
     }
 }

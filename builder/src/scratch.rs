@@ -23,11 +23,11 @@ pub struct Metadata {
 impl Metadata {
     /// Reads `METADATA_DIR/metadata.json`, returning it with its raw bytes (which upload mode needs verbatim).
     pub fn read(metadata_dir: &Path) -> anyhow::Result<(Metadata, Vec<u8>)> {
-        let path = metadata_dir.join(wasmcc_package::METADATA_FILE);
+        let path = metadata_dir.join(wasmcc_common::package::METADATA_FILE);
         let raw = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let metadata: Metadata = serde_json::from_slice(&raw)
             .with_context(|| format!("{} is not valid package metadata", path.display()))?;
-        wasmcc_package::check_label(&metadata.label).with_context(|| format!("{}", path.display()))?;
+        wasmcc_common::package::check_label(&metadata.label).with_context(|| format!("{}", path.display()))?;
         Ok((metadata, raw))
     }
 
@@ -35,7 +35,7 @@ impl Metadata {
     /// wasm package with another defect is claimed and build reports the defect, instead of the peer silently
     /// falling back to a docker build.
     pub fn is_wasm_package(metadata_dir: &Path) -> bool {
-        std::fs::read(metadata_dir.join(wasmcc_package::METADATA_FILE))
+        std::fs::read(metadata_dir.join(wasmcc_common::package::METADATA_FILE))
             .ok()
             .and_then(|raw| serde_json::from_slice::<Metadata>(&raw).ok())
             .is_some_and(|m| m.is_wasm())
@@ -43,7 +43,7 @@ impl Metadata {
 
     /// Whether this builder handles the package: `type` "wasm" in any case, like the stock builders' checks.
     pub fn is_wasm(&self) -> bool {
-        self.kind.eq_ignore_ascii_case(wasmcc_package::PACKAGE_TYPE)
+        self.kind.eq_ignore_ascii_case(wasmcc_common::package::PACKAGE_TYPE)
     }
 }
 
@@ -60,14 +60,16 @@ pub fn ccid_from_source_dir(source_dir: &Path, label: &str) -> anyhow::Result<St
         None => bail!(
             "scratch directory name {name:?} does not match label {label:?}: expected \
              fabric-{}-<64 hex digits><digits>, as the peer names it for this package",
-            wasmcc_package::sanitize(label)
+            wasmcc_common::package::sanitize(label)
         ),
     }
 }
 
 fn ccid_from_scratch_name(name: &str, label: &str) -> Option<String> {
-    let rest =
-        name.strip_prefix("fabric-")?.strip_prefix(wasmcc_package::sanitize(label).as_str())?.strip_prefix('-')?;
+    let rest = name
+        .strip_prefix("fabric-")?
+        .strip_prefix(wasmcc_common::package::sanitize(label).as_str())?
+        .strip_prefix('-')?;
     let hash = rest.get(..64)?;
     let suffix = &rest[64..];
     let is_hash = hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
-use wasmcc_package::{INDEX_DIR, WASM_FILE};
+use wasmcc_common::package::{INDEX_DIR, WASM_FILE};
 
 use crate::admin::{Admin, ChaincodeInfo};
 use crate::config::{Config, Mode, ENV};
-use crate::connection::ConnectionJson;
+use crate::connection::connection_json;
 use crate::launcher;
 use crate::scratch::{self, Metadata};
 
@@ -66,13 +66,13 @@ fn build_with(args: &[PathBuf], config: &Config) -> anyhow::Result<()> {
         // configuration, so it gets what it needs from here.
         launcher::Record::new(&ccid, config).write(output)?;
     } else {
-        let connection = ConnectionJson::new(&info, config)?;
+        let connection = connection_json(&info, config)?;
         let json = serde_json::to_vec_pretty(&connection).context("encoding connection.json")?;
         // It may hold the peer's TLS client key.
         write_private(&output.join(CONNECTION_FILE), &json)?;
     }
     copy_tree(&source.join("META-INF").join(STATEDB), &output.join(STATEDB))?;
-    let metadata_copy = output.join(wasmcc_package::METADATA_FILE);
+    let metadata_copy = output.join(wasmcc_common::package::METADATA_FILE);
     fs::write(&metadata_copy, &raw_metadata).with_context(|| format!("writing {}", metadata_copy.display()))?;
     Ok(())
 }
@@ -262,9 +262,9 @@ fn rebuild_package(
             return Err(not_ours(format!("it holds {}, which wasmcc never packages", relative.display())));
         }
     }
-    let code = wasmcc_package::code_tar_gz(wasm, &indexes).map_err(|e| not_ours(e.to_string()))?;
-    let package = wasmcc_package::write_package(raw_metadata, &code)?;
-    let rebuilt = wasmcc_package::package_id(label, &package);
+    let code = wasmcc_common::package::code_tar_gz(wasm, &indexes).map_err(|e| not_ours(e.to_string()))?;
+    let package = wasmcc_common::package::write_package(raw_metadata, &code)?;
+    let rebuilt = wasmcc_common::package::package_id(label, &package);
     if rebuilt != ccid {
         return Err(not_ours(format!("its contents repackaged give {rebuilt}")));
     }
@@ -340,10 +340,10 @@ mod tests {
     impl Scratch {
         fn new(label: &str, indexes: &[(&str, &str)]) -> Scratch {
             let idx: Vec<_> = indexes.iter().map(|(n, b)| (n.to_string(), b.as_bytes().to_vec())).collect();
-            let package = wasmcc_package::package(label, WASM, &idx).unwrap();
-            let ccid = wasmcc_package::package_id(label, &package);
+            let package = wasmcc_common::package::package(label, WASM, &idx).unwrap();
+            let ccid = wasmcc_common::package::package_id(label, &package);
             let dir = tempfile::tempdir().unwrap();
-            let root = dir.path().join(format!("fabric-{}123", wasmcc_package::sanitize(&ccid)));
+            let root = dir.path().join(format!("fabric-{}123", wasmcc_common::package::sanitize(&ccid)));
             for sub in ["src", "metadata", "bld", "release"] {
                 fs::create_dir_all(root.join(sub)).unwrap();
             }
@@ -353,7 +353,8 @@ mod tests {
                 fs::create_dir_all(path.parent().unwrap()).unwrap();
                 fs::write(path, body).unwrap();
             }
-            fs::write(root.join("metadata/metadata.json"), wasmcc_package::metadata_json(label).unwrap()).unwrap();
+            fs::write(root.join("metadata/metadata.json"), wasmcc_common::package::metadata_json(label).unwrap())
+                .unwrap();
             Scratch { _dir: dir, root, ccid }
         }
 
@@ -383,7 +384,7 @@ mod tests {
         let raw = fs::read(s.root.join("metadata/metadata.json")).unwrap();
         let src = s.root.join("src");
         let pkg = rebuild_package(&src, WASM, &raw, "cc_1.0", &s.ccid).unwrap();
-        assert_eq!(wasmcc_package::package_id("cc_1.0", &pkg), s.ccid);
+        assert_eq!(wasmcc_common::package::package_id("cc_1.0", &pkg), s.ccid);
 
         let other = format!("cc_1.0:{HASH}");
         let err = rebuild_package(&src, WASM, &raw, "cc_1.0", &other).unwrap_err().to_string();
@@ -457,7 +458,7 @@ mod tests {
         }
         let uploads = f.uploads.lock().unwrap();
         assert_eq!(uploads.len(), 1, "the second upload-mode build found the chaincode on the host");
-        assert_eq!(wasmcc_package::package_id("cc", &uploads[0]), s.ccid);
+        assert_eq!(wasmcc_common::package::package_id("cc", &uploads[0]), s.ccid);
         assert_eq!(f.lookups.lock().unwrap().len(), 4, "every build asked the host first");
     }
 
@@ -527,7 +528,7 @@ mod tests {
         let current = || Ok(config(serde_json::json!({"admin_url": admin_url, "admin_token": fake::TOKEN})));
         // A build output from before builds recorded anything for run: the current configuration is used whole.
         let s = Scratch::new("cc", &[]);
-        fs::write(s.root.join("bld/metadata.json"), wasmcc_package::metadata_json("cc").unwrap()).unwrap();
+        fs::write(s.root.join("bld/metadata.json"), wasmcc_common::package::metadata_json("cc").unwrap()).unwrap();
         let chaincode = run_metadata(&s, &s.ccid);
         let args = s.args(&["bld", "run"]);
 

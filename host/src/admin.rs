@@ -19,7 +19,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -29,31 +28,7 @@ use crate::launcher::{dial_peer, LaunchSpec};
 use crate::registry::{InstallError, Registry};
 use crate::store::ChaincodeRecord;
 
-/// What the API says about one chaincode (docs/admin-api.md, `ChaincodeInfo`).
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct ChaincodeInfo {
-    pub ccid: String,
-    pub label: String,
-    pub module_hash: String,
-    pub module_size: u64,
-    pub route: RouteInfo,
-    pub tls: TlsInfo,
-}
-
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct RouteInfo {
-    pub address: String,
-    pub port: u16,
-    pub sni: Option<String>,
-    pub shared_address: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, Default)]
-pub struct TlsInfo {
-    pub enabled: bool,
-    pub client_auth: bool,
-    pub root_cert: Option<String>,
-}
+pub use wasmcc_common::admin::{ChaincodeInfo, RouteInfo, TlsInfo};
 
 /// How the API is reached and guarded.
 #[derive(Clone)]
@@ -101,7 +76,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(serde_json::json!({ "error": self.message }))).into_response();
+        let mut response = (self.status, Json(wasmcc_common::admin::ErrorBody { error: self.message })).into_response();
         if let Some(after) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
         }
@@ -181,31 +156,6 @@ async fn upload_slot(s: &AdminState, remote: Remote) -> Result<OwnedSemaphorePer
     audit::upload_refused(remote, StatusCode::SERVICE_UNAVAILABLE.as_u16(), &busy);
     let retry_after = Some(wait.max(Duration::from_secs(1)));
     Err(ApiError { retry_after, ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, busy) })
-}
-
-impl ChaincodeInfo {
-    /// The connection.json a peer needs to dial this chaincode: with client auth and a shared port, the shared
-    /// address with `domain` = the SNI name; otherwise the chaincode's own port. `peer` is the peer's client
-    /// identity, required when the endpoint demands client certificates.
-    pub fn connection_json(
-        &self,
-        peer: Option<&crate::connection_json::PeerConfig>,
-    ) -> Result<crate::connection_json::ConnectionJson, crate::connection_json::ConnectionJsonError> {
-        use crate::connection_json::{ConnectionJson, TlsInfo as RouteTls};
-        let Some(root_cert) = self.tls.root_cert.clone().filter(|_| self.tls.enabled) else {
-            return ConnectionJson::for_route(self.route.address.clone(), None, peer);
-        };
-        let shared = match (&self.route.shared_address, &self.route.sni) {
-            (Some(address), Some(sni)) if self.tls.client_auth => Some((address.clone(), sni.clone())),
-            _ => None,
-        };
-        let (address, domain) = match shared {
-            Some((address, sni)) => (address, Some(sni)),
-            None => (self.route.address.clone(), None),
-        };
-        let tls = RouteTls { root_cert, client_auth_required: self.tls.client_auth, domain };
-        ConnectionJson::for_route(address, Some(&tls), peer)
-    }
 }
 
 /// The public view of a record: its route as a peer would dial it.

@@ -57,7 +57,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::limits::TxLimits;
 use crate::quota::QuotaConfig;
@@ -348,11 +347,6 @@ impl TlsConfig {
             client_ca: self.client_ca.clone(),
         }
     }
-}
-
-/// `label:sha256(bytes)`: the peer's package ID formula.
-pub fn ccid_of(label: &str, bytes: &[u8]) -> String {
-    format!("{label}:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 #[cfg(test)]

@@ -1,41 +1,14 @@
-//! The connection.json a peer reads to dial a chaincode (`docs/fabric-protocol.md` §7 and §9 pitfalls 1–3).
-//!
-//! The peer decodes it with Go's `encoding/json`, which is strict about types where the official docs are wrong:
-//! `tls_required` and `client_auth_required` must be JSON booleans (a string "true" fails the launch), and
-//! `dial_timeout` must be a non-empty Go duration string. PEMs go in as text, not file paths. `domain` is written
-//! only with client auth, the only case where the peer uses it (it then becomes the TLS server name, which is how a
-//! shared port routes by SNI).
+//! The connection.json the host writes for a route (the format itself: [`wasmcc_common::connection`]): which TLS
+//! fields a route needs, and the checks that catch a route the peer could not use. `domain` is written only with
+//! client auth, the only case where the peer uses it (it then becomes the TLS server name, which is how a shared
+//! port routes by SNI).
 
 use std::path::Path;
-use std::time::Duration;
+
+use wasmcc_common::admin::ChaincodeInfo;
+pub use wasmcc_common::connection::{go_duration, ConnectionJson, DIAL_TIMEOUT};
 
 use crate::tls::{check_key_pair, PemRole, PemSource, TlsError};
-
-/// What wasmcc writes unless told otherwise: long enough for a TLS handshake on a loaded host, short enough that a
-/// misrouted chaincode fails a proposal quickly. (The peer's own default, 3 s, applies only when the key is absent.)
-pub const DEFAULT_DIAL_TIMEOUT: &str = "10s";
-
-/// connection.json as the peer parses it. Serialize with [`ConnectionJson::to_json`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ConnectionJson {
-    /// `host:port` the peer dials.
-    pub address: String,
-    /// A Go duration string ("10s", "500ms").
-    pub dial_timeout: String,
-    pub tls_required: bool,
-    pub client_auth_required: bool,
-    /// The CA that verifies the *chaincode server's* certificate (the docs call it the peer's root: it is not).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub root_cert: Option<String>,
-    /// The peer's client certificate for mutual TLS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_cert: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_key: Option<String>,
-    /// The TLS server name the peer sends and verifies; honoured only with client auth.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub domain: Option<String>,
-}
 
 /// How a route's TLS looks from the peer's side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,70 +65,52 @@ pub enum ConnectionJsonError {
     MissingPeerIdentity,
 }
 
-impl ConnectionJson {
-    /// The connection.json for a route at `address`: plaintext when `tls` is `None`; with client auth, `peer`'s
-    /// identity is embedded. A peer identity without client auth is left out (the endpoint would not ask for it).
-    pub fn for_route(
-        address: impl Into<String>,
-        tls: Option<&TlsInfo>,
-        peer: Option<&PeerConfig>,
-    ) -> Result<ConnectionJson, ConnectionJsonError> {
-        let address = address.into();
-        check_address(&address)?;
-        let mut json = ConnectionJson {
-            address,
-            dial_timeout: DEFAULT_DIAL_TIMEOUT.to_owned(),
-            tls_required: false,
-            client_auth_required: false,
-            root_cert: None,
-            client_cert: None,
-            client_key: None,
-            domain: None,
-        };
-        let Some(tls) = tls else { return Ok(json) };
-        json.tls_required = true;
-        json.root_cert = Some(tls.root_cert.clone());
-        if !tls.client_auth_required {
-            if let Some(domain) = &tls.domain {
-                return Err(ConnectionJsonError::DomainWithoutClientAuth(domain.clone()));
-            }
-            return Ok(json);
+/// The connection.json for a route at `address`: plaintext when `tls` is `None`; with client auth, `peer`'s
+/// identity is embedded. A peer identity without client auth is left out (the endpoint would not ask for it).
+pub fn for_route(
+    address: impl Into<String>,
+    tls: Option<&TlsInfo>,
+    peer: Option<&PeerConfig>,
+) -> Result<ConnectionJson, ConnectionJsonError> {
+    let address = address.into();
+    if !wasmcc_common::connection::is_host_port(&address) {
+        return Err(ConnectionJsonError::BadAddress(address));
+    }
+    let mut json = ConnectionJson::plaintext(address);
+    let Some(tls) = tls else { return Ok(json) };
+    json.tls_required = true;
+    json.root_cert = Some(tls.root_cert.clone());
+    if !tls.client_auth_required {
+        if let Some(domain) = &tls.domain {
+            return Err(ConnectionJsonError::DomainWithoutClientAuth(domain.clone()));
         }
-        let peer = peer.ok_or(ConnectionJsonError::MissingPeerIdentity)?;
-        json.client_auth_required = true;
-        json.client_cert = Some(peer.client_cert.clone());
-        json.client_key = Some(peer.client_key.clone());
-        json.domain = tls.domain.clone();
-        Ok(json)
+        return Ok(json);
     }
-
-    pub fn with_dial_timeout(mut self, timeout: Duration) -> ConnectionJson {
-        self.dial_timeout = go_duration(timeout);
-        self
-    }
-
-    /// Pretty JSON, for a file an operator may read.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("connection.json has only strings and booleans")
-    }
+    let peer = peer.ok_or(ConnectionJsonError::MissingPeerIdentity)?;
+    json.client_auth_required = true;
+    json.client_cert = Some(peer.client_cert.clone());
+    json.client_key = Some(peer.client_key.clone());
+    json.domain = tls.domain.clone();
+    Ok(json)
 }
 
-/// A duration as Go's `time.ParseDuration` reads it, in the largest exact unit.
-pub fn go_duration(d: Duration) -> String {
-    match (d.subsec_nanos(), d.as_secs()) {
-        (0, s) => format!("{s}s"),
-        (n, _) if n % 1_000_000 == 0 => format!("{}ms", d.as_millis()),
-        _ => format!("{}ns", d.as_nanos()),
-    }
-}
-
-/// Go splits `address` at its last colon (IPv6 in brackets); catch a missing or non-numeric port here rather than
-/// at the peer's launch.
-fn check_address(address: &str) -> Result<(), ConnectionJsonError> {
-    match address.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
-        _ => Err(ConnectionJsonError::BadAddress(address.to_owned())),
-    }
+/// The connection.json a peer needs to dial the chaincode the admin API described: with client auth and a shared
+/// port, the shared address with `domain` = the SNI name; otherwise the chaincode's own port. `peer` is the peer's
+/// client identity, required when the endpoint demands client certificates.
+pub fn for_chaincode(info: &ChaincodeInfo, peer: Option<&PeerConfig>) -> Result<ConnectionJson, ConnectionJsonError> {
+    let Some(root_cert) = info.tls.root_cert.clone().filter(|_| info.tls.enabled) else {
+        return for_route(info.route.address.clone(), None, peer);
+    };
+    let shared = match (&info.route.shared_address, &info.route.sni) {
+        (Some(address), Some(sni)) if info.tls.client_auth => Some((address.clone(), sni.clone())),
+        _ => None,
+    };
+    let (address, domain) = match shared {
+        Some((address, sni)) => (address, Some(sni)),
+        None => (info.route.address.clone(), None),
+    };
+    let tls = TlsInfo { root_cert, client_auth_required: info.tls.client_auth, domain };
+    for_route(address, Some(&tls), peer)
 }
 
 #[cfg(test)]
@@ -183,7 +138,7 @@ mod tests {
 
     #[test]
     fn plaintext_has_booleans_and_a_dial_timeout_string() {
-        let map = json_of(&ConnectionJson::for_route("10.0.0.5:9999", None, Some(&peer())).unwrap());
+        let map = json_of(&for_route("10.0.0.5:9999", None, Some(&peer())).unwrap());
         assert_eq!(map["address"], Value::String("10.0.0.5:9999".into()));
         assert_eq!(map["dial_timeout"], Value::String("10s".into()));
         assert_eq!(map["tls_required"], Value::Bool(false));
@@ -194,7 +149,7 @@ mod tests {
     #[test]
     fn mutual_tls_with_domain_embeds_pem_text_and_domain() {
         let peer = peer();
-        let c = ConnectionJson::for_route("host:7052", Some(&tls(true, Some("cc-1.cc.test"))), Some(&peer)).unwrap();
+        let c = for_route("host:7052", Some(&tls(true, Some("cc-1.cc.test"))), Some(&peer)).unwrap();
         let map = json_of(&c);
         assert_eq!(map["tls_required"], Value::Bool(true));
         assert_eq!(map["client_auth_required"], Value::Bool(true));
@@ -207,7 +162,7 @@ mod tests {
 
     #[test]
     fn server_only_tls_has_no_client_identity_and_no_domain() {
-        let map = json_of(&ConnectionJson::for_route("host:7052", Some(&tls(false, None)), Some(&peer())).unwrap());
+        let map = json_of(&for_route("host:7052", Some(&tls(false, None)), Some(&peer())).unwrap());
         assert_eq!(map["tls_required"], Value::Bool(true));
         assert_eq!(map["client_auth_required"], Value::Bool(false));
         for absent in ["client_cert", "client_key", "domain"] {
@@ -217,14 +172,14 @@ mod tests {
 
     #[test]
     fn inconsistent_routes_are_refused() {
-        let err = ConnectionJson::for_route("h:1", Some(&tls(false, Some("d.test"))), None).unwrap_err();
+        let err = for_route("h:1", Some(&tls(false, Some("d.test"))), None).unwrap_err();
         assert_eq!(err, ConnectionJsonError::DomainWithoutClientAuth("d.test".into()));
-        let err = ConnectionJson::for_route("h:1", Some(&tls(true, None)), None).unwrap_err();
+        let err = for_route("h:1", Some(&tls(true, None)), None).unwrap_err();
         assert_eq!(err, ConnectionJsonError::MissingPeerIdentity);
         for bad in ["host", "host:", ":7052", "host:port", "host:70520"] {
-            assert!(ConnectionJson::for_route(bad, None, None).is_err(), "{bad}");
+            assert!(for_route(bad, None, None).is_err(), "{bad}");
         }
-        assert!(ConnectionJson::for_route("[::1]:7052", None, None).is_ok());
+        assert!(for_route("[::1]:7052", None, None).is_ok());
     }
 
     #[test]
@@ -234,14 +189,5 @@ mod tests {
         assert!(err.to_string().contains("peer client certificate"), "{err}");
         let err = PeerConfig::from_pem(&a.client_cert, "not a key").unwrap_err();
         assert!(err.to_string().contains("peer client key"), "{err}");
-    }
-
-    #[test]
-    fn dial_timeouts_are_go_durations() {
-        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1500ms");
-        assert_eq!(go_duration(Duration::from_nanos(1_000_001)), "1000001ns");
-        let c = ConnectionJson::for_route("h:1", None, None).unwrap().with_dial_timeout(Duration::from_millis(500));
-        assert_eq!(json_of(&c)["dial_timeout"], Value::String("500ms".into()));
     }
 }

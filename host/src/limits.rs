@@ -48,7 +48,8 @@ pub const CPU_SLICE: Duration = Duration::from_millis(2);
 /// Launcher mode: how long to wait for the peer's listener to accept the connection. The peer's
 /// `chaincode.startuptimeout` (300 s) covers the whole launch; failing a dead address fast lets `bin/run` report it
 /// while the peer still waits.
-pub const LAUNCH_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The same bound a peer gives itself to dial a chaincode ([`wasmcc_common::connection::DIAL_TIMEOUT`]).
+pub const LAUNCH_DIAL_TIMEOUT: Duration = wasmcc_common::connection::DIAL_TIMEOUT;
 
 /// Launcher mode: HTTP/2 keepalive as the Go shim sets it as a client (60 s, 20 s timeout). Pinging more often than
 /// every 60 s gets the connection closed by the peer's server (too_many_pings, `docs/fabric-protocol.md` §9,
@@ -327,9 +328,9 @@ pub const MAX_UNPACKED_BYTES: usize = MAX_MODULE_BYTES + 16 * 1024 * 1024;
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 
 /// Longest package label, in bytes: every file name made from a label (`<label>.<64 hex>.tar.gz` here, the builder
-/// scratch directory on the peer) must fit 255 bytes. The rule lives with the label rule in `wasmcc-package`, which
+/// scratch directory on the peer) must fit 255 bytes. The rule lives with the label rule in `wasmcc-common`, which
 /// the host, `wasmcc package`/`check` and the builder share; the reasoning for 128 is there.
-pub const MAX_LABEL_BYTES: usize = wasmcc_package::MAX_LABEL_BYTES;
+pub const MAX_LABEL_BYTES: usize = wasmcc_common::package::MAX_LABEL_BYTES;
 
 /// Most entries `code.tar.gz` may hold (the module, CouchDB indexes and their directories). A chaincode has a
 /// handful of indexes; the bound keeps a tar of millions of empty entries from costing unbounded work.

@@ -165,7 +165,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (Some(cert), Some(key)) => Some(PeerConfig::from_files(&cert, &key)?),
                 _ => None,
             };
-            let json = info.connection_json(peer.as_ref()).with_context(|| {
+            let json = wasmcc_host::connection_json::for_chaincode(&info, peer.as_ref()).with_context(|| {
                 if peer.is_none() && info.tls.client_auth {
                     "the chaincode endpoint requires client auth: give the peer's --peer-cert and --peer-key"
                 } else {

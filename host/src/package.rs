@@ -1,6 +1,6 @@
 //! Fabric chaincode packages: making them, naming them (CCID) and reading them safely.
 //!
-//! Making is delegated to `wasmcc-package`, which the external builder shares: the builder re-creates the package
+//! Making is delegated to `wasmcc-common`, which the external builder shares: the builder re-creates the package
 //! bytes to learn its CCID, so both must write the very same bytes (`docs/fabric-protocol.md` §9, pitfall 11).
 //!
 //! Reading takes bytes from an untrusted uploader. Everything is bounded before it is expanded: the package size,
@@ -17,7 +17,7 @@ use tar::EntryType;
 
 use crate::limits;
 
-pub use wasmcc_package::{CODE_FILE, INDEX_DIR, METADATA_FILE, PACKAGE_TYPE, WASM_FILE};
+pub use wasmcc_common::package::{CODE_FILE, INDEX_DIR, METADATA_FILE, PACKAGE_TYPE, WASM_FILE};
 
 /// A package as read, with the CCID the peer computes for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,26 +92,26 @@ pub fn write_package(label: &str, wasm: &[u8], indexes: &[(String, Vec<u8>)]) ->
     for (name, json) in indexes {
         check_index_json(name, json)?;
     }
-    wasmcc_package::package(label, wasm, indexes).map_err(|e| match e {
-        wasmcc_package::PackageError::InvalidLabel(label) => PackageError::BadLabel { label },
-        wasmcc_package::PackageError::LabelTooLong(length) => label_too_long(length),
-        wasmcc_package::PackageError::InvalidIndexName(name) => PackageError::BadIndexName { name },
-        wasmcc_package::PackageError::DuplicateIndex(name) => {
+    wasmcc_common::package::package(label, wasm, indexes).map_err(|e| match e {
+        wasmcc_common::package::PackageError::InvalidLabel(label) => PackageError::BadLabel { label },
+        wasmcc_common::package::PackageError::LabelTooLong(length) => label_too_long(length),
+        wasmcc_common::package::PackageError::InvalidIndexName(name) => PackageError::BadIndexName { name },
+        wasmcc_common::package::PackageError::DuplicateIndex(name) => {
             PackageError::DuplicateEntry { entry: format!("{INDEX_DIR}/{name}"), what: CODE }
         }
-        wasmcc_package::PackageError::Io(e) => PackageError::Write(e),
+        wasmcc_common::package::PackageError::Io(e) => PackageError::Write(e),
     })
 }
 
 /// The package ID the peer computes: `label:` + lowercase hex SHA-256 of the package file.
 pub fn ccid(label: &str, package: &[u8]) -> String {
-    wasmcc_package::package_id(label, package)
+    wasmcc_common::package::package_id(label, package)
 }
 
 /// Refuses a label the peer would refuse at install, or one too long for the file names made from it.
 pub fn check_label(label: &str) -> Result<(), PackageError> {
-    wasmcc_package::check_label(label).map_err(|e| match e {
-        wasmcc_package::PackageError::LabelTooLong(length) => label_too_long(length),
+    wasmcc_common::package::check_label(label).map_err(|e| match e {
+        wasmcc_common::package::PackageError::LabelTooLong(length) => label_too_long(length),
         _ => PackageError::BadLabel { label: label.to_owned() },
     })
 }

@@ -232,7 +232,7 @@ fn sync_dir(path: &Path) -> Result<(), StoreError> {
 fn file_stem(ccid: &str) -> Result<String, StoreError> {
     let (label, hash) = ccid.split_once(':').ok_or_else(|| StoreError::BadCcid(ccid.into()))?;
     // The package crate's label rule (characters and length) is the one every label passes.
-    let label_ok = wasmcc_package::check_label(label).is_ok();
+    let label_ok = wasmcc_common::package::check_label(label).is_ok();
     let hash_ok = hash.len() == 64 && hash.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
     if !(label_ok && hash_ok) {
         return Err(StoreError::BadCcid(ccid.into()));
@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn ccids_that_could_escape_are_refused() {
-        let too_long = format!("{}:{}", "a".repeat(wasmcc_package::MAX_LABEL_BYTES + 1), "a".repeat(64));
+        let too_long = format!("{}:{}", "a".repeat(wasmcc_common::package::MAX_LABEL_BYTES + 1), "a".repeat(64));
         for bad in ["../x:aa", "a", &format!("../a:{}", "a".repeat(64)), &format!("a:{}", "A".repeat(64)), &too_long] {
             assert!(file_stem(bad).is_err(), "{bad}");
         }

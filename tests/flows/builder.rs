@@ -47,8 +47,8 @@ struct Pkg {
 impl Pkg {
     fn new(label: &str, wasm: Vec<u8>, indexes: &[(&str, &str)]) -> Pkg {
         let indexes: Vec<_> = indexes.iter().map(|(n, b)| (n.to_string(), b.as_bytes().to_vec())).collect();
-        let bytes = wasmcc_package::package(label, &wasm, &indexes).unwrap();
-        let ccid = wasmcc_package::package_id(label, &bytes);
+        let bytes = wasmcc_common::package::package(label, &wasm, &indexes).unwrap();
+        let ccid = wasmcc_common::package::package_id(label, &bytes);
         Pkg { label: label.to_owned(), ccid, bytes, wasm, indexes }
     }
 }
@@ -72,19 +72,19 @@ impl Peer {
     /// (the untarred code), `metadata/metadata.json` (the raw bytes), `bld/` and `release/`, all 0700.
     fn scratch(&self, ccid: &str, pkg: &Pkg) -> PathBuf {
         let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos();
-        let root = self.tmp.path().join(format!("fabric-{}{}", wasmcc_package::sanitize(ccid), nanos));
+        let root = self.tmp.path().join(format!("fabric-{}{}", wasmcc_common::package::sanitize(ccid), nanos));
         for sub in ["src", "metadata", "bld", "release"] {
             std::fs::create_dir_all(root.join(sub)).unwrap();
             std::fs::set_permissions(root.join(sub), std::fs::Permissions::from_mode(0o700)).unwrap();
         }
-        std::fs::write(root.join("src").join(wasmcc_package::WASM_FILE), &pkg.wasm).unwrap();
+        std::fs::write(root.join("src").join(wasmcc_common::package::WASM_FILE), &pkg.wasm).unwrap();
         for (name, body) in &pkg.indexes {
-            let path = root.join("src").join(wasmcc_package::INDEX_DIR).join(name);
+            let path = root.join("src").join(wasmcc_common::package::INDEX_DIR).join(name);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, body).unwrap();
         }
-        let metadata = wasmcc_package::metadata_json(&pkg.label).unwrap();
-        std::fs::write(root.join("metadata").join(wasmcc_package::METADATA_FILE), metadata).unwrap();
+        let metadata = wasmcc_common::package::metadata_json(&pkg.label).unwrap();
+        std::fs::write(root.join("metadata").join(wasmcc_common::package::METADATA_FILE), metadata).unwrap();
         root
     }
 
@@ -193,7 +193,7 @@ async fn upload_mode_installs_the_package_on_the_host() {
     transact(&info.route.address, &pkg.ccid, b"1").await;
 
     // A package wasmcc did not make cannot be rebuilt, so its CCID cannot be vouched for: refused with the reason.
-    let foreign_ccid = wasmcc_package::package_id(&pkg.label, b"made by another tool");
+    let foreign_ccid = wasmcc_common::package::package_id(&pkg.label, b"made by another tool");
     let scratch = peer.scratch(&foreign_ccid, &pkg);
     let [src, metadata, bld] = ["src", "metadata", "bld"].map(|d| scratch.join(d));
     let out = tokio::task::block_in_place(|| peer.step("build", &[&src, &metadata, &bld], Some(&config)));
@@ -227,18 +227,20 @@ fn hand_made_package(label: &str, wasm: &[u8], indexes: &[(&str, &str)]) -> (Vec
     };
     let mut code: Vec<(String, &[u8])> = Vec::new();
     let mut dir = String::new();
-    for part in wasmcc_package::INDEX_DIR.split('/') {
+    for part in wasmcc_common::package::INDEX_DIR.split('/') {
         dir = format!("{dir}{part}/");
         code.push((dir.clone(), b""));
     }
     for (name, body) in indexes {
-        code.push((format!("{}/{name}", wasmcc_package::INDEX_DIR), body.as_bytes()));
+        code.push((format!("{}/{name}", wasmcc_common::package::INDEX_DIR), body.as_bytes()));
     }
-    code.push((wasmcc_package::WASM_FILE.to_owned(), wasm));
+    code.push((wasmcc_common::package::WASM_FILE.to_owned(), wasm));
     let metadata = format!(r#"{{"type":"wasm","label":"{label}"}}"#).into_bytes();
     let code = tar_gz(&code);
-    let package =
-        tar_gz(&[(wasmcc_package::METADATA_FILE.to_owned(), &metadata), (wasmcc_package::CODE_FILE.to_owned(), &code)]);
+    let package = tar_gz(&[
+        (wasmcc_common::package::METADATA_FILE.to_owned(), &metadata),
+        (wasmcc_common::package::CODE_FILE.to_owned(), &code),
+    ]);
     (package, metadata)
 }
 
@@ -250,7 +252,7 @@ async fn upload_mode_uses_a_package_the_operator_installed_by_hand() {
     // What the peer untars from the hand-made package is exactly this package's contents.
     let contents = Pkg::new("counter-hand", wasm("counter"), &[index]);
     let (bytes, metadata) = hand_made_package(&contents.label, &contents.wasm, &[index]);
-    let ccid = wasmcc_package::package_id(&contents.label, &bytes);
+    let ccid = wasmcc_common::package::package_id(&contents.label, &bytes);
     assert_ne!(ccid, contents.ccid, "wasmcc's packaging of the same contents is another package");
     let api = client(&daemon);
     let info = api.install(bytes).await.unwrap().0;
@@ -258,7 +260,7 @@ async fn upload_mode_uses_a_package_the_operator_installed_by_hand() {
 
     let peer = Peer::new();
     let scratch = peer.scratch(&ccid, &contents);
-    std::fs::write(scratch.join("metadata").join(wasmcc_package::METADATA_FILE), &metadata).unwrap();
+    std::fs::write(scratch.join("metadata").join(wasmcc_common::package::METADATA_FILE), &metadata).unwrap();
     let config = json!({"admin_url": daemon.admin_url(), "admin_token": daemon.token(), "mode": "upload"});
 
     // A URL where something other than the admin API answers 404: reported, never taken for "not installed".
@@ -543,13 +545,14 @@ async fn static_binary_works_in_an_empty_root_resolving_the_host_by_name() {
     std::fs::write(root.path().join("etc/hosts"), "127.0.0.1 localhost\n127.0.0.1 wasmcc-host.test\n").unwrap();
     std::fs::write(root.path().join("etc/resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
     let tmp = root.path().join("tmp");
-    let scratch_name = format!("fabric-{}{}", wasmcc_package::sanitize(&pkg.ccid), 4242);
+    let scratch_name = format!("fabric-{}{}", wasmcc_common::package::sanitize(&pkg.ccid), 4242);
     let scratch = tmp.join(&scratch_name);
     for sub in ["src", "metadata", "bld", "release"] {
         std::fs::create_dir_all(scratch.join(sub)).unwrap();
     }
     std::fs::write(scratch.join("src/chaincode.wasm"), &pkg.wasm).unwrap();
-    std::fs::write(scratch.join("metadata/metadata.json"), wasmcc_package::metadata_json(&pkg.label).unwrap()).unwrap();
+    std::fs::write(scratch.join("metadata/metadata.json"), wasmcc_common::package::metadata_json(&pkg.label).unwrap())
+        .unwrap();
 
     let inside = format!("/tmp/{scratch_name}");
     let config = json!({"admin_url": format!("http://wasmcc-host.test:{}", daemon.admin_addr().port())});

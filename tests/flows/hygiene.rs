@@ -138,7 +138,7 @@ async fn silent_tls_clients_never_delay_a_real_mtls_peer() {
     let api = AdminClient::new(&daemon.admin_url(), Some(daemon.token().to_string()), None).unwrap();
     let (info, _) = api.install(write_package("counter", &wasm("counter"), &[]).unwrap()).await.unwrap();
     let identity = PeerConfig::from_pem(&peer_cert, &peer_key).unwrap();
-    let via_sni = info.connection_json(Some(&identity)).unwrap();
+    let via_sni = wasmcc_host::connection_json::for_chaincode(&info, Some(&identity)).unwrap();
     let own_port = wasmcc_host::connection_json::ConnectionJson {
         address: info.route.address.clone(),
         domain: None,

@@ -89,7 +89,7 @@ async fn install_is_served_at_once_and_removal_closes_streams_and_frees_the_rout
     let pkg = write_package("counter", &wasm("counter"), &[]).unwrap();
     let (info, created) = api.install(pkg.clone()).await.unwrap();
     assert!(created);
-    assert_eq!(info.ccid, wasmcc_host::config::ccid_of("counter", &pkg));
+    assert_eq!(info.ccid, wasmcc_common::package::package_id("counter", &pkg));
     let (again, created) = api.install(pkg.clone()).await.unwrap();
     assert!(!created, "the same package twice is a no-op");
     assert_eq!(again, info);

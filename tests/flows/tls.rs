@@ -118,7 +118,7 @@ async fn shared_port_routes_by_sni_under_mutual_tls_and_refuses_strangers() {
     // Each SNI name reaches its own chaincode: its REGISTER names it, its state lives in its own namespace.
     let peer = PeerSim::new();
     let identity = PeerConfig::from_pem(&peer_cert, &peer_key).unwrap();
-    let json = |info: &ChaincodeInfo| info.connection_json(Some(&identity)).unwrap();
+    let json = |info: &ChaincodeInfo| wasmcc_host::connection_json::for_chaincode(info, Some(&identity)).unwrap();
     let (json_a, json_b) = (json(&a), json(&b));
     assert_eq!(json_a.address, format!("127.0.0.1:{shared_port}"));
     assert_eq!(json_a.domain, a.route.sni);
@@ -150,7 +150,8 @@ async fn shared_port_routes_by_sni_under_mutual_tls_and_refuses_strangers() {
 
     // The chaincode's own port speaks mutual TLS too (no `domain`: the server certificate's IP SAN is checked).
     let tls = TlsInfo { root_cert: a.tls.root_cert.clone().unwrap(), client_auth_required: true, domain: None };
-    let own_port = ConnectionJson::for_route(a.route.address.clone(), Some(&tls), Some(&identity)).unwrap();
+    let own_port =
+        wasmcc_host::connection_json::for_route(a.route.address.clone(), Some(&tls), Some(&identity)).unwrap();
     let direct = peer.connect_json(&own_port, &a.ccid, quick()).await.unwrap();
     assert_eq!(direct.invoke("ch", args(["inc", "hits"])).await.unwrap().payload(), b"3");
     let anonymous = ConnectionJson { client_cert: None, client_key: None, ..own_port.clone() };

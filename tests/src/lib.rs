@@ -51,7 +51,7 @@ impl TestHost {
     /// Serves an example under `label` with the given limits on a free loopback port.
     pub async fn serve(&mut self, label: &str, module: &str, limits: TxLimits) -> Served {
         let bytes = wasm(module);
-        let ccid = wasmcc_host::config::ccid_of(label, &bytes);
+        let ccid = wasmcc_common::package::package_id(label, &bytes);
         let chaincode = self.runtime.load(&ccid, &bytes, limits).expect("load");
         let listener = self.runtime.listen(chaincode.clone(), "127.0.0.1:0".parse().unwrap()).await.expect("bind");
         let addr = listener.local_addr().unwrap();

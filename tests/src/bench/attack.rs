@@ -323,7 +323,7 @@ async fn upload(aim: &Aim) -> anyhow::Result<String> {
                 if n >= MAX_UPLOADS {
                     return Ok(());
                 }
-                let package = wasmcc_package::package("upload", &crate::variant(&heavy, n as u32), &[])?;
+                let package = wasmcc_common::package::package("upload", &crate::variant(&heavy, n as u32), &[])?;
                 let started = Instant::now();
                 let (_, created) = client.install(package).await?;
                 anyhow::ensure!(created, "upload #{n} was already installed");

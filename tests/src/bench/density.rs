@@ -42,7 +42,7 @@ pub async fn measure(wasm: &[u8], count: usize) -> anyhow::Result<Density> {
     let mut installed = Vec::with_capacity(count);
     for i in 0..count {
         let module = crate::variant(wasm, i as u32);
-        let package = wasmcc_package::package(&format!("bench{i}"), &module, &[])?;
+        let package = wasmcc_common::package::package(&format!("bench{i}"), &module, &[])?;
         let (record, _) = daemon.registry().install(package).await.with_context(|| format!("installing #{i}"))?;
         installed.push(record);
     }

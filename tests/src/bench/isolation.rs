@@ -85,10 +85,10 @@ impl Host {
         let ports = (PORT_BASE, PORT_BASE + 8 + attack::MAX_UPLOADS as u16);
         let config = crate::host_config(dir, ports);
         let daemon = Daemon::start(&config).await?;
-        let victim = daemon.registry().install(wasmcc_package::package("bench", victim_wasm, &[])?).await?.0;
+        let victim = daemon.registry().install(wasmcc_common::package::package("bench", victim_wasm, &[])?).await?.0;
         let mut targets = Vec::new();
         for name in ["misbehave", "probe"] {
-            let package = wasmcc_package::package(name, &crate::wasm(name), &[])?;
+            let package = wasmcc_common::package::package(name, &crate::wasm(name), &[])?;
             let record = daemon.registry().install(package).await.with_context(|| format!("installing {name}"))?.0;
             targets.push((name, record));
         }

@@ -194,7 +194,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         println!("hosts: wasm and native run with {host_workers} worker thread(s) (wasmcc serve --workers {host_workers}); the driver on one thread");
         let peer = PeerSim::new();
         workload::seed(&peer);
-        let ccid = wasmcc_host::config::ccid_of("bench", &wasm);
+        let ccid = wasmcc_common::package::package_id("bench", &wasm);
         let mut targets = Vec::new();
         for which in impls {
             let server = Server::start(which, &cli.wasm, &ccid, host_workers).await?;

@@ -1,4 +1,4 @@
-//! Deterministic Fabric chaincode packages for wasm modules.
+//! Deterministic Fabric chaincode packages for wasm modules, and the package ID formula.
 //!
 //! A package ID (CCID) is `label:sha256(package file)`, and the peer computes it from the exact bytes it is given
 //! (`docs/fabric-protocol.md` §7, §9 pitfall 11). Whoever needs to know a CCID without holding the package file — the
