@@ -9,7 +9,7 @@ use wasmcc_host::client::AdminClient;
 use wasmcc_host::config::{Config, DEFAULT_ADMIN_PORT};
 use wasmcc_host::daemon::Daemon;
 use wasmcc_host::package;
-use wasmcc_host::testing::{args, PeerConnection, PeerSim, TxOutcome};
+use wasmcc_peer::{args, PeerConnection, PeerSim, TxOutcome};
 
 #[derive(clap::Args)]
 pub struct DemoArgs {

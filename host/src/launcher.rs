@@ -195,7 +195,7 @@ mod tests {
     use std::time::Duration;
 
     use crate::runtime::Runtime;
-    use crate::testing::{args, PeerSim, SupportTls};
+    use wasmcc_peer::{args, PeerSim, SupportTls};
 
     const CH: &str = "mychannel";
 
@@ -310,7 +310,7 @@ mod tests {
         let cc = chaincode.clone();
         let session = tokio::spawn(async move { dial_peer(engine, cc, &launch).await });
         // A peer launching another CCID ignores the REGISTER; here it gives up quickly and drops the stream.
-        let opts = crate::testing::ConnectOptions { startup_timeout: Duration::from_millis(300), ..Default::default() };
+        let opts = wasmcc_peer::ConnectOptions { startup_timeout: Duration::from_millis(300), ..Default::default() };
         assert!(support.accept_with("counter:other", opts).await.is_err());
         let ended = tokio::time::timeout(Duration::from_secs(10), session).await.expect("launch ends").unwrap();
         assert!(matches!(ended, Err(LaunchError::Session(_))), "{ended:?}");

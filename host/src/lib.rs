@@ -31,6 +31,5 @@ pub mod server;
 pub mod session;
 pub mod sni;
 pub mod store;
-pub mod testing;
 pub mod tls;
 pub mod validate;

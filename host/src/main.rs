@@ -1,5 +1,6 @@
 //! `wasmcc`: the host binary and its operator CLI.
 
+#[cfg(feature = "demo")]
 mod demo;
 mod offline;
 
@@ -83,6 +84,7 @@ enum Command {
         admin: AdminArgs,
     },
     /// Serve the bundled examples, drive a short session through the peer simulator, then keep serving.
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
     #[command(flatten)]
     Offline(OfflineCommand),
@@ -185,6 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args).await,
         Command::Offline(command) => offline::run(command),
     }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio::process::{Child, Command};
 use wasmcc_host::client::AdminClient;
 use wasmcc_host::package::write_package;
-use wasmcc_host::testing::{args, PeerSim};
+use wasmcc_peer::{args, PeerSim};
 
 const UPLOADS: u32 = 24;
 const KILL_AFTER_ACKS: usize = 6;

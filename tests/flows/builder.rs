@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Value};
 use wasmcc_host::client::AdminClient;
 use wasmcc_host::daemon::Daemon;
-use wasmcc_host::testing::{args, PeerSim};
+use wasmcc_peer::{args, PeerSim};
 use wasmcc_tests::{host_config, variant, wasm};
 
 const CH: &str = "mychannel";
@@ -334,8 +334,7 @@ async fn launcher_mode_has_the_host_dial_the_peer_through_bin_run() {
 
     // A peer that does not answer the REGISTER: the session fails and run exits non-zero with the reason.
     let mut run = spawn_run();
-    let opts =
-        wasmcc_host::testing::ConnectOptions { startup_timeout: Duration::from_millis(300), ..Default::default() };
+    let opts = wasmcc_peer::ConnectOptions { startup_timeout: Duration::from_millis(300), ..Default::default() };
     assert!(support.accept_with("counter-launch:not-this-one", opts).await.is_err());
     let status = wait_for(&mut run, Duration::from_secs(15)).await;
     assert!(!status.success());

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use wasmcc_host::limits::TxLimits;
-use wasmcc_host::testing::{args, ConnectOptions, PeerSim};
+use wasmcc_peer::{args, ConnectOptions, PeerSim};
 use wasmcc_tests::TestHost;
 
 async fn settle(check: impl Fn() -> bool) -> bool {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use wasmcc_host::limits::TxLimits;
-use wasmcc_host::testing::{args, PeerSim};
+use wasmcc_peer::{args, PeerSim};
 use wasmcc_tests::TestHost;
 
 const CHANNELS: [&str; 2] = ["mychannel", "otherchannel"];

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use wasmcc_host::limits::TxLimits;
-use wasmcc_host::testing::{args, PeerConnection, PeerSim};
+use wasmcc_peer::{args, PeerConnection, PeerSim};
 use wasmcc_tests::TestHost;
 
 /// Small limits keep the tests quick; the mechanisms are the ones the defaults use.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use wasmcc_host::limits::TxLimits;
-use wasmcc_host::testing::{args, ConnectOptions, Disposition, PeerSim, SimError};
+use wasmcc_peer::{args, ConnectOptions, Disposition, PeerSim, SimError};
 use wasmcc_proto::protos::chaincode_message::Type;
 use wasmcc_tests::TestHost;
 

@@ -19,7 +19,7 @@ use wasmcc_host::connections::raise_fd_limit;
 use wasmcc_host::daemon::Daemon;
 use wasmcc_host::limits::{self, TxLimits};
 use wasmcc_host::package::write_package;
-use wasmcc_host::testing::{args, ConnectOptions, PeerSim};
+use wasmcc_peer::{args, ConnectOptions, PeerSim};
 use wasmcc_tests::{host_config, wasm, TestHost};
 
 use crate::tls::{ca, issue};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use wasmcc_host::limits::TxLimits;
 use wasmcc_host::quota::QuotaConfig;
-use wasmcc_host::testing::{args, ConnectOptions, PeerConnection, PeerSim, TxResult};
+use wasmcc_peer::{args, ConnectOptions, PeerConnection, PeerSim, TxResult};
 use wasmcc_tests::{Served, TestHost};
 
 /// The victim: `counter inc` one transaction after another, until told to stop.

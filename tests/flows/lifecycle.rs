@@ -7,7 +7,7 @@ use wasmcc_host::client::{AdminClient, ClientError};
 use wasmcc_host::daemon::Daemon;
 use wasmcc_host::engine::WasmEngine;
 use wasmcc_host::package::write_package;
-use wasmcc_host::testing::{args, PeerSim};
+use wasmcc_peer::{args, PeerSim};
 use wasmcc_tests::{host_config, variant, wasm};
 
 const CHAINCODES: u32 = 200;

@@ -2,7 +2,7 @@
 //! iterator batches, and the per-transaction iterator limit.
 
 use wasmcc_host::limits::{self, TxLimits};
-use wasmcc_host::testing::{args, ConnectOptions, PeerConnection, PeerSim, TxOptions, TxResult};
+use wasmcc_peer::{args, ConnectOptions, PeerConnection, PeerSim, TxOptions, TxResult};
 use wasmcc_tests::{Served, TestHost};
 
 async fn probe(host: &mut TestHost) -> Served {

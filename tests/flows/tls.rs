@@ -14,7 +14,7 @@ use wasmcc_host::connection_json::{ConnectionJson, PeerConfig, TlsInfo};
 use wasmcc_host::daemon::Daemon;
 use wasmcc_host::package::write_package;
 use wasmcc_host::sni::{sni_name, sni_name_for_ccid};
-use wasmcc_host::testing::{args, ConnectOptions, PeerSim, SimError};
+use wasmcc_peer::{args, ConnectOptions, PeerSim, SimError};
 use wasmcc_tests::{variant, wasm};
 
 const SUFFIX: &str = "chaincodes.test";
@@ -63,7 +63,7 @@ fn quick() -> ConnectOptions {
     }
 }
 
-fn assert_refused(result: Result<wasmcc_host::testing::PeerConnection, SimError>, what: &str) {
+fn assert_refused(result: Result<wasmcc_peer::PeerConnection, SimError>, what: &str) {
     match result {
         Err(SimError::Dial { .. } | SimError::Rpc(_) | SimError::Handshake(_)) => {}
         Err(other) => panic!("{what}: expected a refused connection, got {other}"),

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! # async fn demo() {
-//! use wasmcc_host::testing::{args, PeerSim};
+//! use wasmcc_peer::{args, PeerSim};
 //! use wasmcc_tests::node::NodeChaincode;
 //! let node = NodeChaincode::start("probe", "probe:0123").await;
 //! let conn = PeerSim::new().connect(&node.addr(), node.ccid()).await.unwrap();
@@ -208,7 +208,7 @@ async fn collect(stream: impl AsyncRead + Unpin, output: Arc<Mutex<String>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmcc_host::testing::{args, PeerSim};
+    use wasmcc_peer::{args, PeerSim};
 
     /// The Node probe answers the peer simulator: PUT commits, GET reads it back.
     #[tokio::test]

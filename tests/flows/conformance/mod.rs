@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use wasmcc_host::limits::TxLimits;
-use wasmcc_host::testing::{ConnectOptions, Identity, PeerConnection, PeerSim, TxOptions, TxOutcome, TxResult};
+use wasmcc_peer::{ConnectOptions, Identity, PeerConnection, PeerSim, TxOptions, TxOutcome, TxResult};
 use wasmcc_tests::node::NodeChaincode;
 use wasmcc_tests::TestHost;
 

@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use wasmcc_host::client::AdminClient;
-use wasmcc_host::testing::{args, ConnectOptions, PeerConnection, PeerSim, TxOptions};
+use wasmcc_peer::{args, ConnectOptions, PeerConnection, PeerSim, TxOptions};
 
 use super::serve::stdin_closed;
 use super::stats::process_cpu;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context};
 use tokio::process::Command;
 use wasmcc_host::daemon::Daemon;
-use wasmcc_host::testing::{args, ConnectOptions, PeerSim};
+use wasmcc_peer::{args, ConnectOptions, PeerSim};
 
 use super::serve::spawn_until_line;
 use super::stats::{process_rss, status_bytes};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use wasmcc_host::testing::{ConnectOptions, PeerConnection, TxOptions};
+use wasmcc_peer::{ConnectOptions, PeerConnection, TxOptions};
 
 use super::serve::{Impl, Server};
 use super::stats::{CpuSample, Samples};
@@ -33,7 +33,7 @@ pub struct Target {
 }
 
 impl Target {
-    pub async fn connect(server: Server, peer: &wasmcc_host::testing::PeerSim) -> anyhow::Result<Target> {
+    pub async fn connect(server: Server, peer: &wasmcc_peer::PeerSim) -> anyhow::Result<Target> {
         let opts = ConnectOptions { namespace: Some(NAMESPACE.into()), ..ConnectOptions::default() };
         let conn = peer
             .connect_with(&server.addr, &server.ccid, opts)

@@ -13,7 +13,7 @@ use anyhow::{ensure, Context};
 use tokio::process::Command;
 use wasmcc_host::daemon::Daemon;
 use wasmcc_host::store::ChaincodeRecord;
-use wasmcc_host::testing::{ConnectOptions, PeerConnection, PeerSim, TxOptions};
+use wasmcc_peer::{ConnectOptions, PeerConnection, PeerSim, TxOptions};
 
 use super::attack::{self, Aim, Attack, Running};
 use super::serve::spawn_until_line;

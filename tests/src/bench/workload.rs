@@ -2,7 +2,7 @@
 //! get (every answer is checked, so an implementation that fails or cheats stops the run).
 
 use anyhow::{bail, Context};
-use wasmcc_host::testing::{PeerSim, TxResult};
+use wasmcc_peer::{PeerSim, TxResult};
 
 /// The channel the bench runs on.
 pub const CHANNEL: &str = "bench";

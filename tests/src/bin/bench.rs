@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use wasmcc_host::testing::PeerSim;
+use wasmcc_peer::PeerSim;
 use wasmcc_tests::bench::attack::{self, Aim, Attack};
 use wasmcc_tests::bench::driver::{self, Plan, Target};
 use wasmcc_tests::bench::serve::{self, Impl, Server};

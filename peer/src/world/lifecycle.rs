@@ -1,10 +1,8 @@
 //! The `_lifecycle` checks the peer makes before it sends anything (`ChaincodeSupport.CheckInvocation` in
 //! `core/chaincode/chaincode_support.go`): "init exactly once" for definitions with `init_required`.
 
-use wasmcc_proto::protos::chaincode_message::Type;
-
-use super::simulator::TxSimulator;
-use super::world::WorldState;
+use crate::world::simulator::TxSimulator;
+use crate::world::WorldState;
 
 /// The reserved key recording which definition version ran Init: `"\x00" + U+10FFFF + "initialized"`, in the
 /// chaincode's own namespace, holding the version.
@@ -30,18 +28,17 @@ impl ChaincodeDefinition {
     }
 }
 
-/// Which message to send for an invocation of `namespace`, or the peer's refusal. With `init_required`, the
+/// Whether an invocation of `namespace` (an Init when `is_init`) may be sent, or the peer's refusal. With `init_required`, the
 /// initialized key is read (and for Init written) through the transaction's simulator, as the peer does, so the
 /// read and write appear in the read/write set. Without a definition, nothing is checked.
-pub(crate) fn check_invocation(
+pub fn check_invocation(
     definition: Option<&ChaincodeDefinition>,
     world: &WorldState,
     sim: &mut TxSimulator,
     namespace: &str,
     is_init: bool,
-) -> Result<Type, String> {
-    let requested = if is_init { Type::Init } else { Type::Transaction };
-    let Some(definition) = definition else { return Ok(requested) };
+) -> Result<(), String> {
+    let Some(definition) = definition else { return Ok(()) };
     let needs_init = definition.init_required
         && sim.get_state(world, namespace, INITIALIZED_KEY).as_deref() != Some(definition.version.as_bytes());
     if is_init {
@@ -54,22 +51,22 @@ pub(crate) fn check_invocation(
         let version = definition.version.clone().into_bytes();
         sim.set_state(namespace, INITIALIZED_KEY, version)
             .map_err(|e| format!("could not set 'initialized' key: {e}"))?;
-        return Ok(Type::Init);
+        return Ok(());
     }
     if needs_init {
         return Err(format!(
             "chaincode '{namespace}' has not been initialized for this version, must call as init first"
         ));
     }
-    Ok(Type::Transaction)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::world::CommitInfo;
+    use crate::world::CommitInfo;
 
-    fn check(def: Option<&ChaincodeDefinition>, world: &WorldState, is_init: bool) -> Result<Type, String> {
+    fn check(def: Option<&ChaincodeDefinition>, world: &WorldState, is_init: bool) -> Result<(), String> {
         let mut sim = TxSimulator::new("ch", "tx");
         check_invocation(def, world, &mut sim, "cc", is_init)
     }
@@ -77,8 +74,8 @@ mod tests {
     #[test]
     fn without_a_definition_anything_goes() {
         let world = WorldState::default();
-        assert_eq!(check(None, &world, true), Ok(Type::Init));
-        assert_eq!(check(None, &world, false), Ok(Type::Transaction));
+        assert_eq!(check(None, &world, true), Ok(()));
+        assert_eq!(check(None, &world, false), Ok(()));
     }
 
     #[test]
@@ -91,21 +88,21 @@ mod tests {
         );
 
         let mut sim = TxSimulator::new("ch", "tx");
-        assert_eq!(check_invocation(Some(&def), &world, &mut sim, "cc", true), Ok(Type::Init));
+        assert_eq!(check_invocation(Some(&def), &world, &mut sim, "cc", true), Ok(()));
         let cc = sim.rwset.ns("cc");
         assert_eq!(cc.reads[INITIALIZED_KEY], None, "the key is read through the simulator");
         assert_eq!(cc.writes[INITIALIZED_KEY].as_deref(), Some(&b"1.0"[..]));
 
         let info = CommitInfo { txid: "tx".into(), timestamp: Default::default() };
         world.commit("ch", &sim.rwset, &info);
-        assert_eq!(check(Some(&def), &world, false), Ok(Type::Transaction));
+        assert_eq!(check(Some(&def), &world, false), Ok(()));
         assert_eq!(
             check(Some(&def), &world, true).unwrap_err(),
             "chaincode 'cc' is already initialized but called as init"
         );
         let upgraded = ChaincodeDefinition::init_required("2.0");
         assert!(check(Some(&upgraded), &world, false).is_err(), "a new version needs Init again");
-        assert_eq!(check(Some(&upgraded), &world, true), Ok(Type::Init));
+        assert_eq!(check(Some(&upgraded), &world, true), Ok(()));
     }
 
     #[test]
@@ -117,7 +114,7 @@ mod tests {
             "chaincode 'cc' does not require initialization but called as init"
         );
         let mut sim = TxSimulator::new("ch", "tx");
-        assert_eq!(check_invocation(Some(&def), &world, &mut sim, "cc", false), Ok(Type::Transaction));
+        assert_eq!(check_invocation(Some(&def), &world, &mut sim, "cc", false), Ok(()));
         assert_eq!(sim.rwset, Default::default(), "nothing read without init_required");
     }
 }

@@ -6,7 +6,7 @@
 //! sorts before startKey). The total limit is `totalQueryLimit`, or pageSize when 0 < pageSize < totalQueryLimit.
 //! Paginated queries are public-data only: with a collection, the metadata only lowers the limit and the query is
 //! served unpaginated, as on the peer. Queries on private data and paginated queries are allowed only in read-only
-//! transactions ([`super::simulator`]).
+//! transactions ([`crate::world::simulator`]).
 //!
 //! Rich queries are CouchDB Mango queries ([`wasmcc_mango`]) over the values that are JSON objects. As on a peer, the
 //! query's own `limit` is overridden (the peer's limits apply), `skip` is honoured, and a `bookmark` in the request
@@ -23,9 +23,9 @@ use wasmcc_proto::queryresult::{KeyModification, Kv};
 
 use super::handler::{lock, Shared};
 use super::iterators::{build_response, new_iterator_id, BookmarkRule, QueryIterator, Row};
-use super::private::Access;
 use super::tx::TxContext;
-use super::world::{VersionedValue, WorldState};
+use crate::world::private::Access;
+use crate::world::{VersionedValue, WorldState};
 
 impl Shared {
     /// What range and rich queries share: the collection (`None` for public state) with its read check, and whether

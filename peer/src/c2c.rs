@@ -12,12 +12,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use prost::Message;
+use wasmcc_proto::protos::chaincode_message::Type;
 use wasmcc_proto::protos::ChaincodeSpec;
 
 use super::handler::{lock, Shared};
-use super::lifecycle::check_invocation;
-use super::simulator::TxSimulator;
 use super::tx::{Invocation, TxContext};
+use crate::world::lifecycle::check_invocation;
+use crate::world::simulator::TxSimulator;
 
 /// A `ChaincodeSpec` name: `"name"`, `"name/channel"`, optionally with a `:version` (parsed and ignored).
 #[derive(Debug, PartialEq, Eq)]
@@ -65,7 +66,12 @@ impl Shared {
         let kind = {
             let world = self.sim.world();
             let definition = callee.opts.definition.as_ref();
-            check_invocation(definition, &world, &mut lock(&sim), &callee.namespace, input.is_init).map_err(invalid)?
+            check_invocation(definition, &world, &mut lock(&sim), &callee.namespace, input.is_init).map_err(invalid)?;
+            if input.is_init {
+                Type::Init
+            } else {
+                Type::Transaction
+            }
         };
         let invocation = Invocation {
             kind,

@@ -18,8 +18,8 @@ use std::collections::VecDeque;
 use prost::Message;
 use wasmcc_proto::protos::{QueryResponse, QueryResponseMetadata, QueryResultBytes};
 
-use super::simulator::TxSimulator;
-use super::world::Version;
+use crate::world::simulator::TxSimulator;
+use crate::world::Version;
 
 /// The peer's batch size between handler and shim (`maxResultLimit`, not configurable).
 pub const MAX_RESULT_LIMIT: usize = 100;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use super::world::Version;
+use crate::world::Version;
 
 /// The metadata of one key: metakey → value. The state-based endorsement metakey is [`VALIDATION_PARAMETER`].
 pub type Metadata = BTreeMap<String, Vec<u8>>;

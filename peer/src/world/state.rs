@@ -21,7 +21,7 @@ use std::ops::Bound;
 
 use prost_types::Timestamp;
 
-use super::rwset::{hash, Metadata, RwSet, TxRwSet};
+use crate::world::rwset::{hash, Metadata, RwSet, TxRwSet};
 
 /// The height at which a value was written: Fabric's `version.Height{BlockNum, TxNum}`.
 ///
@@ -119,7 +119,7 @@ impl WorldState {
     }
 
     /// The keys of a namespace's public state (`collection` `None`) or of one of its collections.
-    pub(crate) fn keys(&self, channel: &str, namespace: &str, collection: Option<&str>) -> Option<&KeyMap> {
+    pub fn keys(&self, channel: &str, namespace: &str, collection: Option<&str>) -> Option<&KeyMap> {
         let ns = self.namespace(channel, namespace)?;
         match collection {
             None => Some(&ns.public),

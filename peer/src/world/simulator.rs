@@ -6,22 +6,22 @@
 //! simulator is shared by a transaction and every chaincode it calls on the same channel, so the rules (and the
 //! read/write set) span all of them.
 
-use super::rwset::{hash, Metadata, TxRwSet};
-use super::world::{Version, WorldState};
+use crate::world::rwset::{hash, Metadata, TxRwSet};
+use crate::world::{Version, WorldState};
 
 /// Per-transaction simulation state. Lock order: the world first, then the simulator.
 #[derive(Debug)]
-pub(crate) struct TxSimulator {
-    pub(crate) channel_id: String,
-    pub(crate) txid: String,
-    pub(crate) rwset: TxRwSet,
+pub struct TxSimulator {
+    pub channel_id: String,
+    pub txid: String,
+    pub rwset: TxRwSet,
     write_performed: bool,
     pvtdata_queries_performed: bool,
     paginated_queries_performed: bool,
 }
 
 impl TxSimulator {
-    pub(crate) fn new(channel_id: &str, txid: &str) -> TxSimulator {
+    pub fn new(channel_id: &str, txid: &str) -> TxSimulator {
         TxSimulator {
             channel_id: channel_id.to_owned(),
             txid: txid.to_owned(),
@@ -32,33 +32,27 @@ impl TxSimulator {
         }
     }
 
-    pub(crate) fn get_state(&mut self, world: &WorldState, ns: &str, key: &str) -> Option<Vec<u8>> {
+    pub fn get_state(&mut self, world: &WorldState, ns: &str, key: &str) -> Option<Vec<u8>> {
         let found = world.get(&self.channel_id, ns, key);
         self.record_read(ns, None, key, found.map(|v| v.version));
         found.map(|v| v.value.clone())
     }
 
-    pub(crate) fn get_private_data(&mut self, world: &WorldState, ns: &str, coll: &str, key: &str) -> Option<Vec<u8>> {
+    pub fn get_private_data(&mut self, world: &WorldState, ns: &str, coll: &str, key: &str) -> Option<Vec<u8>> {
         let found = world.get_private(&self.channel_id, ns, coll, key);
         self.record_read(ns, Some(coll), key, found.map(|v| v.version));
         found.map(|v| v.value.clone())
     }
 
     /// The hash of a private value: readable by anyone, and recorded as a read of the key like the value itself.
-    pub(crate) fn get_private_data_hash(
-        &mut self,
-        world: &WorldState,
-        ns: &str,
-        coll: &str,
-        key: &str,
-    ) -> Option<Vec<u8>> {
+    pub fn get_private_data_hash(&mut self, world: &WorldState, ns: &str, coll: &str, key: &str) -> Option<Vec<u8>> {
         let found = world.get_private(&self.channel_id, ns, coll, key);
         self.record_read(ns, Some(coll), key, found.map(|v| v.version));
         found.map(|v| hash(&v.value))
     }
 
     /// A key's metadata (public with `coll` `None`), recorded as a read of the key.
-    pub(crate) fn get_metadata(&mut self, world: &WorldState, ns: &str, coll: Option<&str>, key: &str) -> Metadata {
+    pub fn get_metadata(&mut self, world: &WorldState, ns: &str, coll: Option<&str>, key: &str) -> Metadata {
         let found = match coll {
             None => world.get(&self.channel_id, ns, key),
             Some(coll) => world.get_private(&self.channel_id, ns, coll, key),
@@ -68,7 +62,7 @@ impl TxSimulator {
     }
 
     /// Records a read made by a query iterator (or a point read).
-    pub(crate) fn record_read(&mut self, ns: &str, coll: Option<&str>, key: &str, version: Option<Version>) {
+    pub fn record_read(&mut self, ns: &str, coll: Option<&str>, key: &str, version: Option<Version>) {
         let set = self.rwset.ns_mut(ns);
         match coll {
             None => set.record_read(key, version),
@@ -77,44 +71,38 @@ impl TxSimulator {
     }
 
     /// `SetState`/`DeleteState` (an empty value deletes).
-    pub(crate) fn set_state(&mut self, ns: &str, key: &str, value: Vec<u8>) -> Result<(), String> {
+    pub fn set_state(&mut self, ns: &str, key: &str, value: Vec<u8>) -> Result<(), String> {
         self.check_write()?;
         self.rwset.ns_mut(ns).record_put(key, value);
         Ok(())
     }
 
-    pub(crate) fn set_state_metadata(&mut self, ns: &str, key: &str, metadata: Metadata) -> Result<(), String> {
+    pub fn set_state_metadata(&mut self, ns: &str, key: &str, metadata: Metadata) -> Result<(), String> {
         self.check_write()?;
         self.rwset.ns_mut(ns).record_metadata(key, metadata);
         Ok(())
     }
 
-    pub(crate) fn set_private_data(&mut self, ns: &str, coll: &str, key: &str, value: Vec<u8>) -> Result<(), String> {
+    pub fn set_private_data(&mut self, ns: &str, coll: &str, key: &str, value: Vec<u8>) -> Result<(), String> {
         self.check_write()?;
         self.rwset.ns_mut(ns).collection_mut(coll).record_put(key, value);
         Ok(())
     }
 
-    pub(crate) fn purge_private_data(&mut self, ns: &str, coll: &str, key: &str) -> Result<(), String> {
+    pub fn purge_private_data(&mut self, ns: &str, coll: &str, key: &str) -> Result<(), String> {
         self.check_write()?;
         self.rwset.ns_mut(ns).collection_mut(coll).record_purge(key);
         Ok(())
     }
 
-    pub(crate) fn set_private_metadata(
-        &mut self,
-        ns: &str,
-        coll: &str,
-        key: &str,
-        metadata: Metadata,
-    ) -> Result<(), String> {
+    pub fn set_private_metadata(&mut self, ns: &str, coll: &str, key: &str, metadata: Metadata) -> Result<(), String> {
         self.check_write()?;
         self.rwset.ns_mut(ns).collection_mut(coll).record_metadata(key, metadata);
         Ok(())
     }
 
     /// Before a range or rich query: the read-only rule for private-data and paginated queries.
-    pub(crate) fn check_before_query(&mut self, private: bool, paginated: bool) -> Result<(), String> {
+    pub fn check_before_query(&mut self, private: bool, paginated: bool) -> Result<(), String> {
         if private {
             self.check_before_pvtdata_queries()
         } else if paginated {
@@ -125,7 +113,7 @@ impl TxSimulator {
     }
 
     /// Before a range or rich query on private data (`checkBeforePvtdataQueries`).
-    pub(crate) fn check_before_pvtdata_queries(&mut self) -> Result<(), String> {
+    pub fn check_before_pvtdata_queries(&mut self) -> Result<(), String> {
         if self.write_performed {
             return Err(format!(
                 "txid [{}]: unsuppored transaction. Queries on pvt data is supported only in a read-only transaction",
@@ -137,7 +125,7 @@ impl TxSimulator {
     }
 
     /// Before a paginated range or rich query (`checkBeforePaginatedQueries`).
-    pub(crate) fn check_before_paginated_queries(&mut self) -> Result<(), String> {
+    pub fn check_before_paginated_queries(&mut self) -> Result<(), String> {
         if self.write_performed {
             return Err(format!(
                 "txid [{}]: unsuppored transaction. Paginated queries are supported only in a read-only transaction",
@@ -172,8 +160,8 @@ impl TxSimulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::rwset::RwSet;
-    use crate::testing::world::CommitInfo;
+    use crate::world::rwset::RwSet;
+    use crate::world::CommitInfo;
 
     fn world_with(key: &str, value: &str) -> WorldState {
         let mut world = WorldState::default();

@@ -22,13 +22,14 @@ use wasmcc_proto::protos::{ChaincodeAdditionalParams, ChaincodeId, ChaincodeMess
 
 use super::connection::{PeerConnection, Termination};
 use super::handler::{lock, Shared};
-use super::lifecycle::ChaincodeDefinition;
 use super::log::{Disposition, RequestLog};
-use super::private::{CollectionConfig, Collections};
-use super::rwset::{Metadata, RwSet, TxRwSet};
-use super::world::{CommitInfo, CommitStatus, HistoryEntry, Version, WorldState};
-use super::{type_name, SimError};
-use crate::connection_json::ConnectionJson;
+use super::SimError;
+use crate::endpoint::type_name;
+use crate::world::lifecycle::ChaincodeDefinition;
+use crate::world::private::{CollectionConfig, Collections};
+use crate::world::rwset::{Metadata, RwSet, TxRwSet};
+use crate::world::{CommitInfo, CommitStatus, HistoryEntry, Version, WorldState};
+use wasmcc_common::connection::ConnectionJson;
 
 /// The HTTP/2 receive windows of the simulated peer's streams (see `connect_with`).
 pub(crate) const PEER_WINDOW_BYTES: u32 = 16 * 1024 * 1024;

@@ -4,7 +4,7 @@
 //! `"<TYPE> failed: transaction ID: <txid>: <cause>"`.
 //!
 //! Private data (a non-empty collection): refused in Init, then checked against the collection's access rules
-//! ([`super::private`]), then served from the collection. The channel is taken to have every capability (V1_3 key
+//! ([`crate::world::private`]), then served from the collection. The channel is taken to have every capability (V1_3 key
 //! level endorsement, V2_5 purge), and the history database is on.
 
 use prost::Message;
@@ -15,9 +15,9 @@ use wasmcc_proto::protos::{
 };
 
 use super::handler::{lock, Shared};
-use super::private::{undefined_collection, Access};
-use super::rwset::Metadata;
 use super::tx::TxContext;
+use crate::world::private::{undefined_collection, Access};
+use crate::world::rwset::Metadata;
 
 const PRIVATE_DATA_IN_INIT: &str = "private data APIs are not allowed in chaincode Init()";
 

@@ -11,9 +11,9 @@ use wasmcc_proto::protos::{ChaincodeEvent, ChaincodeInput, ChaincodeMessage, Res
 
 use super::iterators::QueryIterator;
 use super::proposal::Identity;
-use super::rwset::{RwSet, TxRwSet};
-use super::simulator::TxSimulator;
-use super::world::CommitStatus;
+use crate::world::rwset::{RwSet, TxRwSet};
+use crate::world::simulator::TxSimulator;
+use crate::world::CommitStatus;
 
 /// Per-transaction options: what a client puts into its proposal, and whether to submit.
 #[derive(Clone, Debug)]

@@ -12,14 +12,14 @@ use wasmcc_proto::protos::chaincode_message::Type;
 use wasmcc_proto::protos::{ChaincodeAdditionalParams, ChaincodeInput, ChaincodeMessage};
 
 use super::handler::{lock, Shared};
-use super::lifecycle::check_invocation;
 use super::log::RequestLog;
 use super::peer::{ConnectOptions, PeerSim};
 use super::proposal::{build_proposal, Identity, ProposalSpec};
-use super::simulator::TxSimulator;
 use super::tx::{Invocation, TxOptions, TxResult};
-use super::world::CommitInfo;
 use super::SimError;
+use crate::world::lifecycle::check_invocation;
+use crate::world::simulator::TxSimulator;
+use crate::world::CommitInfo;
 
 /// A registered, ready chaincode stream. Clone it to run transactions concurrently; the stream ends when the last
 /// clone is dropped, on [`PeerConnection::close`], or when the chaincode breaks the protocol.
@@ -209,7 +209,13 @@ impl PeerConnection {
         let kind = {
             let world = shared.sim.world();
             let definition = shared.opts.definition.as_ref();
-            check_invocation(definition, &world, &mut lock(&sim), &shared.namespace, is_init)
+            check_invocation(definition, &world, &mut lock(&sim), &shared.namespace, is_init).map(|()| {
+                if is_init {
+                    Type::Init
+                } else {
+                    Type::Transaction
+                }
+            })
         };
         let kind = kind.map_err(|reason| SimError::InvalidInvocation { txid: txid.clone(), reason })?;
         let invocation = Invocation {

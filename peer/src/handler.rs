@@ -20,10 +20,11 @@ use wasmcc_proto::tx_key;
 use super::connection::Termination;
 use super::log::{Disposition, RequestLog};
 use super::peer::{ConnectOptions, PeerSim};
-use super::rwset::TxRwSet;
 use super::tx::{Invocation, TxContext, TxOutcome, TxResult};
-use super::world::{CommitInfo, CommitStatus};
-use super::{type_name, SimError};
+use super::SimError;
+use crate::endpoint::type_name;
+use crate::world::rwset::TxRwSet;
+use crate::world::{CommitInfo, CommitStatus};
 
 /// What the reader, the request tasks and the transactions share: the peer's `Handler`.
 pub(crate) struct Shared {

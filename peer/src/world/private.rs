@@ -57,24 +57,24 @@ impl CollectionConfig {
 
 /// Collection definitions by namespace.
 #[derive(Debug, Default)]
-pub(crate) struct Collections {
+pub struct Collections {
     by_namespace: HashMap<String, BTreeMap<String, CollectionConfig>>,
 }
 
 /// What a transaction asks of a collection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Access {
+pub enum Access {
     Read,
     Write,
 }
 
 impl Collections {
-    pub(crate) fn define(&mut self, namespace: &str, name: &str, config: CollectionConfig) {
+    pub fn define(&mut self, namespace: &str, name: &str, config: CollectionConfig) {
         self.by_namespace.entry(namespace.to_owned()).or_default().insert(name.to_owned(), config);
     }
 
     /// Whether the collection exists for the ledger (`validateCollName`).
-    pub(crate) fn exists(&self, namespace: &str, name: &str) -> bool {
+    pub fn exists(&self, namespace: &str, name: &str) -> bool {
         if name.is_empty() {
             return false;
         }
@@ -85,14 +85,7 @@ impl Collections {
     }
 
     /// The handler's access check for a creator of `mspid`, with the peer's error texts.
-    pub(crate) fn check(
-        &self,
-        channel: &str,
-        namespace: &str,
-        name: &str,
-        mspid: &str,
-        access: Access,
-    ) -> Result<(), String> {
+    pub fn check(&self, channel: &str, namespace: &str, name: &str, mspid: &str, access: Access) -> Result<(), String> {
         let (read, write) = match self.by_namespace.get(namespace) {
             _ if name.starts_with(IMPLICIT_COLLECTION_PREFIX) => (true, true),
             None => (true, true),
@@ -117,7 +110,7 @@ impl Collections {
 }
 
 /// The ledger's error for an operation on a collection that is not defined (`ledger.InvalidCollNameError`).
-pub(crate) fn undefined_collection(namespace: &str, name: &str) -> String {
+pub fn undefined_collection(namespace: &str, name: &str) -> String {
     format!("collection [{name}] not defined in the collection config for chaincode [{namespace}]")
 }
 
