@@ -41,7 +41,7 @@
 mod backend;
 mod composite;
 mod der;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(feature = "embed", not(target_arch = "wasm32")))]
 pub mod embed;
 mod error;
 mod host;

@@ -3,11 +3,10 @@
 //! Instances are never reused, so nothing a transaction leaves in memory can reach the next one. The pooling
 //! allocator and the pre-linked `ChaincodePre` keep that cheap.
 //!
-//! A chaincode may also be [`Program::Native`]: Rust linked into the host and run against the same [`TxState`]
-//! with no sandbox. Only the benchmarks use it, as the ceiling the wasm path is measured against.
+//! With the `native` feature (the benchmarks' only), a chaincode may also be `Program::Native`: Rust linked into the
+//! host and run against the same [`TxState`] with no sandbox, the ceiling the wasm path is measured against. A
+//! production build has no such variant.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -16,6 +15,7 @@ use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use crate::abi::{ChaincodePre, GuestResponse, TxState};
 use crate::context::TxContext;
 use crate::engine::WasmEngine;
+use crate::failure::TxFailure;
 use crate::ledger::TxLedger;
 use crate::limits::{self, TxLimits};
 use crate::metrics::InstanceGuard;
@@ -34,14 +34,17 @@ pub struct LoadedChaincode {
 }
 
 /// Produces a chaincode's program; blocking (it maps and deserialises an artifact, or recompiles one).
-pub type ProgramLoader = Arc<dyn Fn() -> Result<Program, String> + Send + Sync>;
+pub type ProgramLoader = Arc<dyn Fn() -> Result<Program, LoadCause> + Send + Sync>;
+
+/// Why a loader failed: the registry's own error (a store or engine fault), kept whole.
+pub type LoadCause = Box<dyn std::error::Error + Send + Sync>;
 
 /// A chaincode whose program could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("chaincode {ccid} cannot be loaded: {reason}")]
+#[error("chaincode {ccid} cannot be loaded: {source}")]
 pub struct LoadError {
     pub ccid: String,
-    pub reason: String,
+    pub source: LoadCause,
 }
 
 impl LoadedChaincode {
@@ -71,12 +74,12 @@ impl LoadedChaincode {
     /// The program, loaded now if it is not yet (once, however many ask at the same time). A failed load is not
     /// remembered: the next caller tries again.
     pub async fn program(&self) -> Result<&Program, LoadError> {
-        let failed = |reason: String| LoadError { ccid: self.ccid.clone(), reason };
+        let failed = |source: LoadCause| LoadError { ccid: self.ccid.clone(), source };
         self.program
             .get_or_try_init(|| async {
                 let loader = self.loader.clone().ok_or_else(|| failed("no program and no loader".into()))?;
                 let loaded = tokio::task::spawn_blocking(move || loader()).await;
-                loaded.map_err(|e| failed(format!("the load task failed: {e}")))?.map_err(failed)
+                loaded.map_err(|e| failed(format!("the load task failed: {e}").into()))?.map_err(failed)
             })
             .await
     }
@@ -87,14 +90,18 @@ pub enum Program {
     /// A pre-linked wasm component, instantiated fresh for every transaction.
     Wasm(ChaincodePre<TxState>),
     /// Rust compiled into the host: no sandbox, no limits. For benchmarks only (see the module docs).
+    #[cfg(feature = "native")]
     Native(Arc<dyn NativeProgram>),
 }
 
 /// A native chaincode's answer, or why it failed; handed back with the transaction's state.
-pub type NativeRun = Pin<Box<dyn Future<Output = (TxState, Result<GuestResponse, String>)> + Send>>;
+#[cfg(feature = "native")]
+pub type NativeRun =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (TxState, Result<GuestResponse, TxFailure>)> + Send>>;
 
 /// Chaincode linked into the host. It gets the transaction's whole [`TxState`], the very state a wasm instance's
 /// imports work on, and returns it when done so the executor finishes the transaction the same way.
+#[cfg(feature = "native")]
 pub trait NativeProgram: Send + Sync {
     fn run(&self, state: TxState) -> NativeRun;
 }
@@ -104,8 +111,8 @@ pub trait NativeProgram: Send + Sync {
 pub enum GuestOutcome {
     /// The guest returned a response (of any status) and possibly set an event.
     Returned { response: GuestResponse, event: Option<(String, Vec<u8>)> },
-    /// The guest trapped, ran out of a limit, or the host could not run it. The text says which.
-    Failed(String),
+    /// The guest trapped, ran out of a limit, or the host could not run it.
+    Failed(TxFailure),
 }
 
 /// Caps linear memory per transaction. Refusing a grow traps at once with a message naming the limit, instead of
@@ -161,11 +168,11 @@ pub async fn execute(
 ) -> GuestOutcome {
     let program = match cc.program().await {
         Ok(program) => program,
-        Err(e) => return GuestOutcome::Failed(e.to_string()),
+        Err(e) => return GuestOutcome::Failed(e.into()),
     };
     let _admitted = match ticket.admitted().await {
         Ok(admitted) => admitted,
-        Err(refused) => return GuestOutcome::Failed(refused.to_string()),
+        Err(refused) => return GuestOutcome::Failed(refused.into()),
     };
     let turn = engine.quota().cpu.claim(&cc.ccid);
     turn.resume().await;
@@ -175,18 +182,19 @@ pub async fn execute(
     let (mut state, result) = match program {
         Program::Wasm(pre) => match run_wasm(engine, pre, &cc.limits, state).await {
             Ok(ended) => ended,
-            Err(lost) => return GuestOutcome::Failed(lost.to_string()),
+            Err(lost) => return GuestOutcome::Failed(lost.into()),
         },
+        #[cfg(feature = "native")]
         Program::Native(program) => program.run(state).await,
     };
     let response = match result {
         Ok(response) => response,
-        Err(text) => return GuestOutcome::Failed(text),
+        Err(failure) => return GuestOutcome::Failed(failure),
     };
     // The held-back writes must reach the peer before the answer does; if the peer refuses them the transaction
     // fails whatever the guest answered, as with the Go shim (docs/fabric-protocol.md §10.1).
     if let Err(e) = state.ledger.finish().await {
-        return GuestOutcome::Failed(format!("failed send batch: {e}"));
+        return GuestOutcome::Failed(TxFailure::SendBatch(e));
     }
     GuestOutcome::Returned { response, event: state.event.take() }
 }
@@ -197,12 +205,12 @@ async fn run_wasm(
     pre: &ChaincodePre<TxState>,
     limits: &TxLimits,
     state: TxState,
-) -> Result<(TxState, Result<GuestResponse, String>), ReleaseLost> {
+) -> Result<(TxState, Result<GuestResponse, TxFailure>), ReleaseLost> {
     let is_init = state.ctx.is_init;
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.limiter);
     if let Err(e) = configure(&mut store, limits, engine.quota().threads.backlog()) {
-        return Ok((store.into_data(), Err(format!("could not prepare the chaincode instance: {e:#}"))));
+        return Ok((store.into_data(), Err(TxFailure::Prepare(format!("{e:#}")))));
     }
     let result = async {
         let instance = pre.instantiate_async(&mut store).await?;
@@ -213,7 +221,7 @@ async fn run_wasm(
         }
     }
     .await;
-    let result = result.map_err(|e| describe_failure(&e, limits));
+    let result = result.map_err(|e| describe_failure(e, limits));
     Ok((end_instance(engine, store).await?, result))
 }
 
@@ -257,20 +265,16 @@ fn configure(store: &mut Store<TxState>, limits: &TxLimits, backlog: Backlog) ->
     Ok(())
 }
 
-/// The text the peer will show for a failed transaction: it names the trap or the limit that was hit.
-fn describe_failure(e: &wasmtime::Error, limits: &TxLimits) -> String {
-    // A guest that ended itself through `abort` (a Rust panic) said why: `chaincode panicked: <its message>`.
-    if let Some(abort) = e.downcast_ref::<crate::abi::GuestAbort>() {
-        return abort.to_string();
-    }
+/// What a failed call means: the trap or the limit that was hit, or the guest's own abort.
+fn describe_failure(e: wasmtime::Error, limits: &TxLimits) -> TxFailure {
+    let e = match e.downcast::<crate::abi::GuestAbort>() {
+        Ok(abort) => return TxFailure::Panicked(abort),
+        Err(e) => e,
+    };
     match e.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => {
-            format!("chaincode exceeded its fuel budget of {} (wasm trap: out of fuel)", limits.fuel)
-        }
-        Some(Trap::Interrupt) => {
-            format!("chaincode exceeded its run-time limit of {} ms (wasm trap: interrupted)", limits.run_time_ms)
-        }
-        Some(trap) => format!("chaincode trapped: {trap}"),
-        None => format!("chaincode failed: {}", e.root_cause()),
+        Some(Trap::OutOfFuel) => TxFailure::OutOfFuel { fuel: limits.fuel },
+        Some(Trap::Interrupt) => TxFailure::RunTime { run_time_ms: limits.run_time_ms },
+        Some(trap) => TxFailure::Trapped(*trap),
+        None => TxFailure::Failed(e.root_cause().to_string()),
     }
 }

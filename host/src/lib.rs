@@ -16,6 +16,7 @@ pub mod context;
 pub mod daemon;
 pub mod engine;
 pub mod executor;
+pub mod failure;
 pub mod features;
 pub mod launcher;
 pub mod ledger;

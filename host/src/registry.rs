@@ -304,7 +304,7 @@ impl Registry {
         let stored = record.clone();
         let loader: ProgramLoader = Arc::new(move || {
             let registry = registry.upgrade().ok_or("the host is shutting down")?;
-            registry.load(&stored).map(Program::Wasm).map_err(|e| e.to_string())
+            Ok(registry.load(&stored).map(Program::Wasm)?)
         });
         let limits = self.settings.limits(&record.label, &record.ccid);
         Arc::new(LoadedChaincode::lazy(record.ccid.clone(), limits, loader))

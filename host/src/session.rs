@@ -30,6 +30,7 @@ use wasmcc_proto::protos::{ChaincodeEvent, ChaincodeId, ChaincodeMessage, Respon
 use crate::context::TxContext;
 use crate::engine::WasmEngine;
 use crate::executor::{self, GuestOutcome, LoadError, LoadedChaincode};
+use crate::failure::TxFailure;
 use crate::ledger::{PeerParams, TxLedger};
 use crate::limits;
 use crate::log_throttle::LogThrottle;
@@ -269,13 +270,12 @@ impl Session {
                 Ok(ctx) => tokio::time::timeout(deadline, executor::execute(&engine, &chaincode, ctx, ledger, ticket))
                     .await
                     .unwrap_or_else(|_| {
-                        GuestOutcome::Failed(format!(
-                            "transaction exceeded the execute timeout of {} ms (chaincode {})",
-                            deadline.as_millis(),
-                            chaincode.ccid
-                        ))
+                        GuestOutcome::Failed(TxFailure::ExecuteTimeout {
+                            timeout: deadline,
+                            ccid: chaincode.ccid.clone(),
+                        })
                     }),
-                Err(e) => GuestOutcome::Failed(e.to_string()),
+                Err(e) => GuestOutcome::Failed(e.into()),
             };
             answer(&outbound, &routes, &key, result_message(&msg, is_init, outcome)).await;
         });
@@ -349,7 +349,7 @@ fn result_message(msg: &ChaincodeMessage, is_init: bool, outcome: GuestOutcome) 
                 ..Default::default()
             }
         }
-        GuestOutcome::Failed(text) => error_message(&msg.txid, &msg.channel_id, text),
+        GuestOutcome::Failed(failure) => error_message(&msg.txid, &msg.channel_id, failure.to_string()),
     }
 }
 
@@ -406,8 +406,11 @@ mod tests {
 
     #[test]
     fn failures_become_error_with_their_text() {
-        let m = result_message(&tx("t2"), false, GuestOutcome::Failed("chaincode trapped: x".into()));
+        let m = result_message(&tx("t2"), false, GuestOutcome::Failed(TxFailure::Failed("x".into())));
         assert_eq!(m.r#type, Type::Error as i32);
-        assert_eq!(m.payload, b"chaincode trapped: x");
+        assert_eq!(m.payload, b"chaincode failed: x");
+        let m = result_message(&tx("t3"), false, GuestOutcome::Failed(TxFailure::OutOfFuel { fuel: 7 }));
+        assert_eq!(m.r#type, Type::Error as i32);
+        assert_eq!(m.payload, b"chaincode exceeded its fuel budget of 7 (wasm trap: out of fuel)");
     }
 }

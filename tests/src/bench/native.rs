@@ -15,6 +15,7 @@ use wasmcc_host::abi::fabric::chaincode::types;
 use wasmcc_host::abi::fabric::chaincode::{context, cross_chaincode, events, ledger};
 use wasmcc_host::abi::{GuestResponse, StateIterator as HostState, TxState};
 use wasmcc_host::executor::{NativeProgram, NativeRun};
+use wasmcc_host::failure::TxFailure;
 use wasmcc_sdk::embed::{self, Backend, Cursor, Page};
 use wasmcc_sdk::{Chaincode, Error, HistoryIterator, KeyModification, KeyValue, QueryMetadata, Response};
 use wasmcc_sdk::{StateIterator, Timestamp};
@@ -42,7 +43,7 @@ impl<C: Chaincode + 'static> NativeProgram for NativeChaincode<C> {
                 let state = shared.borrow_mut().take().expect("the transaction state is taken only here");
                 let result = answer
                     .map(|r| GuestResponse { status: r.status, message: r.message, payload: r.payload })
-                    .map_err(|_| "native chaincode panicked".to_string());
+                    .map_err(|_| TxFailure::Native("native chaincode panicked".into()));
                 (state, result)
             })
             .await;
