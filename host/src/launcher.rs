@@ -194,19 +194,19 @@ mod tests {
     use crate::limits::TxLimits;
     use std::time::Duration;
 
-    use crate::runtime::Runtime;
+    use crate::engine::WasmEngine;
     use wasmcc_peer::{args, PeerSim, SupportTls};
 
     const CH: &str = "mychannel";
 
-    fn counter() -> (Runtime, Arc<LoadedChaincode>) {
+    fn counter() -> (Arc<WasmEngine>, Arc<LoadedChaincode>) {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/counter.wasm");
         let bytes = std::fs::read(&path)
             .unwrap_or_else(|e| panic!("{}: {e}; build the examples: bash scripts/build-guests.sh", path.display()));
-        let runtime = Runtime::new().unwrap();
+        let engine = Arc::new(WasmEngine::new().unwrap());
         let ccid = format!("counter:{}", "ab".repeat(32));
-        let chaincode = runtime.load(&ccid, &bytes, TxLimits::default()).unwrap();
-        (runtime, chaincode)
+        let chaincode = Arc::new(LoadedChaincode::new(ccid, engine.load(&bytes).unwrap(), TxLimits::default()));
+        (engine, chaincode)
     }
 
     fn spec(ccid: &str, addr: SocketAddr) -> LaunchSpec {
@@ -242,12 +242,11 @@ mod tests {
     }
 
     async fn launch_and_count(tls: Option<SupportTls>, fill: impl FnOnce(&mut LaunchSpec)) {
-        let (runtime, chaincode) = counter();
+        let (engine, chaincode) = counter();
         let peer = PeerSim::new();
         let (addr, mut support) = peer.serve_chaincode_support("127.0.0.1:0".parse().unwrap(), tls).await.unwrap();
         let mut launch = spec(&chaincode.ccid, addr);
         fill(&mut launch);
-        let engine = runtime.engine().clone();
         let cc = chaincode.clone();
         let session = tokio::spawn(async move { dial_peer(engine, cc, &launch).await });
 
@@ -284,29 +283,28 @@ mod tests {
 
     #[tokio::test]
     async fn wrong_ccid_is_never_registered() {
-        let (runtime, chaincode) = counter();
+        let (engine, chaincode) = counter();
         let mut launch = spec("other:00", "127.0.0.1:1".parse().unwrap());
         launch.chaincode_id = format!("counter:{}", "cd".repeat(32));
-        let err = dial_peer(runtime.engine().clone(), chaincode, &launch).await.unwrap_err();
+        let err = dial_peer(engine.clone(), chaincode, &launch).await.unwrap_err();
         assert!(matches!(err, LaunchError::WrongChaincode { .. }), "{err}");
     }
 
     #[tokio::test]
     async fn unreachable_peer_fails_with_the_cause() {
-        let (runtime, chaincode) = counter();
+        let (engine, chaincode) = counter();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let launch = spec(&chaincode.ccid, SocketAddr::from(([127, 0, 0, 1], port)));
-        let err = dial_peer(runtime.engine().clone(), chaincode, &launch).await.unwrap_err().to_string();
+        let err = dial_peer(engine.clone(), chaincode, &launch).await.unwrap_err().to_string();
         assert!(err.contains("dialling the peer") && err.to_lowercase().contains("refused"), "{err}");
     }
 
     #[tokio::test]
     async fn peer_closing_before_ready_is_an_error() {
-        let (runtime, chaincode) = counter();
+        let (engine, chaincode) = counter();
         let peer = PeerSim::new();
         let (addr, mut support) = peer.serve_chaincode_support("127.0.0.1:0".parse().unwrap(), None).await.unwrap();
         let launch = spec(&chaincode.ccid, addr);
-        let engine = runtime.engine().clone();
         let cc = chaincode.clone();
         let session = tokio::spawn(async move { dial_peer(engine, cc, &launch).await });
         // A peer launching another CCID ignores the REGISTER; here it gives up quickly and drops the stream.

@@ -24,32 +24,18 @@ use crate::sni::{Route, RouteInfo, RoutedIncoming};
 /// Finds the chaincode installed under a CCID, now (a registry's live map).
 pub type ChaincodeLookup = Arc<dyn Fn(&str) -> Option<Arc<LoadedChaincode>> + Send + Sync>;
 
-/// Which chaincode a stream runs.
-#[derive(Clone)]
-enum Chaincodes {
-    /// Every stream of the listener, whatever its route (`Runtime::listen`).
-    Fixed(Arc<LoadedChaincode>),
-    /// Per connection: the CCID of its [`RouteInfo`], looked up when the stream opens.
-    Lookup(ChaincodeLookup),
-}
-
-/// Serves `protos.Chaincode/Connect`: one chaincode, or whichever the connection's route names.
+/// Serves `protos.Chaincode/Connect`: the chaincode each connection's route names.
 #[derive(Clone)]
 pub struct ChaincodeService {
     engine: Arc<WasmEngine>,
-    chaincodes: Chaincodes,
+    lookup: ChaincodeLookup,
 }
 
 impl ChaincodeService {
-    /// Serves one chaincode on every stream.
-    pub fn new(engine: Arc<WasmEngine>, chaincode: Arc<LoadedChaincode>) -> Self {
-        ChaincodeService { engine, chaincodes: Chaincodes::Fixed(chaincode) }
-    }
-
     /// Serves the chaincode each connection is routed to (see [`crate::sni`]), as `lookup` finds it when the
     /// stream opens; a route to nothing installed gets an error at once, never a REGISTER.
     pub fn routed(engine: Arc<WasmEngine>, lookup: ChaincodeLookup) -> Self {
-        ChaincodeService { engine, chaincodes: Chaincodes::Lookup(lookup) }
+        ChaincodeService { engine, lookup }
     }
 
     /// The tonic service with Fabric's 100 MiB message limits in both directions.
@@ -59,24 +45,12 @@ impl ChaincodeService {
             .max_encoding_message_size(limits::GRPC_MAX_MESSAGE_BYTES)
     }
 
-    /// The CCID a fixed service serves (what its listener routes to).
-    fn fixed_ccid(&self) -> Option<String> {
-        match &self.chaincodes {
-            Chaincodes::Fixed(chaincode) => Some(chaincode.ccid.clone()),
-            Chaincodes::Lookup(_) => None,
-        }
-    }
-
     fn resolve(&self, route: Option<&RouteInfo>) -> Result<Arc<LoadedChaincode>, Status> {
-        let chaincode = match &self.chaincodes {
-            Chaincodes::Fixed(chaincode) => chaincode.clone(),
-            Chaincodes::Lookup(lookup) => {
-                let Some(ccid) = route.and_then(|r| r.ccid.as_deref()) else {
-                    return Err(Status::failed_precondition("this connection is not routed to any chaincode"));
-                };
-                lookup(ccid).ok_or_else(|| Status::not_found(format!("chaincode {ccid} is not installed")))?
-            }
+        let Some(ccid) = route.and_then(|r| r.ccid.as_deref()) else {
+            return Err(Status::failed_precondition("this connection is not routed to any chaincode"));
         };
+        let chaincode =
+            (self.lookup)(ccid).ok_or_else(|| Status::not_found(format!("chaincode {ccid} is not installed")))?;
         if chaincode.retired.is_cancelled() {
             return Err(Status::unavailable(format!("chaincode {} is being removed", chaincode.ccid)));
         }
@@ -144,11 +118,17 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// A plaintext listener under the default policy; every connection is routed to the service's chaincode (a fixed
-    /// one), else to none.
-    pub async fn bind(addr: SocketAddr, service: ChaincodeService) -> std::io::Result<Self> {
-        let ccid = service.fixed_ccid();
-        Self::bind_route(addr, Route::Plain { ccid }, service, ListenerPolicy::default()).await
+    /// A plaintext listener for one chaincode, under the default policy: the benchmarks' way to measure the engine
+    /// and the protocol without a registry.
+    pub async fn bind_one(
+        addr: SocketAddr,
+        engine: Arc<WasmEngine>,
+        chaincode: Arc<LoadedChaincode>,
+    ) -> std::io::Result<Self> {
+        let ccid = chaincode.ccid.clone();
+        let lookup: ChaincodeLookup = Arc::new(move |asked| (asked == chaincode.ccid).then(|| chaincode.clone()));
+        let service = ChaincodeService::routed(engine, lookup);
+        Self::bind_route(addr, Route::Plain { ccid: Some(ccid) }, service, ListenerPolicy::default()).await
     }
 
     /// A listener whose connections are routed as `route` says (plaintext, TLS for one CCID, or SNI) and admitted

@@ -21,7 +21,7 @@ async fn settle(check: impl Fn() -> bool) -> bool {
 async fn disconnect_mid_transaction_frees_everything_and_reconnect_works() {
     let mut host = TestHost::new();
     let served = host.serve("misbehave", "misbehave", TxLimits::default()).await;
-    let gauges = host.runtime.engine().gauges().clone();
+    let gauges = host.engine().gauges().clone();
     let peer = PeerSim::new();
 
     // The peer sits on the PUT_STATE request, so the transactions are parked inside the guest when it vanishes.

@@ -93,7 +93,7 @@ async fn a_thousand_slow_transactions_of_one_chaincode_leave_another_unharmed() 
         limits.queue
     );
     load.assert_unharmed().await;
-    assert_eq!(host.runtime.engine().quota().admission.usage(&attacker.ccid), (0, 0));
+    assert_eq!(host.engine().quota().admission.usage(&attacker.ccid), (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +116,7 @@ async fn a_peer_that_never_answers_holds_nothing_past_the_execute_timeout() {
     let texts = assert_all_errors(&results, &["execute timeout of 1000 ms", "chaincode probe:"]);
     assert!(texts.iter().any(|t| t.contains("execute timeout")), "the admitted ones ended on the deadline");
     load.assert_unharmed().await;
-    let engine = host.runtime.engine();
+    let engine = host.engine();
     assert_eq!(engine.quota().admission.usage(&attacker.ccid), (0, 0), "every instance was freed");
 }
 
@@ -131,7 +131,7 @@ async fn memory_bombs_wait_for_the_budget_and_never_overcommit_it() {
     let load = Victim::start(&peer, &victim).await;
     let streams = connections(&peer, &attacker, 1, ConnectOptions::default()).await;
 
-    let admission = host.runtime.engine().quota().admission.clone();
+    let admission = host.engine().quota().admission.clone();
     let peak = Arc::new(AtomicU32::new(0));
     let watch = tokio::spawn({
         let (admission, peak) = (admission.clone(), peak.clone());

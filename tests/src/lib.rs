@@ -7,9 +7,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use wasmcc_host::engine::WasmEngine;
 use wasmcc_host::executor::LoadedChaincode;
 use wasmcc_host::limits::TxLimits;
-use wasmcc_host::runtime::Runtime;
+use wasmcc_host::quota::QuotaConfig;
+use wasmcc_host::registry::{Registry, RegistrySettings};
+use wasmcc_host::store::Store;
 
 /// The bytes of an example built by `scripts/build-guests.sh` (e.g. `wasm("asset_transfer")`).
 pub fn wasm(name: &str) -> Vec<u8> {
@@ -32,39 +35,70 @@ impl Served {
     }
 }
 
-/// A host runtime with listeners on 127.0.0.1, stopped when dropped.
+/// A host on loopback whose chaincodes are installed the way `wasmcc serve` installs them: packaged, validated,
+/// stored, compiled and served by a registry, under their real CCIDs. Stopped when dropped.
 pub struct TestHost {
-    pub runtime: Runtime,
-    tasks: tokio::task::JoinSet<()>,
+    engine: Arc<WasmEngine>,
+    registries: Vec<Arc<Registry>>,
+    data: tempfile::TempDir,
 }
+
+/// Ports the test hosts of this process give chaincodes: a block of [`PORTS_PER_SERVE`] per [`TestHost::serve`],
+/// from a range no other test uses.
+const FIRST_PORT: u16 = 45_000;
+const PORTS_PER_SERVE: u16 = 8;
+static NEXT_BLOCK: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
 impl TestHost {
     pub fn new() -> Self {
-        TestHost { runtime: Runtime::new().expect("engine"), tasks: tokio::task::JoinSet::new() }
+        Self::with_quota(&QuotaConfig::default())
     }
 
     /// A host with these host-wide bounds.
-    pub fn with_quota(quota: &wasmcc_host::quota::QuotaConfig) -> Self {
-        TestHost { runtime: Runtime::with_quota(quota).expect("engine"), tasks: tokio::task::JoinSet::new() }
+    pub fn with_quota(quota: &QuotaConfig) -> Self {
+        let engine = Arc::new(WasmEngine::with_quota(quota).expect("engine"));
+        TestHost { engine, registries: Vec::new(), data: tempfile::tempdir().expect("a data directory") }
     }
 
-    /// Serves an example under `label` with the given limits on a free loopback port.
+    pub fn engine(&self) -> &Arc<WasmEngine> {
+        &self.engine
+    }
+
+    /// Packages an example under `label`, installs it with the given limits and serves it on a loopback port.
     pub async fn serve(&mut self, label: &str, module: &str, limits: TxLimits) -> Served {
-        let bytes = wasm(module);
-        let ccid = wasmcc_common::package::package_id(label, &bytes);
-        let chaincode = self.runtime.load(&ccid, &bytes, limits).expect("load");
-        let listener = self.runtime.listen(chaincode.clone(), "127.0.0.1:0".parse().unwrap()).await.expect("bind");
-        let addr = listener.local_addr().unwrap();
-        self.tasks.spawn(async move {
-            listener.serve().await.expect("serve");
-        });
-        Served { ccid, addr, chaincode }
+        let package = wasmcc_common::package::package(label, &wasm(module), &[]).expect("package");
+        let block = NEXT_BLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let first = FIRST_PORT + block * PORTS_PER_SERVE;
+        let settings = RegistrySettings {
+            listen_ip: [127, 0, 0, 1].into(),
+            advertise_host: "127.0.0.1".into(),
+            ports: (first, first + PORTS_PER_SERVE - 1),
+            limits,
+            limits_for: Default::default(),
+            tls: None,
+            connections: Default::default(),
+        };
+        let store = Store::open(self.data.path().join(self.registries.len().to_string())).expect("store");
+        let registry = Registry::open(self.engine.clone(), store, settings).await.expect("registry");
+        let (record, _) = registry.install(package).await.expect("install");
+        let addr = registry.listen_addr(&record.ccid).expect("a listening chaincode");
+        let chaincode = registry.get(&record.ccid).expect("an installed chaincode");
+        self.registries.push(registry);
+        Served { ccid: record.ccid, addr, chaincode }
     }
 }
 
 impl Default for TestHost {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        for registry in &self.registries {
+            registry.shutdown();
+        }
     }
 }
 

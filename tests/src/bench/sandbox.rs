@@ -5,17 +5,17 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 use wasmcc_host::context::{ProposalInfo, TxContext};
-use wasmcc_host::executor::{self, GuestOutcome};
+use wasmcc_host::engine::WasmEngine;
+use wasmcc_host::executor::{self, GuestOutcome, LoadedChaincode};
 use wasmcc_host::ledger::{PeerParams, TxLedger};
 use wasmcc_host::limits::TxLimits;
-use wasmcc_host::runtime::Runtime;
 
 use super::stats::Samples;
 
 /// Runs `noop` `warmup + iterations` times in fresh instances; the latencies of the last `iterations`.
 pub async fn noop(wasm: &[u8], warmup: usize, iterations: usize) -> anyhow::Result<Samples> {
-    let runtime = Runtime::new()?;
-    let chaincode = runtime.load("bench:sandbox", wasm, TxLimits::default())?;
+    let engine = WasmEngine::new()?;
+    let chaincode = LoadedChaincode::new("bench:sandbox".into(), engine.load(wasm)?, TxLimits::default());
     let ctx = TxContext {
         txid: "tx".into(),
         channel_id: "bench".into(),
@@ -32,8 +32,8 @@ pub async fn noop(wasm: &[u8], warmup: usize, iterations: usize) -> anyhow::Resu
         let ledger = TxLedger::new("bench".into(), "tx".into(), outbound, inbox, PeerParams::default());
         let ctx = ctx.clone();
         let started = Instant::now();
-        let ticket = executor::enter(runtime.engine(), &chaincode)?;
-        let outcome = executor::execute(runtime.engine(), &chaincode, ctx, ledger, ticket).await;
+        let ticket = executor::enter(&engine, &chaincode)?;
+        let outcome = executor::execute(&engine, &chaincode, ctx, ledger, ticket).await;
         let elapsed = started.elapsed();
         match outcome {
             GuestOutcome::Returned { response, .. } if response.status == 200 => {}

@@ -10,10 +10,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
+use wasmcc_host::engine::WasmEngine;
 use wasmcc_host::executor::{LoadedChaincode, Program};
 use wasmcc_host::limits::TxLimits;
-use wasmcc_host::runtime::Runtime;
-use wasmcc_host::server::{ChaincodeService, Listener};
+use wasmcc_host::server::Listener;
 
 use super::native::NativeChaincode;
 use crate::node::NodeChaincode;
@@ -125,11 +125,12 @@ pub async fn spawn_until_line(mut cmd: Command, prefix: &str) -> anyhow::Result<
 
 /// `bench serve <wasm|native>`: the server process. Prints `listening <addr>`, serves until stdin closes.
 pub async fn serve(which: Impl, ccid: &str, wasm: &Path, workers: Option<u16>) -> anyhow::Result<()> {
-    let runtime = Runtime::with_quota(&wasmcc_host::quota::QuotaConfig { threads: workers, ..Default::default() })?;
+    let quota = wasmcc_host::quota::QuotaConfig { threads: workers, ..Default::default() };
+    let engine = Arc::new(WasmEngine::with_quota(&quota)?);
     let chaincode = match which {
         Impl::Wasm => {
             let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
-            runtime.load(ccid, &bytes, TxLimits::default())?
+            Arc::new(LoadedChaincode::new(ccid.into(), engine.load(&bytes)?, TxLimits::default()))
         }
         Impl::Native => {
             let program = Program::Native(Arc::new(NativeChaincode::<bench::Bench>::default()));
@@ -138,7 +139,7 @@ pub async fn serve(which: Impl, ccid: &str, wasm: &Path, workers: Option<u16>) -
         Impl::Node => bail!("the node implementation is served by tests/node/ccaas.js"),
     };
     let addr: SocketAddr = "127.0.0.1:0".parse()?;
-    let listener = Listener::bind(addr, ChaincodeService::new(runtime.engine().clone(), chaincode)).await?;
+    let listener = Listener::bind_one(addr, engine, chaincode).await?;
     println!("listening {}", listener.local_addr()?);
     listener.serve_until(stdin_closed()).await?;
     Ok(())
