@@ -1,19 +1,12 @@
 //! The client side of the host's admin API (`docs/admin-api.md`): look a CCID up, upload a package, launch.
 
-use std::time::Duration;
+use crate::limits::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 
 use anyhow::{bail, Context};
 use reqwest::{StatusCode, Url};
 
 use crate::config::Config;
 
-/// Connecting to the admin API should be quick; a host that does not answer within this is down or filtered, and
-/// the peer's install should fail with that reason rather than hang.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Lookups and uploads (which validate and precompile the module) must finish well inside the peer's install
-/// timeout (300 s), so a stuck host fails the install with a reason of ours.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub use wasmcc_common::admin::ChaincodeInfo;
 use wasmcc_common::admin::ErrorBody;

@@ -11,6 +11,7 @@ mod admin;
 mod config;
 mod connection;
 mod launcher;
+mod limits;
 mod resolve;
 mod scratch;
 mod steps;

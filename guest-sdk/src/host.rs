@@ -123,14 +123,11 @@ fn page_info(info: types::PageInfo) -> QueryMetadata {
     QueryMetadata { fetched_records_count: info.fetched_records_count, bookmark: info.bookmark }
 }
 
-/// How many results one `next-batch` call may bring across: more than the peer's batch of 100, so a call takes
-/// whatever the host holds.
-const BATCH: u32 = 1000;
 
 /// The iterator owns the host resource: dropping it drops the handle, which releases the peer-side iterator.
 impl Cursor<KeyValue> for ledger::StateIterator {
     fn next_batch(&mut self) -> Result<Vec<KeyValue>, Error> {
-        let batch = ledger::StateIterator::next_batch(self, BATCH)?;
+        let batch = ledger::StateIterator::next_batch(self, crate::limits::BATCH)?;
         unpack_kv_batch(&batch.data, &batch.ends)
     }
     fn close(&mut self) {
@@ -140,7 +137,7 @@ impl Cursor<KeyValue> for ledger::StateIterator {
 
 impl Cursor<KeyModification> for ledger::HistoryIterator {
     fn next_batch(&mut self) -> Result<Vec<KeyModification>, Error> {
-        let batch = ledger::HistoryIterator::next_batch(self, BATCH)?;
+        let batch = ledger::HistoryIterator::next_batch(self, crate::limits::BATCH)?;
         Ok(batch
             .into_iter()
             .map(|m| KeyModification {

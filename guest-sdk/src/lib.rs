@@ -46,6 +46,7 @@ pub mod embed;
 mod error;
 mod host;
 mod identity;
+mod limits;
 mod iterators;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod mock;

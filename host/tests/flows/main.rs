@@ -1,0 +1,6 @@
+//! Whole flows of the `wasmcc` binary and the host library: one test binary, a module per topic.
+
+mod audit;
+mod cli;
+mod crash;
+mod tls;
