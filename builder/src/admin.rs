@@ -7,7 +7,6 @@ use reqwest::{StatusCode, Url};
 
 use crate::config::Config;
 
-
 pub use wasmcc_common::admin::ChaincodeInfo;
 use wasmcc_common::admin::ErrorBody;
 

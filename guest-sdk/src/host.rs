@@ -123,7 +123,6 @@ fn page_info(info: types::PageInfo) -> QueryMetadata {
     QueryMetadata { fetched_records_count: info.fetched_records_count, bookmark: info.bookmark }
 }
 
-
 /// The iterator owns the host resource: dropping it drops the handle, which releases the peer-side iterator.
 impl Cursor<KeyValue> for ledger::StateIterator {
     fn next_batch(&mut self) -> Result<Vec<KeyValue>, Error> {

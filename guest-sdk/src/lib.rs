@@ -46,8 +46,8 @@ pub mod embed;
 mod error;
 mod host;
 mod identity;
-mod limits;
 mod iterators;
+mod limits;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod mock;
 mod private;

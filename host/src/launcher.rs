@@ -61,8 +61,6 @@ pub enum LaunchError {
     Tls(String),
     #[error("dialling the peer at {address}: {reason}")]
     Dial { address: String, reason: String },
-    #[error("the peer refused the Register stream: {0}")]
-    Rpc(tonic::Status),
     #[error(transparent)]
     Session(#[from] SessionError),
 }

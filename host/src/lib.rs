@@ -1,12 +1,18 @@
 //! wasmcc: runs Hyperledger Fabric chaincode compiled to WebAssembly, served to peers as an external service.
 //!
-//! A peer dials `protos.Chaincode/Connect` on a [`server`] listener; a [`session`] speaks the chaincode side of the
+//! A peer dials `protos.Chaincode/Connect` on a [`server`] listener; a session speaks the chaincode side of the
 //! protocol; each transaction runs in a fresh instance ([`executor`]) whose stub calls ([`abi`]) become requests to
 //! the peer ([`ledger`]).
+//!
+//! What is public, and for whom: the `wasmcc` binary runs a [`daemon`] from a [`config`], talks to it with
+//! [`client`] and writes packages with [`package`] and [`connection_json`]; tests and benchmarks open a [`registry`]
+//! over a [`store`] on an [`engine`], and the benchmarks drive the [`executor`] directly with an [`abi`] state, a
+//! [`context`] and a [`ledger`]. The protocol [`session`], connection admission, the admin API's server, routes,
+//! metrics and the launcher are the host's own business and stay private.
 
 pub mod abi;
 pub mod admin;
-pub mod admin_server;
+mod admin_server;
 pub mod audit;
 pub mod client;
 pub mod config;
@@ -17,19 +23,19 @@ pub mod daemon;
 pub mod engine;
 pub mod executor;
 pub mod failure;
-pub mod features;
-pub mod launcher;
+mod features;
+mod launcher;
 pub mod ledger;
 pub mod limits;
-pub mod log_throttle;
-pub mod metrics;
+mod log_throttle;
+mod metrics;
 pub mod package;
 pub mod quota;
 pub mod registry;
-pub mod routes;
+mod routes;
 pub mod runtime;
 pub mod server;
-pub mod session;
+mod session;
 pub mod sni;
 pub mod store;
 pub mod tls;
