@@ -49,7 +49,7 @@ struct AdminState {
 }
 
 /// The API's routes, ready to serve. The caller's address reaches the audit trail when the router is served with
-/// `into_make_service_with_connect_info::<SocketAddr>()`, as [`serve_plain`] and [`serve_tls`] do.
+/// `into_make_service_with_connect_info::<SocketAddr>()`, as the admin server does.
 pub fn router(registry: Arc<Registry>, settings: AdminSettings) -> Router {
     let limit = settings.max_upload_bytes;
     let uploads = Arc::new(Semaphore::new(settings.max_concurrent_uploads));

@@ -3,7 +3,7 @@
 //! Determinism: NaN canonicalization, no threads, no relaxed SIMD, fuel metering. Boundedness: fuel, a memory cap
 //! and an epoch deadline per transaction; at most [`limits::MAX_CONCURRENT_COMPILES`] compilations at once. Speed:
 //! the pooling allocator keeps instance slots warm so that a fresh instance per transaction costs microseconds.
-//! Defence in depth: the engine enables only the wasm features `validate.rs` accepts ([`crate::features`]), so its
+//! Defence in depth: the engine enables only the wasm features `validate.rs` accepts (`features.rs`), so its
 //! own validator refuses whatever the static checks would.
 
 use std::hash::{Hash, Hasher};

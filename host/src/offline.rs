@@ -24,7 +24,7 @@ pub enum OfflineCommand {
 
 #[derive(clap::Args, Debug)]
 pub struct PackageArgs {
-    /// The package label (the peer requires ^[[:alnum:]][[:alnum:]_.+-]*$).
+    /// The package label (the peer requires `^[[:alnum:]][[:alnum:]_.+-]*$`).
     #[arg(long)]
     pub label: String,
     /// The chaincode: a core wasm module or a component.

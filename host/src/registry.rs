@@ -3,7 +3,7 @@
 //!
 //! Installs are serialised (one at a time) so that port allocation and the store never race; serving is not:
 //! lookups take a short lock on a map of `Arc`s. A route, once given to a CCID, is never given to another
-//! ([`crate::routes`]).
+//! (`routes.rs`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

@@ -1,5 +1,5 @@
 //! The tonic listeners: `protos.Chaincode/Connect`, which the peer dials. Each accepted stream becomes a
-//! [`Session`] for the chaincode that the connection is routed to (its port, or its TLS server name on a shared
+//! session for the chaincode that the connection is routed to (its port, or its TLS server name on a shared
 //! port: [`crate::sni`]).
 
 use std::net::SocketAddr;

@@ -10,7 +10,7 @@
 //! Every accepted socket is admitted under the listener's [`ListenerPolicy`] ([`crate::connections`]: budgets,
 //! eviction of the oldest pending connection, handshake and idle deadlines), and handshakes run in their own tasks, so
 //! a slow or hostile client never delays the others. Refusals are logged with the client's address and the reason,
-//! rate-limited per listener ([`LogThrottle`]).
+//! rate-limited per listener (`log_throttle.rs`).
 
 use std::future::Future;
 use std::io;

@@ -5,7 +5,7 @@
 //! silently drop the second one and the transaction would hang until the peer's execute timeout.
 //!
 //! Batching (`docs/architecture.md`, "Write batching"): when READY offers `use_write_batch`, public writes are held in
-//! a [`WriteBatch`] and sent as one WRITE_BATCH_STATE before the transaction answers. The batch is flushed early
+//! a write batch and sent as one WRITE_BATCH_STATE before the transaction answers. The batch is flushed early
 //! before anything whose outcome on the peer depends on the writes having arrived: InvokeChaincode (the callee shares
 //! the simulator) and the queries a peer allows only in read-only transactions. After such a query the transaction
 //! sends its writes one by one, so the peer's refusal reaches the chaincode at the call that caused it, exactly as
