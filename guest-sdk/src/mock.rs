@@ -14,8 +14,11 @@
 //! assert_eq!(ledger.invoke::<Echo>(&["a", "b"]).payload, b"ab");
 //! ```
 //!
+//! The ledger is the peer's own model, `wasmcc_peer::world` (the same code the peer simulator serves the host
+//! from): a versioned world state and, per transaction, the peer's transaction simulator with its read-only rules.
+//!
 //! What it does as a peer does: a transaction reads committed state only (never its own writes); its writes
-//! are buffered and applied when it answers with status < 400, dropped otherwise; an empty value deletes;
+//! are recorded and applied when it answers with status < 400, dropped otherwise; an empty value deletes;
 //! the event of a transaction that does not commit is dropped. Range queries are `[start, end)` in key order,
 //! paginated ones return a bookmark (the next key) as LevelDB does; rich queries are CouchDB Mango queries
 //! (`wasmcc-mango`) over the values that are JSON objects, their bookmark the last key returned. Every committed
@@ -33,6 +36,9 @@
 
 use std::collections::BTreeMap;
 
+use wasmcc_peer::world::rwset::VALIDATION_PARAMETER;
+use wasmcc_peer::world::{CommitInfo, VersionedValue, WorldState};
+
 use crate::iterators::KeyModification;
 use crate::stub::Timestamp;
 use crate::{Chaincode, Response, Stub};
@@ -41,8 +47,16 @@ mod tx;
 
 use tx::Tx;
 
-/// `(collection, key)`; the collection is "" for public state, as in the WIT.
-type Key = (String, String);
+/// The channel and namespace the ledger's world state keeps its chaincode's keys under. Each [`MockLedger`] is
+/// one chaincode's state; the channel its transactions see is [`MockLedger::channel_id`], which a test may change
+/// without moving the state.
+const CHANNEL: &str = "mock";
+const NAMESPACE: &str = "chaincode";
+
+/// The collection argument of the WIT ("" for public state) as the world state takes it.
+fn collection(name: &str) -> Option<&str> {
+    (!name.is_empty()).then_some(name)
+}
 
 /// A registered chaincode's `invoke`.
 type Invoke = for<'a, 'b> fn(&'a mut Stub<'b>) -> Response;
@@ -50,11 +64,8 @@ type Invoke = for<'a, 'b> fn(&'a mut Stub<'b>) -> Response;
 /// The committed world state and private data of one chaincode, plus the context of the next transactions.
 #[derive(Clone, Debug)]
 pub struct MockLedger {
-    state: BTreeMap<Key, Vec<u8>>,
-    /// State metadata (validation parameters) of existing keys.
-    metadata: BTreeMap<Key, BTreeMap<String, Vec<u8>>>,
-    /// Public keys' committed writes, oldest first.
-    history: BTreeMap<String, Vec<KeyModification>>,
+    /// Committed state, private data, metadata and history.
+    world: WorldState,
     /// Other chaincodes `invoke_chaincode` can call, each with its own ledger (its namespace).
     chaincodes: BTreeMap<String, (Invoke, MockLedger)>,
     tx_count: u64,
@@ -76,9 +87,7 @@ pub struct MockLedger {
 impl Default for MockLedger {
     fn default() -> Self {
         MockLedger {
-            state: BTreeMap::new(),
-            metadata: BTreeMap::new(),
-            history: BTreeMap::new(),
+            world: WorldState::default(),
             chaincodes: BTreeMap::new(),
             tx_count: 0,
             last_tx_id: String::new(),
@@ -91,9 +100,6 @@ impl Default for MockLedger {
         }
     }
 }
-
-/// The state-metadata key of a key-level endorsement policy.
-const VALIDATION_PARAMETER: &str = "VALIDATION_PARAMETER";
 
 impl MockLedger {
     /// An empty ledger on channel `mychannel`.
@@ -161,43 +167,25 @@ impl MockLedger {
         self.chaincodes.get(name).map(|(_, ledger)| ledger)
     }
 
-    /// Applies a transaction's writes: values first, then metadata, which only keys that exist keep; then the
-    /// writes of the chaincodes it called on this channel, to their ledgers.
+    /// Applies a transaction's writes, as the peer's committer does (values first, then metadata, which only keys
+    /// that exist keep); then the writes of the chaincodes it called on this channel, to their ledgers.
     fn commit(&mut self, tx_id: &str, outcome: tx::Outcome) {
-        let tx::Outcome { writes, metadata_writes, calls, .. } = outcome;
+        let tx::Outcome { rwset, calls, .. } = outcome;
         for (name, outcome) in calls {
             if let Some((_, ledger)) = self.chaincodes.get_mut(&name) {
                 ledger.commit(tx_id, outcome);
             }
         }
-        for (key, value) in writes {
-            if key.0.is_empty() {
-                self.history.entry(key.1.clone()).or_default().push(KeyModification {
-                    tx_id: tx_id.to_owned(),
-                    value: value.clone().unwrap_or_default(),
-                    timestamp: Some(self.tx_timestamp),
-                    is_delete: value.is_none(),
-                });
-            }
-            match value {
-                Some(v) => {
-                    self.state.insert(key, v);
-                }
-                None => {
-                    self.state.remove(&key);
-                    self.metadata.remove(&key);
-                }
-            }
-        }
-        for (key, entries) in metadata_writes {
-            if !self.state.contains_key(&key) {
-                continue; // docs/fabric-protocol.md §10.10: commits, stores nothing.
-            }
-            if entries.is_empty() {
-                self.metadata.remove(&key);
-            } else {
-                self.metadata.insert(key, entries);
-            }
+        let Timestamp { seconds, nanos } = self.tx_timestamp;
+        let info = CommitInfo { txid: tx_id.to_owned(), timestamp: wasmcc_peer::world::Timestamp { seconds, nanos } };
+        // Transactions run one after another, so nothing they read can have changed: the commit always succeeds.
+        self.world.commit(CHANNEL, &rwset, &info);
+    }
+
+    fn committed(&self, collection: &str, key: &str) -> Option<&VersionedValue> {
+        match self::collection(collection) {
+            None => self.world.get(CHANNEL, NAMESPACE, key),
+            Some(name) => self.world.get_private(CHANNEL, NAMESPACE, name, key),
         }
     }
 
@@ -214,34 +202,37 @@ impl MockLedger {
 
     /// The committed value of a key in a private data collection.
     pub fn private_data(&self, collection: &str, key: &str) -> Option<&[u8]> {
-        self.state.get(&(collection.to_owned(), key.to_owned())).map(Vec::as_slice)
+        self.committed(collection, key).map(|v| v.value.as_slice())
     }
 
     /// Sets a private key directly in committed state (test setup). Empty deletes.
     pub fn set_private_data(&mut self, collection: &str, key: &str, value: &[u8]) {
-        let k = (collection.to_owned(), key.to_owned());
-        if value.is_empty() {
-            self.state.remove(&k);
-            self.metadata.remove(&k);
-        } else {
-            self.state.insert(k, value.to_vec());
-        }
+        self.world.set_direct(CHANNEL, NAMESPACE, self::collection(collection), key, value.to_vec());
     }
 
     /// The committed validation parameter (key-level endorsement policy) of a key; `collection` "" is public.
     pub fn validation_parameter(&self, collection: &str, key: &str) -> Option<&[u8]> {
-        let entries = self.metadata.get(&(collection.to_owned(), key.to_owned()))?;
-        entries.get(VALIDATION_PARAMETER).map(Vec::as_slice)
+        self.committed(collection, key)?.metadata.get(VALIDATION_PARAMETER).map(Vec::as_slice)
     }
 
     /// The committed history of a public key, newest first, as `get_history_for_key` returns it.
     pub fn history(&self, key: &str) -> Vec<KeyModification> {
-        self.history.get(key).map(|h| h.iter().rev().cloned().collect()).unwrap_or_default()
+        let entries = self.world.history(CHANNEL, NAMESPACE, key);
+        entries
+            .into_iter()
+            .map(|e| KeyModification {
+                tx_id: e.txid,
+                value: e.value,
+                timestamp: Some(Timestamp { seconds: e.timestamp.seconds, nanos: e.timestamp.nanos }),
+                is_delete: e.is_delete,
+            })
+            .collect()
     }
 
     /// All committed public keys and values, in key order.
     pub fn public_state(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.state.iter().filter(|((c, _), _)| c.is_empty()).map(|((_, k), v)| (k.as_str(), v.as_slice()))
+        let keys = self.world.keys(CHANNEL, NAMESPACE, None).into_iter().flatten();
+        keys.map(|(k, v)| (k.as_str(), v.value.as_slice()))
     }
 
     /// The event of the last transaction, if it set one and committed.

@@ -225,7 +225,7 @@ impl Shared {
         let (msg_type, payload) = match self.serve(&msg).await {
             Ok(payload) => (Type::Response, payload),
             Err(cause) => {
-                let text = format!("{} failed: transaction ID: {}: {}", type_name(msg.r#type), msg.txid, cause);
+                let text = crate::world::request_error(&type_name(msg.r#type), &msg.txid, &cause);
                 (Type::Error, text.into_bytes())
             }
         };

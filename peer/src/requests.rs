@@ -18,8 +18,7 @@ use super::handler::{lock, Shared};
 use super::tx::TxContext;
 use crate::world::private::{undefined_collection, Access};
 use crate::world::rwset::Metadata;
-
-const PRIVATE_DATA_IN_INIT: &str = "private data APIs are not allowed in chaincode Init()";
+use crate::world::PRIVATE_DATA_IN_INIT;
 
 impl Shared {
     /// One state request: the RESPONSE payload, or the cause of an ERROR.

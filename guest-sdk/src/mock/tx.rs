@@ -1,16 +1,20 @@
-//! One transaction on the mock ledger: the [`Backend`] a [`Stub`](crate::Stub) talks to natively.
+//! One transaction on the mock ledger: the [`Backend`] a [`Stub`](crate::Stub) talks to natively. Every state call
+//! goes to the peer's own transaction simulator (`wasmcc_peer::world`), which reads committed state, records the
+//! read/write set and enforces the read-only rules with the peer's texts; what the peer's handler adds (no private
+//! data in Init, the wording of an ERROR) comes from the same crate.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
-use sha2::{Digest, Sha256};
+use wasmcc_peer::world::rwset::{Metadata, TxRwSet};
+use wasmcc_peer::world::simulator::TxSimulator;
+use wasmcc_peer::world::{request_error, PRIVATE_DATA_IN_INIT};
 
-use super::{Key, MockLedger};
+use super::{collection, MockLedger, CHANNEL, NAMESPACE};
 use crate::backend::{Backend, Page};
 use crate::iterators::{Buffered, HistoryIterator, KeyValue, QueryMetadata, StateIterator};
 use crate::{Error, Response, Timestamp};
 
-/// Reads go to the ledger's committed state; writes are buffered until [`MockLedger::execute`] decides.
+/// Reads go to the ledger's committed state; writes are recorded until [`MockLedger::execute`] decides.
 pub(super) struct Tx<'l> {
     /// The ledger whose state the transaction reads and writes: the chaincode's own.
     ledger: &'l MockLedger,
@@ -18,26 +22,17 @@ pub(super) struct Tx<'l> {
     /// own, or the calling chaincode's for a chaincode-to-chaincode call (the peer hands the callee the caller's
     /// proposal).
     context: &'l MockLedger,
-    tx_id: String,
     args: Vec<Vec<u8>>,
     init: bool,
-    /// `None` = delete.
-    writes: BTreeMap<Key, Option<Vec<u8>>>,
-    /// A metadata write replaces the key's metadata, as the peer's `SetStateMetadata` does.
-    metadata_writes: BTreeMap<Key, BTreeMap<String, Vec<u8>>>,
+    sim: TxSimulator,
     event: Option<(String, Vec<u8>)>,
     /// The outcomes of same-channel chaincode-to-chaincode calls, committed with this transaction.
     calls: Vec<(String, Outcome)>,
-    /// The transaction simulator's flags behind its read-only rules.
-    wrote: bool,
-    paginated_query: bool,
-    private_query: bool,
 }
 
 /// What a finished transaction leaves for the commit.
 pub(super) struct Outcome {
-    pub(super) writes: BTreeMap<Key, Option<Vec<u8>>>,
-    pub(super) metadata_writes: BTreeMap<Key, BTreeMap<String, Vec<u8>>>,
+    pub(super) rwset: TxRwSet,
     pub(super) event: Option<(String, Vec<u8>)>,
     /// Same-channel calls: the callee's name and its outcome.
     pub(super) calls: Vec<(String, Outcome)>,
@@ -45,10 +40,6 @@ pub(super) struct Outcome {
 
 fn sorted(map: &BTreeMap<String, Vec<u8>>) -> Vec<(String, Vec<u8>)> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-fn key(collection: &str, key: &str) -> Key {
-    (collection.to_owned(), key.to_owned())
 }
 
 /// A page request the peer treats as one: the Go shim sends `{0, ""}` as no metadata at all
@@ -69,103 +60,55 @@ impl<'l> Tx<'l> {
         args: Vec<Vec<u8>>,
         init: bool,
     ) -> Self {
-        Tx {
-            ledger,
-            context,
-            tx_id: tx_id.to_owned(),
-            args,
-            init,
-            writes: BTreeMap::new(),
-            metadata_writes: BTreeMap::new(),
-            event: None,
-            calls: Vec::new(),
-            wrote: false,
-            paginated_query: false,
-            private_query: false,
-        }
+        let sim = TxSimulator::new(CHANNEL, tx_id);
+        Tx { ledger, context, args, init, sim, event: None, calls: Vec::new() }
     }
 
     pub(super) fn finish(self) -> Outcome {
-        Outcome { writes: self.writes, metadata_writes: self.metadata_writes, event: self.event, calls: self.calls }
+        Outcome { rwset: self.sim.rwset, event: self.event, calls: self.calls }
     }
 
     /// An ERROR answer as the peer's handler words it.
     fn peer_error(&self, request: &str, cause: &str) -> Error {
-        Error::Peer(format!("{request} failed: transaction ID: {}: {cause}", self.tx_id))
+        Error::Peer(request_error(request, &self.sim.txid, cause))
     }
 
     /// The peer refuses private data in INIT, whatever the call.
     fn check_collection(&self, request: &str, collection: &str) -> Result<(), Error> {
         if self.init && !collection.is_empty() {
-            return Err(self.peer_error(request, "private data APIs are not allowed in chaincode Init()"));
+            return Err(self.peer_error(request, PRIVATE_DATA_IN_INIT));
         }
         Ok(())
     }
 
-    /// The simulator's `checkWritePrecondition`.
-    fn check_write(&mut self, request: &str, collection: &str) -> Result<(), Error> {
+    /// A write through the simulator, which refuses it after a paginated or private query.
+    fn write(
+        &mut self,
+        request: &str,
+        collection: &str,
+        write: impl FnOnce(&mut TxSimulator) -> Result<(), String>,
+    ) -> Result<(), Error> {
         self.check_collection(request, collection)?;
-        let txid = &self.tx_id;
-        if self.private_query {
-            let cause = format!(
-                "txid [{txid}]: unsuppored transaction. Transaction has already performed queries on pvt data. \
-                 Writes are not allowed"
-            );
-            return Err(self.peer_error(request, &cause));
-        }
-        if self.paginated_query {
-            let cause = format!(
-                "txid [{txid}]: unsuppored transaction. Transaction has already performed a paginated query. Writes \
-                 are not allowed"
-            );
-            return Err(self.peer_error(request, &cause));
-        }
-        self.wrote = true;
-        Ok(())
+        write(&mut self.sim).map_err(|cause| self.peer_error(request, &cause))
     }
 
     /// The simulator's `checkBeforePaginatedQueries` / `checkBeforePvtdataQueries`.
     fn check_query(&mut self, request: &str, collection: &str, page: Option<Page<'_>>) -> Result<(), Error> {
         self.check_collection(request, collection)?;
-        let txid = &self.tx_id;
-        if !collection.is_empty() {
-            if self.wrote {
-                let cause = format!(
-                    "txid [{txid}]: unsuppored transaction. Queries on pvt data is supported only in a read-only \
-                     transaction"
-                );
-                return Err(self.peer_error(request, &cause));
-            }
-            self.private_query = true;
-        } else if paginated(page).is_some() {
-            if self.wrote {
-                let cause = format!(
-                    "txid [{txid}]: unsuppored transaction. Paginated queries are supported only in a read-only \
-                     transaction"
-                );
-                return Err(self.peer_error(request, &cause));
-            }
-            self.paginated_query = true;
-        }
-        Ok(())
+        let checked = self.sim.check_before_query(!collection.is_empty(), paginated(page).is_some());
+        checked.map_err(|cause| self.peer_error(request, &cause))
     }
 
-    /// The committed keys of `collection` in `[start, end)` (an empty end is unbounded).
-    fn range(&self, collection: &str, start: &str, end: &str) -> Vec<KeyValue> {
-        let low = Bound::Included(key(collection, start));
-        let high = if end.is_empty() {
-            // Every key of this collection sorts before (collection + "\0", "").
-            Bound::Excluded(key(&format!("{collection}\0"), ""))
-        } else if end <= start {
-            return Vec::new();
-        } else {
-            Bound::Excluded(key(collection, end))
-        };
-        self.ledger
-            .state
-            .range((low, high))
-            .filter(|((c, _), _)| c == collection)
-            .map(|((_, k), v)| KeyValue { key: k.clone(), value: v.clone() })
+    /// The committed keys of `collection` in `[start, end)` (an empty end is unbounded), each recorded as read.
+    fn range(&mut self, collection: &str, start: &str, end: &str) -> Vec<KeyValue> {
+        let coll = self::collection(collection);
+        let found = self.ledger.world.range(CHANNEL, NAMESPACE, coll, start, end);
+        found
+            .into_iter()
+            .map(|(key, v)| {
+                self.sim.record_read(NAMESPACE, coll, &key, Some(v.version));
+                KeyValue { key, value: v.value }
+            })
             .collect()
     }
 
@@ -178,14 +121,14 @@ impl<'l> Tx<'l> {
         page: Option<Page<'_>>,
     ) -> Result<(Vec<KeyValue>, Option<QueryMetadata>), String> {
         let query = wasmcc_mango::Query::parse(query).map_err(|e| e.to_string())?;
-        let docs: Vec<(String, serde_json::Value)> = self
-            .ledger
-            .state
-            .iter()
-            .filter(|((c, _), _)| c == collection)
-            .filter_map(|((_, k), v)| wasmcc_mango::document(v).map(|d| (k.clone(), d)))
+        let keys = self.ledger.world.keys(CHANNEL, NAMESPACE, self::collection(collection));
+        let docs: Vec<(&str, &[u8], serde_json::Value)> = keys
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| wasmcc_mango::document(&v.value).map(|d| (k.as_str(), v.value.as_slice(), d)))
             .collect();
-        let hits = query.select(docs.iter().map(|(k, d)| (k.as_str(), d)));
+        let values: BTreeMap<&str, &[u8]> = docs.iter().map(|(k, v, _)| (*k, *v)).collect();
+        let hits = query.select(docs.iter().map(|(k, _, d)| (*k, d)));
         // The peer overrides the query's `limit` (and, when paginating, its `bookmark`); `skip` stays.
         let start = match paginated(page) {
             Some(p) => wasmcc_mango::resume_after(&hits, p.bookmark),
@@ -200,7 +143,7 @@ impl<'l> Tx<'l> {
             .map(|(k, doc)| {
                 let value = match query.project(doc) {
                     Some(projected) => serde_json::to_vec(&projected).expect("a JSON value serializes"),
-                    None => self.ledger.state[&key(collection, k)].clone(),
+                    None => values[k].to_vec(),
                 };
                 KeyValue { key: k.to_owned(), value }
             })
@@ -221,7 +164,7 @@ impl Backend for Tx<'_> {
         self.args.clone()
     }
     fn tx_id(&self) -> String {
-        self.tx_id.clone()
+        self.sim.txid.clone()
     }
     fn channel_id(&self) -> String {
         self.context.channel_id.clone()
@@ -250,7 +193,11 @@ impl Backend for Tx<'_> {
 
     fn get_state(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
         self.check_collection("GET_STATE", collection)?;
-        Ok(self.ledger.private_data(collection, key).map(<[u8]>::to_vec))
+        let world = &self.ledger.world;
+        Ok(match self::collection(collection) {
+            None => self.sim.get_state(world, NAMESPACE, key),
+            Some(name) => self.sim.get_private_data(world, NAMESPACE, name, key),
+        })
     }
     fn get_multiple_states(&mut self, collection: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
         self.check_collection("GET_STATE_MULTIPLE", collection)?;
@@ -258,35 +205,37 @@ impl Backend for Tx<'_> {
     }
     fn get_private_data_hash(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
         self.check_collection("GET_PRIVATE_DATA_HASH", collection)?;
-        Ok(self.ledger.private_data(collection, key).map(|v| Sha256::digest(v).to_vec()))
+        Ok(self.sim.get_private_data_hash(&self.ledger.world, NAMESPACE, collection, key))
     }
     fn put_state(&mut self, collection: &str, key: &str, value: &[u8]) -> Result<(), Error> {
-        self.check_write("PUT_STATE", collection)?;
-        let value = (!value.is_empty()).then(|| value.to_vec());
-        self.writes.insert(self::key(collection, key), value);
-        Ok(())
+        // An empty value is a delete, as the peer records it.
+        self.write("PUT_STATE", collection, |sim| match self::collection(collection) {
+            None => sim.set_state(NAMESPACE, key, value.to_vec()),
+            Some(name) => sim.set_private_data(NAMESPACE, name, key, value.to_vec()),
+        })
     }
     fn del_state(&mut self, collection: &str, key: &str) -> Result<(), Error> {
-        self.check_write("DEL_STATE", collection)?;
-        self.writes.insert(self::key(collection, key), None);
-        Ok(())
+        self.write("DEL_STATE", collection, |sim| match self::collection(collection) {
+            None => sim.set_state(NAMESPACE, key, Vec::new()),
+            Some(name) => sim.set_private_data(NAMESPACE, name, key, Vec::new()),
+        })
     }
     fn purge_private_data(&mut self, collection: &str, key: &str) -> Result<(), Error> {
-        // The mock keeps no private history, so purging is deleting (value and hash).
-        self.check_write("PURGE_PRIVATE_DATA", collection)?;
-        self.writes.insert(self::key(collection, key), None);
-        Ok(())
+        // The world keeps no private history, so purging is deleting (value and hash).
+        self.write("PURGE_PRIVATE_DATA", collection, |sim| sim.purge_private_data(NAMESPACE, collection, key))
     }
     fn get_state_metadata(&mut self, collection: &str, key: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
         self.check_collection("GET_STATE_METADATA", collection)?;
-        let entries = self.ledger.metadata.get(&self::key(collection, key));
-        Ok(entries.map(sorted).unwrap_or_default())
+        let entries = self.sim.get_metadata(&self.ledger.world, NAMESPACE, self::collection(collection), key);
+        Ok(sorted(&entries))
     }
     fn put_state_metadata(&mut self, collection: &str, key: &str, metakey: &str, value: &[u8]) -> Result<(), Error> {
-        self.check_write("PUT_STATE_METADATA", collection)?;
-        let entries = BTreeMap::from([(metakey.to_owned(), value.to_vec())]);
-        self.metadata_writes.insert(self::key(collection, key), entries);
-        Ok(())
+        // A metadata write replaces the key's metadata, as the peer's `SetStateMetadata` does.
+        let entries = Metadata::from([(metakey.to_owned(), value.to_vec())]);
+        self.write("PUT_STATE_METADATA", collection, |sim| match self::collection(collection) {
+            None => sim.set_state_metadata(NAMESPACE, key, entries),
+            Some(name) => sim.set_private_metadata(NAMESPACE, name, key, entries),
+        })
     }
     fn get_state_by_range(
         &mut self,
@@ -324,6 +273,7 @@ impl Backend for Tx<'_> {
         Ok((StateIterator::new(Buffered(results.into_iter())), info))
     }
     fn get_history_for_key(&mut self, key: &str) -> Result<HistoryIterator, Error> {
+        // Never paginated, no read-only flag, no Init check: as the peer serves it.
         Ok(HistoryIterator::new(Buffered(self.ledger.history(key).into_iter())))
     }
 
@@ -340,7 +290,7 @@ impl Backend for Tx<'_> {
             let cause = format!("chaincode {name} is not registered with the mock ledger");
             return Err(self.peer_error("INVOKE_CHAINCODE", &cause));
         };
-        let mut tx = Tx::with_context(callee, self.context, &self.tx_id, args.to_vec(), false);
+        let mut tx = Tx::with_context(callee, self.context, &self.sim.txid, args.to_vec(), false);
         let response = invoke(&mut crate::Stub::new(&mut tx));
         if channel.is_empty() || channel == self.context.channel_id {
             self.calls.push((name.to_owned(), tx.finish()));

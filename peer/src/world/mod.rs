@@ -9,4 +9,14 @@ pub mod rwset;
 pub mod simulator;
 mod state;
 
+pub use prost_types::Timestamp;
 pub use state::*;
+
+/// The peer refuses every private-data request in a chaincode's Init, whatever the call.
+pub const PRIVATE_DATA_IN_INIT: &str = "private data APIs are not allowed in chaincode Init()";
+
+/// How the peer's handler words a refused request (the text of its ERROR): `"<TYPE> failed: transaction ID:
+/// <txid>: <cause>"`.
+pub fn request_error(request: &str, txid: &str, cause: &str) -> String {
+    format!("{request} failed: transaction ID: {txid}: {cause}")
+}

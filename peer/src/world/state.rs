@@ -83,7 +83,7 @@ impl CommitStatus {
 type KeyMap = BTreeMap<String, VersionedValue>;
 
 /// One namespace's committed state.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct NamespaceState {
     public: KeyMap,
     private: HashMap<String, KeyMap>,
@@ -92,7 +92,7 @@ struct NamespaceState {
 }
 
 /// One channel's ledger: its height and its namespaces.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ChannelLedger {
     /// The number of the next block. Block 0 would be the channel's genesis (config) block, so the first
     /// transaction lands in block 1, as on a real channel.
@@ -108,7 +108,7 @@ impl Default for ChannelLedger {
 
 /// Committed state of every channel the simulator knows. Channels, namespaces and collections spring into existence
 /// on first write; reading an unknown one sees no keys.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct WorldState {
     channels: HashMap<String, ChannelLedger>,
 }
@@ -233,6 +233,19 @@ impl WorldState {
             }
         }
         CommitStatus::Committed { block }
+    }
+
+    /// Sets a key outside any transaction, as a test's setup does: no block, no history, the version of block 0
+    /// (the genesis block's). An empty value deletes the key (and its metadata).
+    pub fn set_direct(&mut self, channel: &str, namespace: &str, collection: Option<&str>, key: &str, value: Vec<u8>) {
+        let ns =
+            self.channels.entry(channel.to_owned()).or_default().namespaces.entry(namespace.to_owned()).or_default();
+        let keys = match collection {
+            None => &mut ns.public,
+            Some(name) => ns.private.entry(name.to_owned()).or_default(),
+        };
+        let write = BTreeMap::from([(key.to_owned(), (!value.is_empty()).then_some(value))]);
+        apply(keys, &write, &BTreeMap::new(), Version { block: 0, tx: 0 });
     }
 
     /// Commits one namespace's read/write set (see [`WorldState::commit`]).
