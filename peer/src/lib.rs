@@ -29,14 +29,14 @@
 //!   (GET/PUT_STATE_METADATA, `VALIDATION_PARAMETER`), all of them on public state or on private data
 //!   (`requests.rs`); reads never see the transaction's own writes;
 //! - private data: per-collection state with hashes (GET_PRIVATE_DATA_HASH), PURGE_PRIVATE_DATA, refusal in Init,
-//!   collection access rules ([`PeerSim::define_collection`], [`private`]);
+//!   collection access rules ([`PeerSim::define_collection`], [`world::private`]);
 //! - queries: range queries, CouchDB-style rich queries ([`wasmcc_mango`]) and key history (newest first, as since
 //!   Fabric 2.0), with the peer's batches
 //!   of 100, `totalQueryLimit`, pagination and bookmarks, iterators, and the read-only rules for paginated and
 //!   private queries (`queries.rs`, [`iterators`]);
 //! - INVOKE_CHAINCODE to any chaincode connected to the same [`PeerSim`], sharing the transaction on the same channel
 //!   (`c2c.rs`);
-//! - the chaincode definition's `init_required` ([`ConnectOptions::definition`], [`lifecycle`]).
+//! - the chaincode definition's `init_required` ([`ConnectOptions::definition`], [`world::lifecycle`]).
 //!
 //! A transaction's [`TxResult::rwset`] ([`TxRwSet`]) holds everything it read and wrote, by namespace and collection,
 //! in a deterministic order: compare two chaincode implementations with `a.rwset.writes() == b.rwset.writes()`.
@@ -62,27 +62,7 @@
 pub mod world;
 
 #[cfg(feature = "endpoint")]
-mod c2c;
-#[cfg(feature = "endpoint")]
-mod connection;
-#[cfg(feature = "endpoint")]
-mod handler;
-#[cfg(feature = "endpoint")]
-pub mod iterators;
-#[cfg(feature = "endpoint")]
-mod log;
-#[cfg(feature = "endpoint")]
-mod peer;
-#[cfg(feature = "endpoint")]
-pub mod proposal;
-#[cfg(feature = "endpoint")]
-mod queries;
-#[cfg(feature = "endpoint")]
-mod requests;
-#[cfg(feature = "endpoint")]
-mod support;
-#[cfg(feature = "endpoint")]
-mod tx;
+mod endpoint;
 
 #[cfg(feature = "endpoint")]
 pub use endpoint::*;
@@ -90,88 +70,3 @@ pub use world::lifecycle::{ChaincodeDefinition, INITIALIZED_KEY};
 pub use world::private::CollectionConfig;
 pub use world::rwset::{CollectionRwSet, Metadata, RwSet, TxRwSet, VALIDATION_PARAMETER};
 pub use world::{CommitInfo, CommitStatus, HistoryEntry, Version, VersionedValue};
-
-/// The gRPC side: what exists only with the `endpoint` feature.
-#[cfg(feature = "endpoint")]
-mod endpoint {
-    use std::time::Duration;
-
-    use wasmcc_proto::protos::chaincode_message;
-
-    pub use crate::connection::PeerConnection;
-    pub use crate::log::{Disposition, LoggedMessage, RequestLog};
-    pub use crate::peer::{
-        fabric_default_ready_params, tls_from_connection_json, ConnectOptions, PeerSim, MAX_MESSAGE_SIZE,
-    };
-    pub use crate::proposal::Identity;
-    pub use crate::support::{SupportServer, SupportTls};
-    pub use crate::tx::{TxOptions, TxOutcome, TxResult};
-
-    /// Errors of the simulator itself. What the *chaincode* answers is never an error here: it is a [`TxResult`].
-    #[derive(Debug, thiserror::Error)]
-    pub enum SimError {
-        #[error("invalid chaincode address {addr:?}: {reason}")]
-        InvalidAddress { addr: String, reason: String },
-        #[error("dialing chaincode at {addr}: {source}")]
-        Dial {
-            addr: String,
-            #[source]
-            source: tonic::transport::Error,
-        },
-        #[error("Connect call failed: {0}")]
-        Rpc(#[from] tonic::Status),
-        /// Nothing usable arrived within the startup timeout (the peer's `chaincode.startuptimeout`).
-        #[error("chaincode did not register within {0:?}")]
-        StartupTimeout(Duration),
-        /// The chaincode registered under another name. A real peer sends nothing back and the launch times out.
-        #[error("chaincode registered as {got:?}, expected {expected:?}: no reply sent, launch timed out")]
-        RegisterIgnored { got: String, expected: String },
-        /// The stream broke the handshake protocol (ended, or a message the peer does not accept before REGISTER).
-        #[error("handshake failed: {0}")]
-        Handshake(String),
-        /// The peer refuses the invocation before sending anything (`CheckInvocation`): the chaincode definition
-        /// requires Init first, or does not take Init, or has already run it.
-        #[error("invalid invocation: {reason}")]
-        InvalidInvocation { txid: String, reason: String },
-        /// The peer refuses a second INIT/TRANSACTION with the same (channel, txid) on one handler.
-        #[error("txid: {txid}({channel_id}) exists")]
-        DuplicateTxid { channel_id: String, txid: String },
-        /// No matching COMPLETED/ERROR within the execute timeout (the peer's `chaincode.executetimeout`).
-        #[error("timeout expired while executing transaction")]
-        ExecuteTimeout { txid: String },
-        /// The stream ended while the transaction was in flight.
-        #[error("chaincode stream terminated")]
-        StreamTerminated { txid: String },
-        /// COMPLETED whose payload is not a `Response`.
-        #[error("failed to unmarshal response for transaction {txid}: {source}")]
-        BadResponse {
-            txid: String,
-            #[source]
-            source: prost::DecodeError,
-        },
-        #[error("generating the client identity: {0}")]
-        Identity(#[from] rcgen::Error),
-        /// The simulated peer's own `ChaincodeSupport` server could not start.
-        #[error("serving ChaincodeSupport on {addr}: {reason}")]
-        Serve { addr: String, reason: String },
-    }
-
-    /// Builds chaincode arguments from anything byte-like: `args(["put", "k", "v"])`.
-    pub fn args<I>(items: I) -> Vec<Vec<u8>>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<[u8]>,
-    {
-        items.into_iter().map(|a| a.as_ref().to_vec()).collect()
-    }
-
-    /// A `ChaincodeMessage.type` as Go's `String()` prints it: the enum name, or the number for an unknown value.
-    pub(crate) fn type_name(msg_type: i32) -> String {
-        chaincode_message::Type::try_from(msg_type)
-            .map(|t| t.as_str_name().to_owned())
-            .unwrap_or_else(|_| msg_type.to_string())
-    }
-}
-
-#[cfg(all(test, feature = "endpoint"))]
-mod flow_tests;

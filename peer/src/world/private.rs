@@ -2,7 +2,7 @@
 //! `errorIfCreatorHasNo{Read,Write}Permission` in `core/chaincode/handler.go`).
 //!
 //! A namespace with no defined collection accepts any collection name, open to everyone, so tests need no setup.
-//! Once a namespace has a defined collection (see [`super::PeerSim::define_collection`]), only defined names and
+//! Once a namespace has a defined collection (see `PeerSim::define_collection`), only defined names and
 //! the implicit per-organisation collections exist. Implicit collections (`_implicit_org_<MSPID>`) always exist and,
 //! as on a peer (their `memberOnlyRead`/`memberOnlyWrite` are false), anyone may read and write them.
 

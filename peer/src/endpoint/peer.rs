@@ -81,7 +81,7 @@ pub struct ConnectOptions {
     /// sample core.yaml). Set it small to exercise the limit.
     pub total_query_limit: usize,
     /// The committed chaincode definition the peer enforces: with `init_required`, the first invocation must be
-    /// INIT and the peer records it under [`super::INITIALIZED_KEY`]; without, INIT is refused. `None`: no
+    /// INIT and the peer records it under [`crate::INITIALIZED_KEY`]; without, INIT is refused. `None`: no
     /// checks at all, INIT and TRANSACTION are sent as asked (convenient for chaincodes that do their own Init).
     pub definition: Option<ChaincodeDefinition>,
 }
