@@ -269,6 +269,13 @@ fn rich_queries_select_sort_project_and_paginate() {
         (keys(it), meta.bookmark)
     });
     assert_eq!(next, (vec!["d3".to_owned()], "d3".to_owned()));
+    // A page request without a bookmark resumes at the query's own, as the peer serves it.
+    let resumed = read(&mut l, |s| {
+        let (it, _) =
+            s.get_query_result_with_pagination(r#"{"selector":{"size":{"$gt":0}},"bookmark":"d1"}"#, 5, "").unwrap();
+        keys(it)
+    });
+    assert_eq!(resumed, ["d2", "d3"]);
     assert_eq!(read(&mut l, |s| keys(s.get_private_data_query_result("coll", r#"{"selector":{}}"#).unwrap())), ["p1"]);
     let err = read(&mut l, |s| s.get_query_result("{").unwrap_err());
     assert!(matches!(err, Error::Peer(ref m) if m.starts_with("GET_QUERY_RESULT failed: transaction ID: ")), "{err:?}");

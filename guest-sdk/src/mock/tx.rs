@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use wasmcc_peer::world::query::{self, BookmarkRule};
 use wasmcc_peer::world::rwset::{Metadata, TxRwSet};
 use wasmcc_peer::world::simulator::TxSimulator;
 use wasmcc_peer::world::{request_error, PRIVATE_DATA_IN_INIT};
@@ -42,10 +43,9 @@ fn sorted(map: &BTreeMap<String, Vec<u8>>) -> Vec<(String, Vec<u8>)> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// A page request the peer treats as one: the Go shim sends `{0, ""}` as no metadata at all
-/// (docs/fabric-protocol.md §10.3).
-fn paginated(page: Option<Page<'_>>) -> Option<Page<'_>> {
-    page.filter(|p| p.page_size != 0 || !p.bookmark.is_empty())
+/// The SDK's page request as the peer's rules take it.
+fn asked(page: Option<Page<'_>>) -> Option<query::Page<'_>> {
+    page.map(|p| query::Page { page_size: p.page_size, bookmark: p.bookmark })
 }
 
 impl<'l> Tx<'l> {
@@ -95,67 +95,40 @@ impl<'l> Tx<'l> {
     /// The simulator's `checkBeforePaginatedQueries` / `checkBeforePvtdataQueries`.
     fn check_query(&mut self, request: &str, collection: &str, page: Option<Page<'_>>) -> Result<(), Error> {
         self.check_collection(request, collection)?;
-        let checked = self.sim.check_before_query(!collection.is_empty(), paginated(page).is_some());
+        let coll = self::collection(collection);
+        let checked = self.sim.check_before_query(coll.is_some(), query::is_paginated(coll, asked(page)));
         checked.map_err(|cause| self.peer_error(request, &cause))
     }
 
-    /// The committed keys of `collection` in `[start, end)` (an empty end is unbounded), each recorded as read.
-    fn range(&mut self, collection: &str, start: &str, end: &str) -> Vec<KeyValue> {
-        let coll = self::collection(collection);
-        let found = self.ledger.world.range(CHANNEL, NAMESPACE, coll, start, end);
-        found
-            .into_iter()
-            .map(|(key, v)| {
-                self.sim.record_read(NAMESPACE, coll, &key, Some(v.version));
-                KeyValue { key, value: v.value }
-            })
-            .collect()
-    }
-
-    /// A rich query over the JSON-object values of `collection`, `fields` applied; the page as CouchDB gives it
-    /// (up to `page_size` after the bookmark, the bookmark being the last key returned).
-    fn rich_query(
-        &self,
+    /// The page of a query's results as the peer serves it, each result recorded as read, and the metadata the
+    /// chaincode gets: none without a page request, the default for an unpaginated one.
+    fn results(
+        &mut self,
         collection: &str,
-        query: &str,
+        hits: Vec<query::Hit>,
         page: Option<Page<'_>>,
-    ) -> Result<(Vec<KeyValue>, Option<QueryMetadata>), String> {
-        let query = wasmcc_mango::Query::parse(query).map_err(|e| e.to_string())?;
-        let keys = self.ledger.world.keys(CHANNEL, NAMESPACE, self::collection(collection));
-        let docs: Vec<(&str, &[u8], serde_json::Value)> = keys
-            .into_iter()
-            .flatten()
-            .filter_map(|(k, v)| wasmcc_mango::document(&v.value).map(|d| (k.as_str(), v.value.as_slice(), d)))
-            .collect();
-        let values: BTreeMap<&str, &[u8]> = docs.iter().map(|(k, v, _)| (*k, *v)).collect();
-        let hits = query.select(docs.iter().map(|(k, _, d)| (*k, d)));
-        // The peer overrides the query's `limit` (and, when paginating, its `bookmark`); `skip` stays.
-        let start = match paginated(page) {
-            Some(p) => wasmcc_mango::resume_after(&hits, p.bookmark),
-            None => query.bookmark().map_or(0, |b| wasmcc_mango::resume_after(&hits, b)),
+        rule: BookmarkRule,
+    ) -> (StateIterator, Option<QueryMetadata>) {
+        let coll = self::collection(collection);
+        let page = asked(page);
+        let limit = query::total_limit(query::TOTAL_QUERY_LIMIT, page);
+        let (hits, info) = if query::is_paginated(coll, page) {
+            let (hits, bookmark) = query::page(hits, limit, rule);
+            let info = QueryMetadata { fetched_records_count: hits.len() as i32, bookmark };
+            (hits, page.map(|_| info))
+        } else {
+            let mut hits = hits;
+            hits.truncate(usize::try_from(limit).unwrap_or(0));
+            (hits, page.map(|_| QueryMetadata::default()))
         };
-        let limit = paginated(page).filter(|p| p.page_size > 0).map_or(usize::MAX, |p| p.page_size as usize);
         let results: Vec<KeyValue> = hits
             .into_iter()
-            .skip(start)
-            .skip(query.skip())
-            .take(limit)
-            .map(|(k, doc)| {
-                let value = match query.project(doc) {
-                    Some(projected) => serde_json::to_vec(&projected).expect("a JSON value serializes"),
-                    None => values[k].to_vec(),
-                };
-                KeyValue { key: k.to_owned(), value }
+            .map(|hit| {
+                self.sim.record_read(NAMESPACE, coll, &hit.key, Some(hit.version));
+                KeyValue { key: hit.key, value: hit.value }
             })
             .collect();
-        let info = page.map(|p| match paginated(Some(p)) {
-            None => QueryMetadata::default(),
-            Some(_) => QueryMetadata {
-                fetched_records_count: results.len() as i32,
-                bookmark: results.last().map(|kv| kv.key.clone()).unwrap_or_default(),
-            },
-        });
-        Ok((results, info))
+        (StateIterator::new(Buffered(results.into_iter())), info)
     }
 }
 
@@ -245,21 +218,9 @@ impl Backend for Tx<'_> {
         page: Option<Page<'_>>,
     ) -> Result<(StateIterator, Option<QueryMetadata>), Error> {
         self.check_query("GET_STATE_BY_RANGE", collection, page)?;
-        let Some(p) = paginated(page) else {
-            let results = self.range(collection, start, end);
-            return Ok((StateIterator::new(Buffered(results.into_iter())), page.map(|_| QueryMetadata::default())));
-        };
-        // A bookmark replaces the start key, even one sorting before it (docs/fabric-protocol.md §10.3); the next
-        // bookmark is the key after the page, as LevelDB gives it.
-        let start = if p.bookmark.is_empty() { start } else { p.bookmark };
-        let mut results = self.range(collection, start, end);
-        let mut bookmark = String::new();
-        if p.page_size > 0 && results.len() > p.page_size as usize {
-            bookmark = results[p.page_size as usize].key.clone();
-            results.truncate(p.page_size as usize);
-        }
-        let info = QueryMetadata { fetched_records_count: results.len() as i32, bookmark };
-        Ok((StateIterator::new(Buffered(results.into_iter())), Some(info)))
+        let coll = self::collection(collection);
+        let hits = query::range(&self.ledger.world, CHANNEL, NAMESPACE, coll, start, end, asked(page));
+        Ok(self.results(collection, hits, page, BookmarkRule::NextKey))
     }
     fn get_query_result(
         &mut self,
@@ -268,9 +229,10 @@ impl Backend for Tx<'_> {
         page: Option<Page<'_>>,
     ) -> Result<(StateIterator, Option<QueryMetadata>), Error> {
         self.check_query("GET_QUERY_RESULT", collection, page)?;
-        let (results, info) =
-            self.rich_query(collection, query, page).map_err(|e| self.peer_error("GET_QUERY_RESULT", &e))?;
-        Ok((StateIterator::new(Buffered(results.into_iter())), info))
+        let coll = self::collection(collection);
+        let hits = query::rich(&self.ledger.world, CHANNEL, NAMESPACE, coll, query, asked(page))
+            .map_err(|e| self.peer_error("GET_QUERY_RESULT", &e))?;
+        Ok(self.results(collection, hits, page, BookmarkRule::LastKey))
     }
     fn get_history_for_key(&mut self, key: &str) -> Result<HistoryIterator, Error> {
         // Never paginated, no read-only flag, no Init check: as the peer serves it.

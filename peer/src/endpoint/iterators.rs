@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use prost::Message;
 use wasmcc_proto::protos::{QueryResponse, QueryResponseMetadata, QueryResultBytes};
 
+use crate::world::query::BookmarkRule;
 use crate::world::simulator::TxSimulator;
 use crate::world::Version;
 
@@ -32,15 +33,6 @@ pub(crate) struct Row {
     pub(crate) bytes: Vec<u8>,
     /// The read recorded when the row is fetched: (collection, version). `None`: no read (history).
     pub(crate) read: Option<(Option<String>, Option<Version>)>,
-}
-
-/// What a paginated query's bookmark is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BookmarkRule {
-    /// The key after the last result, or "" at the end: the LevelDB range iterator's `GetBookmarkAndClose`.
-    NextKey,
-    /// The key of the last result returned ("" when none): a rich query's bookmark here (CouchDB's is opaque).
-    LastKey,
 }
 
 /// An open query of one transaction.
