@@ -15,51 +15,47 @@ use super::iterators::{build_response, new_iterator_id, QueryIterator, Row};
 use super::tx::TxContext;
 use crate::world::private::Access;
 use crate::world::query::{self, BookmarkRule, Hit, Page};
+use crate::world::WorldState;
 
 impl Shared {
-    /// What range and rich queries share: the collection (`None` for public state) with its read check, and whether
-    /// the query is paginated (public data only).
-    fn query_scope<'a>(
+    pub(crate) fn handle_get_state_by_range(&self, ctx: &TxContext, req: GetStateByRange) -> Result<Vec<u8>, String> {
+        self.open_query(ctx, &req.collection, &req.metadata, BookmarkRule::NextKey, |world, collection, page| {
+            let (start, end) = (&req.start_key, &req.end_key);
+            Ok(query::range(world, &ctx.channel_id, &ctx.namespace, collection, start, end, Some(page)))
+        })
+    }
+
+    pub(crate) fn handle_get_query_result(&self, ctx: &TxContext, req: GetQueryResult) -> Result<Vec<u8>, String> {
+        self.open_query(ctx, &req.collection, &req.metadata, BookmarkRule::LastKey, |world, collection, page| {
+            query::rich(world, &ctx.channel_id, &ctx.namespace, collection, &req.query, Some(page))
+        })
+    }
+
+    /// What range and rich queries share: the page and limit from the request's metadata, the collection (`None`
+    /// for public state) with its read check, the simulator's read-only rule, then `run`'s results as an iterator.
+    fn open_query(
         &self,
         ctx: &TxContext,
-        collection: &'a str,
-        page: Page<'_>,
-    ) -> Result<(Option<&'a str>, bool), String> {
+        collection: &str,
+        metadata: &[u8],
+        rule: BookmarkRule,
+        run: impl FnOnce(&WorldState, Option<&str>, Page<'_>) -> Result<Vec<Hit>, String>,
+    ) -> Result<Vec<u8>, String> {
+        let metadata = query_metadata(metadata)?;
+        let page = Page { page_size: metadata.page_size, bookmark: &metadata.bookmark };
         let collection = (!collection.is_empty()).then_some(collection);
         if let Some(collection) = collection {
             self.check_private(ctx, collection, Access::Read)?;
         }
-        Ok((collection, query::is_paginated(collection, Some(page))))
-    }
-
-    pub(crate) fn handle_get_state_by_range(&self, ctx: &TxContext, req: GetStateByRange) -> Result<Vec<u8>, String> {
-        let metadata = query_metadata(&req.metadata)?;
-        let page = Page { page_size: metadata.page_size, bookmark: &metadata.bookmark };
-        let limit = self.total_limit(Some(page));
-        let (collection, paginated) = self.query_scope(ctx, &req.collection, page)?;
+        let paginated = query::is_paginated(collection, Some(page));
         let hits = {
             let world = self.sim.world();
             lock(&ctx.sim).check_before_query(collection.is_some(), paginated)?;
-            query::range(&world, &ctx.channel_id, &ctx.namespace, collection, &req.start_key, &req.end_key, Some(page))
+            run(&world, collection, page)?
         };
         let rows = hits.into_iter().map(|hit| kv_row(ctx, collection, hit)).collect();
-        let iter = QueryIterator::new(&ctx.namespace, rows, BookmarkRule::NextKey);
-        Ok(self.open_iterator(ctx, iter, paginated, limit))
-    }
-
-    pub(crate) fn handle_get_query_result(&self, ctx: &TxContext, req: GetQueryResult) -> Result<Vec<u8>, String> {
-        let metadata = query_metadata(&req.metadata)?;
-        let page = Page { page_size: metadata.page_size, bookmark: &metadata.bookmark };
-        let limit = self.total_limit(Some(page));
-        let (collection, paginated) = self.query_scope(ctx, &req.collection, page)?;
-        let hits = {
-            let world = self.sim.world();
-            lock(&ctx.sim).check_before_query(collection.is_some(), paginated)?;
-            query::rich(&world, &ctx.channel_id, &ctx.namespace, collection, &req.query, Some(page))?
-        };
-        let rows = hits.into_iter().map(|hit| kv_row(ctx, collection, hit)).collect();
-        let iter = QueryIterator::new(&ctx.namespace, rows, BookmarkRule::LastKey);
-        Ok(self.open_iterator(ctx, iter, paginated, limit))
+        let iter = QueryIterator::new(&ctx.namespace, rows, rule);
+        Ok(self.open_iterator(ctx, iter, paginated, self.total_limit(Some(page))))
     }
 
     /// Every committed write of a public key, newest first, as serialized `KeyModification`s (never paginated).
