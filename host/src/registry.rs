@@ -19,9 +19,9 @@ use crate::engine::{EngineError, WasmEngine};
 use crate::executor::{LoadedChaincode, Program, ProgramLoader};
 use crate::limits::TxLimits;
 use crate::package::{self, PackageError};
-use crate::routes::{RouteBook, RouteTaken};
+use crate::routes::{self, PortChoice, RouteBook, RouteTaken};
 use crate::server::{ChaincodeLookup, ChaincodeService, Listener};
-use crate::sni::{self, Route, SniResolver};
+use crate::sni::{Route, SniResolver};
 use crate::store::{ChaincodeRecord, Store, StoreError};
 use crate::tls::{self, PemRole, TlsError};
 use crate::validate::{self, ValidateError};
@@ -111,7 +111,7 @@ impl ChaincodeTls {
 
     /// The SNI name of a chaincode on the shared port, when there is one.
     pub fn sni_name(&self, ccid: &str) -> Option<String> {
-        self.shared_listen.and_then(|_| sni::sni_name_for_ccid(ccid, &self.sni_suffix))
+        self.shared_listen.and_then(|_| routes::sni_name_for_ccid(ccid, &self.sni_suffix))
     }
 }
 
@@ -274,7 +274,7 @@ impl Registry {
     pub fn ccid_for_sni(&self, name: &str) -> Option<String> {
         let suffix = &self.settings.tls.as_ref()?.sni_suffix;
         let live = self.live.lock().expect("registry lock");
-        live.keys().find(|ccid| sni::sni_name_for_ccid(ccid, suffix).as_deref() == Some(name)).cloned()
+        live.keys().find(|ccid| routes::sni_name_for_ccid(ccid, suffix).as_deref() == Some(name)).cloned()
     }
 
     /// Where a chaincode's own listener is bound, if it is.
@@ -450,34 +450,16 @@ impl Registry {
         Ok(())
     }
 
-    /// The port a chaincode installs on: the pinned one, if no other CCID ever had it; else the first of its own
-    /// reserved ports that can be bound; else the lowest port of the range that was never given to anyone.
+    /// The port a chaincode installs on ([`RouteBook::choose_port`]).
     fn port_for(&self, ccid: &str, pinned: Option<u16>, sni_name: Option<&str>) -> Result<u16, InstallError> {
         let book = self.routes.lock().expect("routes lock").clone();
         let shared = self.settings.tls.as_ref().and_then(|t| t.shared_listen).map(|a| a.port());
-        let bindable = |port: u16| std::net::TcpListener::bind(SocketAddr::new(self.settings.listen_ip, port));
-        if let Some(port) = pinned {
-            book.check(ccid, Some(port), sni_name)?;
-            if port == 0 || Some(port) == shared {
-                let reason = if port == 0 { "a chaincode needs a fixed port" } else { "it is the shared TLS port" };
-                return Err(InstallError::PortUnavailable { port, reason: reason.into() });
-            }
-            bindable(port).map_err(|e| InstallError::PortUnavailable { port, reason: e.to_string() })?;
-            return Ok(port);
-        }
-        book.check(ccid, None, sni_name)?;
-        for port in book.ports_of(ccid) {
-            match bindable(port) {
-                Ok(_) => return Ok(port),
-                Err(e) => {
-                    tracing::warn!(%ccid, port, "the chaincode's reserved port cannot be bound ({e}): another one is given")
-                }
-            }
-        }
-        let (lo, hi) = self.settings.ports;
-        (lo..=hi)
-            .filter(|p| book.port_owner(*p).is_none() && Some(*p) != shared)
-            .find(|p| bindable(*p).is_ok())
-            .ok_or(InstallError::NoPort(lo, hi))
+        let bindable =
+            |port: u16| std::net::TcpListener::bind(SocketAddr::new(self.settings.listen_ip, port)).map(drop);
+        book.choose_port(ccid, pinned, sni_name, self.settings.ports, shared, bindable).map_err(|e| match e {
+            PortChoice::Taken(taken) => InstallError::RouteTaken(taken),
+            PortChoice::Unavailable { port, reason } => InstallError::PortUnavailable { port, reason },
+            PortChoice::Exhausted(lo, hi) => InstallError::NoPort(lo, hi),
+        })
     }
 }

@@ -1,4 +1,5 @@
-//! Which CCID each route (listen port, TLS server name) of this data directory was given to — for good.
+//! Routes: how a peer reaches a chaincode (its own port, or its TLS server name on the shared port), how those
+//! are named and chosen, and which CCID each route of this data directory was given to — for good.
 //!
 //! A peer writes a chaincode's connection.json once, when the chaincode is installed on it, and never rewrites it:
 //! installing the same package again is refused as "already installed". If the route it holds ever led to another
@@ -9,6 +10,7 @@
 //! again.
 
 use std::collections::BTreeMap;
+use std::io;
 
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +80,99 @@ fn reserve<K: Ord>(map: &mut BTreeMap<K, String>, key: K, ccid: &str) -> Result<
     }
 }
 
+/// Hex digits of the package hash in an SNI name: 48 bits, so two packages with the same label practically never
+/// share a name, while the name stays short and readable in logs and certificates.
+const SNI_HASH_DIGITS: usize = 12;
+
+/// A DNS label is at most 63 bytes; the label part keeps room for `-` and the hash digits.
+const SNI_LABEL_MAX: usize = 63 - 1 - SNI_HASH_DIGITS;
+
+/// DNS names compare case-insensitively and may carry a root dot; resolvers see one spelling.
+pub(crate) fn normalize(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The TLS server name of a chaincode on a shared port: `<label>-<first 12 hex of the package hash>.<suffix>`.
+///
+/// One DNS label before the suffix, so a single wildcard certificate `*.<suffix>` covers every chaincode (a
+/// wildcard matches exactly one label). The label is lowercased and every character outside `[a-z0-9-]` (Fabric
+/// labels may hold `_ . +`) becomes `-`; it is cut to fit the 63-byte DNS label limit and never starts or ends with
+/// `-`. The hash part keeps two packages of one label apart, and the name stays the same for the same package
+/// across restarts and hosts. This is what connection.json `domain` should hold for that chaincode.
+pub fn sni_name(label: &str, ccid_hash: &str, suffix: &str) -> String {
+    let mut name: String = label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .take(SNI_LABEL_MAX)
+        .collect();
+    name = name.trim_matches('-').to_owned();
+    if name.is_empty() {
+        name.push_str("cc");
+    }
+    let hash: String = ccid_hash
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .map(|c| c.to_ascii_lowercase())
+        .take(SNI_HASH_DIGITS)
+        .collect();
+    format!("{name}-{hash}.{}", normalize(suffix.trim_start_matches('.')))
+}
+
+/// [`sni_name`] for a CCID `label:hash`; `None` when the CCID has no `:`.
+pub fn sni_name_for_ccid(ccid: &str, suffix: &str) -> Option<String> {
+    let (label, hash) = ccid.rsplit_once(':')?;
+    Some(sni_name(label, hash, suffix))
+}
+
+/// Why no port could be chosen for a chaincode.
+#[derive(Debug, thiserror::Error)]
+pub enum PortChoice {
+    #[error(transparent)]
+    Taken(#[from] RouteTaken),
+    #[error("port {port} cannot be used: {reason}")]
+    Unavailable { port: u16, reason: String },
+    #[error("no free port in {0}..={1}")]
+    Exhausted(u16, u16),
+}
+
+impl RouteBook {
+    /// The port a chaincode installs on: the pinned one, if no other CCID ever had it; else the first of its own
+    /// reserved ports that can be bound; else the lowest port of `range` that was never given to anyone. `shared`
+    /// is the shared TLS port (never a chaincode's own); `bindable` tries a port.
+    pub fn choose_port(
+        &self,
+        ccid: &str,
+        pinned: Option<u16>,
+        sni_name: Option<&str>,
+        (lo, hi): (u16, u16),
+        shared: Option<u16>,
+        bindable: impl Fn(u16) -> io::Result<()>,
+    ) -> Result<u16, PortChoice> {
+        if let Some(port) = pinned {
+            self.check(ccid, Some(port), sni_name)?;
+            if port == 0 || Some(port) == shared {
+                let reason = if port == 0 { "a chaincode needs a fixed port" } else { "it is the shared TLS port" };
+                return Err(PortChoice::Unavailable { port, reason: reason.into() });
+            }
+            bindable(port).map_err(|e| PortChoice::Unavailable { port, reason: e.to_string() })?;
+            return Ok(port);
+        }
+        self.check(ccid, None, sni_name)?;
+        for port in self.ports_of(ccid) {
+            match bindable(port) {
+                Ok(()) => return Ok(port),
+                Err(e) => {
+                    tracing::warn!(%ccid, port, "the chaincode's reserved port cannot be bound ({e}): another one is given")
+                }
+            }
+        }
+        (lo..=hi)
+            .filter(|p| self.port_owner(*p).is_none() && Some(*p) != shared)
+            .find(|p| bindable(*p).is_ok())
+            .ok_or(PortChoice::Exhausted(lo, hi))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +208,48 @@ mod tests {
         book.reserve_sni_name("p-1.cc", "p:1").unwrap();
         let json = serde_json::to_string(&book).unwrap();
         assert_eq!(serde_json::from_str::<RouteBook>(&json).unwrap(), book);
+    }
+
+    const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    #[test]
+    fn sni_names_are_single_dns_labels_under_the_suffix() {
+        assert_eq!(sni_name("basic_1.0", HASH, "cc.example.com"), "basic-1-0-9f86d081884c.cc.example.com");
+        assert_eq!(sni_name("My+CC", &HASH.to_uppercase(), ".CC.Example.com."), "my-cc-9f86d081884c.cc.example.com");
+        assert_eq!(sni_name("_", HASH, "x"), "cc-9f86d081884c.x");
+        let long = sni_name(&"a".repeat(100), HASH, "x");
+        assert_eq!(long.split('.').next().unwrap().len(), 63);
+        let cut_at_dash = sni_name(&format!("{}_b", "a".repeat(SNI_LABEL_MAX - 1)), HASH, "x");
+        assert!(!cut_at_dash.contains("--"), "{cut_at_dash}");
+    }
+
+    #[test]
+    fn sni_name_for_ccid_splits_at_the_last_colon() {
+        let ccid = format!("basic_1.0:{HASH}");
+        assert_eq!(sni_name_for_ccid(&ccid, "cc.test").unwrap(), "basic-1-0-9f86d081884c.cc.test");
+        assert!(sni_name_for_ccid("nocolon", "cc.test").is_none());
+    }
+
+    #[test]
+    fn a_chaincode_gets_its_pinned_port_its_own_port_or_the_lowest_never_given() {
+        let mut book = RouteBook::default();
+        book.reserve_port(9101, "a:1").unwrap();
+        let any = |_: u16| Ok(());
+        assert_eq!(book.choose_port("b:2", None, None, (9100, 9110), Some(9100), any).unwrap(), 9102);
+        assert_eq!(book.choose_port("a:1", None, None, (9100, 9110), None, any).unwrap(), 9101);
+        assert_eq!(book.choose_port("b:2", Some(9105), None, (9100, 9110), None, any).unwrap(), 9105);
+        assert!(matches!(
+            book.choose_port("b:2", Some(9101), None, (9100, 9110), None, any),
+            Err(PortChoice::Taken(_))
+        ));
+        assert!(matches!(
+            book.choose_port("b:2", Some(9100), None, (9100, 9110), Some(9100), any),
+            Err(PortChoice::Unavailable { port: 9100, .. })
+        ));
+        let busy = |_: u16| Err(io::Error::from(io::ErrorKind::AddrInUse));
+        assert!(matches!(
+            book.choose_port("b:2", None, None, (9100, 9110), None, busy),
+            Err(PortChoice::Exhausted(9100, 9110))
+        ));
     }
 }

@@ -32,13 +32,7 @@ use tonic::transport::server::Connected;
 use crate::connections::{ConnectionActivity, Expiry, Guarded, ListenerPolicy, Registration};
 use crate::limits;
 use crate::log_throttle::LogThrottle;
-
-/// Hex digits of the package hash in an SNI name: 48 bits, so two packages with the same label practically never
-/// share a name, while the name stays short and readable in logs and certificates.
-const SNI_HASH_DIGITS: usize = 12;
-
-/// A DNS label is at most 63 bytes; the label part keeps room for `-` and the hash digits.
-const SNI_LABEL_MAX: usize = 63 - 1 - SNI_HASH_DIGITS;
+use crate::routes::normalize;
 
 /// Connections handed over but not yet taken by the server; tonic takes them as they come, so a few suffice.
 const HANDOVER_BUFFER: usize = 16;
@@ -292,11 +286,6 @@ async fn with_deadline<T>(
     }
 }
 
-/// DNS names compare case-insensitively and may carry a root dot; resolvers see one spelling.
-fn normalize(name: &str) -> String {
-    name.trim_end_matches('.').to_ascii_lowercase()
-}
-
 /// One accepted connection, plaintext or TLS, with its route.
 pub struct RoutedConn {
     io: Io,
@@ -369,62 +358,5 @@ impl AsyncWrite for RoutedConn {
             Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
-    }
-}
-
-/// The TLS server name of a chaincode on a shared port: `<label>-<first 12 hex of the package hash>.<suffix>`.
-///
-/// One DNS label before the suffix, so a single wildcard certificate `*.<suffix>` covers every chaincode (a
-/// wildcard matches exactly one label). The label is lowercased and every character outside `[a-z0-9-]` (Fabric
-/// labels may hold `_ . +`) becomes `-`; it is cut to fit the 63-byte DNS label limit and never starts or ends with
-/// `-`. The hash part keeps two packages of one label apart, and the name stays the same for the same package
-/// across restarts and hosts. This is what connection.json `domain` should hold for that chaincode.
-pub fn sni_name(label: &str, ccid_hash: &str, suffix: &str) -> String {
-    let mut name: String = label
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
-        .take(SNI_LABEL_MAX)
-        .collect();
-    name = name.trim_matches('-').to_owned();
-    if name.is_empty() {
-        name.push_str("cc");
-    }
-    let hash: String = ccid_hash
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .map(|c| c.to_ascii_lowercase())
-        .take(SNI_HASH_DIGITS)
-        .collect();
-    format!("{name}-{hash}.{}", normalize(suffix.trim_start_matches('.')))
-}
-
-/// [`sni_name`] for a CCID `label:hash`; `None` when the CCID has no `:`.
-pub fn sni_name_for_ccid(ccid: &str, suffix: &str) -> Option<String> {
-    let (label, hash) = ccid.rsplit_once(':')?;
-    Some(sni_name(label, hash, suffix))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-
-    #[test]
-    fn sni_names_are_single_dns_labels_under_the_suffix() {
-        assert_eq!(sni_name("basic_1.0", HASH, "cc.example.com"), "basic-1-0-9f86d081884c.cc.example.com");
-        assert_eq!(sni_name("My+CC", &HASH.to_uppercase(), ".CC.Example.com."), "my-cc-9f86d081884c.cc.example.com");
-        assert_eq!(sni_name("_", HASH, "x"), "cc-9f86d081884c.x");
-        let long = sni_name(&"a".repeat(100), HASH, "x");
-        assert_eq!(long.split('.').next().unwrap().len(), 63);
-        let cut_at_dash = sni_name(&format!("{}_b", "a".repeat(SNI_LABEL_MAX - 1)), HASH, "x");
-        assert!(!cut_at_dash.contains("--"), "{cut_at_dash}");
-    }
-
-    #[test]
-    fn sni_name_for_ccid_splits_at_the_last_colon() {
-        let ccid = format!("basic_1.0:{HASH}");
-        assert_eq!(sni_name_for_ccid(&ccid, "cc.test").unwrap(), "basic-1-0-9f86d081884c.cc.test");
-        assert!(sni_name_for_ccid("nocolon", "cc.test").is_none());
     }
 }

@@ -13,7 +13,7 @@ use wasmcc_host::config::Config;
 use wasmcc_host::connection_json::{ConnectionJson, PeerConfig, TlsInfo};
 use wasmcc_host::daemon::Daemon;
 use wasmcc_host::package::write_package;
-use wasmcc_host::sni::{sni_name, sni_name_for_ccid};
+use wasmcc_host::routes::{sni_name, sni_name_for_ccid};
 use wasmcc_peer::{args, ConnectOptions, PeerSim, SimError};
 use wasmcc_tests::{variant, wasm};
 
