@@ -336,5 +336,4 @@ fn is_chaincode_interface(name: &str) -> bool {
 }
 
 #[cfg(test)]
-#[path = "validate_tests.rs"]
 mod tests;

@@ -328,5 +328,4 @@ fn describe(kind: EntryType) -> String {
 }
 
 #[cfg(test)]
-#[path = "package_tests.rs"]
 mod tests;
