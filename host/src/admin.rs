@@ -98,7 +98,9 @@ fn install_error(e: InstallError, remote: Remote) -> ApiError {
         InstallError::Engine(EngineError::Encode(_) | EngineError::Compile(_) | EngineError::Link(_)) => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        InstallError::Engine(EngineError::Config(_) | EngineError::Artifact { .. })
+        InstallError::Engine(
+            EngineError::Quota(_) | EngineError::Config(_) | EngineError::Threads(_) | EngineError::Artifact { .. },
+        )
         | InstallError::Store(_)
         | InstallError::SharedListener { .. } => {
             audit::upload_failed(remote, &e.to_string());

@@ -24,17 +24,21 @@ use crate::quota::{Quota, QuotaConfig};
 /// Why a module could not become a runnable chaincode.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("the engine could not be configured: {0}")]
-    Config(String),
-    #[error("not a valid wasm module or component: {0}")]
-    Encode(String),
-    #[error("compilation failed: {0}")]
-    Compile(String),
+    #[error("the engine could not be configured: quota: {0}")]
+    Quota(String),
+    #[error("the engine could not be configured: {0:#}")]
+    Config(wasmtime::Error),
+    #[error("the engine could not be configured: starting the guest threads: {0}")]
+    Threads(#[source] std::io::Error),
+    #[error("not a valid wasm module or component: {0:#}")]
+    Encode(anyhow::Error),
+    #[error("compilation failed: {0:#}")]
+    Compile(wasmtime::Error),
     /// A stored artifact could not be mapped in: a fault of the host's data directory, not of the chaincode.
-    #[error("loading the compiled artifact {}: {reason}", path.display())]
-    Artifact { path: PathBuf, reason: String },
-    #[error("the chaincode does not match the wasmcc ABI: {0}")]
-    Link(String),
+    #[error("loading the compiled artifact {}: {source:#}", path.display())]
+    Artifact { path: PathBuf, source: wasmtime::Error },
+    #[error("the chaincode does not match the wasmcc ABI: {0:#}")]
+    Link(wasmtime::Error),
 }
 
 /// The engine plus the linker holding every host import, shared by all chaincodes, and the host's shares of it.
@@ -56,15 +60,14 @@ impl WasmEngine {
 
     /// As [`WasmEngine::new`], with the operator's host-wide bounds (`[quota]`).
     pub fn with_quota(quota: &QuotaConfig) -> Result<Self, EngineError> {
-        quota.check().map_err(|e| EngineError::Config(format!("quota: {e}")))?;
-        let engine = Engine::new(&Self::config(quota.instances)).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        quota.check().map_err(EngineError::Quota)?;
+        let engine = Engine::new(&Self::config(quota.instances)).map_err(EngineError::Config)?;
         let mut linker = Linker::new(&engine);
-        abi::add_to_linker(&mut linker).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        abi::add_to_linker(&mut linker).map_err(EngineError::Config)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
         let kicked = engine.clone();
-        let quota = Quota::start(quota, Arc::new(move || kicked.increment_epoch()))
-            .map_err(|e| EngineError::Config(format!("starting the guest threads: {e}")))?;
+        let quota = Quota::start(quota, Arc::new(move || kicked.increment_epoch())).map_err(EngineError::Threads)?;
         let compiles = CompileSlots::new(limits::MAX_CONCURRENT_COMPILES);
         Ok(WasmEngine { engine, linker, ticker_stop, gauges: Arc::default(), quota, compiles })
     }
@@ -125,8 +128,7 @@ impl WasmEngine {
         let component_bytes = to_component(bytes)?;
         let _slot = self.compiles.acquire();
         self.gauges.count_compilation();
-        let component =
-            Component::new(&self.engine, &component_bytes).map_err(|e| EngineError::Compile(format!("{e:#}")))?;
+        let component = Component::new(&self.engine, &component_bytes).map_err(EngineError::Compile)?;
         self.prepare(&component)
     }
 
@@ -134,7 +136,7 @@ impl WasmEngine {
     pub fn precompile(&self, component: &[u8]) -> Result<Vec<u8>, EngineError> {
         let _slot = self.compiles.acquire();
         self.gauges.count_compilation();
-        self.engine.precompile_component(component).map_err(|e| EngineError::Compile(format!("{e:#}")))
+        self.engine.precompile_component(component).map_err(EngineError::Compile)
     }
 
     /// Loads an artifact written by [`WasmEngine::precompile`] by mmap, and pre-links it.
@@ -144,7 +146,7 @@ impl WasmEngine {
         // module hash and this engine's compatibility hash), and wasmtime still checks the engine's header and
         // configuration before using one.
         let component = unsafe { Component::deserialize_file(&self.engine, path) }
-            .map_err(|e| EngineError::Artifact { path: path.into(), reason: format!("{e:#}") })?;
+            .map_err(|source| EngineError::Artifact { path: path.into(), source })?;
         self.prepare(&component)
     }
 
@@ -157,8 +159,8 @@ impl WasmEngine {
 
     /// Pre-links a compiled component: resolving imports once here keeps that work off every transaction.
     pub fn prepare(&self, component: &Component) -> Result<ChaincodePre<TxState>, EngineError> {
-        let pre = self.linker.instantiate_pre(component).map_err(|e| EngineError::Link(format!("{e:#}")))?;
-        ChaincodePre::new(pre).map_err(|e| EngineError::Link(format!("{e:#}")))
+        let pre = self.linker.instantiate_pre(component).map_err(EngineError::Link)?;
+        ChaincodePre::new(pre).map_err(EngineError::Link)
     }
 }
 
@@ -208,7 +210,7 @@ pub fn to_component(bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
     wit_component::ComponentEncoder::default()
         .module(bytes)
         .and_then(|enc| enc.validate(true).encode())
-        .map_err(|e| EngineError::Encode(format!("{e:#}")))
+        .map_err(EngineError::Encode)
 }
 
 /// A wasm binary starts with `\0asm` and a version; components use layer 1 in the version's upper half.
