@@ -60,18 +60,13 @@ pub struct TxState {
     pub ctx: TxContext,
     pub ledger: TxLedger,
     pub event: Option<(String, Vec<u8>)>,
-    pub limiter: crate::executor::MemoryLimiter,
+    pub limiter: crate::limiter::MemoryLimiter,
     table: ResourceTable,
     _guard: InstanceGuard,
 }
 
 impl TxState {
-    pub fn new(
-        ctx: TxContext,
-        ledger: TxLedger,
-        limiter: crate::executor::MemoryLimiter,
-        guard: InstanceGuard,
-    ) -> Self {
+    pub fn new(ctx: TxContext, ledger: TxLedger, limiter: crate::limiter::MemoryLimiter, guard: InstanceGuard) -> Self {
         TxState { ctx, ledger, event: None, limiter, table: ResourceTable::new(), _guard: guard }
     }
 }

@@ -10,13 +10,14 @@
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
-use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::abi::{ChaincodePre, GuestResponse, TxState};
 use crate::context::TxContext;
 use crate::engine::WasmEngine;
 use crate::failure::TxFailure;
 use crate::ledger::TxLedger;
+use crate::limiter::MemoryLimiter;
 use crate::limits::{self, TxLimits};
 use crate::metrics::InstanceGuard;
 use crate::quota::threads::Backlog;
@@ -113,42 +114,6 @@ pub enum GuestOutcome {
     Returned { response: GuestResponse, event: Option<(String, Vec<u8>)> },
     /// The guest trapped, ran out of a limit, or the host could not run it.
     Failed(TxFailure),
-}
-
-/// Caps linear memory per transaction. Refusing a grow traps at once with a message naming the limit, instead of
-/// leaving a guest allocator to fail in some less legible way.
-pub struct MemoryLimiter {
-    max_bytes: usize,
-    /// The largest linear memory granted so far: what the instance's teardown will have to give back.
-    peak: usize,
-}
-
-impl MemoryLimiter {
-    pub fn new(max_bytes: usize) -> Self {
-        MemoryLimiter { max_bytes, peak: 0 }
-    }
-
-    /// Whether the instance's memory grew past what the pool keeps resident, so that ending it releases pages.
-    fn grew_past_resident(&self) -> bool {
-        self.peak > limits::KEEP_RESIDENT_MEMORY_BYTES
-    }
-}
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.max_bytes {
-            wasmtime::bail!(
-                "memory limit exceeded: the chaincode asked for {desired} bytes of linear memory, the limit is {}",
-                self.max_bytes
-            );
-        }
-        self.peak = self.peak.max(desired);
-        Ok(true)
-    }
-
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= limits::MAX_TABLE_ELEMENTS)
-    }
 }
 
 /// A transaction's place in admission (an instance slot and its memory, within the chaincode's share): the

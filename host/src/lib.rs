@@ -27,6 +27,7 @@ pub mod failure;
 mod features;
 mod launcher;
 pub mod ledger;
+mod limiter;
 pub mod limits;
 mod log_throttle;
 mod metrics;
