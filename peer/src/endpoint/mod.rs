@@ -14,9 +14,6 @@ mod requests;
 mod support;
 mod tx;
 
-#[cfg(test)]
-mod flow_tests;
-
 use std::time::Duration;
 
 use wasmcc_proto::protos::chaincode_message;

@@ -56,7 +56,10 @@ async fn private_data_is_per_collection_with_hashes_and_purge() {
     assert!(result.is_committed());
     let coll = &result.own_rwset().collections["secret"];
     assert_eq!(coll.writes["k"].as_deref(), Some(&b"v1"[..]));
-    assert_eq!(coll.hashed_writes()[&crate::world::rwset::hash(b"k")], Some(crate::world::rwset::hash(b"v1")));
+    assert_eq!(
+        coll.hashed_writes()[&wasmcc_peer::world::rwset::hash(b"k")],
+        Some(wasmcc_peer::world::rwset::hash(b"v1"))
+    );
     assert_eq!(rig.peer.get_private(CH, NS, "secret", "k").as_deref(), Some(&b"v1"[..]));
     assert_eq!(rig.peer.get(CH, NS, "k"), None, "private data is not public state");
 
@@ -74,7 +77,7 @@ async fn private_data_is_per_collection_with_hashes_and_purge() {
         .await;
     let txid = &result.txid;
     assert_eq!(ok(&replies[0]), b"v1");
-    assert_eq!(ok(&replies[1]), crate::world::rwset::hash(b"v1"));
+    assert_eq!(ok(&replies[1]), wasmcc_peer::world::rwset::hash(b"v1"));
     assert!(ok(&replies[2]).is_empty(), "the hash of an absent key is empty");
     ok(&replies[3]);
     assert_eq!(

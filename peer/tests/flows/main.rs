@@ -27,8 +27,7 @@ use wasmcc_proto::protos::{
 };
 use wasmcc_proto::tx_key;
 
-use super::*;
-use crate::*;
+use wasmcc_peer::*;
 
 const CCID: &str = "counter_1.0:6f1ed002ab5595859014ebf0951522d9b8d6c7e6a35a8b7a3a0d7e8a5f2c1b3d";
 const CH: &str = "mychannel";
