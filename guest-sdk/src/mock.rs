@@ -27,16 +27,17 @@
 //! delete removes it). The simulator's rules are enforced with the peer's error texts: paginated queries and
 //! private-data range or rich queries only in transactions that write nothing, no private data in INIT.
 //!
-//! Other chaincodes are registered with [`MockLedger::register`], each on its own ledger; `invoke_chaincode`
-//! runs them in the caller's transaction.
+//! Other chaincodes are registered with [`MockLedger::register`], each on its own ledger (its namespace);
+//! `invoke_chaincode` runs them as the peer does: on the caller's channel inside the caller's transaction (one
+//! simulator, so the read-only rules span both and the callee's writes commit with the caller's), on another channel
+//! with writes discarded.
 //!
 //! What it does not model: collection definitions and access rights, endorsement policies, MVCC conflicts
-//! between transactions (they run one after another), the peer's batching of query results, the simulator
-//! flags a caller and its callee share.
+//! between transactions (they run one after another), the peer's batching of query results.
 
 use std::collections::BTreeMap;
 
-use wasmcc_peer::world::rwset::VALIDATION_PARAMETER;
+use wasmcc_peer::world::rwset::{TxRwSet, VALIDATION_PARAMETER};
 use wasmcc_peer::world::{CommitInfo, VersionedValue, WorldState};
 
 use crate::iterators::KeyModification;
@@ -47,10 +48,11 @@ mod tx;
 
 use tx::Tx;
 
-/// The channel and namespace the ledger's world state keeps its chaincode's keys under. Each [`MockLedger`] is
-/// one chaincode's state; the channel its transactions see is [`MockLedger::channel_id`], which a test may change
-/// without moving the state.
+/// The channel the ledger's world state keeps its chaincode's keys under. Each [`MockLedger`] is one chaincode's
+/// state, under its namespace ([`NAMESPACE`], or the name it is registered under); the channel its transactions
+/// see is [`MockLedger::channel_id`], which a test may change without moving the state.
 const CHANNEL: &str = "mock";
+/// The namespace of a ledger that is not registered with another.
 const NAMESPACE: &str = "chaincode";
 
 /// The collection argument of the WIT ("" for public state) as the world state takes it.
@@ -66,6 +68,8 @@ type Invoke = for<'a, 'b> fn(&'a mut Stub<'b>) -> Response;
 pub struct MockLedger {
     /// Committed state, private data, metadata and history.
     world: WorldState,
+    /// The chaincode's namespace in `world` (and in a shared transaction's read/write set).
+    namespace: String,
     /// Other chaincodes `invoke_chaincode` can call, each with its own ledger (its namespace).
     chaincodes: BTreeMap<String, (Invoke, MockLedger)>,
     tx_count: u64,
@@ -88,6 +92,7 @@ impl Default for MockLedger {
     fn default() -> Self {
         MockLedger {
             world: WorldState::default(),
+            namespace: NAMESPACE.to_owned(),
             chaincodes: BTreeMap::new(),
             tx_count: 0,
             last_tx_id: String::new(),
@@ -151,14 +156,16 @@ impl MockLedger {
         self.last_event = None;
         if response.is_success() {
             self.last_event = outcome.event.clone();
-            self.commit(tx_id, outcome);
+            self.commit(tx_id, &outcome.sim.rwset, &outcome.calls);
         }
         response
     }
 
     /// Makes chaincode `C` callable as `name` by `invoke_chaincode` from the transactions of this ledger. It
     /// runs on `ledger`, its own state (a chaincode's namespace); [`chaincode`](Self::chaincode) shows it later.
-    pub fn register<C: Chaincode>(&mut self, name: &str, ledger: MockLedger) {
+    pub fn register<C: Chaincode>(&mut self, name: &str, mut ledger: MockLedger) {
+        ledger.world.rename_namespace(CHANNEL, &ledger.namespace, name);
+        ledger.namespace = name.to_owned();
         self.chaincodes.insert(name.to_owned(), (C::invoke, ledger));
     }
 
@@ -167,25 +174,25 @@ impl MockLedger {
         self.chaincodes.get(name).map(|(_, ledger)| ledger)
     }
 
-    /// Applies a transaction's writes, as the peer's committer does (values first, then metadata, which only keys
-    /// that exist keep); then the writes of the chaincodes it called on this channel, to their ledgers.
-    fn commit(&mut self, tx_id: &str, outcome: tx::Outcome) {
-        let tx::Outcome { rwset, calls, .. } = outcome;
-        for (name, outcome) in calls {
-            if let Some((_, ledger)) = self.chaincodes.get_mut(&name) {
-                ledger.commit(tx_id, outcome);
-            }
-        }
+    /// Applies a transaction's writes to this chaincode's namespace, as the peer's committer does (values first,
+    /// then metadata, which only keys that exist keep); then those of the chaincodes it called on this channel, which
+    /// ran in the same transaction, to their ledgers.
+    fn commit(&mut self, tx_id: &str, rwset: &TxRwSet, calls: &[tx::Call]) {
         let Timestamp { seconds, nanos } = self.tx_timestamp;
         let info = CommitInfo { txid: tx_id.to_owned(), timestamp: wasmcc_peer::world::Timestamp { seconds, nanos } };
         // Transactions run one after another, so nothing they read can have changed: the commit always succeeds.
-        self.world.commit(CHANNEL, &rwset, &info);
+        self.world.commit_ns(CHANNEL, &self.namespace, rwset.ns(&self.namespace), &info);
+        for call in calls {
+            if let Some((_, ledger)) = self.chaincodes.get_mut(&call.name) {
+                ledger.commit(tx_id, rwset, &call.calls);
+            }
+        }
     }
 
     fn committed(&self, collection: &str, key: &str) -> Option<&VersionedValue> {
         match self::collection(collection) {
-            None => self.world.get(CHANNEL, NAMESPACE, key),
-            Some(name) => self.world.get_private(CHANNEL, NAMESPACE, name, key),
+            None => self.world.get(CHANNEL, &self.namespace, key),
+            Some(name) => self.world.get_private(CHANNEL, &self.namespace, name, key),
         }
     }
 
@@ -207,7 +214,7 @@ impl MockLedger {
 
     /// Sets a private key directly in committed state (test setup). Empty deletes.
     pub fn set_private_data(&mut self, collection: &str, key: &str, value: &[u8]) {
-        self.world.set_direct(CHANNEL, NAMESPACE, self::collection(collection), key, value.to_vec());
+        self.world.set_direct(CHANNEL, &self.namespace, self::collection(collection), key, value.to_vec());
     }
 
     /// The committed validation parameter (key-level endorsement policy) of a key; `collection` "" is public.
@@ -217,7 +224,7 @@ impl MockLedger {
 
     /// The committed history of a public key, newest first, as `get_history_for_key` returns it.
     pub fn history(&self, key: &str) -> Vec<KeyModification> {
-        let entries = self.world.history(CHANNEL, NAMESPACE, key);
+        let entries = self.world.history(CHANNEL, &self.namespace, key);
         entries
             .into_iter()
             .map(|e| KeyModification {
@@ -231,7 +238,7 @@ impl MockLedger {
 
     /// All committed public keys and values, in key order.
     pub fn public_state(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        let keys = self.world.keys(CHANNEL, NAMESPACE, None).into_iter().flatten();
+        let keys = self.world.keys(CHANNEL, &self.namespace, None).into_iter().flatten();
         keys.map(|(k, v)| (k.as_str(), v.value.as_slice()))
     }
 

@@ -215,9 +215,11 @@ fn invoke_chaincode() {
     );
     assert_eq!(err(&mut l, &["invoke", "other", "", "fail", "callee says no"]), "callee says no");
     let m = err(&mut l, &["invoke", "nosuch", "", "x"]);
+    // The peer's own words for a chaincode it does not know.
     assert_eq!(
         m,
-        "INVOKE_CHAINCODE failed: transaction ID: tx4: chaincode nosuch is not registered with the mock ledger"
+        "INVOKE_CHAINCODE failed: transaction ID: tx4: execute failed: invalid invocation: [channel mychannel] failed \
+         to get chaincode container info for nosuch: chaincode nosuch not found"
     );
 }
 

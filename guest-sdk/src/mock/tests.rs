@@ -346,3 +346,34 @@ fn private_hashes_and_multi_gets() {
     l.invoke::<Probe>(&["purge", "collA", "secret"]);
     assert_eq!(l.private_data("collA", "secret"), None);
 }
+
+/// A chaincode whose every invocation writes `k`.
+struct Writer;
+
+impl Chaincode for Writer {
+    fn invoke(stub: &mut Stub) -> Response {
+        Response::from_result(stub.put_state("k", b"v").map(|_| Vec::new()))
+    }
+}
+
+#[test]
+fn a_callee_on_the_callers_channel_runs_in_its_transaction() {
+    let mut l = MockLedger::new();
+    l.register::<Writer>("writer", MockLedger::new());
+    // One simulator: after the caller's paginated query the callee may not write, with the peer's text.
+    let refused = l.run(|s| {
+        s.get_state_by_range_with_pagination("", "", 10, "").unwrap();
+        let answer = s.invoke_chaincode("writer", &["w"], "").unwrap();
+        Response::error(answer.message)
+    });
+    assert!(refused.message.contains("Transaction has already performed a paginated query"), "{}", refused.message);
+    assert_eq!(l.chaincode("writer").unwrap().state("k"), None);
+    // Its writes commit with the caller's transaction, into its own namespace; on another channel they are dropped.
+    assert!(l.run(|s| s.invoke_chaincode("writer", &["w"], "").unwrap()).is_success());
+    assert_eq!(l.chaincode("writer").unwrap().state("k"), Some(&b"v"[..]));
+    assert_eq!(l.state("k"), None);
+    let mut other = MockLedger::new();
+    other.register::<Writer>("writer", MockLedger::new());
+    assert!(other.run(|s| s.invoke_chaincode("writer", &["w"], "elsewhere").unwrap()).is_success());
+    assert_eq!(other.chaincode("writer").unwrap().state("k"), None);
+}

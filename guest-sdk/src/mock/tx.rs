@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use wasmcc_peer::world::c2c;
 use wasmcc_peer::world::query::{self, BookmarkRule};
-use wasmcc_peer::world::rwset::{Metadata, TxRwSet};
+use wasmcc_peer::world::rwset::Metadata;
 use wasmcc_peer::world::simulator::TxSimulator;
 use wasmcc_peer::world::{request_error, PRIVATE_DATA_IN_INIT};
 
-use super::{collection, MockLedger, CHANNEL, NAMESPACE};
+use super::{collection, MockLedger, CHANNEL};
 use crate::backend::{Backend, Page};
 use crate::iterators::{Buffered, HistoryIterator, KeyValue, QueryMetadata, StateIterator};
 use crate::{Error, Response, Timestamp};
@@ -27,16 +28,23 @@ pub(super) struct Tx<'l> {
     init: bool,
     sim: TxSimulator,
     event: Option<(String, Vec<u8>)>,
-    /// The outcomes of same-channel chaincode-to-chaincode calls, committed with this transaction.
-    calls: Vec<(String, Outcome)>,
+    /// The same-channel chaincode-to-chaincode calls, committed with this transaction.
+    calls: Vec<Call>,
 }
 
 /// What a finished transaction leaves for the commit.
 pub(super) struct Outcome {
-    pub(super) rwset: TxRwSet,
+    /// The simulator, with the read/write set of this chaincode and of every callee on its channel.
+    pub(super) sim: TxSimulator,
     pub(super) event: Option<(String, Vec<u8>)>,
-    /// Same-channel calls: the callee's name and its outcome.
-    pub(super) calls: Vec<(String, Outcome)>,
+    /// The chaincodes it called on its channel, whose writes (in `sim`) commit with it.
+    pub(super) calls: Vec<Call>,
+}
+
+/// A same-channel chaincode-to-chaincode call: the callee's registered name and the calls it made in turn.
+pub(super) struct Call {
+    pub(super) name: String,
+    pub(super) calls: Vec<Call>,
 }
 
 fn sorted(map: &BTreeMap<String, Vec<u8>>) -> Vec<(String, Vec<u8>)> {
@@ -50,22 +58,26 @@ fn asked(page: Option<Page<'_>>) -> Option<query::Page<'_>> {
 
 impl<'l> Tx<'l> {
     pub(super) fn new(ledger: &'l MockLedger, tx_id: &str, args: Vec<Vec<u8>>, init: bool) -> Self {
-        Self::with_context(ledger, ledger, tx_id, args, init)
+        Self::with_context(ledger, ledger, TxSimulator::new(CHANNEL, tx_id), args, init)
     }
 
     fn with_context(
         ledger: &'l MockLedger,
         context: &'l MockLedger,
-        tx_id: &str,
+        sim: TxSimulator,
         args: Vec<Vec<u8>>,
         init: bool,
     ) -> Self {
-        let sim = TxSimulator::new(CHANNEL, tx_id);
         Tx { ledger, context, args, init, sim, event: None, calls: Vec::new() }
     }
 
     pub(super) fn finish(self) -> Outcome {
-        Outcome { rwset: self.sim.rwset, event: self.event, calls: self.calls }
+        Outcome { sim: self.sim, event: self.event, calls: self.calls }
+    }
+
+    /// This chaincode's namespace.
+    fn ns(&self) -> &'l str {
+        &self.ledger.namespace
     }
 
     /// An ERROR answer as the peer's handler words it.
@@ -109,6 +121,7 @@ impl<'l> Tx<'l> {
         page: Option<Page<'_>>,
         rule: BookmarkRule,
     ) -> (StateIterator, Option<QueryMetadata>) {
+        let ns = self.ns();
         let coll = self::collection(collection);
         let page = asked(page);
         let limit = query::total_limit(query::TOTAL_QUERY_LIMIT, page);
@@ -124,7 +137,7 @@ impl<'l> Tx<'l> {
         let results: Vec<KeyValue> = hits
             .into_iter()
             .map(|hit| {
-                self.sim.record_read(NAMESPACE, coll, &hit.key, Some(hit.version));
+                self.sim.record_read(ns, coll, &hit.key, Some(hit.version));
                 KeyValue { key: hit.key, value: hit.value }
             })
             .collect();
@@ -165,11 +178,12 @@ impl Backend for Tx<'_> {
     }
 
     fn get_state(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let ns = self.ns();
         self.check_collection("GET_STATE", collection)?;
         let world = &self.ledger.world;
         Ok(match self::collection(collection) {
-            None => self.sim.get_state(world, NAMESPACE, key),
-            Some(name) => self.sim.get_private_data(world, NAMESPACE, name, key),
+            None => self.sim.get_state(world, ns, key),
+            Some(name) => self.sim.get_private_data(world, ns, name, key),
         })
     }
     fn get_multiple_states(&mut self, collection: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
@@ -177,37 +191,43 @@ impl Backend for Tx<'_> {
         keys.iter().map(|k| self.get_state(collection, k)).collect()
     }
     fn get_private_data_hash(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let ns = self.ns();
         self.check_collection("GET_PRIVATE_DATA_HASH", collection)?;
-        Ok(self.sim.get_private_data_hash(&self.ledger.world, NAMESPACE, collection, key))
+        Ok(self.sim.get_private_data_hash(&self.ledger.world, ns, collection, key))
     }
     fn put_state(&mut self, collection: &str, key: &str, value: &[u8]) -> Result<(), Error> {
+        let ns = self.ns();
         // An empty value is a delete, as the peer records it.
         self.write("PUT_STATE", collection, |sim| match self::collection(collection) {
-            None => sim.set_state(NAMESPACE, key, value.to_vec()),
-            Some(name) => sim.set_private_data(NAMESPACE, name, key, value.to_vec()),
+            None => sim.set_state(ns, key, value.to_vec()),
+            Some(name) => sim.set_private_data(ns, name, key, value.to_vec()),
         })
     }
     fn del_state(&mut self, collection: &str, key: &str) -> Result<(), Error> {
+        let ns = self.ns();
         self.write("DEL_STATE", collection, |sim| match self::collection(collection) {
-            None => sim.set_state(NAMESPACE, key, Vec::new()),
-            Some(name) => sim.set_private_data(NAMESPACE, name, key, Vec::new()),
+            None => sim.set_state(ns, key, Vec::new()),
+            Some(name) => sim.set_private_data(ns, name, key, Vec::new()),
         })
     }
     fn purge_private_data(&mut self, collection: &str, key: &str) -> Result<(), Error> {
+        let ns = self.ns();
         // The world keeps no private history, so purging is deleting (value and hash).
-        self.write("PURGE_PRIVATE_DATA", collection, |sim| sim.purge_private_data(NAMESPACE, collection, key))
+        self.write("PURGE_PRIVATE_DATA", collection, |sim| sim.purge_private_data(ns, collection, key))
     }
     fn get_state_metadata(&mut self, collection: &str, key: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let ns = self.ns();
         self.check_collection("GET_STATE_METADATA", collection)?;
-        let entries = self.sim.get_metadata(&self.ledger.world, NAMESPACE, self::collection(collection), key);
+        let entries = self.sim.get_metadata(&self.ledger.world, ns, self::collection(collection), key);
         Ok(sorted(&entries))
     }
     fn put_state_metadata(&mut self, collection: &str, key: &str, metakey: &str, value: &[u8]) -> Result<(), Error> {
+        let ns = self.ns();
         // A metadata write replaces the key's metadata, as the peer's `SetStateMetadata` does.
         let entries = Metadata::from([(metakey.to_owned(), value.to_vec())]);
         self.write("PUT_STATE_METADATA", collection, |sim| match self::collection(collection) {
-            None => sim.set_state_metadata(NAMESPACE, key, entries),
-            Some(name) => sim.set_private_metadata(NAMESPACE, name, key, entries),
+            None => sim.set_state_metadata(ns, key, entries),
+            Some(name) => sim.set_private_metadata(ns, name, key, entries),
         })
     }
     fn get_state_by_range(
@@ -217,9 +237,10 @@ impl Backend for Tx<'_> {
         end: &str,
         page: Option<Page<'_>>,
     ) -> Result<(StateIterator, Option<QueryMetadata>), Error> {
+        let ns = self.ns();
         self.check_query("GET_STATE_BY_RANGE", collection, page)?;
         let coll = self::collection(collection);
-        let hits = query::range(&self.ledger.world, CHANNEL, NAMESPACE, coll, start, end, asked(page));
+        let hits = query::range(&self.ledger.world, CHANNEL, ns, coll, start, end, asked(page));
         Ok(self.results(collection, hits, page, BookmarkRule::NextKey))
     }
     fn get_query_result(
@@ -228,9 +249,10 @@ impl Backend for Tx<'_> {
         query: &str,
         page: Option<Page<'_>>,
     ) -> Result<(StateIterator, Option<QueryMetadata>), Error> {
+        let ns = self.ns();
         self.check_query("GET_QUERY_RESULT", collection, page)?;
         let coll = self::collection(collection);
-        let hits = query::rich(&self.ledger.world, CHANNEL, NAMESPACE, coll, query, asked(page))
+        let hits = query::rich(&self.ledger.world, CHANNEL, ns, coll, query, asked(page))
             .map_err(|e| self.peer_error("GET_QUERY_RESULT", &e))?;
         Ok(self.results(collection, hits, page, BookmarkRule::LastKey))
     }
@@ -248,15 +270,23 @@ impl Backend for Tx<'_> {
     /// answered, as the peer's shared simulator does); on another channel they are discarded. Its event is never
     /// the caller's.
     fn invoke_chaincode(&mut self, name: &str, channel: &str, args: &[Vec<u8>]) -> Result<Response, Error> {
+        let caller_channel = self.context.channel_id.as_str();
+        let callee_channel = c2c::callee_channel(caller_channel, Some(channel));
         let Some((invoke, callee)) = self.ledger.chaincodes.get(name) else {
-            let cause = format!("chaincode {name} is not registered with the mock ledger");
-            return Err(self.peer_error("INVOKE_CHAINCODE", &cause));
+            return Err(self.peer_error("INVOKE_CHAINCODE", &c2c::callee_not_found(callee_channel, name)));
         };
-        let mut tx = Tx::with_context(callee, self.context, &self.sim.txid, args.to_vec(), false);
-        let response = invoke(&mut crate::Stub::new(&mut tx));
-        if channel.is_empty() || channel == self.context.channel_id {
-            self.calls.push((name.to_owned(), tx.finish()));
+        let txid = self.sim.txid.clone();
+        if !c2c::shares_transaction(caller_channel, callee_channel) {
+            let mut tx = Tx::with_context(callee, self.context, TxSimulator::new(CHANNEL, &txid), args.to_vec(), false);
+            return Ok(invoke(&mut crate::Stub::new(&mut tx)));
         }
+        // The callee runs in this transaction: on this simulator, which it hands back when it is done.
+        let sim = std::mem::replace(&mut self.sim, TxSimulator::new(CHANNEL, &txid));
+        let mut tx = Tx::with_context(callee, self.context, sim, args.to_vec(), false);
+        let response = invoke(&mut crate::Stub::new(&mut tx));
+        let Outcome { sim, calls, .. } = tx.finish();
+        self.sim = sim;
+        self.calls.push(Call { name: name.to_owned(), calls });
         Ok(response)
     }
 }

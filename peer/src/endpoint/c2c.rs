@@ -17,25 +17,9 @@ use wasmcc_proto::protos::ChaincodeSpec;
 
 use super::handler::{lock, Shared};
 use super::tx::{Invocation, TxContext};
+use crate::world::c2c::{callee_channel, callee_not_found, parse_name, shares_transaction};
 use crate::world::lifecycle::check_invocation;
 use crate::world::simulator::TxSimulator;
-
-/// A `ChaincodeSpec` name: `"name"`, `"name/channel"`, optionally with a `:version` (parsed and ignored).
-#[derive(Debug, PartialEq, Eq)]
-struct Target<'a> {
-    name: &'a str,
-    channel: Option<&'a str>,
-}
-
-/// The peer's `ParseName`.
-fn parse_name(spec_name: &str) -> Target<'_> {
-    let (rest, channel) = match spec_name.split_once('/') {
-        Some((rest, channel)) => (rest, Some(channel)),
-        None => (spec_name, None),
-    };
-    let name = rest.split_once(':').map_or(rest, |(name, _version)| name);
-    Target { name, channel: channel.filter(|c| !c.is_empty()) }
-}
 
 impl Shared {
     pub(crate) async fn handle_invoke_chaincode(
@@ -45,17 +29,13 @@ impl Shared {
     ) -> Result<Vec<u8>, String> {
         let spec_name = spec.chaincode_id.as_ref().map(|id| id.name.clone()).unwrap_or_default();
         let target = parse_name(&spec_name);
-        let channel = target.channel.unwrap_or(&ctx.channel_id).to_owned();
+        let channel = callee_channel(&ctx.channel_id, target.channel).to_owned();
         let invalid = |cause: String| format!("execute failed: invalid invocation: {cause}");
 
         let Some(callee) = self.sim.chaincode(target.name) else {
-            let name = target.name;
-            let cause = format!(
-                "[channel {channel}] failed to get chaincode container info for {name}: chaincode {name} not found"
-            );
-            return Err(invalid(cause));
+            return Err(callee_not_found(&channel, target.name));
         };
-        let sim = if channel == ctx.channel_id {
+        let sim = if shares_transaction(&ctx.channel_id, &channel) {
             ctx.sim.clone()
         } else {
             Arc::new(Mutex::new(TxSimulator::new(&channel, &ctx.txid)))
@@ -84,19 +64,5 @@ impl Shared {
         };
         let reply = callee.run(invocation).await.map_err(|e| format!("execute failed: error sending: {e}"))?;
         Ok(reply.encode_to_vec())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_split_into_chaincode_and_channel() {
-        assert_eq!(parse_name("cc"), Target { name: "cc", channel: None });
-        assert_eq!(parse_name("cc/other"), Target { name: "cc", channel: Some("other") });
-        assert_eq!(parse_name("cc:1.0/other"), Target { name: "cc", channel: Some("other") });
-        assert_eq!(parse_name("cc:1.0"), Target { name: "cc", channel: None });
-        assert_eq!(parse_name("cc/"), Target { name: "cc", channel: None });
     }
 }

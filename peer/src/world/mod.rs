@@ -1,9 +1,10 @@
 //! What a peer keeps and decides, with no I/O: the versioned world state (`state.rs`, re-exported here), read/write
 //! sets ([`rwset`]), the transaction simulator and its read-only rules ([`simulator`]), private data collections
-//! ([`private`]), what queries return and how they page ([`query`]) and the `_lifecycle` invocation rules
+//! ([`private`]), chaincode-to-chaincode calls ([`c2c`]), what queries return and how they page ([`query`]) and the `_lifecycle` invocation rules
 //! ([`lifecycle`]). The gRPC endpoint serves chaincode requests
 //! from these; nothing here knows about messages.
 
+pub mod c2c;
 pub mod lifecycle;
 pub mod private;
 pub mod query;

@@ -248,6 +248,14 @@ impl WorldState {
         apply(keys, &write, &BTreeMap::new(), Version { block: 0, tx: 0 });
     }
 
+    /// Moves a namespace's state, private data and history to another name (replacing whatever that name held).
+    pub fn rename_namespace(&mut self, channel: &str, from: &str, to: &str) {
+        let Some(ledger) = self.channels.get_mut(channel) else { return };
+        if let Some(ns) = ledger.namespaces.remove(from) {
+            ledger.namespaces.insert(to.to_owned(), ns);
+        }
+    }
+
     /// Commits one namespace's read/write set (see [`WorldState::commit`]).
     pub fn commit_ns(&mut self, channel: &str, namespace: &str, rwset: &RwSet, info: &CommitInfo) -> CommitStatus {
         let tx = TxRwSet { namespaces: BTreeMap::from([(namespace.to_owned(), rwset.clone())]) };
