@@ -47,6 +47,14 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Chaincode functions that answer `Result<T, String>` take an SDK error with `?`, its text as [`Display`](fmt::Display)
+/// writes it: `stub.put_state(key, value)?` instead of `.map_err(|e| e.to_string())?`.
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +65,13 @@ mod tests {
         assert_eq!(Error::InvalidArgument("bad".into()).to_string(), "bad");
         assert_eq!(Error::Limit("payload".into()).to_string(), "limit reached: payload");
         assert_eq!(Error::Internal("x".into()).message(), "x");
+    }
+
+    #[test]
+    fn a_function_answering_string_errors_takes_sdk_errors_with_a_question_mark() {
+        fn put() -> Result<(), String> {
+            Err(Error::Limit("payload".into()))?
+        }
+        assert_eq!(put(), Err("limit reached: payload".to_owned()));
     }
 }

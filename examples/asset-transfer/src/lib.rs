@@ -90,7 +90,7 @@ pub fn delete_asset(stub: &mut Stub, id: &str) -> Result<()> {
     if !asset_exists(stub, id)? {
         return Err(format!("the asset {id} does not exist"));
     }
-    stub.del_state(id).map_err(|e| e.to_string())
+    Ok(stub.del_state(id)?)
 }
 
 pub fn asset_exists(stub: &mut Stub, id: &str) -> Result<bool> {
@@ -107,7 +107,7 @@ pub fn transfer_asset(stub: &mut Stub, id: &str, new_owner: &str) -> Result<Stri
 }
 
 fn put_asset(stub: &mut Stub, asset: &Asset) -> Result<()> {
-    stub.put_state(&asset.id, &to_json(asset)?).map_err(|e| e.to_string())
+    Ok(stub.put_state(&asset.id, &to_json(asset)?)?)
 }
 
 fn to_json(asset: &Asset) -> Result<Vec<u8>> {

@@ -39,7 +39,7 @@ impl Chaincode for Bench {
 }
 
 fn get1(stub: &mut Stub, key: &str) -> Result<Vec<u8>, String> {
-    Ok(stub.get_state(key).map_err(|e| e.to_string())?.unwrap_or_default())
+    Ok(stub.get_state(key)?.unwrap_or_default())
 }
 
 fn rw10(stub: &mut Stub, prefix: &str) -> Result<Vec<u8>, String> {
@@ -48,12 +48,12 @@ fn rw10(stub: &mut Stub, prefix: &str) -> Result<Vec<u8>, String> {
     let mut existing = 0;
     let mut old_lengths = Vec::with_capacity(RW_KEYS);
     for key in &keys {
-        let old = stub.get_state(key).map_err(|e| e.to_string())?;
+        let old = stub.get_state(key)?;
         existing += usize::from(old.is_some());
         old_lengths.push(old.map_or(0, |v| v.len()));
     }
     for (key, old_len) in keys.iter().zip(old_lengths) {
-        stub.put_state(key, &value(&tx_id, key, old_len)).map_err(|e| e.to_string())?;
+        stub.put_state(key, &value(&tx_id, key, old_len))?;
     }
     Ok(existing.to_string().into_bytes())
 }
@@ -68,8 +68,8 @@ pub fn value(tx_id: &str, key: &str, old_len: usize) -> Vec<u8> {
 
 fn range(stub: &mut Stub, start: &str, end: &str) -> Result<Vec<u8>, String> {
     let (mut count, mut bytes) = (0usize, 0usize);
-    for kv in stub.get_state_by_range(start, end).map_err(|e| e.to_string())? {
-        let kv = kv.map_err(|e| e.to_string())?;
+    for kv in stub.get_state_by_range(start, end)? {
+        let kv = kv?;
         count += 1;
         bytes += kv.value.len();
     }

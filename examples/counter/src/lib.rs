@@ -19,7 +19,7 @@ impl Chaincode for Counter {
         let result = match function.as_str() {
             "inc" => read(stub, key).and_then(|n| {
                 let next = n.checked_add(1).ok_or_else(|| format!("counter {key} overflows"))?;
-                stub.put_state(key, next.to_string().as_bytes()).map_err(|e| e.to_string())?;
+                stub.put_state(key, next.to_string().as_bytes())?;
                 Ok(next)
             }),
             "get" => read(stub, key),
@@ -30,7 +30,7 @@ impl Chaincode for Counter {
 }
 
 fn read(stub: &mut Stub, key: &str) -> Result<u64, String> {
-    match stub.get_state(key).map_err(|e| e.to_string())? {
+    match stub.get_state(key)? {
         None => Ok(0),
         Some(bytes) => std::str::from_utf8(&bytes)
             .ok()

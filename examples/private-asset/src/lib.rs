@@ -143,8 +143,8 @@ fn org_collection(msp: &str) -> String {
 
 /// MEMBER of `msp`, serialized.
 fn member_policy(msp: &str) -> Result<Vec<u8>, String> {
-    let mut ep = KeyEndorsementPolicy::new(None).map_err(|e| e.to_string())?;
-    ep.add_orgs(Role::Member, &[msp]).map_err(|e| e.to_string())?;
+    let mut ep = KeyEndorsementPolicy::new(None)?;
+    ep.add_orgs(Role::Member, &[msp])?;
     Ok(ep.policy())
 }
 
