@@ -90,33 +90,89 @@ enum Command {
     Offline(OfflineCommand),
 }
 
-/// Where the admin API is and how to authenticate.
+/// Where the admin API is and how to authenticate: given on the command line, or read from the host's own
+/// configuration file (`--config`), or the local defaults.
 #[derive(Args)]
 struct AdminArgs {
-    /// The admin API's URL.
-    #[arg(long, env = "WASMCC_ADMIN_URL", default_value_t = format!("http://127.0.0.1:{DEFAULT_ADMIN_PORT}"))]
-    admin: String,
-    /// The bearer token; by default the one the local host keeps in <data_dir>/admin.token.
+    /// The host's configuration file: its admin address, and its token (configured, or the one in its data
+    /// directory).
+    #[arg(long, env = "WASMCC_CONFIG")]
+    config: Option<PathBuf>,
+    /// The admin API's URL [default: the configuration's, else http://127.0.0.1:9100].
+    #[arg(long, env = "WASMCC_ADMIN_URL")]
+    admin: Option<String>,
+    /// The bearer token; by default the configuration's, else the one the host keeps in <data_dir>/admin.token.
     #[arg(long, env = "WASMCC_ADMIN_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// The local host's data directory, to read its token from.
-    #[arg(long, env = "WASMCC_DATA_DIR", default_value = ".wasmcc")]
-    data_dir: PathBuf,
+    /// The host's data directory, to read its token from [default: the configuration's, else .wasmcc].
+    #[arg(long, env = "WASMCC_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// A PEM CA certificate that verifies an HTTPS admin API.
     #[arg(long)]
     admin_ca: Option<PathBuf>,
 }
 
+/// A client of the admin API, and where its token came from (for the message when the host refuses it).
+struct Admin {
+    client: AdminClient,
+    token_from: String,
+}
+
 impl AdminArgs {
-    fn client(&self) -> anyhow::Result<AdminClient> {
-        let token = match &self.token {
-            Some(t) => Some(t.clone()),
-            None => std::fs::read_to_string(wasmcc_host::store::token_path(&self.data_dir))
-                .ok()
-                .map(|t| t.trim().to_string()),
+    fn client(&self) -> anyhow::Result<Admin> {
+        let config = match &self.config {
+            Some(path) => Some(Config::load(path).with_context(|| format!("reading {}", path.display()))?),
+            None => None,
+        };
+        let admin = self.admin.clone().unwrap_or_else(|| match &config {
+            Some(c) => {
+                let scheme = if c.admin.tls_cert.is_some() { "https" } else { "http" };
+                let mut addr = c.admin.listen;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("{scheme}://{addr}")
+            }
+            None => format!("http://127.0.0.1:{DEFAULT_ADMIN_PORT}"),
+        });
+        let data_dir = match (&self.data_dir, &config) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(c)) => c.data_dir.clone(),
+            (None, None) => PathBuf::from(".wasmcc"),
+        };
+        let token_file = wasmcc_host::store::token_path(&data_dir);
+        let (token, token_from) = match (&self.token, config.as_ref().and_then(|c| c.admin.token.clone())) {
+            (Some(t), _) => (Some(t.clone()), "--token (or WASMCC_ADMIN_TOKEN)".to_owned()),
+            (None, Some(t)) => (Some(t), "the configuration's admin.token".to_owned()),
+            (None, None) => match std::fs::read_to_string(&token_file) {
+                Ok(t) => (Some(t.trim().to_string()), token_file.display().to_string()),
+                Err(_) => (
+                    None,
+                    format!(
+                        "nowhere: no --token or WASMCC_ADMIN_TOKEN, no admin.token in a --config, and no {}; pass the \
+                         host's configuration with --config, or its data directory with --data-dir",
+                        token_file.display()
+                    ),
+                ),
+            },
         };
         let ca = self.admin_ca.as_ref().map(std::fs::read).transpose().context("reading --admin-ca")?;
-        Ok(AdminClient::new(&self.admin, token, ca.as_deref())?)
+        Ok(Admin { client: AdminClient::new(&admin, token, ca.as_deref())?, token_from })
+    }
+}
+
+impl Admin {
+    /// A refused request names where the token came from: a wrong or missing token is the usual cause.
+    fn explain<T>(&self, result: Result<T, wasmcc_host::client::ClientError>) -> anyhow::Result<T> {
+        result.map_err(|e| {
+            let refused = matches!(e, wasmcc_host::client::ClientError::Api { status: 401 | 403, .. });
+            let e = anyhow::Error::from(e);
+            if refused {
+                e.context(format!("the admin API refused the token; it came from {}", self.token_from))
+            } else {
+                e
+            }
+        })
     }
 }
 
@@ -146,19 +202,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 _ => anyhow::bail!("give a package file, or --wasm and --label"),
             };
-            let (info, created) = admin.client()?.install_on(bytes, port).await?;
+            let admin = admin.client()?;
+            let (info, created) = admin.explain(admin.client.install_on(bytes, port).await)?;
             println!("{} {}", if created { "installed" } else { "already installed" }, info.ccid);
             println!("peers dial {}", info.route.address);
             Ok(())
         }
         Command::List { admin } => {
-            for info in admin.client()?.list().await? {
+            let admin = admin.client()?;
+            for info in admin.explain(admin.client.list().await)? {
                 println!("{}\t{}", info.ccid, info.route.address);
             }
             Ok(())
         }
         Command::Show { ccid, connection_json, peer_cert, peer_key, admin } => {
-            let info = admin.client()?.show(&ccid).await?;
+            let admin = admin.client()?;
+            let info = admin.explain(admin.client.show(&ccid).await)?;
             if !connection_json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
                 return Ok(());
@@ -178,7 +237,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Remove { ccid, admin } => {
-            let info = admin.client()?.remove(&ccid).await?;
+            let admin = admin.client()?;
+            let info = admin.explain(admin.client.remove(&ccid).await)?;
             println!("removed {ccid}");
             println!(
                 "its route ({}) stays reserved for it: peers that installed this chaincode keep dialling it and fail \

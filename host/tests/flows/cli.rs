@@ -223,6 +223,17 @@ fn install_pins_a_port_and_remove_says_the_route_stays_reserved() {
     assert!(out.contains("peers dial 127.0.0.1:33305"), "{out}");
     let ccid = out.lines().next().unwrap().rsplit(' ').next().unwrap().to_string();
 
+    // The host's own configuration is enough to find its admin API and its token.
+    let listed = wasmcc(&["list", "--config", arg(&config)]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert!(text(&listed.stdout).contains(&ccid), "{}", text(&listed.stdout));
+    // Without a token the refusal says where the CLI looked and what to pass.
+    let empty = dir.path().join("empty");
+    refuses(
+        &["remove", &ccid, "--admin", &admin, "--data-dir", arg(&empty)],
+        &["refused the token", "no --token or WASMCC_ADMIN_TOKEN", "--config", "admin.token"],
+    );
+
     let removed = run(&["remove", &ccid]);
     let out = text(&removed.stdout);
     assert!(removed.status.success(), "{}", text(&removed.stderr));
