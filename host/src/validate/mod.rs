@@ -81,6 +81,21 @@ pub enum ValidateError {
         oldest = WIT_COMPATIBLE_VERSIONS[0]
     )]
     ForbiddenImport { import: String },
+    /// wasm-bindgen's JavaScript glue: what a dependency built for a browser leaves behind.
+    #[error(
+        "imports `{import}`, wasm-bindgen's JavaScript glue: a dependency was built for a browser (getrandom with its \
+         `wasm_js` backend, js-sys, web-sys, …). Chaincode has no JavaScript host, and randomness would make endorsing \
+         peers disagree: remove that dependency (`cargo tree -i getrandom` shows who pulls getrandom in) and derive any \
+         value from the transaction instead (its id, timestamp or arguments)"
+    )]
+    BrowserImport { import: String },
+    /// WASI: a module built for a WASI target.
+    #[error(
+        "imports `{import}` from WASI: the module was built for a WASI target. Build chaincode for \
+         wasm32-unknown-unknown (`wasmcc` and the SDK's build scripts do); the host gives a chaincode no clock, files, \
+         environment or randomness, only the transaction and its ledger"
+    )]
+    WasiImport { import: String },
     #[error("{location}: {what} is {value}, over the limit of {limit} (limits::{limit_name})")]
     Limit { location: String, what: &'static str, value: u64, limit: u64, limit_name: &'static str },
     #[error(
@@ -313,10 +328,15 @@ impl ModuleCounts {
 /// `wasi_snapshot_preview1`, is a capability the host does not give. Returns the interface imported.
 fn allowed_core_import(module: &str, name: &str) -> Result<String, ValidateError> {
     let interface = module.strip_prefix("[export]").unwrap_or(module);
+    let import = format!("{module}::{name}");
     if is_chaincode_interface(interface) {
         Ok(interface.to_owned())
+    } else if module.starts_with("__wbindgen") || name.starts_with("__wbindgen") {
+        Err(ValidateError::BrowserImport { import })
+    } else if module.starts_with("wasi") {
+        Err(ValidateError::WasiImport { import })
     } else {
-        Err(ValidateError::ForbiddenImport { import: format!("{module}::{name}") })
+        Err(ValidateError::ForbiddenImport { import })
     }
 }
 

@@ -71,8 +71,14 @@ fn imports_outside_the_interface_are_named() {
     let err = refusal(&wat(
         r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))"#,
     ));
+    assert!(matches!(err, ValidateError::WasiImport { .. }));
+    assert_mentions(&err, &["wasi_snapshot_preview1::fd_write", "wasm32-unknown-unknown"]);
+    // What getrandom's `wasm_js` backend leaves in a module: the dependency is named, not just the import.
+    let err = refusal(&wat(r#"(module (import "__wbindgen_placeholder__" "__wbindgen_describe" (func (param i32))))"#));
+    assert!(matches!(err, ValidateError::BrowserImport { .. }));
+    assert_mentions(&err, &["__wbindgen_placeholder__::__wbindgen_describe", "getrandom", "wasm_js"]);
+    let err = refusal(&wat(r#"(module (import "env" "now" (func (result f64))))"#));
     assert!(matches!(err, ValidateError::ForbiddenImport { .. }));
-    assert_mentions(&err, &["wasi_snapshot_preview1::fd_write"]);
     for module_name in [
         "fabric:chaincode/ledger@0.2.0",
         "fabric:chaincode/ledger@0.1.2",
