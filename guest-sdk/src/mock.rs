@@ -27,6 +27,9 @@
 //! delete removes it). The simulator's rules are enforced with the peer's error texts: paginated queries and
 //! private-data range or rich queries only in transactions that write nothing, no private data in INIT.
 //!
+//! The caller is set with [`MockLedger::set_identity`] and a [`TestIdentity`] (MSP ID, common name, Fabric CA
+//! attributes), which `Stub::client_identity` reads back as it reads a real certificate.
+//!
 //! Other chaincodes are registered with [`MockLedger::register`], each on its own ledger (its namespace);
 //! `invoke_chaincode` runs them as the peer does: on the caller's channel inside the caller's transaction (one
 //! simulator, so the read-only rules span both and the callee's writes commit with the caller's), on another channel
@@ -44,8 +47,10 @@ use crate::iterators::KeyModification;
 use crate::stub::Timestamp;
 use crate::{Chaincode, Response, Stub};
 
+mod identity;
 mod tx;
 
+pub use identity::TestIdentity;
 use tx::Tx;
 
 /// The channel the ledger's world state keeps its chaincode's keys under. Each [`MockLedger`] is one chaincode's
@@ -194,6 +199,11 @@ impl MockLedger {
             None => self.world.get(CHANNEL, &self.namespace, key),
             Some(name) => self.world.get_private(CHANNEL, &self.namespace, name, key),
         }
+    }
+
+    /// Makes `identity` the caller of the next transactions (their creator; see [`TestIdentity`]).
+    pub fn set_identity(&mut self, identity: &TestIdentity) {
+        self.creator = identity.creator();
     }
 
     /// The committed value of a public key.

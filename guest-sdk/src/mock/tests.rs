@@ -377,3 +377,19 @@ fn a_callee_on_the_callers_channel_runs_in_its_transaction() {
     assert!(other.run(|s| s.invoke_chaincode("writer", &["w"], "elsewhere").unwrap()).is_success());
     assert_eq!(other.chaincode("writer").unwrap().state("k"), None);
 }
+
+#[test]
+fn a_test_identity_reads_back_as_a_fabric_ca_identity() {
+    let mut l = MockLedger::new();
+    l.set_identity(&TestIdentity::new("Org1MSP", "user1").organizational_unit("client").attribute("role", "auditor"));
+    let identity = read(&mut l, |s| s.client_identity().unwrap());
+    assert_eq!(identity.msp_id(), "Org1MSP");
+    // Go's `GetID`: base64 of `x509::<subject>::<issuer>`.
+    let id = crate::der::base64_encode(b"x509::CN=user1,OU=client,O=Org1MSP::CN=ca.Org1MSP,O=Org1MSP");
+    assert_eq!(identity.id(), id);
+    assert_eq!(identity.get_attribute_value("role").as_deref(), Some("auditor"));
+    assert!(identity.assert_attribute_value("role", "admin").is_err());
+    let plain = TestIdentity::new("Org2MSP", "peer0").creator();
+    l.creator = plain;
+    assert_eq!(read(&mut l, |s| s.client_identity().unwrap().get_attribute_value("role")), None);
+}
