@@ -156,6 +156,15 @@ pub mod __private {
             (None, Some(at)) => format!("panic at {at}"),
             (None, None) => "panic".to_owned(),
         };
+        // std's answer to `SystemTime::now()` on wasm32-unknown-unknown; say what to use instead.
+        let message = if info.payload_as_str() == Some("time not implemented on this platform") {
+            format!(
+                "{message} (a chaincode has no clock, so that every endorsing peer computes the same result: use \
+                 Stub::tx_timestamp, the transaction's own time)"
+            )
+        } else {
+            message
+        };
         bindings::fabric::chaincode::abort::abort(&message);
     }
 

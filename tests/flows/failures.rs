@@ -49,6 +49,11 @@ async fn a_panic_is_error_with_its_message() {
     assert!(text.starts_with("chaincode panicked: misbehave: trap requested at "), "{text}");
     assert!(text.contains("misbehave/src/lib.rs:"), "{text}");
     assert!(!r.is_committed());
+    // The system clock does not exist in the sandbox: the panic says what to use instead.
+    let r = conn.invoke("ch", args(["clock"])).await.unwrap();
+    let text = r.error().unwrap_or_else(|| panic!("expected ERROR, got {:?}", r.outcome));
+    assert!(text.starts_with("chaincode panicked: time not implemented on this platform"), "{text}");
+    assert!(text.contains("use Stub::tx_timestamp"), "{text}");
     assert_still_serving(&conn).await;
 }
 

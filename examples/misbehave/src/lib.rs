@@ -1,6 +1,7 @@
 //! A chaincode that misbehaves on purpose, for the host's tests of its per-transaction limits.
 //!
 //! - `trap`: panics; the SDK hands the message to the host (`abort`), then the instance traps.
+//! - `clock`: reads the system clock, which wasm32-unknown-unknown does not have (std panics).
 //! - `loop`: never returns (fuel or the epoch deadline must end it).
 //! - `alloc`: allocates until memory runs out (the memory cap must end it).
 //! - `ok`: 200 with payload `ok`.
@@ -21,6 +22,8 @@ impl Chaincode for Misbehave {
         let (function, params) = stub.function_and_parameters();
         match function.as_str() {
             "trap" => panic!("misbehave: trap requested"),
+            // The system clock: compiles for wasm32-unknown-unknown, and panics there.
+            "clock" => Response::success(format!("{:?}", std::time::SystemTime::now()).into_bytes()),
             "loop" => loop {
                 // black_box keeps the loop from being optimised into something the host never sees.
                 black_box(());
