@@ -130,6 +130,16 @@ impl RegistrySettings {
     }
 }
 
+impl From<PortChoice> for InstallError {
+    fn from(e: PortChoice) -> Self {
+        match e {
+            PortChoice::Taken(taken) => InstallError::RouteTaken(taken),
+            PortChoice::Unavailable { port, reason } => InstallError::PortUnavailable { port, reason },
+            PortChoice::Exhausted(lo, hi) => InstallError::NoPort(lo, hi),
+        }
+    }
+}
+
 struct Live {
     record: ChaincodeRecord,
     chaincode: Arc<LoadedChaincode>,
@@ -456,10 +466,6 @@ impl Registry {
         let shared = self.settings.tls.as_ref().and_then(|t| t.shared_listen).map(|a| a.port());
         let bindable =
             |port: u16| std::net::TcpListener::bind(SocketAddr::new(self.settings.listen_ip, port)).map(drop);
-        book.choose_port(ccid, pinned, sni_name, self.settings.ports, shared, bindable).map_err(|e| match e {
-            PortChoice::Taken(taken) => InstallError::RouteTaken(taken),
-            PortChoice::Unavailable { port, reason } => InstallError::PortUnavailable { port, reason },
-            PortChoice::Exhausted(lo, hi) => InstallError::NoPort(lo, hi),
-        })
+        Ok(book.choose_port(ccid, pinned, sni_name, self.settings.ports, shared, bindable)?)
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::der::base64_encode;
+use crate::proto::put_bytes_field;
 
 /// Fabric CA's attribute extension.
 const ATTRS_OID: &[u8] = &[0x2a, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x01];
@@ -58,8 +59,8 @@ impl TestIdentity {
     pub fn creator(&self) -> Vec<u8> {
         let pem = pem(&self.certificate());
         let mut out = Vec::new();
-        proto_bytes(&mut out, 1, self.msp_id.as_bytes());
-        proto_bytes(&mut out, 2, pem.as_bytes());
+        put_bytes_field(&mut out, 1, self.msp_id.as_bytes());
+        put_bytes_field(&mut out, 2, pem.as_bytes());
         out
     }
 
@@ -142,16 +143,4 @@ fn pem(der: &[u8]) -> String {
     let lines: Vec<&str> =
         body.as_bytes().chunks(64).map(|l| std::str::from_utf8(l).expect("base64 is ASCII")).collect();
     format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
-}
-
-/// A length-delimited protobuf field.
-fn proto_bytes(out: &mut Vec<u8>, field: u8, bytes: &[u8]) {
-    out.push(field << 3 | 2);
-    let mut len = bytes.len();
-    while len >= 0x80 {
-        out.push((len as u8) | 0x80);
-        len >>= 7;
-    }
-    out.push(len as u8);
-    out.extend_from_slice(bytes);
 }

@@ -280,15 +280,11 @@ impl Turn {
     pub fn step_aside(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let loan = {
             let mut clock = self.clock();
-            match clock.held_since.take() {
-                Some(since) => {
-                    clock.ran += since.elapsed();
-                    let id = self.0.turns.lend(&self.0.ccid);
-                    clock.lent = Some(id);
-                    Some(id)
-                }
-                None => None,
-            }
+            clock.stop().then(|| {
+                let id = self.0.turns.lend(&self.0.ccid);
+                clock.lent = Some(id);
+                id
+            })
         };
         let turn = self.clone();
         async move {
@@ -344,12 +340,19 @@ impl std::future::Future for YieldOnce {
     }
 }
 
+impl Clock {
+    /// Stops counting a held turn's time; whether one was held.
+    fn stop(&mut self) -> bool {
+        let Some(since) = self.held_since.take() else { return false };
+        self.ran += since.elapsed();
+        true
+    }
+}
+
 impl Claim {
     fn pause(&self) {
-        let mut clock = self.clock.lock().expect("turn clock lock");
-        if let Some(since) = clock.held_since.take() {
-            clock.ran += since.elapsed();
-            drop(clock);
+        let stopped = self.clock.lock().expect("turn clock lock").stop();
+        if stopped {
             self.turns.release(&self.ccid);
         }
     }
