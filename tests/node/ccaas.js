@@ -2,7 +2,11 @@
 // Serves one of the Node reference chaincodes (tests/node/chaincode/*.js) in CCaaS server mode, with Fabric's own
 // fabric-shim, plaintext:
 //
-//   node tests/node/ccaas.js <probe|marbles|private-asset|bench> <host:port> <ccid>
+//   node tests/node/ccaas.js <probe|marbles|private-asset|bench|asset-transfer> <host:port> <ccid>
+//
+// A chaincode module exports either a low-level shim Chaincode class (Init/Invoke on its prototype), or, for a
+// fabric-contract-api contract, a factory returning the ready chaincode (fabric-shim's ChaincodeFromContract) or
+// that instance itself.
 //
 // Prints exactly one line "listening <host:port>" on stdout once the gRPC server is bound, then serves until stdin
 // closes (so a test that dies never leaks the process), SIGTERM or SIGINT. The shim's own logging is set to
@@ -11,7 +15,7 @@
 
 const path = require('path');
 
-const CHAINCODES = ['probe', 'marbles', 'private-asset', 'bench'];
+const CHAINCODES = ['probe', 'marbles', 'private-asset', 'bench', 'asset-transfer'];
 
 function usage(msg) {
     process.stderr.write(`ccaas.js: ${msg}\nusage: node tests/node/ccaas.js <${CHAINCODES.join('|')}> <host:port> <ccid>\n`);
@@ -39,7 +43,25 @@ if (!process.env.CORE_PEER_LOCALMSPID) {
 }
 
 const shim = require('fabric-shim');
-const Chaincode = require(path.join(__dirname, 'chaincode', `${name}.js`));
+const exported = require(path.join(__dirname, 'chaincode', `${name}.js`));
+
+/** The chaincode instance a module's export stands for (see the top of this file). */
+function instantiate(exp) {
+    const isChaincode = (obj) => obj && typeof obj.Init === 'function' && typeof obj.Invoke === 'function';
+    let chaincode;
+    if (typeof exp === 'function' && isChaincode(exp.prototype)) {
+        chaincode = new exp();
+    } else if (typeof exp === 'function') {
+        chaincode = exp();
+    } else {
+        chaincode = exp;
+    }
+    if (!isChaincode(chaincode)) {
+        process.stderr.write(`ccaas.js: chaincode/${name}.js exports no chaincode (nothing with Init and Invoke)\n`);
+        process.exit(2);
+    }
+    return chaincode;
+}
 
 function exit(code) {
     process.exit(code);
@@ -53,7 +75,7 @@ process.stdin.on('data', () => {}); // ignore input; only its end matters
 process.stdin.resume();
 
 process.noDeprecation = true; // grpc-js deprecates server.start(), which fabric-shim 2.5.8 still calls
-const server = shim.server(new Chaincode(), {ccid, address});
+const server = shim.server(instantiate(exported), {ccid, address});
 server.start().then(
     () => process.stdout.write(`listening ${address}\n`),
     (err) => {
