@@ -6,6 +6,8 @@
 //
 //   node tests/node/contract-check.js            every case
 //   node tests/node/contract-check.js Create     only the cases whose label contains "Create"
+//   node tests/node/contract-check.js --ajv      how fabric-shim's ajv 6, compiled as DataMarshall compiles it,
+//                                                words schema violations; and node's JSON.parse error texts
 //
 // The stub behaves as the peer does for what the contract uses: reads see the committed state (not the
 // transaction's own writes), writes become the write set, committed only when the response is 200. Each case
@@ -17,6 +19,7 @@ if (!process.env.CORE_CHAINCODE_LOGGING_LEVEL) {
     process.env.CORE_CHAINCODE_LOGGING_LEVEL = 'CRITICAL'; // no such winston level: nothing is logged
 }
 
+const path = require('path');
 const createChaincode = require('./chaincode/asset-transfer');
 const {byteCompare} = require('./chaincode/util');
 
@@ -44,7 +47,7 @@ function fakeStub(args, state, writes, {creatorThrows = false} = {}) {
         getBufferArgs: () => bufferArgs,
         getStringArgs: () => args.slice(),
         getArgs: () => args.slice(),
-        getFunctionAndParameters: () => (args.length >= 1 ? {fcn: args[0], params: args.slice(1)} : {fcn: '', params: []}),
+        getFunctionAndParameters: () => ({fcn: args.length >= 1 ? args[0] : '', params: args.slice(1)}),
         getTxID: () => 'tx1',
         getChannelID: () => 'mychannel',
         getCreator() {
@@ -165,7 +168,93 @@ const CASES = [
     ['ReadAsset asset1, getCreator throws', ['ReadAsset', 'asset1'], 'assets', {creatorThrows: true}],
 ];
 
+// ---- --ajv -------------------------------------------------------------------------------------------------------
+
+const ASSET_SCHEMA = {
+    $id: 'Asset',
+    type: 'object',
+    properties: {
+        AppraisedValue: {type: 'integer'}, Color: {type: 'string'}, ID: {type: 'string'}, Owner: {type: 'string'},
+        Size: {type: 'integer'},
+    },
+    required: ['AppraisedValue', 'Color', 'ID', 'Owner', 'Size'],
+};
+
+// [parameter schema, values]
+const AJV_CASES = [
+    [{type: 'integer'}, ['abc', 5.5, null, true]],
+    [{type: 'integer', minimum: 0, maximum: 255}, [-1, 300]],
+    [{type: ['string', 'null']}, [5]],
+    [{type: 'boolean'}, ['x']],
+    [{type: 'array', items: {type: 'integer'}}, [[1, 'a', 2.5], {}]],
+    [{$ref: '#/components/schemas/Asset'}, [
+        {}, {ID: 5}, {ID: 'a', Color: 'b', Size: 'big', Owner: 'o', AppraisedValue: 1, Extra: 1},
+    ]],
+    [{enum: ['Red', 'Green']}, ['Blue']],
+    [{anyOf: [{$ref: '#/components/schemas/Asset'}, {type: 'null'}]}, [5]],
+    [{oneOf: [{type: 'string', enum: ['A']}, {type: 'object', required: ['B'], properties: {B: {type: 'integer'}}}]},
+        ['C', {B: 'x'}]],
+    [{type: 'number'}, ['1']],
+];
+
+function ajvReference() {
+    // The ajv fabric-shim's DataMarshall requires, with its options; one instance, as DataMarshall keeps one.
+    const shimDir = path.dirname(require.resolve('fabric-shim'));
+    const Ajv = require(require.resolve('ajv', {paths: [shimDir]}));
+    const ajvVersion = require(require.resolve('ajv/package.json', {paths: [shimDir]})).version;
+    const newAjv = () => new Ajv({useDefaults: true, coerceTypes: false, allErrors: true});
+    const ajv = newAjv();
+    // DataMarshall.handleParameters' schema for one parameter; a fresh copy of Asset each time, as it is mutable.
+    const wrap = (S) => ({
+        properties: {prop: S},
+        components: {schemas: {Asset: JSON.parse(JSON.stringify(ASSET_SCHEMA))}},
+    });
+
+    console.log(`== ajv ${ajvVersion}: validator.errors.map(e => e.message), then each error's dataPath`);
+    for (const [S, values] of AJV_CASES) {
+        for (const value of values) {
+            const validator = ajv.compile(wrap(S));
+            const valid = validator({prop: value});
+            console.log(`S=${JSON.stringify(S)} value=${JSON.stringify(value)}`);
+            if (valid) {
+                console.log('    valid');
+            } else {
+                console.log(`    ${JSON.stringify(validator.errors.map((e) => e.message))}`);
+                console.log(`    at ${JSON.stringify(validator.errors.map((e) => e.dataPath))}`);
+            }
+        }
+    }
+
+    console.log('== ajv compile with "format"');
+    const formats = [['integer', 'int64'], ['number', 'double'], ['integer', 'int32'], ['number', 'float'],
+        ['string', 'byte'], ['string', 'date-time']];
+    for (const S of formats.map(([type, format]) => ({type, format}))) {
+        try {
+            newAjv().compile(wrap(S));
+            console.log(`${JSON.stringify(S)}: compiles`);
+        } catch (err) {
+            console.log(`${JSON.stringify(S)}: ${err.name}: ${JSON.stringify(err.message)}`);
+        }
+    }
+
+    console.log(`== JSON.parse on node ${process.version}`);
+    for (const input of ['abc', '{', '', '[1,', '{"a":1,}', '1 2']) {
+        try {
+            JSON.parse(input);
+            console.log(`${JSON.stringify(input)}: parses`);
+        } catch (err) {
+            console.log(`${JSON.stringify(input)}: ${err.name}: ${JSON.stringify(err.message)}`);
+        }
+    }
+}
+
+// ---- main ---------------------------------------------------------------------------------------------------------
+
 async function main() {
+    if (process.argv[2] === '--ajv') {
+        ajvReference();
+        return;
+    }
     const filter = process.argv[2] || '';
     let metadata;
     for (const [label, args, kind, opts] of CASES) {

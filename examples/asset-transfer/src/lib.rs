@@ -1,15 +1,16 @@
-//! Fabric's asset-transfer-basic sample (fabric-samples `asset-transfer-basic/chaincode-go`) on wasmcc.
+//! Fabric's asset-transfer-basic sample (fabric-samples `asset-transfer-basic`) as a wasmcc contract.
 //!
-//! Same functions, same JSON, same error texts as the Go chaincode, so the sample's applications work
-//! unchanged. `GetAllAssets` waits for range queries in the SDK.
+//! Every transaction of the sample, with the same names, JSON and error texts, so the sample's applications run
+//! unchanged against it; arguments are converted and checked by the contract layer as fabric-contract-api does.
 #![forbid(unsafe_code)]
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use wasmcc_sdk::{Chaincode, Response, Stub};
+use wasmcc_sdk::{contract, Context};
 
 /// An asset. Fields in alphabetical order, as in the Go sample: serde writes them in declaration order, so
 /// the JSON bytes (and so the write sets) are identical to the Go chaincode's on every endorser.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Asset {
     #[serde(rename = "AppraisedValue")]
     pub appraised_value: i64,
@@ -23,125 +24,114 @@ pub struct Asset {
     pub size: i64,
 }
 
-pub struct AssetTransfer;
+/// The sample's one contract; its name is the Go sample's.
+pub struct SmartContract;
 
-wasmcc_sdk::chaincode!(AssetTransfer);
+wasmcc_sdk::chaincode!(
+    /// The chaincode the host runs: [`SmartContract`] alone.
+    pub AssetTransfer = [SmartContract]
+);
 
-/// Errors are the texts a Go contract returns; fabric-contract-api turns them into status 500 with the text.
+/// Errors are the texts the sample returns; the contract layer turns them into status 500 with the text.
 type Result<T> = std::result::Result<T, String>;
 
-impl Chaincode for AssetTransfer {
-    fn invoke(stub: &mut Stub) -> Response {
-        let (function, params) = stub.function_and_parameters();
-        let p = |n: usize| expect_params(&params, n);
-        let result = match function.as_str() {
-            "InitLedger" => p(0).and_then(|_| init_ledger(stub)).map(|_| Vec::new()),
-            "CreateAsset" => p(5).and_then(|_| create_asset(stub, &asset_from_params(&params)?)).map(|_| Vec::new()),
-            "ReadAsset" => p(1).and_then(|_| read_asset(stub, &params[0])).and_then(|a| to_json(&a)),
-            "UpdateAsset" => p(5).and_then(|_| update_asset(stub, &asset_from_params(&params)?)).map(|_| Vec::new()),
-            "DeleteAsset" => p(1).and_then(|_| delete_asset(stub, &params[0])).map(|_| Vec::new()),
-            "AssetExists" => p(1).and_then(|_| asset_exists(stub, &params[0])).map(|e| e.to_string().into_bytes()),
-            "TransferAsset" => p(2).and_then(|_| transfer_asset(stub, &params[0], &params[1])).map(String::into_bytes),
-            // fabric-contract-api's text for an unknown function of the default contract.
-            _ => Err(format!("Function {function} not found in contract SmartContract")),
-        };
-        Response::from_result(result)
+#[contract]
+impl SmartContract {
+    /// Adds the sample's six assets.
+    #[transaction]
+    pub fn init_ledger(ctx: &mut Context) -> Result<()> {
+        let assets = [
+            ("asset1", "blue", 5, "Tomoko", 300),
+            ("asset2", "red", 5, "Brad", 400),
+            ("asset3", "green", 10, "Jin Soo", 500),
+            ("asset4", "yellow", 10, "Max", 600),
+            ("asset5", "black", 15, "Adriana", 700),
+            ("asset6", "white", 15, "Michel", 800),
+        ];
+        for (id, color, size, owner, appraised_value) in assets {
+            let asset = Asset { id: id.into(), color: color.into(), size, owner: owner.into(), appraised_value };
+            ctx.stub().put_state(id, &to_json(&asset)?).map_err(|e| format!("failed to put to world state. {e}"))?;
+        }
+        Ok(())
+    }
+
+    #[transaction]
+    pub fn create_asset(
+        ctx: &mut Context,
+        id: String,
+        color: String,
+        size: i64,
+        owner: String,
+        appraised_value: i64,
+    ) -> Result<()> {
+        if Self::asset_exists(ctx, id.clone())? {
+            return Err(format!("the asset {id} already exists"));
+        }
+        put_asset(ctx, &Asset { id, color, size, owner, appraised_value })
+    }
+
+    #[transaction(evaluate)]
+    pub fn read_asset(ctx: &mut Context, id: String) -> Result<Asset> {
+        let bytes = ctx.stub().get_state(&id).map_err(|e| format!("failed to read from world state: {e}"))?;
+        let bytes = bytes.ok_or_else(|| format!("the asset {id} does not exist"))?;
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    }
+
+    #[transaction]
+    pub fn update_asset(
+        ctx: &mut Context,
+        id: String,
+        color: String,
+        size: i64,
+        owner: String,
+        appraised_value: i64,
+    ) -> Result<()> {
+        if !Self::asset_exists(ctx, id.clone())? {
+            return Err(format!("the asset {id} does not exist"));
+        }
+        put_asset(ctx, &Asset { id, color, size, owner, appraised_value })
+    }
+
+    #[transaction]
+    pub fn delete_asset(ctx: &mut Context, id: String) -> Result<()> {
+        if !Self::asset_exists(ctx, id.clone())? {
+            return Err(format!("the asset {id} does not exist"));
+        }
+        Ok(ctx.stub().del_state(&id)?)
+    }
+
+    #[transaction(evaluate)]
+    pub fn asset_exists(ctx: &mut Context, id: String) -> Result<bool> {
+        let bytes = ctx.stub().get_state(&id).map_err(|e| format!("failed to read from world state: {e}"))?;
+        Ok(bytes.is_some())
+    }
+
+    /// Sets a new owner and returns the old one.
+    #[transaction]
+    pub fn transfer_asset(ctx: &mut Context, id: String, new_owner: String) -> Result<String> {
+        let mut asset = Self::read_asset(ctx, id)?;
+        let old_owner = std::mem::replace(&mut asset.owner, new_owner);
+        put_asset(ctx, &asset)?;
+        Ok(old_owner)
+    }
+
+    /// Every asset: a range query over the whole namespace, as the sample does.
+    #[transaction(evaluate)]
+    pub fn get_all_assets(ctx: &mut Context) -> Result<Vec<Asset>> {
+        let mut assets = Vec::new();
+        for kv in ctx.stub().get_state_by_range("", "")? {
+            assets.push(serde_json::from_slice(&kv?.value).map_err(|e| e.to_string())?);
+        }
+        Ok(assets)
     }
 }
 
-/// Adds the sample's six assets.
-pub fn init_ledger(stub: &mut Stub) -> Result<()> {
-    let assets = [
-        ("asset1", "blue", 5, "Tomoko", 300),
-        ("asset2", "red", 5, "Brad", 400),
-        ("asset3", "green", 10, "Jin Soo", 500),
-        ("asset4", "yellow", 10, "Max", 600),
-        ("asset5", "black", 15, "Adriana", 700),
-        ("asset6", "white", 15, "Michel", 800),
-    ];
-    for (id, color, size, owner, appraised_value) in assets {
-        let asset = Asset { id: id.into(), color: color.into(), size, owner: owner.into(), appraised_value };
-        stub.put_state(id, &to_json(&asset)?).map_err(|e| format!("failed to put to world state. {e}"))?;
-    }
-    Ok(())
-}
-
-pub fn create_asset(stub: &mut Stub, asset: &Asset) -> Result<()> {
-    if asset_exists(stub, &asset.id)? {
-        return Err(format!("the asset {} already exists", asset.id));
-    }
-    put_asset(stub, asset)
-}
-
-pub fn read_asset(stub: &mut Stub, id: &str) -> Result<Asset> {
-    let bytes = stub.get_state(id).map_err(|e| format!("failed to read from world state: {e}"))?;
-    let bytes = bytes.ok_or_else(|| format!("the asset {id} does not exist"))?;
-    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
-}
-
-pub fn update_asset(stub: &mut Stub, asset: &Asset) -> Result<()> {
-    if !asset_exists(stub, &asset.id)? {
-        return Err(format!("the asset {} does not exist", asset.id));
-    }
-    put_asset(stub, asset)
-}
-
-pub fn delete_asset(stub: &mut Stub, id: &str) -> Result<()> {
-    if !asset_exists(stub, id)? {
-        return Err(format!("the asset {id} does not exist"));
-    }
-    Ok(stub.del_state(id)?)
-}
-
-pub fn asset_exists(stub: &mut Stub, id: &str) -> Result<bool> {
-    let bytes = stub.get_state(id).map_err(|e| format!("failed to read from world state: {e}"))?;
-    Ok(bytes.is_some())
-}
-
-/// Sets a new owner and returns the old one.
-pub fn transfer_asset(stub: &mut Stub, id: &str, new_owner: &str) -> Result<String> {
-    let mut asset = read_asset(stub, id)?;
-    let old_owner = std::mem::replace(&mut asset.owner, new_owner.to_owned());
-    put_asset(stub, &asset)?;
-    Ok(old_owner)
-}
-
-fn put_asset(stub: &mut Stub, asset: &Asset) -> Result<()> {
-    Ok(stub.put_state(&asset.id, &to_json(asset)?)?)
+fn put_asset(ctx: &mut Context, asset: &Asset) -> Result<()> {
+    Ok(ctx.stub().put_state(&asset.id, &to_json(asset)?)?)
 }
 
 fn to_json(asset: &Asset) -> Result<Vec<u8>> {
     serde_json::to_vec(asset).map_err(|e| e.to_string())
-}
-
-/// fabric-contract-api's check and text for the argument count.
-fn expect_params(params: &[String], n: usize) -> Result<()> {
-    if params.len() == n {
-        Ok(())
-    } else {
-        Err(format!("Incorrect number of params. Expected {n}, received {}", params.len()))
-    }
-}
-
-/// `id color size owner appraisedValue`, as `CreateAsset` and `UpdateAsset` take them.
-fn asset_from_params(p: &[String]) -> Result<Asset> {
-    Ok(Asset {
-        id: p[0].clone(),
-        color: p[1].clone(),
-        size: parse_int(&p[2], 2)?,
-        owner: p[3].clone(),
-        appraised_value: parse_int(&p[4], 4)?,
-    })
-}
-
-/// fabric-contract-api's conversion of an `int` parameter: "" is 0, anything else must parse.
-fn parse_int(value: &str, index: usize) -> Result<i64> {
-    if value.is_empty() {
-        return Ok(0);
-    }
-    value.parse().map_err(|_| {
-        format!("Error managing parameter param{index}. Conversion error. Cannot convert passed value {value} to int")
-    })
 }
 
 #[cfg(test)]
@@ -194,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn error_texts_match_the_go_sample() {
+    fn error_texts_match_the_sample() {
         let mut ledger = ledger_with_assets();
         let cases: [(&[&str], &str); 6] = [
             (&["CreateAsset", "asset1", "blue", "5", "Tom", "300"], "the asset asset1 already exists"),
@@ -202,7 +192,7 @@ mod tests {
             (&["UpdateAsset", "nope", "red", "1", "Ann", "1"], "the asset nope does not exist"),
             (&["DeleteAsset", "nope"], "the asset nope does not exist"),
             (&["TransferAsset", "nope", "Ann"], "the asset nope does not exist"),
-            (&["ReadAsset"], "Incorrect number of params. Expected 1, received 0"),
+            (&["ReadAsset"], "Expected 1 parameters, but 0 have been supplied"),
         ];
         for (args, message) in cases {
             let r = ledger.invoke::<AssetTransfer>(args);
@@ -222,12 +212,10 @@ mod tests {
     fn unknown_function_and_bad_int_are_errors() {
         let mut ledger = MockLedger::new();
         let r = ledger.invoke::<AssetTransfer>(&["GetAllAssetz"]);
-        assert_eq!((r.status, r.message.as_str()), (500, "Function GetAllAssetz not found in contract SmartContract"));
+        let unknown = "You've asked to invoke a function that does not exist: GetAllAssetz";
+        assert_eq!((r.status, r.message.as_str()), (500, unknown));
         let r = ledger.invoke::<AssetTransfer>(&["CreateAsset", "a", "blue", "big", "Tom", "1"]);
-        assert_eq!(
-            r.message,
-            "Error managing parameter param2. Conversion error. Cannot convert passed value big to int"
-        );
+        assert_eq!(r.message, r#"Unable to validate parameter due to ["should be integer"]"#);
         assert_eq!(ledger.public_state().count(), 0);
     }
 
@@ -238,5 +226,38 @@ mod tests {
         // Rejected: asset1 exists. Nothing of it may reach the ledger.
         ledger.invoke::<AssetTransfer>(&["CreateAsset", "asset1", "pink", "1", "X", "1"]);
         assert_eq!(ledger.state("asset1").unwrap(), before.as_slice());
+    }
+
+    #[test]
+    fn get_all_assets_lists_the_ledger_in_key_order() {
+        let mut ledger = MockLedger::new();
+        assert_eq!(ledger.invoke::<AssetTransfer>(&["GetAllAssets"]).payload, b"[]");
+        ledger.invoke::<AssetTransfer>(&["InitLedger"]);
+        let r = ledger.invoke::<AssetTransfer>(&["GetAllAssets"]);
+        let all: Vec<Asset> = serde_json::from_slice(&r.payload).unwrap();
+        let ids: Vec<&str> = all.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["asset1", "asset2", "asset3", "asset4", "asset5", "asset6"]);
+        assert!(r
+            .payload
+            .starts_with(br#"[{"AppraisedValue":300,"Color":"blue","ID":"asset1","Owner":"Tomoko","Size":5},"#));
+    }
+
+    #[test]
+    fn metadata_lists_the_sample_s_transactions() {
+        let mut ledger = MockLedger::new();
+        let r = ledger.invoke::<AssetTransfer>(&["org.hyperledger.fabric:GetMetadata"]);
+        let doc: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+        let names: Vec<&str> = doc["contracts"]["SmartContract"]["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        let expected = ["InitLedger", "CreateAsset", "ReadAsset", "UpdateAsset", "DeleteAsset", "AssetExists"];
+        assert_eq!(names[..6], expected);
+        assert_eq!(names[6..], ["TransferAsset", "GetAllAssets"]);
+        let params = &doc["contracts"]["SmartContract"]["transactions"][1]["parameters"];
+        assert_eq!(params[4]["name"], "appraisedValue");
+        assert_eq!(params[4]["schema"], serde_json::json!({ "type": "integer" }));
     }
 }

@@ -130,23 +130,118 @@ fn arrays(items: &[Value], s: &Map<String, Value>, schemas: &Schemas, errors: &m
     }
 }
 
+/// ajv 6's order: required properties the schema does not describe, then each described property in the schema's
+/// order (missing and required, or its own errors), then the properties it does not describe.
 fn objects(fields: &Map<String, Value>, s: &Map<String, Value>, schemas: &Schemas, errors: &mut Vec<String>) {
-    if let Some(Value::Array(required)) = s.get("required") {
-        for name in required.iter().filter_map(Value::as_str) {
-            if !fields.contains_key(name) {
-                errors.push(format!("should have required property '{name}'"));
-            }
+    let empty = Map::new();
+    let properties = s.get("properties").and_then(Value::as_object).unwrap_or(&empty);
+    let required: Vec<&str> = match s.get("required") {
+        Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let missing = |name: &str| format!("should have required property '{name}'");
+    for name in required.iter().filter(|n| !properties.contains_key(**n) && !fields.contains_key(**n)) {
+        errors.push(missing(name));
+    }
+    for (name, schema) in properties {
+        match fields.get(name) {
+            Some(value) => check(value, schema, schemas, errors),
+            None if required.contains(&name.as_str()) => errors.push(missing(name)),
+            None => {}
         }
     }
-    let properties = s.get("properties").and_then(Value::as_object);
-    for (name, value) in fields {
-        match properties.and_then(|p| p.get(name)) {
-            Some(schema) => check(value, schema, schemas, errors),
-            None => match s.get("additionalProperties") {
-                Some(Value::Bool(false)) => errors.push("should NOT have additional properties".into()),
-                Some(extra @ Value::Object(_)) => check(value, extra, schemas, errors),
-                _ => {}
-            },
+    for (_, value) in fields.iter().filter(|(name, _)| !properties.contains_key(*name)) {
+        match s.get("additionalProperties") {
+            Some(Value::Bool(false)) => errors.push("should NOT have additional properties".into()),
+            Some(extra @ Value::Object(_)) => check(value, extra, schemas, errors),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::validate;
+    use crate::contract::schema::Schemas;
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(non_snake_case, dead_code)]
+    struct Asset {
+        AppraisedValue: i64,
+        Color: String,
+        ID: String,
+        Owner: String,
+        Size: i64,
+    }
+
+    /// Each case's messages are what ajv 6.15 (`allErrors`, as fabric-contract-api compiles it) answered.
+    #[test]
+    fn messages_and_their_order_are_ajv_6s() {
+        let mut schemas = Schemas::new();
+        let asset = schemas.schema::<Asset>();
+        let cases: Vec<(Value, Value, Vec<&str>)> = vec![
+            (json!({"type": "integer"}), json!("abc"), vec!["should be integer"]),
+            (json!({"type": "integer"}), json!(5.5), vec!["should be integer"]),
+            (json!({"type": "integer"}), json!(null), vec!["should be integer"]),
+            (json!({"type": "integer", "minimum": 0, "maximum": 255}), json!(-1), vec!["should be >= 0"]),
+            (json!({"type": "integer", "minimum": 0, "maximum": 255}), json!(300), vec!["should be <= 255"]),
+            (json!({"type": ["string", "null"]}), json!(5), vec!["should be string,null"]),
+            (json!({"type": "boolean"}), json!("x"), vec!["should be boolean"]),
+            (
+                json!({"type": "array", "items": {"type": "integer"}}),
+                json!([1, "a", 2.5]),
+                vec!["should be integer", "should be integer"],
+            ),
+            (json!({"type": "array", "items": {"type": "integer"}}), json!({}), vec!["should be array"]),
+            (
+                asset.clone(),
+                json!({}),
+                vec![
+                    "should have required property 'AppraisedValue'",
+                    "should have required property 'Color'",
+                    "should have required property 'ID'",
+                    "should have required property 'Owner'",
+                    "should have required property 'Size'",
+                ],
+            ),
+            (
+                asset.clone(),
+                json!({"ID": 5}),
+                vec![
+                    "should have required property 'AppraisedValue'",
+                    "should have required property 'Color'",
+                    "should be string",
+                    "should have required property 'Owner'",
+                    "should have required property 'Size'",
+                ],
+            ),
+            (
+                asset.clone(),
+                json!({"ID": "a", "Color": "b", "Size": "big", "Owner": "o", "AppraisedValue": 1, "Extra": 1}),
+                vec!["should be integer"],
+            ),
+            (json!({"enum": ["Red", "Green"]}), json!("Blue"), vec!["should be equal to one of the allowed values"]),
+            (
+                json!({"anyOf": [asset, {"type": "null"}]}),
+                json!(5),
+                vec!["should be object", "should be null", "should match some schema in anyOf"],
+            ),
+            (
+                json!({"oneOf": [{"type": "string", "enum": ["A"]}, {"type": "object", "required": ["B"], "properties": {"B": {"type": "integer"}}}]}),
+                json!({"B": "x"}),
+                vec![
+                    "should be string",
+                    "should be equal to one of the allowed values",
+                    "should be integer",
+                    "should match exactly one schema in oneOf",
+                ],
+            ),
+            (json!({"type": "number"}), json!("1"), vec!["should be number"]),
+        ];
+        for (schema, value, expected) in cases {
+            assert_eq!(validate(&value, &schema, &schemas), expected, "{value} against {schema}");
         }
     }
 }

@@ -44,7 +44,8 @@ const VERSION = '0.1.0';
 class Asset {
     /**
      * Members in alphabetical order: JSON.stringify writes them in insertion order, and the ledger bytes must be
-     * those of the Go sample's json.Marshal (and the Rust example's serde), which sort them.
+     * those of the Go sample's json.Marshal and the Rust example's serde, which write their struct's fields in
+     * declaration order: alphabetical in both.
      */
     constructor({ID, Color, Size, Owner, AppraisedValue}) {
         this.AppraisedValue = AppraisedValue;
@@ -94,7 +95,8 @@ class SmartContract extends Contract {
         if (await this.AssetExists(ctx, id)) {
             throw new Error(`the asset ${id} already exists`);
         }
-        await putAsset(ctx, new Asset({ID: id, Color: color, Size: size, Owner: owner, AppraisedValue: appraisedValue}));
+        const asset = new Asset({ID: id, Color: color, Size: size, Owner: owner, AppraisedValue: appraisedValue});
+        await putAsset(ctx, asset);
     }
 
     async ReadAsset(ctx, id) {
@@ -109,7 +111,8 @@ class SmartContract extends Contract {
         if (!(await this.AssetExists(ctx, id))) {
             throw new Error(`the asset ${id} does not exist`);
         }
-        await putAsset(ctx, new Asset({ID: id, Color: color, Size: size, Owner: owner, AppraisedValue: appraisedValue}));
+        const asset = new Asset({ID: id, Color: color, Size: size, Owner: owner, AppraisedValue: appraisedValue});
+        await putAsset(ctx, asset);
     }
 
     async DeleteAsset(ctx, id) {
@@ -192,7 +195,11 @@ method(SmartContract, 'DeleteAsset', [Context, String], Transaction());
 method(SmartContract, 'AssetExists', [Context, String], Transaction(false), Returns('boolean'));
 method(SmartContract, 'TransferAsset', [Context, String, String], Transaction(), Returns('string'));
 method(SmartContract, 'GetAllAssets', [Context], Transaction(false), Returns('Asset[]'));
-decorateClass(SmartContract, Info({title: 'AssetTransfer', description: 'Smart contract for trading assets'}), Default());
+decorateClass(
+    SmartContract,
+    Info({title: 'AssetTransfer', description: 'Smart contract for trading assets'}),
+    Default(),
+);
 
 // ---- What the decorators cannot say ------------------------------------------------------------------------------
 //
