@@ -75,6 +75,7 @@ pub fn scenarios() -> Vec<Scenario> {
     all.extend(probe_private());
     all.extend(probe_context());
     all.extend(super::scenarios_samples::samples());
+    all.extend(super::scenarios_contracts::contracts());
     all
 }
 

@@ -9,30 +9,9 @@
 // factory (module.exports()) that builds the ChaincodeFromContract; tests/node/ccaas.js serves it.
 'use strict';
 
-const path = require('path');
-
-// class-transformer: fabric-contract-api 2.5.8 asks for ^0.4.0 and calls classToPlain (JSONSerializer.toBuffer, for
-// every object or array a transaction returns, GetMetadata's included) and plainToClass (object parameters). The
-// 0.4.1 that resolves to (our package-lock.json) has only the renamed instanceToPlain/plainToInstance, so without this
-// every such call fails with "classToPlain is not a function". Later releases keep the old names as deprecated
-// aliases of exactly these functions; restore them the same way. JSONSerializer reads them when first loaded, so this
-// must run before anything loads fabric-contract-api (fabric-shim itself does not).
-(function restoreClassTransformerNames() {
-    const contractApiDir = path.dirname(require.resolve('fabric-contract-api'));
-    const ct = require(require.resolve('class-transformer', {paths: [contractApiDir]}));
-    if (typeof ct.classToPlain === 'function' && typeof ct.plainToClass === 'function') {
-        return;
-    }
-    if (require.cache[require.resolve('./lib/jsontransactionserializer', {paths: [contractApiDir]})]) {
-        throw new Error('asset-transfer.js: fabric-contract-api was loaded before class-transformer was fixed up');
-    }
-    ct.classToPlain = ct.classToPlain || ct.instanceToPlain;
-    ct.plainToClass = ct.plainToClass || ct.plainToInstance;
-})();
-
 require('reflect-metadata'); // Reflect.defineMetadata/getMetadata, the store fabric-contract-api's decorators use
 const {
-    Contract, Context, JSONSerializer, Info, Default, Transaction, Returns, Property,
+    Contract, Context, JSONSerializer, Default, Transaction, Returns, Property,
     Object: DataType, // fabric-contract-api's @Object(): named so as not to hide the global Object
 } = require('fabric-contract-api');
 const ChaincodeFromContract = require('fabric-shim/lib/contract-spi/chaincodefromcontract');
@@ -150,7 +129,7 @@ class SmartContract extends Contract {
 //     @Object() export class Asset {
 //         @Property() public AppraisedValue: number;  ... Color: string; ID: string; Owner: string; Size: number;
 //     }
-//     @Info({title: 'AssetTransfer', description: 'Smart contract for trading assets'}) @Default()
+//     @Default()
 //     export class SmartContract extends Contract {
 //         @Transaction() public async InitLedger(ctx: Context): Promise<void>
 //         @Transaction() public async CreateAsset(ctx: Context, id: string, color: string, size: number, ...)
@@ -195,11 +174,7 @@ method(SmartContract, 'DeleteAsset', [Context, String], Transaction());
 method(SmartContract, 'AssetExists', [Context, String], Transaction(false), Returns('boolean'));
 method(SmartContract, 'TransferAsset', [Context, String, String], Transaction(), Returns('string'));
 method(SmartContract, 'GetAllAssets', [Context], Transaction(false), Returns('Asset[]'));
-decorateClass(
-    SmartContract,
-    Info({title: 'AssetTransfer', description: 'Smart contract for trading assets'}),
-    Default(),
-);
+decorateClass(SmartContract, Default());
 
 // ---- What the decorators cannot say ------------------------------------------------------------------------------
 //
