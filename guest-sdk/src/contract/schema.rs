@@ -40,12 +40,15 @@ impl Schemas {
         self.generator.definitions().get(name)
     }
 
-    /// Every named type seen, keyed by name, each with `$id` as fabric-contract-api's `@Object` writes it.
+    /// Every named type seen, keyed by name, each with `$id` as fabric-contract-api's `@Object` writes it. Inside a
+    /// component a `$ref` is the bare name, as `@Property` writes it: a `#/…` pointer would resolve against the
+    /// component's own `$id` in ajv, and fail.
     pub(crate) fn components(&self) -> Map<String, Value> {
         let mut out = Map::new();
         for (name, schema) in self.generator.definitions() {
             let mut schema = schema.clone();
             clean(&mut schema);
+            bare_refs(&mut schema);
             if let Value::Object(fields) = &mut schema {
                 fields.insert("$id".into(), Value::String(name.clone()));
             }
@@ -54,10 +57,25 @@ impl Schemas {
         out
     }
 
-    /// Resolves a `$ref` into the components, for validation.
+    /// Resolves a `$ref` (a pointer into the components, or a component's bare name) for validation.
     pub(crate) fn resolve<'s>(&'s self, schema: &'s Value) -> Option<&'s Value> {
-        let name = schema.get("$ref")?.as_str()?.strip_prefix(COMPONENTS)?;
-        self.component(name)
+        let reference = schema.get("$ref")?.as_str()?;
+        self.component(reference.strip_prefix(COMPONENTS).unwrap_or(reference))
+    }
+}
+
+fn bare_refs(schema: &mut Value) {
+    match schema {
+        Value::Object(fields) => {
+            if let Some(Value::String(reference)) = fields.get_mut("$ref") {
+                if let Some(name) = reference.strip_prefix(COMPONENTS) {
+                    *reference = name.to_owned();
+                }
+            }
+            fields.values_mut().for_each(bare_refs);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bare_refs),
+        _ => {}
     }
 }
 
