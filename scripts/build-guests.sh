@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Builds every chaincode under examples/ to a wasm core module: target/wasm/<crate_name>.wasm.
 #
-# Toolchain: if rustup's wasm32-unknown-unknown std is installed, plain
-# cargo builds it. Otherwise Debian's rustc-web toolchain builds std from source (-Zbuild-std). Nothing is
-# downloaded but Debian packages. Guests get their own target dir: the guest command's RUSTC_BOOTSTRAP and
-# compiler would otherwise force a full rebuild of the host's dependencies.
+# The toolchain is found and driven by the wasmcc-toolchain crate (toolchain/), the same code `wasmcc build` builds
+# authors' crates with: rustup's wasm32-unknown-unknown std where installed, else Debian's rustc-web toolchain building
+# std from source. When neither is here, Debian's packages are installed and the build tried again. Guests get their
+# own target dir: the Debian toolchain's RUSTC_BOOTSTRAP and compiler would otherwise force a full rebuild of the
+# host's dependencies.
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ROOT=$PWD
-TARGET=wasm32-unknown-unknown
-export CARGO_TARGET_DIR="$ROOT/target/guests"
+GUEST_TARGET_DIR="$ROOT/target/guests"
 OUT="$ROOT/target/wasm"
 DEBIAN_PACKAGES=(rustc-web cargo-web rust-web-src lld-22)
 
@@ -24,34 +24,22 @@ done
 pkg_args=()
 for p in "${packages[@]}"; do pkg_args+=(-p "$p"); done
 
-has_rustup_std() {
-    command -v rustc >/dev/null || return 1
-    local libdir
-    # --print target-libdir prints a path even when the target is not installed: look for std itself.
-    libdir=$(rustc --print target-libdir --target "$TARGET" 2>/dev/null) || return 1
-    compgen -G "$libdir/libstd-*.rlib" >/dev/null
+build() {
+    cargo run -q -p wasmcc-toolchain -- --profile guest --target-dir "$GUEST_TARGET_DIR" --out "$OUT" "${pkg_args[@]}" . \
+        > "$ROOT/target/guest-modules.txt"
 }
-
-if has_rustup_std; then
-    echo "toolchain: rustup std for $TARGET ($(rustc --version))"
-    cargo build --profile guest --target "$TARGET" "${pkg_args[@]}"
-else
+status=0
+build || status=$?
+if [ "$status" -eq 3 ]; then    # wasmcc-toolchain: no wasm toolchain here
     apt_ensure "${DEBIAN_PACKAGES[@]}"
-    echo "toolchain: Debian $(/usr/bin/rustc --version) with -Zbuild-std"
-    # /usr/bin first and RUSTC set: otherwise /usr/bin/cargo silently picks rustup's rustc from ~/.cargo/bin.
-    PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-        /usr/bin/cargo build --profile guest --target "$TARGET" -Zbuild-std=std,panic_abort "${pkg_args[@]}"
+    build
+elif [ "$status" -ne 0 ]; then
+    exit "$status"
 fi
 
-# Copy the modules out, then check that each imports nothing but the sandbox ABI (no WASI, no `env`, no
-# wasm-bindgen): the host links only fabric:chaincode/*, so anything else would fail at upload.
-mkdir -p "$OUT"
-modules=()
-for p in "${packages[@]}"; do
-    crate=${p//-/_}
-    cp "$CARGO_TARGET_DIR/$TARGET/guest/$crate.wasm" "$OUT/$crate.wasm"
-    modules+=("$OUT/$crate.wasm")
-done
+# Check that each module imports nothing but the sandbox ABI (no WASI, no `env`, no wasm-bindgen): the host links
+# only fabric:chaincode/*, so anything else would fail at upload.
+mapfile -t modules < "$ROOT/target/guest-modules.txt"
 
 if command -v python3 >/dev/null; then
     python3 - "${modules[@]}" <<'PY'

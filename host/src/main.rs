@@ -1,5 +1,6 @@
 //! `wasmcc`: the host binary and its operator CLI.
 
+mod author;
 #[cfg(feature = "demo")]
 mod demo;
 mod offline;
@@ -7,6 +8,7 @@ mod offline;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use author::AuthorCommand;
 use clap::{Args, Parser, Subcommand};
 use offline::OfflineCommand;
 use wasmcc_host::client::AdminClient;
@@ -88,6 +90,8 @@ enum Command {
     Demo(demo::DemoArgs),
     #[command(flatten)]
     Offline(OfflineCommand),
+    #[command(flatten)]
+    Author(AuthorCommand),
 }
 
 /// Where the admin API is and how to authenticate: given on the command line, or read from the host's own
@@ -250,6 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args).await,
         Command::Offline(command) => offline::run(command),
+        Command::Author(command) => author::run(command),
     }
 }
 

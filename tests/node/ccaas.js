@@ -2,7 +2,7 @@
 // Serves one of the Node reference chaincodes (tests/node/chaincode/*.js) in CCaaS server mode, with Fabric's own
 // fabric-shim, plaintext:
 //
-//   node tests/node/ccaas.js <probe|marbles|private-asset|bench|asset-transfer> <host:port> <ccid>
+//   node tests/node/ccaas.js <probe|marbles|private-asset|bench|asset-transfer|loyalty> <host:port> <ccid>
 //
 // A chaincode module exports either a low-level shim Chaincode class (Init/Invoke on its prototype), or, for a
 // fabric-contract-api contract, a factory returning the ready chaincode (fabric-shim's ChaincodeFromContract) or
@@ -15,7 +15,7 @@
 
 const path = require('path');
 
-const CHAINCODES = ['probe', 'marbles', 'private-asset', 'bench', 'asset-transfer'];
+const CHAINCODES = ['probe', 'marbles', 'private-asset', 'bench', 'asset-transfer', 'loyalty'];
 
 function usage(msg) {
     process.stderr.write(`ccaas.js: ${msg}\nusage: node tests/node/ccaas.js <${CHAINCODES.join('|')}> <host:port> <ccid>\n`);

@@ -31,7 +31,7 @@ const OUTPUT_KEPT: usize = 64 * 1024;
 const BIND_ATTEMPTS: usize = 5;
 
 /// The chaincodes `tests/node/ccaas.js` can serve.
-pub const CHAINCODES: [&str; 5] = ["probe", "marbles", "private-asset", "bench", "asset-transfer"];
+pub const CHAINCODES: [&str; 6] = ["probe", "marbles", "private-asset", "bench", "asset-transfer", "loyalty"];
 
 /// `tests/node`.
 pub fn node_dir() -> PathBuf {

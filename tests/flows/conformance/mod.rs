@@ -22,11 +22,12 @@ use wasmcc_tests::TestHost;
 pub use scenarios::scenarios;
 
 /// The chaincodes that take part, by namespace (the chaincode name the peer knows them by), with their wasm module.
-pub const CHAINCODES: [(&str, &str); 4] = [
+pub const CHAINCODES: [(&str, &str); 5] = [
     ("probe", "probe"),
     ("marbles", "marbles"),
     ("private-asset", "private_asset"),
     ("asset-transfer", "asset_transfer"),
+    ("loyalty", "loyalty"),
 ];
 
 /// Every transaction's proposal carries this timestamp, so history and context answers are the same in both runs.
