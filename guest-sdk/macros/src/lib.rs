@@ -99,7 +99,7 @@ fn expand(attr: Tokens, item: Tokens) -> syn::Result<Tokens> {
     } else {
         quote!(::core::option::Option::None)
     };
-    let metadata = transactions.iter().map(|t| describe(t));
+    let metadata = transactions.iter().map(describe);
     let arms = transactions.iter().map(|t| {
         let name = &t.name;
         let runner = format_ident!("__run_{}", t.ident);

@@ -88,10 +88,13 @@ pub mod __private {
         /// The transactions, for GetMetadata.
         pub transactions: fn(&mut Schemas) -> Vec<Transaction>,
         /// Runs a transaction by name: `None` when the contract has none of that name.
-        pub call: fn(&mut super::Context<'_, '_>, &str, &[Vec<u8>]) -> Option<Result<Vec<u8>, String>>,
+        pub call: Call,
         /// The `#[unknown_transaction]` hook, or fabric-contract-api's default.
         pub unknown: fn(&mut super::Context<'_, '_>) -> Result<(), String>,
     }
+
+    /// Runs a transaction of a contract by name; `None` when it has none of that name.
+    pub type Call = fn(&mut super::Context<'_, '_>, &str, &[Vec<u8>]) -> Option<Result<Vec<u8>, String>>;
 
     /// Implemented by `#[contract]`.
     pub trait Contract {
