@@ -75,7 +75,64 @@ pub use identity::ClientIdentity;
 pub use iterators::{HistoryIterator, KeyModification, KeyValue, QueryMetadata, StateIterator};
 pub use response::Response;
 pub use stub::{Stub, Timestamp};
-/// Turns an `impl` block into a contract: see [the contract layer](crate::contract).
+/// Turns an `impl` block into a contract: see [the contract layer](mod@crate::contract) for what the peer sees.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use wasmcc_sdk::{contract, Context};
+///
+/// #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+/// pub enum Colour { Red, Blue }
+///
+/// pub struct Paint;
+///
+/// #[contract(name = "Paint", default, title = "Paint shop", version = "1.2.0")]
+/// impl Paint {
+///     /// `Mix <colour> <litres>` → the tin's label.
+///     #[transaction]
+///     pub fn mix(ctx: &mut Context, colour: Colour, litres: f64) -> Result<String, String> {
+///         let label = format!("{colour:?} {litres} l");
+///         ctx.stub().put_state(&label, b"mixed")?;
+///         Ok(label)
+///     }
+///
+///     /// A query: tagged EVALUATE in the metadata.
+///     #[transaction(evaluate, name = "Stock")]
+///     pub fn stock_of(ctx: &mut Context, label: String) -> Result<bool, String> {
+///         Ok(ctx.stub().get_state(&label)?.is_some())
+///     }
+///
+///     #[before_transaction]
+///     fn shop_open(ctx: &mut Context) -> Result<(), String> {
+///         match ctx.client_identity()?.msp_id() {
+///             "Org1MSP" => Ok(()),
+///             other => Err(format!("{other} does not shop here")),
+///         }
+///     }
+///
+///     #[after_transaction]
+///     fn receipt(ctx: &mut Context, payload: &[u8]) -> Result<(), wasmcc_sdk::Error> {
+///         ctx.stub().set_event("receipt", payload)
+///     }
+///
+///     #[unknown_transaction]
+///     fn not_sold_here(ctx: &mut Context) -> Result<(), String> {
+///         Err(format!("we do not {} here", ctx.function()))
+///     }
+/// }
+///
+/// wasmcc_sdk::chaincode!(pub Shop = [Paint]);
+///
+/// # fn main() {
+/// use wasmcc_sdk::mock::{MockLedger, TestIdentity};
+/// let mut ledger = MockLedger::new();
+/// ledger.set_identity(&TestIdentity::new("Org1MSP", "ada"));
+/// assert_eq!(ledger.invoke::<Shop>(&["Mix", r#""Red""#, "2.5"]).payload, b"Red 2.5 l");
+/// assert_eq!(ledger.last_event(), Some(("receipt", &b"Red 2.5 l"[..])));
+/// assert_eq!(ledger.invoke::<Shop>(&["Paint:Stock", "Red 2.5 l"]).payload, b"true");
+/// assert_eq!(ledger.invoke::<Shop>(&["Sell"]).message, "we do not Sell here");
+/// # }
+/// ```
 pub use wasmcc_sdk_macros::contract;
 /// The crates a contract's types derive from, at the versions the SDK uses: `#[derive(JsonSchema)]` with
 /// `#[schemars(crate = "wasmcc_sdk::schemars")]` needs no dependency of its own.

@@ -1,6 +1,6 @@
 //! The contract layer: typed transaction functions instead of a hand-written `invoke`.
 //!
-//! `#[contract]` on an `impl` block turns its `#[transaction]` functions into a contract; [`chaincode!`] with a list
+//! `#[contract]` on an `impl` block turns its `#[transaction]` functions into a contract; [`chaincode!`](crate::chaincode) with a list
 //! of contracts exports them as one chaincode. What the peer then sees is what `fabric-contract-api` (Node) does:
 //!
 //! - **Routing**: the first argument names `Contract:Function`; a bare `Function` goes to the default contract (the

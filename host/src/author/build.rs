@@ -16,7 +16,7 @@ pub struct BuildArgs {
     /// The package label (the CCID's first part) [default: the crate's package name].
     #[arg(long)]
     pub label: Option<String>,
-    /// Where to write the package [default: <target dir>/wasmcc/<label>.tar.gz].
+    /// Where to write the package [default: TARGET_DIR/wasmcc/LABEL.tar.gz].
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     /// The cargo profile to build with.
