@@ -16,6 +16,7 @@ const {
 } = require('fabric-contract-api');
 const ChaincodeFromContract = require('fabric-shim/lib/contract-spi/chaincodefromcontract');
 const {openQuery, drain} = require('./util');
+const {property, method, decorateClass} = require('./decorate');
 
 const TITLE = 'asset-transfer';
 const VERSION = '0.1.0';
@@ -137,26 +138,7 @@ class SmartContract extends Contract {
 //         ...
 //     }
 //
-// tsc records each member's design:type / design:paramtypes, then calls the member's decorators bottom-up (so
-// @Returns before @Transaction: that order shows in the metadata, whose transaction objects then start with
-// "returns"), members in declaration order, then the class decorators bottom-up.
-
-/** A decorated property: `@decorators... Name: type` (type the constructor tsc records: String, Number...). */
-function property(cls, name, type, ...decorators) {
-    Reflect.defineMetadata('design:type', type, cls.prototype, name);
-    decorators.reverse().forEach((decorate) => decorate(cls.prototype, name));
-}
-
-/** A decorated method: `@decorators... Name(ctx: Context, ...params)`, paramTypes including the Context. */
-function method(cls, name, paramTypes, ...decorators) {
-    Reflect.defineMetadata('design:paramtypes', paramTypes, cls.prototype, name);
-    decorators.reverse().forEach((decorate) => decorate(cls.prototype, name));
-}
-
-/** Class decorators, listed top to bottom as in the source. */
-function decorateClass(cls, ...decorators) {
-    decorators.reverse().forEach((decorate) => decorate(cls));
-}
+// (decorate.js applies them as tsc does.)
 
 property(Asset, 'AppraisedValue', Number, Property());
 property(Asset, 'Color', String, Property());

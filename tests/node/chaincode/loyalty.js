@@ -20,6 +20,7 @@ const {
 } = require('fabric-contract-api');
 const ChaincodeFromContract = require('fabric-shim/lib/contract-spi/chaincodefromcontract');
 const {openQuery, drain} = require('./util');
+const {property, method, decorateClass} = require('./decorate');
 
 const TITLE = 'loyalty';
 const VERSION = '0.1.0';
@@ -247,20 +248,6 @@ class Rewards extends Contract {
 //         @Transaction() @Returns('Redemption') async Redeem(ctx: Context, memberId: string, rewardId: string)
 //         @Transaction(false) @Returns('Reward[]') async ListRewards(ctx: Context)
 //     }
-
-function property(cls, name, type, ...decorators) {
-    Reflect.defineMetadata('design:type', type, cls.prototype, name);
-    decorators.reverse().forEach((decorate) => decorate(cls.prototype, name));
-}
-
-function method(cls, name, paramTypes, ...decorators) {
-    Reflect.defineMetadata('design:paramtypes', paramTypes, cls.prototype, name);
-    decorators.reverse().forEach((decorate) => decorate(cls.prototype, name));
-}
-
-function decorateClass(cls, ...decorators) {
-    decorators.reverse().forEach((decorate) => decorate(cls));
-}
 
 property(Member, 'id', String, Property());
 property(Member, 'name', String, Property());
