@@ -24,6 +24,7 @@ done
 pkg_args=()
 for p in "${packages[@]}"; do pkg_args+=(-p "$p"); done
 
+mkdir -p "$ROOT/target"
 build() {
     cargo run -q -p wasmcc-toolchain -- --profile guest --target-dir "$GUEST_TARGET_DIR" --out "$OUT" "${pkg_args[@]}" . \
         > "$ROOT/target/guest-modules.txt"
