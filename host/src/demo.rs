@@ -84,11 +84,12 @@ async fn session(served: &[(String, String)]) -> anyhow::Result<()> {
     let counter = peer.connect(&served[1].1, &served[1].0).await?;
     println!("peer simulator connected: REGISTER → REGISTERED → READY on both chaincodes\n");
 
-    let steps: [(&PeerConnection, &str, &[&str]); 10] = [
+    let steps: [(&PeerConnection, &str, &[&str]); 11] = [
         (&assets, "mychannel", &["InitLedger"]),
         (&assets, "mychannel", &["ReadAsset", "asset1"]),
         (&assets, "mychannel", &["CreateAsset", "asset7", "purple", "8", "Ada", "900"]),
         (&assets, "mychannel", &["CreateAsset", "asset7", "purple", "8", "Ada", "900"]),
+        (&assets, "mychannel", &["CreateAsset", "asset8", "teal", "big", "Ada", "900"]),
         (&assets, "mychannel", &["TransferAsset", "asset7", "Grace"]),
         (&assets, "mychannel", &["ReadAsset", "asset7"]),
         (&assets, "mychannel", &["NoSuchFunction"]),
