@@ -154,6 +154,8 @@ impl WasmEngine {
     pub fn compatibility_hash(&self) -> String {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        // An artifact is compiled from the rewritten module: a new rewrite needs new artifacts.
+        crate::validate::REWRITE_VERSION.hash(&mut hasher);
         format!("{:016x}", hasher.finish())
     }
 

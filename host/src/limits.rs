@@ -87,6 +87,10 @@ pub fn network_threads() -> usize {
 /// stack plus data and heap: 2 MiB covers what a typical transaction touches, and PAGEMAP_SCAN resets only the
 /// pages it dirtied, so the size costs nothing per transaction. Beyond it, pages are released with `madvise`.
 pub const KEEP_RESIDENT_MEMORY_BYTES: usize = 2 * 1024 * 1024;
+/// The most one `memory.fill` or `memory.copy` writes before the guest reaches an epoch check (validate/slices.rs
+/// slices every one into these): 64 KiB of fresh pages fault in within tens of microseconds, where a 1 MiB fill held the guest's CPU
+/// turn for half a millisecond or more while other chaincodes waited for it.
+pub const FILL_SLICE_BYTES: u32 = 64 * 1024;
 /// The same for tables: a component's tables are a few hundred entries at most.
 pub const KEEP_RESIDENT_TABLE_BYTES: usize = 64 * 1024;
 

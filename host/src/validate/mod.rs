@@ -3,7 +3,9 @@
 //! A module that passes is well-formed, uses only deterministic wasm features, imports nothing but the chaincode
 //! interface (no WASI, no clock, no randomness: every endorsing peer must compute the same result), and stays within
 //! the static limits of [`crate::limits`], so that a module the host accepts is one it can instantiate on every
-//! transaction. Whether its imports also have the right *types* is decided when the engine links it.
+//! transaction. Whether its imports also have the right *types* is decided when the engine links it. A core module
+//! that passes then has its `memory.fill`s and `memory.copy`s sliced ([`slices`]) before it becomes a component, so that no single
+//! instruction keeps a guest from its epoch checks for long.
 
 use sha2::{Digest, Sha256};
 use wasmparser::{
@@ -14,6 +16,12 @@ use wasmparser::{
 use crate::engine;
 use crate::features::{ALLOWED, REFUSED};
 use crate::limits;
+
+mod slices;
+
+/// Changes with every rewrite `validate` makes of a module, so that artifacts compiled before a change are compiled
+/// again ([`crate::engine::WasmEngine::compatibility_hash`]).
+pub const REWRITE_VERSION: &str = "slices-2";
 
 /// The WIT package a chaincode may import from.
 pub const WIT_PACKAGE: &str = "fabric:chaincode";
@@ -114,7 +122,9 @@ pub fn validate(wasm: &[u8]) -> Result<Validated, ValidateError> {
     }
     check_features(wasm)?;
     let summary = inspect(wasm)?;
-    let component = engine::to_component(wasm).map_err(|e| ValidateError::Componentize(e.to_string()))?;
+    let sliced = slices::slice_bulk_memory(wasm).map_err(ValidateError::Componentize)?;
+    let component = engine::to_component(sliced.as_deref().unwrap_or(wasm))
+        .map_err(|e| ValidateError::Componentize(e.to_string()))?;
     check_entry_points(&component)?;
     Ok(Validated { component, module_hash: hex::encode(Sha256::digest(wasm)), summary })
 }
