@@ -14,7 +14,7 @@
 //! answer: [`super::threads`]) lends its turn meanwhile: a transaction of a chaincode running fewer guests that asks
 //! for a turn on that thread takes it at once. Without the loan it queued for a turn and waited for a second guest, on
 //! the other thread, to reach an epoch check: two waits instead of one, each up to the longest stretch a guest runs
-//! without a check (a `memory.fill` faulting in a MiB of fresh pages: half a millisecond).
+//! without a check (tens of microseconds since fills and copies are sliced at upload, `validate/slices.rs`).
 //!
 //! The time a guest holds turns is also what the run-time backstop measures: a guest's fate never depends on how
 //! busy the host is, only on what it does (fuel ends it first).
