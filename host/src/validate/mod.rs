@@ -21,7 +21,7 @@ mod slices;
 
 /// Changes with every rewrite `validate` makes of a module, so that artifacts compiled before a change are compiled
 /// again ([`crate::engine::WasmEngine::compatibility_hash`]).
-pub const REWRITE_VERSION: &str = "slices-2";
+pub const REWRITE_VERSION: &str = "slices-3";
 
 /// The WIT package a chaincode may import from.
 pub const WIT_PACKAGE: &str = "fabric:chaincode";

@@ -10,21 +10,57 @@
 //!
 //! What the guest sees is the same: a fill or copy that fits is done; one that does not traps (after the slices that
 //! fit, which nobody can observe: a trap ends the transaction and its instance). Fuel grows by a few units per slice.
-//! A module with neither instruction is left byte for byte as it was.
+//! A module with neither instruction is left byte for byte as it was. In a component, each core module is sliced the
+//! same way.
 
-use wasm_encoder::reencode::{self, Reencode, RoundtripReencoder};
-use wasm_encoder::{CodeSection, FunctionSection, Instruction, TypeSection, ValType};
+use wasm_encoder::reencode::{self, Reencode, ReencodeComponent, RoundtripReencoder};
+use wasm_encoder::{CodeSection, ComponentSectionId, FunctionSection, Instruction, RawSection, TypeSection, ValType};
 use wasmparser::{Operator, Parser, Payload};
 
 use crate::limits;
 
 /// The module with its fills and copies sliced, or `None` when it has none (or is not one wasmcc would run).
 pub(super) fn slice_bulk_memory(wasm: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    if Parser::is_component(wasm) {
+        return slice_component(wasm);
+    }
     let Some(counts) = Counts::read(wasm).map_err(|e| e.to_string())? else { return Ok(None) };
     let mut slicer = Slicer { slice_type: counts.types, fill: counts.functions, copy: counts.functions + 1 };
     let mut module = wasm_encoder::Module::new();
     slicer.parse_core_module(&mut module, Parser::new(0), wasm).map_err(|e| e.to_string())?;
     Ok(Some(module.finish()))
+}
+
+/// A component with each of its core modules sliced; `None` when none needed it.
+fn slice_component(wasm: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let mut slicer = ComponentSlicer { changed: false };
+    let mut component = wasm_encoder::Component::new();
+    slicer.parse_component(&mut component, Parser::new(0), wasm).map_err(|e| e.to_string())?;
+    Ok(slicer.changed.then(|| component.finish()))
+}
+
+/// Copies a component as it is but for its core modules, which it slices.
+struct ComponentSlicer {
+    changed: bool,
+}
+
+impl Reencode for ComponentSlicer {
+    type Error = String;
+}
+
+impl ReencodeComponent for ComponentSlicer {
+    fn parse_component_submodule(
+        &mut self,
+        component: &mut wasm_encoder::Component,
+        _parser: Parser,
+        module: &[u8],
+    ) -> Result<(), reencode::Error<Self::Error>> {
+        let sliced = slice_bulk_memory(module).map_err(reencode::Error::UserError)?;
+        self.changed |= sliced.is_some();
+        let data = sliced.as_deref().unwrap_or(module);
+        component.section(&RawSection { id: ComponentSectionId::CoreModule as u8, data });
+        Ok(())
+    }
 }
 
 /// What the rewrite needs to know first: the index the new type and functions get (after all the others, so no
@@ -59,7 +95,7 @@ impl Counts {
                         }
                     }
                 }
-                Payload::CodeSectionEntry(body) if !bulk => {
+                Payload::CodeSectionEntry(body) if !bulk && !is_slicer(body.as_bytes()) => {
                     let mut ops = body.get_operators_reader()?;
                     while !ops.eof() {
                         if matches!(ops.read()?, Operator::MemoryFill { mem: 0 } | Operator::MemoryCopy { .. }) {
@@ -115,6 +151,19 @@ impl Reencode for Slicer {
         Ok(())
     }
 
+    fn parse_function_body(
+        &mut self,
+        code: &mut CodeSection,
+        func: wasmparser::FunctionBody<'_>,
+    ) -> Result<(), reencode::Error<Self::Error>> {
+        if is_slicer(func.as_bytes()) {
+            code.raw(func.as_bytes());
+            Ok(())
+        } else {
+            reencode::utils::parse_function_body(self, code, func)
+        }
+    }
+
     fn parse_code_section(
         &mut self,
         code: &mut CodeSection,
@@ -125,6 +174,14 @@ impl Reencode for Slicer {
         code.function(&sliced_copy());
         Ok(())
     }
+}
+
+/// Whether a function body is one of the two this rewrite adds. Their fills and copies are bounded by construction, so
+/// they are kept as they are: a module validated again (a component made from a sliced module) comes out unchanged.
+fn is_slicer(body: &[u8]) -> bool {
+    static BODIES: std::sync::OnceLock<[Vec<u8>; 2]> = std::sync::OnceLock::new();
+    let [fill, copy] = BODIES.get_or_init(|| [sliced_fill().into_raw_body(), sliced_copy().into_raw_body()]);
+    body == fill.as_slice() || body == copy.as_slice()
 }
 
 /// `(func (param $dst i32) (param $value i32) (param $len i32))`: slices of [`limits::FILL_SLICE_BYTES`] while more
@@ -263,6 +320,7 @@ mod tests {
         let original = wat::parse_str(FILLER).unwrap();
         let sliced = slice_bulk_memory(&original).unwrap().expect("a module with a fill is rewritten");
         wasmparser::Validator::new().validate_all(&sliced).unwrap();
+        assert_eq!(slice_bulk_memory(&sliced).unwrap(), None, "a sliced module is left as it is");
         let pages = 4 * 65536;
         for (dst, len, probe) in [(0, 10, 9), (0, 10, 10), (100, 200_000, 200_099), (100, 200_000, 200_100), (5, 0, 5)]
         {
@@ -315,6 +373,25 @@ mod tests {
             assert!(copy(&original, dst, src, len).is_err());
             assert!(copy(&sliced, dst, src, len).is_err(), "copy({dst}, {src}, {len}) must trap");
         }
+    }
+
+    #[test]
+    fn the_core_modules_of_a_component_are_sliced_too() {
+        let original = wat::parse_str(FILLER).unwrap();
+        let component = wit_component::ComponentEncoder::default().module(&original).unwrap().encode().unwrap();
+        let sliced = slice_bulk_memory(&component).unwrap().expect("its module has a fill");
+        let mut validator = wasmparser::Validator::new();
+        validator.validate_all(&sliced).unwrap();
+        let calls = wasmparser::Parser::new(0)
+            .parse_all(&sliced)
+            .filter_map(|p| match p.unwrap() {
+                wasmparser::Payload::CodeSectionEntry(body) => Some(body),
+                _ => None,
+            })
+            .flat_map(|body| body.get_operators_reader().unwrap().into_iter().map(|op| op.unwrap()).collect::<Vec<_>>())
+            .filter(|op| matches!(op, wasmparser::Operator::Call { .. }))
+            .count();
+        assert!(calls >= 1, "the fill became a call to the sliced fill");
     }
 
     #[test]
