@@ -57,7 +57,8 @@ pub const LAUNCH_DIAL_TIMEOUT: Duration = wasmcc_common::connection::DIAL_TIMEOU
 pub const LAUNCH_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 pub const LAUNCH_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// How long the ERROR of a transaction refused at once (its chaincode's queue is full) is held back. A peer that
+/// How long the ERROR of a transaction refused at once (its chaincode's queue is full, or its stream has
+/// [`MAX_TX_PER_STREAM`] in flight) is held back. A peer that
 /// retries as soon as it is refused would otherwise make the host read, refuse and answer tens of thousands of
 /// transactions a second, CPU every other chaincode's transactions wait for; held back, each of its streams'
 /// in-flight slots ([`MAX_TX_PER_STREAM`]) is refused at most five times a second. A chaincode whose queue is full is

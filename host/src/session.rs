@@ -112,6 +112,9 @@ pub struct Session {
     state: State,
     routes: Routes,
     tasks: JoinSet<()>,
+    /// Refusals at the stream's cap waiting out [`limits::REFUSAL_DELAY`]; when as many wait as the stream has
+    /// in-flight slots, the stream is not read until one is sent.
+    held_refusals: Arc<tokio::sync::Semaphore>,
 }
 
 impl Session {
@@ -120,7 +123,15 @@ impl Session {
         chaincode: Arc<LoadedChaincode>,
         outbound: mpsc::Sender<ChaincodeMessage>,
     ) -> Self {
-        Session { engine, chaincode, outbound, state: State::Created, routes: Routes::default(), tasks: JoinSet::new() }
+        Session {
+            engine,
+            chaincode,
+            outbound,
+            state: State::Created,
+            routes: Routes::default(),
+            tasks: JoinSet::new(),
+            held_refusals: Arc::new(tokio::sync::Semaphore::new(limits::MAX_TX_PER_STREAM)),
+        }
     }
 
     /// Speaks first (REGISTER), then serves the stream until the peer closes it or breaks the protocol.
@@ -238,7 +249,19 @@ impl Session {
                 }
                 return Ok(());
             }
-            Admission::Refused(text) => return self.send(error_message(&msg.txid, &msg.channel_id, text)).await,
+            // Held back like a queue refusal below, for the same reason: a peer sending past its stream's cap
+            // without waiting for answers would otherwise turn refusals into a flood. Past as many held refusals as
+            // the stream has slots, the session stops reading this stream (the peer's own, no other) until one is sent.
+            Admission::Refused(text) => {
+                let held = self.held_refusals.clone().acquire_owned().await.expect("the semaphore is never closed");
+                let outbound = self.outbound.clone();
+                self.tasks.spawn(async move {
+                    tokio::time::sleep(limits::REFUSAL_DELAY).await;
+                    let _ = outbound.send(error_message(&msg.txid, &msg.channel_id, text)).await;
+                    drop(held);
+                });
+                return Ok(());
+            }
         }
         // Admitted or queued now, or refused here when the chaincode has no room: the guest threads never see it,
         // and its ERROR is held back for a while, so that a peer retrying at once cannot turn refusals into a flood

@@ -164,3 +164,39 @@ async fn sixty_four_runaway_loops_all_end_on_fuel() {
     assert_all_errors(&results, &["fuel budget of 20000000"]);
     load.assert_unharmed().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_past_its_stream_cap_gets_its_refusals_held_back() {
+    let mut host = TestHost::new();
+    let victim = host.serve("counter", "counter", TxLimits::default()).await;
+    let limits = TxLimits { execute_timeout_ms: 2_000, ..TxLimits::default() };
+    let attacker = host.serve("probe", "probe", limits).await;
+    let peer = PeerSim::new();
+    let load = Victim::start(&peer, &victim).await;
+    // GET_STATE is never answered: every admitted transaction holds its slot of the stream until its deadline.
+    let silent = ConnectOptions {
+        request_delay: Some(Duration::from_secs(3600)),
+        execute_timeout: Duration::from_secs(600),
+        ..ConnectOptions::default()
+    };
+    let stream = connections(&peer, &attacker, 1, silent).await.remove(0);
+    let cap = wasmcc_host::limits::MAX_TX_PER_STREAM;
+    let timed = (0..cap + 200).map(|_| async {
+        let sent = std::time::Instant::now();
+        let result = stream.invoke("ch", args(["get", "k"])).await.expect("an answer");
+        (result, sent.elapsed())
+    });
+    let results = join_all(timed).await;
+    let over_cap: Vec<Duration> = results
+        .iter()
+        .filter(|(r, _)| r.error().is_some_and(|e| e.contains("too many concurrent transactions on this stream")))
+        .map(|(_, waited)| *waited)
+        .collect();
+    assert!(!over_cap.is_empty(), "sending past the cap is refused");
+    // Held back as long as a queue refusal, so the peer cannot make the host refuse at line rate.
+    let delay = wasmcc_host::limits::REFUSAL_DELAY;
+    assert!(over_cap.iter().all(|waited| *waited >= delay), "a refusal came back sooner than {delay:?}");
+    let texts: Vec<_> = results.iter().map(|(r, _)| r.clone()).collect();
+    assert_all_errors(&texts, &["too many concurrent transactions", "execute timeout of 2000 ms", "chaincode probe:"]);
+    load.assert_unharmed().await;
+}
