@@ -238,11 +238,11 @@ impl Session {
     ) -> Result<(), SessionError> {
         let key = wasmcc_proto::tx_key(&msg.channel_id, &msg.txid);
         let (reply_tx, reply_rx) = mpsc::channel(1);
-        match self.admit(&key, &msg, reply_tx) {
-            Admission::Admitted => {}
+        match self.take_slot(&key, &msg, reply_tx) {
+            StreamSlot::Taken => {}
             // ERROR carries the txid, so the peer would match it to the first transaction, whose real result
             // would then go nowhere: a duplicate is dropped (a real peer never sends one; it checks txids itself).
-            Admission::Duplicate => {
+            StreamSlot::Duplicate => {
                 if let Some(suppressed) = DUPLICATE_TXIDS.allow() {
                     tracing::warn!(ccid = %self.chaincode.ccid, txid = %msg.txid, suppressed,
                         "transaction dropped: the same channel and txid is already in flight on this stream");
@@ -252,7 +252,7 @@ impl Session {
             // Held back like a queue refusal below, for the same reason: a peer sending past its stream's cap
             // without waiting for answers would otherwise turn refusals into a flood. Past as many held refusals as
             // the stream has slots, the session stops reading this stream (the peer's own, no other) until one is sent.
-            Admission::Refused(text) => {
+            StreamSlot::Full(text) => {
                 let held = self.held_refusals.clone().acquire_owned().await.expect("the semaphore is never closed");
                 let outbound = self.outbound.clone();
                 self.tasks.spawn(async move {
@@ -306,19 +306,19 @@ impl Session {
     }
 
     /// Registers a transaction's mailbox, or says why the transaction is not run.
-    fn admit(&self, key: &str, msg: &ChaincodeMessage, mailbox: mpsc::Sender<ChaincodeMessage>) -> Admission {
+    fn take_slot(&self, key: &str, msg: &ChaincodeMessage, mailbox: mpsc::Sender<ChaincodeMessage>) -> StreamSlot {
         let mut routes = self.routes.lock().expect("routes lock");
         if routes.contains_key(key) {
-            Admission::Duplicate
+            StreamSlot::Duplicate
         } else if routes.len() >= limits::MAX_TX_PER_STREAM {
-            Admission::Refused(format!(
+            StreamSlot::Full(format!(
                 "too many concurrent transactions on this stream (limit {})",
                 limits::MAX_TX_PER_STREAM
             ))
         } else {
             let in_flight = InFlight { txid: msg.txid.clone(), channel_id: msg.channel_id.clone(), mailbox };
             routes.insert(key.to_string(), in_flight);
-            Admission::Admitted
+            StreamSlot::Taken
         }
     }
 
@@ -386,11 +386,14 @@ fn error_message(txid: &str, channel_id: &str, text: String) -> ChaincodeMessage
     }
 }
 
-/// What becomes of a TRANSACTION or INIT the peer sent.
-enum Admission {
-    Admitted,
+/// Whether a TRANSACTION or INIT the peer sent got one of its stream's in-flight slots (the chaincode's own
+/// admission, `quota::Admission`, comes after).
+enum StreamSlot {
+    Taken,
+    /// The same channel and txid is in flight already.
     Duplicate,
-    Refused(String),
+    /// The stream has [`limits::MAX_TX_PER_STREAM`] in flight: the text of its ERROR.
+    Full(String),
 }
 
 #[cfg(test)]
