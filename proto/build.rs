@@ -11,6 +11,9 @@ const PROTOS: &[&str] = &[
     "common/common.proto",
     "msp/identities.proto",
     "ledger/queryresult/kv_query_result.proto",
+    "peer/transaction.proto",
+    "orderer/ab.proto",
+    "gateway/gateway.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -10,7 +10,7 @@ pub mod protos {
     tonic::include_proto!("protos");
 }
 
-/// Fabric package `common`: the headers inside a proposal.
+/// Fabric package `common`: the headers inside a proposal, and the transaction envelope.
 pub mod common {
     tonic::include_proto!("common");
 }
@@ -23,6 +23,16 @@ pub mod msp {
 /// Fabric package `queryresult`: the items inside `QueryResponse.results`.
 pub mod queryresult {
     tonic::include_proto!("queryresult");
+}
+
+/// Fabric package `orderer`: the positions a stream of blocks or events starts from.
+pub mod orderer {
+    tonic::include_proto!("orderer");
+}
+
+/// Fabric package `gateway`: the service Fabric's client SDKs talk to, and its messages.
+pub mod gateway {
+    tonic::include_proto!("gateway");
 }
 
 /// Key for per-transaction bookkeeping.

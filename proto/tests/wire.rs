@@ -17,8 +17,14 @@ use std::sync::OnceLock;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use prost::Message;
-use wasmcc_proto::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
+use wasmcc_proto::common::{ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader};
+use wasmcc_proto::gateway::{
+    ChaincodeEventsRequest, ChaincodeEventsResponse, CommitStatusRequest, CommitStatusResponse, EndorseRequest,
+    EndorseResponse, ErrorDetail, EvaluateRequest, EvaluateResponse, PreparedTransaction, ProposedTransaction,
+    SignedChaincodeEventsRequest, SignedCommitStatusRequest, SubmitRequest, SubmitResponse,
+};
 use wasmcc_proto::msp::SerializedIdentity;
+use wasmcc_proto::orderer::{seek_position, SeekNewest, SeekNextCommit, SeekOldest, SeekPosition, SeekSpecified};
 use wasmcc_proto::protos::{
     chaincode_message, chaincode_spec, write_record, ChaincodeAdditionalParams, ChaincodeEvent,
     ChaincodeHeaderExtension, ChaincodeId, ChaincodeInput, ChaincodeInvocationSpec, ChaincodeMessage,
@@ -26,6 +32,10 @@ use wasmcc_proto::protos::{
     GetStateMetadata, GetStateMultiple, GetStateMultipleResult, Proposal, PurgePrivateState, PutState,
     PutStateMetadata, QueryMetadata, QueryResponse, QueryResponseMetadata, QueryResultBytes, QueryStateClose,
     QueryStateNext, Response, SignedProposal, StateMetadata, StateMetadataResult, WriteBatchState, WriteRecord,
+};
+use wasmcc_proto::protos::{
+    ChaincodeAction, ChaincodeActionPayload, ChaincodeEndorsedAction, Endorsement, ProposalResponse,
+    ProposalResponsePayload, Transaction, TransactionAction, TxValidationCode,
 };
 use wasmcc_proto::queryresult::{KeyModification, Kv};
 
@@ -155,6 +165,36 @@ fn reencode(name: &str, bytes: &[u8]) -> Vec<u8> {
         "protos.QueryResultBytes" => QueryResultBytes,
         "protos.QueryResponse" => QueryResponse,
         "protos.QueryResponseMetadata" => QueryResponseMetadata,
+        "protos.Endorsement" => Endorsement,
+        "protos.ChaincodeAction" => ChaincodeAction,
+        "protos.ProposalResponsePayload" => ProposalResponsePayload,
+        "protos.ProposalResponse" => ProposalResponse,
+        "protos.ChaincodeEndorsedAction" => ChaincodeEndorsedAction,
+        "protos.ChaincodeActionPayload" => ChaincodeActionPayload,
+        "protos.TransactionAction" => TransactionAction,
+        "protos.Transaction" => Transaction,
+        "common.Payload" => Payload,
+        "common.Envelope" => Envelope,
+        "orderer.SeekNewest" => SeekNewest,
+        "orderer.SeekOldest" => SeekOldest,
+        "orderer.SeekNextCommit" => SeekNextCommit,
+        "orderer.SeekSpecified" => SeekSpecified,
+        "orderer.SeekPosition" => SeekPosition,
+        "gateway.EvaluateRequest" => EvaluateRequest,
+        "gateway.EvaluateResponse" => EvaluateResponse,
+        "gateway.EndorseRequest" => EndorseRequest,
+        "gateway.EndorseResponse" => EndorseResponse,
+        "gateway.SubmitRequest" => SubmitRequest,
+        "gateway.SubmitResponse" => SubmitResponse,
+        "gateway.CommitStatusRequest" => CommitStatusRequest,
+        "gateway.SignedCommitStatusRequest" => SignedCommitStatusRequest,
+        "gateway.CommitStatusResponse" => CommitStatusResponse,
+        "gateway.ChaincodeEventsRequest" => ChaincodeEventsRequest,
+        "gateway.SignedChaincodeEventsRequest" => SignedChaincodeEventsRequest,
+        "gateway.ChaincodeEventsResponse" => ChaincodeEventsResponse,
+        "gateway.ErrorDetail" => ErrorDetail,
+        "gateway.ProposedTransaction" => ProposedTransaction,
+        "gateway.PreparedTransaction" => PreparedTransaction,
     }
 }
 
@@ -199,6 +239,36 @@ const ALL_CLASSES: &[&str] = &[
     "protos.QueryResultBytes",
     "protos.QueryResponse",
     "protos.QueryResponseMetadata",
+    "protos.Endorsement",
+    "protos.ChaincodeAction",
+    "protos.ProposalResponsePayload",
+    "protos.ProposalResponse",
+    "protos.ChaincodeEndorsedAction",
+    "protos.ChaincodeActionPayload",
+    "protos.TransactionAction",
+    "protos.Transaction",
+    "common.Payload",
+    "common.Envelope",
+    "orderer.SeekNewest",
+    "orderer.SeekOldest",
+    "orderer.SeekNextCommit",
+    "orderer.SeekSpecified",
+    "orderer.SeekPosition",
+    "gateway.EvaluateRequest",
+    "gateway.EvaluateResponse",
+    "gateway.EndorseRequest",
+    "gateway.EndorseResponse",
+    "gateway.SubmitRequest",
+    "gateway.SubmitResponse",
+    "gateway.CommitStatusRequest",
+    "gateway.SignedCommitStatusRequest",
+    "gateway.CommitStatusResponse",
+    "gateway.ChaincodeEventsRequest",
+    "gateway.SignedChaincodeEventsRequest",
+    "gateway.ChaincodeEventsResponse",
+    "gateway.ErrorDetail",
+    "gateway.ProposedTransaction",
+    "gateway.PreparedTransaction",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -271,11 +341,12 @@ fn rust_samples() -> Samples {
     let priv_coll = s("privColl");
 
     b.add("google.protobuf.Timestamp", &ts());
-    let identity =
+    let identity: Vec<u8> =
         b.add("msp.SerializedIdentity", &SerializedIdentity { mspid: s("Org1MSP"), id_bytes: PEM.as_bytes().to_vec() });
-    let sig_header = b.add("common.SignatureHeader", &SignatureHeader { creator: identity, nonce: seq(24, 0) });
+    let sig_header = b.add("common.SignatureHeader", &SignatureHeader { creator: identity.clone(), nonce: seq(24, 0) });
     let cc_id = ChaincodeId { path: s("github.com/example/basic"), name: s(CCID), version: s("1.0") };
     let cc_id_bytes = b.add("protos.ChaincodeID", &cc_id);
+    let cc_id_msg = cc_id.clone();
     let hdr_ext =
         b.add("protos.ChaincodeHeaderExtension", &ChaincodeHeaderExtension { chaincode_id: Some(cc_id.clone()) });
     let ch_header = b.add(
@@ -295,7 +366,8 @@ fn rust_samples() -> Samples {
         "common.ChannelHeader#config",
         &ChannelHeader { r#type: HeaderType::Config as i32, channel_id: s(CHANNEL), ..Default::default() },
     );
-    let header = b.add("common.Header", &Header { channel_header: ch_header, signature_header: sig_header });
+    let header_msg = Header { channel_header: ch_header, signature_header: sig_header.clone() };
+    let header = b.add("common.Header", &header_msg);
     let input = ChaincodeInput {
         args: vec![b"transfer".to_vec(), b"alice".to_vec(), vec![], all_bytes()],
         decorations: HashMap::from([(s("deco"), b"rated".to_vec())]),
@@ -317,7 +389,7 @@ fn rust_samples() -> Samples {
             transient_map: HashMap::from([(s("secret"), "shh \u{e9}".as_bytes().to_vec())]),
         },
     );
-    let proposal = b.add("protos.Proposal", &Proposal { header, payload: cpp, extension: b"ext".to_vec() });
+    let proposal = b.add("protos.Proposal", &Proposal { header, payload: cpp.clone(), extension: b"ext".to_vec() });
     let signed = SignedProposal { proposal_bytes: proposal, signature: seq(71, 48) };
     b.add("protos.SignedProposal", &signed);
     let params = b.add(
@@ -413,8 +485,9 @@ fn rust_samples() -> Samples {
         event_name: s("Transfer"),
         payload: br#"{"from":"alice"}"#.to_vec(),
     };
-    b.add("protos.ChaincodeEvent", &event);
-    let response = b.add("protos.Response", &Response { status: 200, message: s("ok"), payload: b"result".to_vec() });
+    let event_bytes = b.add("protos.ChaincodeEvent", &event);
+    let response_msg = Response { status: 200, message: s("ok"), payload: b"result".to_vec() };
+    let response = b.add("protos.Response", &response_msg);
     b.add("protos.Response#error", &Response { status: 500, message: s("boom \u{2620}"), payload: vec![] });
 
     let payloads: HashMap<&str, Vec<u8>> = HashMap::from([
@@ -463,7 +536,135 @@ fn rust_samples() -> Samples {
         "protos.ChaincodeMessage#keepalive_min",
         &ChaincodeMessage { r#type: chaincode_message::Type::Keepalive as i32, ..Default::default() },
     );
+    gateway_samples(
+        &mut b,
+        Gw {
+            identity,
+            sig_header,
+            header: header_msg,
+            cpp,
+            signed,
+            event,
+            event_bytes,
+            response: response_msg,
+            cc_id: cc_id_msg,
+        },
+    );
     b.0
+}
+
+/// What the gateway samples are built from, made earlier in [`rust_samples`].
+struct Gw {
+    identity: Vec<u8>,
+    sig_header: Vec<u8>,
+    header: Header,
+    cpp: Vec<u8>,
+    signed: SignedProposal,
+    event: ChaincodeEvent,
+    event_bytes: Vec<u8>,
+    response: Response,
+    cc_id: ChaincodeId,
+}
+
+/// The gateway's messages and an endorsed transaction, mirrored in wire.js.
+fn gateway_samples(b: &mut Builder, g: Gw) {
+    let endorsement = Endorsement { endorser: g.identity.clone(), signature: seq(70, 1) };
+    b.add("protos.Endorsement", &endorsement);
+    let action = ChaincodeAction {
+        results: seq(40, 3),
+        events: g.event_bytes,
+        response: Some(g.response.clone()),
+        chaincode_id: Some(g.cc_id),
+    };
+    let action = b.add("protos.ChaincodeAction", &action);
+    let prp = b.add(
+        "protos.ProposalResponsePayload",
+        &ProposalResponsePayload { proposal_hash: seq(32, 7), extension: action },
+    );
+    let pr = ProposalResponse {
+        version: 1,
+        timestamp: Some(ts()),
+        response: Some(g.response.clone()),
+        payload: prp.clone(),
+        endorsement: Some(endorsement.clone()),
+    };
+    b.add("protos.ProposalResponse", &pr);
+    let endorsed = ChaincodeEndorsedAction {
+        proposal_response_payload: prp,
+        endorsements: vec![endorsement.clone(), endorsement],
+    };
+    b.add("protos.ChaincodeEndorsedAction", &endorsed);
+    let cap = b.add(
+        "protos.ChaincodeActionPayload",
+        &ChaincodeActionPayload { chaincode_proposal_payload: g.cpp, action: Some(endorsed) },
+    );
+    let ta = TransactionAction { header: g.sig_header, payload: cap };
+    b.add("protos.TransactionAction", &ta);
+    let tx = b.add("protos.Transaction", &Transaction { actions: vec![ta] });
+    let payload = b.add("common.Payload", &Payload { header: Some(g.header), data: tx });
+    let envelope = Envelope { payload, signature: seq(71, 5) };
+    b.add("common.Envelope", &envelope);
+    b.add("orderer.SeekNewest", &SeekNewest {});
+    b.add("orderer.SeekOldest", &SeekOldest {});
+    b.add("orderer.SeekNextCommit", &SeekNextCommit {});
+    let specified = SeekSpecified { number: (1 << 40) + 3 };
+    b.add("orderer.SeekSpecified", &specified);
+    let position = |t| SeekPosition { r#type: Some(t) };
+    b.add("orderer.SeekPosition#newest", &position(seek_position::Type::Newest(SeekNewest {})));
+    b.add("orderer.SeekPosition#oldest", &position(seek_position::Type::Oldest(SeekOldest {})));
+    b.add("orderer.SeekPosition#next_commit", &position(seek_position::Type::NextCommit(SeekNextCommit {})));
+    let start = position(seek_position::Type::Specified(specified));
+    b.add("orderer.SeekPosition#specified", &start);
+    let evaluate = EvaluateRequest {
+        transaction_id: s(TXID),
+        channel_id: s(CHANNEL),
+        proposed_transaction: Some(g.signed.clone()),
+        target_organizations: vec![s("Org1MSP"), s("Org2MSP")],
+    };
+    b.add("gateway.EvaluateRequest", &evaluate);
+    b.add("gateway.EvaluateResponse", &EvaluateResponse { result: Some(g.response) });
+    let endorse = EndorseRequest {
+        transaction_id: s(TXID),
+        channel_id: s(CHANNEL),
+        proposed_transaction: Some(g.signed.clone()),
+        endorsing_organizations: vec![s("Org1MSP")],
+    };
+    b.add("gateway.EndorseRequest", &endorse);
+    b.add("gateway.EndorseResponse", &EndorseResponse { prepared_transaction: Some(envelope.clone()) });
+    let submit =
+        SubmitRequest { transaction_id: s(TXID), channel_id: s(CHANNEL), prepared_transaction: Some(envelope.clone()) };
+    b.add("gateway.SubmitRequest", &submit);
+    b.add("gateway.SubmitResponse", &SubmitResponse {});
+    let status = CommitStatusRequest { transaction_id: s(TXID), channel_id: s(CHANNEL), identity: g.identity.clone() };
+    let status = b.add("gateway.CommitStatusRequest", &status);
+    b.add("gateway.SignedCommitStatusRequest", &SignedCommitStatusRequest { request: status, signature: seq(70, 2) });
+    let committed =
+        CommitStatusResponse { result: TxValidationCode::MvccReadConflict as i32, block_number: (1 << 40) + 9 };
+    b.add("gateway.CommitStatusResponse", &committed);
+    let events = ChaincodeEventsRequest {
+        channel_id: s(CHANNEL),
+        chaincode_id: s("basic"),
+        identity: g.identity,
+        start_position: Some(start),
+        after_transaction_id: s(TXID),
+    };
+    let events = b.add("gateway.ChaincodeEventsRequest", &events);
+    b.add(
+        "gateway.SignedChaincodeEventsRequest",
+        &SignedChaincodeEventsRequest { request: events, signature: seq(70, 3) },
+    );
+    let streamed = ChaincodeEventsResponse { events: vec![g.event.clone(), g.event], block_number: 7 };
+    b.add("gateway.ChaincodeEventsResponse", &streamed);
+    let detail =
+        ErrorDetail { address: s("peer0.org1.example.com:7051"), msp_id: s("Org1MSP"), message: s("boom \u{2620}") };
+    b.add("gateway.ErrorDetail", &detail);
+    let proposed = ProposedTransaction {
+        transaction_id: s(TXID),
+        proposal: Some(g.signed),
+        endorsing_organizations: vec![s("Org1MSP")],
+    };
+    b.add("gateway.ProposedTransaction", &proposed);
+    b.add("gateway.PreparedTransaction", &PreparedTransaction { transaction_id: s(TXID), envelope: Some(envelope) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -653,4 +854,29 @@ fn decoded_field_values() {
     assert_eq!((err.status, err.message.as_str()), (500, "boom \u{2620}"));
     let ev = ChaincodeEvent::decode(d("protos.ChaincodeEvent")).unwrap();
     assert_eq!((ev.tx_id.as_str(), ev.payload.as_slice()), (TXID, br#"{"from":"alice"}"#.as_slice()));
+
+    // The gateway, as a client walks an endorsed transaction to its result.
+    let endorsed = EndorseResponse::decode(d("gateway.EndorseResponse")).unwrap();
+    let envelope = endorsed.prepared_transaction.unwrap();
+    assert_eq!(envelope.signature, seq(71, 5));
+    let payload = Payload::decode(envelope.payload.as_slice()).unwrap();
+    let tx = Transaction::decode(payload.data.as_slice()).unwrap();
+    let cap = ChaincodeActionPayload::decode(tx.actions[0].payload.as_slice()).unwrap();
+    let action = cap.action.unwrap();
+    assert_eq!(action.endorsements.len(), 2);
+    assert_eq!(action.endorsements[0].signature, seq(70, 1));
+    let prp = ProposalResponsePayload::decode(action.proposal_response_payload.as_slice()).unwrap();
+    assert_eq!(prp.proposal_hash, seq(32, 7));
+    let cc_action = ChaincodeAction::decode(prp.extension.as_slice()).unwrap();
+    assert_eq!(cc_action.response.unwrap().payload, b"result");
+    assert_eq!(cc_action.results, seq(40, 3));
+    let status = CommitStatusResponse::decode(d("gateway.CommitStatusResponse")).unwrap();
+    assert_eq!(status.result(), TxValidationCode::MvccReadConflict);
+    assert_eq!((status.result, status.block_number), (11, (1 << 40) + 9));
+    let events = ChaincodeEventsRequest::decode(d("gateway.ChaincodeEventsRequest")).unwrap();
+    assert_eq!((events.chaincode_id.as_str(), events.after_transaction_id.as_str()), ("basic", TXID));
+    let start = events.start_position.unwrap().r#type.unwrap();
+    assert_eq!(start, seek_position::Type::Specified(SeekSpecified { number: (1 << 40) + 3 }));
+    let detail = ErrorDetail::decode(d("gateway.ErrorDetail")).unwrap();
+    assert_eq!((detail.address.as_str(), detail.msp_id.as_str()), ("peer0.org1.example.com:7051", "Org1MSP"));
 }

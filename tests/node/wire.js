@@ -23,6 +23,8 @@ const PACKAGES = {
     common: fp.common,
     msp: fp.msp,
     queryresult: fp.ledger.queryresult,
+    orderer: fp.orderer,
+    gateway: fp.gateway,
     'google.protobuf': { Timestamp },
 };
 
@@ -237,6 +239,95 @@ add('protos.ChaincodeMessage#register_min', {
     Payload: bytesOf('protos.ChaincodeID'),
 });
 add('protos.ChaincodeMessage#keepalive_min', { Type: fp.peer.ChaincodeMessage.Type.KEEPALIVE });
+
+// The gateway: an endorsed transaction and the service's messages.
+add('protos.Endorsement', { Endorser: bytesOf('msp.SerializedIdentity'), Signature: seq(70, 1) });
+add('protos.ChaincodeAction', {
+    Results: seq(40, 3),
+    Events: bytesOf('protos.ChaincodeEvent'),
+    Response: samples.get('protos.Response'),
+    ChaincodeId: samples.get('protos.ChaincodeID'),
+});
+add('protos.ProposalResponsePayload', { ProposalHash: seq(32, 7), Extension$: bytesOf('protos.ChaincodeAction') });
+add('protos.ProposalResponse', {
+    Version: 1,
+    Timestamp: timestamp(),
+    Response: samples.get('protos.Response'),
+    Payload: bytesOf('protos.ProposalResponsePayload'),
+    Endorsement: samples.get('protos.Endorsement'),
+});
+add('protos.ChaincodeEndorsedAction', {
+    ProposalResponsePayload: bytesOf('protos.ProposalResponsePayload'),
+    EndorsementsList: [samples.get('protos.Endorsement'), samples.get('protos.Endorsement')],
+});
+add('protos.ChaincodeActionPayload', {
+    ChaincodeProposalPayload: bytesOf('protos.ChaincodeProposalPayload'),
+    Action: samples.get('protos.ChaincodeEndorsedAction'),
+});
+add('protos.TransactionAction', {
+    Header: bytesOf('common.SignatureHeader'),
+    Payload: bytesOf('protos.ChaincodeActionPayload'),
+});
+add('protos.Transaction', { ActionsList: [samples.get('protos.TransactionAction')] });
+add('common.Payload', { Header: samples.get('common.Header'), Data: bytesOf('protos.Transaction') });
+add('common.Envelope', { Payload: bytesOf('common.Payload'), Signature: seq(71, 5) });
+add('orderer.SeekNewest', {});
+add('orderer.SeekOldest', {});
+add('orderer.SeekNextCommit', {});
+add('orderer.SeekSpecified', { Number: 2 ** 40 + 3 });
+add('orderer.SeekPosition#newest', { Newest: samples.get('orderer.SeekNewest') });
+add('orderer.SeekPosition#oldest', { Oldest: samples.get('orderer.SeekOldest') });
+add('orderer.SeekPosition#next_commit', { NextCommit: samples.get('orderer.SeekNextCommit') });
+add('orderer.SeekPosition#specified', { Specified: samples.get('orderer.SeekSpecified') });
+add('gateway.EvaluateRequest', {
+    TransactionId: TXID,
+    ChannelId: CHANNEL,
+    ProposedTransaction: samples.get('protos.SignedProposal'),
+    TargetOrganizationsList: ['Org1MSP', 'Org2MSP'],
+});
+add('gateway.EvaluateResponse', { Result: samples.get('protos.Response') });
+add('gateway.EndorseRequest', {
+    TransactionId: TXID,
+    ChannelId: CHANNEL,
+    ProposedTransaction: samples.get('protos.SignedProposal'),
+    EndorsingOrganizationsList: ['Org1MSP'],
+});
+add('gateway.EndorseResponse', { PreparedTransaction: samples.get('common.Envelope') });
+add('gateway.SubmitRequest', {
+    TransactionId: TXID,
+    ChannelId: CHANNEL,
+    PreparedTransaction: samples.get('common.Envelope'),
+});
+add('gateway.SubmitResponse', {});
+add('gateway.CommitStatusRequest', {
+    TransactionId: TXID,
+    ChannelId: CHANNEL,
+    Identity: bytesOf('msp.SerializedIdentity'),
+});
+add('gateway.SignedCommitStatusRequest', { Request: bytesOf('gateway.CommitStatusRequest'), Signature: seq(70, 2) });
+add('gateway.CommitStatusResponse', { Result: fp.peer.TxValidationCode.MVCC_READ_CONFLICT, BlockNumber: 2 ** 40 + 9 });
+add('gateway.ChaincodeEventsRequest', {
+    ChannelId: CHANNEL,
+    ChaincodeId: 'basic',
+    Identity: bytesOf('msp.SerializedIdentity'),
+    StartPosition: samples.get('orderer.SeekPosition#specified'),
+    AfterTransactionId: TXID,
+});
+add('gateway.SignedChaincodeEventsRequest', {
+    Request: bytesOf('gateway.ChaincodeEventsRequest'),
+    Signature: seq(70, 3),
+});
+add('gateway.ChaincodeEventsResponse', {
+    EventsList: [samples.get('protos.ChaincodeEvent'), samples.get('protos.ChaincodeEvent')],
+    BlockNumber: 7,
+});
+add('gateway.ErrorDetail', { Address: 'peer0.org1.example.com:7051', MspId: 'Org1MSP', Message: 'boom \u2620' });
+add('gateway.ProposedTransaction', {
+    TransactionId: TXID,
+    Proposal: samples.get('protos.SignedProposal'),
+    EndorsingOrganizationsList: ['Org1MSP'],
+});
+add('gateway.PreparedTransaction', { TransactionId: TXID, Envelope: samples.get('common.Envelope') });
 
 // ---- modes ----
 const b64 = (u8) => Buffer.from(u8).toString('base64');
