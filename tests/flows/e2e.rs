@@ -106,3 +106,51 @@ async fn asset_transfer_lifecycle_and_error_texts() {
     let missing = conn.invoke(ch, args(["ReadAsset", "asset1"])).await.unwrap();
     assert_eq!(missing.response().unwrap().message, "the asset asset1 does not exist");
 }
+
+/// A gateway hands its peer the client's own signed proposal: the chaincode runs it as the client sent it (txid,
+/// creator, arguments), and only a submit commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_own_signed_proposal_runs_as_sent() {
+    use wasmcc_peer::{build_proposal, Identity, ProposalSpec, SimError};
+    use wasmcc_proto::protos::ChaincodeInput;
+
+    let mut host = TestHost::new();
+    let assets = host.serve("asset-transfer", "asset_transfer", TxLimits::default()).await;
+    let peer = PeerSim::new();
+    let conn = peer.connect(&assets.addr(), &assets.ccid).await.unwrap();
+    let client = Identity::generate("Org2MSP", "ada").unwrap();
+    let transient = std::collections::HashMap::new();
+    let propose = |chaincode: &str, call: &[&str]| {
+        let input = ChaincodeInput { args: args(call.iter().copied()), ..Default::default() };
+        let spec = ProposalSpec {
+            channel_id: "mychannel",
+            chaincode_name: chaincode,
+            input: &input,
+            transient: &transient,
+            creator: &client,
+            txid: None,
+            timestamp: None,
+            nonce: None,
+            unsigned: false,
+        };
+        build_proposal(&spec).unwrap()
+    };
+    let ns = conn.namespace().to_owned();
+
+    let create = propose(&ns, &["CreateAsset", "a1", "blue", "5", "Ada", "10"]);
+    let created = conn.execute_proposal(create.signed, true).await.unwrap();
+    assert_eq!(created.status(), Some(200), "{:?}", created.outcome);
+    assert!(peer.get("mychannel", &ns, "a1").is_some(), "a submitted proposal is committed");
+
+    let transfer = propose(&ns, &["TransferAsset", "a1", "Bo"]);
+    let evaluated = conn.execute_proposal(transfer.signed, false).await.unwrap();
+    assert_eq!(evaluated.payload(), b"Ada");
+    let stored: serde_json::Value = serde_json::from_slice(&peer.get("mychannel", &ns, "a1").unwrap()).unwrap();
+    assert_eq!(stored["Owner"], "Ada", "an evaluated proposal commits nothing");
+
+    let elsewhere = propose("marbles", &["ReadAsset", "a1"]);
+    match conn.execute_proposal(elsewhere.signed, false).await {
+        Err(SimError::BadProposal(reason)) => assert!(reason.contains("marbles"), "{reason}"),
+        other => panic!("a proposal for another chaincode must be refused, got {:?}", other.map(|r| r.outcome)),
+    }
+}

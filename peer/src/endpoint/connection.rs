@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, watch};
 use tonic::Streaming;
 use wasmcc_proto::protos::chaincode_message::Type;
-use wasmcc_proto::protos::{ChaincodeAdditionalParams, ChaincodeInput, ChaincodeMessage};
+use wasmcc_proto::protos::{ChaincodeAdditionalParams, ChaincodeInput, ChaincodeMessage, SignedProposal};
 
 use super::handler::{lock, Shared};
 use super::log::RequestLog;
 use super::peer::{ConnectOptions, PeerSim};
-use super::proposal::{build_proposal, Identity, ProposalSpec};
+use super::proposal::{build_proposal, read_proposal, Identity, ProposalSpec};
 use super::tx::{Invocation, TxOptions, TxResult};
 use super::SimError;
 use crate::world::lifecycle::check_invocation;
@@ -203,9 +203,45 @@ impl PeerConnection {
             nonce: opts.nonce.as_deref(),
             unsigned: opts.unsigned,
         })?;
-        let txid = proposal.txid;
+        let run = Run {
+            channel_id: channel_id.to_owned(),
+            txid: proposal.txid,
+            timestamp: proposal.timestamp,
+            mspid: creator.mspid().to_owned(),
+            input,
+            proposal: proposal.signed,
+            submit: opts.submit,
+        };
+        self.run(run).await
+    }
 
-        let sim = Arc::new(Mutex::new(TxSimulator::new(channel_id, &txid)));
+    /// Runs a client's own signed proposal, as a gateway hands it to its peer: channel, txid, timestamp, creator,
+    /// arguments and transient data all come from the proposal. `submit` commits a success, as [`TxOptions::submit`].
+    pub async fn execute_proposal(&self, signed: SignedProposal, submit: bool) -> Result<TxResult, SimError> {
+        let read = read_proposal(&signed)?;
+        if read.chaincode_name != self.shared.namespace {
+            return Err(SimError::BadProposal(format!(
+                "the proposal is for chaincode {}, this connection serves {}",
+                read.chaincode_name, self.shared.namespace
+            )));
+        }
+        let run = Run {
+            channel_id: read.channel_id,
+            txid: read.txid,
+            timestamp: read.timestamp,
+            mspid: read.mspid,
+            input: read.input,
+            proposal: signed,
+            submit,
+        };
+        self.run(run).await
+    }
+
+    async fn run(&self, run: Run) -> Result<TxResult, SimError> {
+        let shared = &*self.shared;
+        let Run { channel_id, txid, timestamp, mspid, input, proposal, submit } = run;
+        let is_init = input.is_init;
+        let sim = Arc::new(Mutex::new(TxSimulator::new(&channel_id, &txid)));
         let kind = {
             let world = shared.sim.world();
             let definition = shared.opts.definition.as_ref();
@@ -220,18 +256,29 @@ impl PeerConnection {
         let kind = kind.map_err(|reason| SimError::InvalidInvocation { txid: txid.clone(), reason })?;
         let invocation = Invocation {
             kind,
-            channel_id: channel_id.to_owned(),
+            channel_id,
             txid: txid.clone(),
             input,
-            proposal: proposal.signed,
-            creator_mspid: creator.mspid().to_owned(),
+            proposal,
+            creator_mspid: mspid,
             sim: sim.clone(),
         };
         let reply = shared.run(invocation).await?;
         let rwset = std::mem::take(&mut lock(&sim).rwset);
-        let info = CommitInfo { txid, timestamp: proposal.timestamp };
-        shared.finish(reply, rwset, opts.submit, info)
+        let info = CommitInfo { txid, timestamp };
+        shared.finish(reply, rwset, submit, info)
     }
+}
+
+/// One transaction to run: what [`PeerConnection::execute`] builds and [`PeerConnection::execute_proposal`] reads.
+struct Run {
+    channel_id: String,
+    txid: String,
+    timestamp: prost_types::Timestamp,
+    mspid: String,
+    input: ChaincodeInput,
+    proposal: SignedProposal,
+    submit: bool,
 }
 
 /// Reads the stream until it ends or breaks the protocol, then ends the connection.

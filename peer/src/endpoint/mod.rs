@@ -21,7 +21,7 @@ use wasmcc_proto::protos::chaincode_message;
 pub use connection::PeerConnection;
 pub use log::{Disposition, LoggedMessage, RequestLog};
 pub use peer::{fabric_default_ready_params, tls_from_connection_json, ConnectOptions, PeerSim, MAX_MESSAGE_SIZE};
-pub use proposal::Identity;
+pub use proposal::{build_proposal, BuiltProposal, Identity, ProposalSpec};
 pub use support::{SupportServer, SupportTls};
 pub use tx::{TxOptions, TxOutcome, TxResult};
 
@@ -69,6 +69,10 @@ pub enum SimError {
     },
     #[error("generating the client identity: {0}")]
     Identity(#[from] rcgen::Error),
+    /// A client's proposal that a peer would refuse before running anything: not decodable, not an endorser
+    /// transaction, or for another chaincode.
+    #[error("invalid proposal: {0}")]
+    BadProposal(String),
     /// The simulated peer's own `ChaincodeSupport` server could not start.
     #[error("serving ChaincodeSupport on {addr}: {reason}")]
     Serve { addr: String, reason: String },

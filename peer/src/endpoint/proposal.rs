@@ -192,6 +192,54 @@ pub fn build_proposal(spec: &ProposalSpec<'_>) -> Result<BuiltProposal, SimError
     Ok(BuiltProposal { txid, timestamp, signed: SignedProposal { proposal_bytes, signature } })
 }
 
+/// What a peer reads out of a client's signed proposal before it runs it.
+pub struct ReadProposal {
+    pub channel_id: String,
+    pub txid: String,
+    pub timestamp: Timestamp,
+    /// The creator's MSP ID.
+    pub mspid: String,
+    /// The chaincode's name (the namespace).
+    pub chaincode_name: String,
+    /// The arguments and `is_init`, as the proposal carries them.
+    pub input: ChaincodeInput,
+}
+
+/// Decodes a client's proposal the way a peer's endorser does, refusing what it would refuse before running
+/// anything: a proposal that does not decode, is not an endorser transaction, or names no chaincode.
+pub fn read_proposal(signed: &SignedProposal) -> Result<ReadProposal, SimError> {
+    fn decode<M: Message + Default>(bytes: &[u8], what: &str) -> Result<M, SimError> {
+        M::decode(bytes).map_err(|e| SimError::BadProposal(format!("{what} does not decode: {e}")))
+    }
+    let proposal: Proposal = decode(&signed.proposal_bytes, "the proposal")?;
+    let header: Header = decode(&proposal.header, "the proposal's header")?;
+    let channel_header: ChannelHeader = decode(&header.channel_header, "the channel header")?;
+    if channel_header.r#type != HeaderType::EndorserTransaction as i32 {
+        return Err(SimError::BadProposal(format!(
+            "the header type is {}, not ENDORSER_TRANSACTION",
+            channel_header.r#type
+        )));
+    }
+    let signature_header: SignatureHeader = decode(&header.signature_header, "the signature header")?;
+    let creator: SerializedIdentity = decode(&signature_header.creator, "the creator")?;
+    let payload: ChaincodeProposalPayload = decode(&proposal.payload, "the proposal's payload")?;
+    let invocation: ChaincodeInvocationSpec = decode(&payload.input, "the invocation spec")?;
+    let spec = invocation.chaincode_spec.unwrap_or_default();
+    let chaincode_name = spec.chaincode_id.map(|id| id.name).unwrap_or_default();
+    if chaincode_name.is_empty() {
+        return Err(SimError::BadProposal("the proposal names no chaincode".into()));
+    }
+    let input = spec.input.unwrap_or_default();
+    Ok(ReadProposal {
+        channel_id: channel_header.channel_id,
+        txid: channel_header.tx_id,
+        timestamp: channel_header.timestamp.unwrap_or_default(),
+        mspid: creator.mspid,
+        chaincode_name,
+        input: ChaincodeInput { args: input.args, is_init: input.is_init, ..Default::default() },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
