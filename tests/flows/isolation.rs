@@ -64,6 +64,15 @@ fn assert_all_errors(results: &[TxResult], clear: &[&str]) -> Vec<String> {
     texts
 }
 
+/// A peer that never answers GET_STATE within a test, and itself waits far longer than the host.
+fn silent_peer() -> ConnectOptions {
+    ConnectOptions {
+        request_delay: Some(Duration::from_secs(3600)),
+        execute_timeout: Duration::from_secs(600),
+        ..ConnectOptions::default()
+    }
+}
+
 async fn connections(peer: &PeerSim, served: &Served, n: usize, opts: ConnectOptions) -> Vec<PeerConnection> {
     let mut conns = Vec::new();
     for _ in 0..n {
@@ -104,13 +113,7 @@ async fn a_peer_that_never_answers_holds_nothing_past_the_execute_timeout() {
     let attacker = host.serve("probe", "probe", limits).await;
     let peer = PeerSim::new();
     let load = Victim::start(&peer, &victim).await;
-    // GET_STATE is never answered within the test; the simulated peer itself waits far longer than the host.
-    let silent = ConnectOptions {
-        request_delay: Some(Duration::from_secs(3600)),
-        execute_timeout: Duration::from_secs(600),
-        ..ConnectOptions::default()
-    };
-    let streams = connections(&peer, &attacker, 2, silent).await;
+    let streams = connections(&peer, &attacker, 2, silent_peer()).await;
 
     let results = flood(&streams, 1_020, &["get", "k"]).await;
     let texts = assert_all_errors(&results, &["execute timeout of 1000 ms", "chaincode probe:"]);
@@ -173,13 +176,8 @@ async fn a_peer_past_its_stream_cap_gets_its_refusals_held_back() {
     let attacker = host.serve("probe", "probe", limits).await;
     let peer = PeerSim::new();
     let load = Victim::start(&peer, &victim).await;
-    // GET_STATE is never answered: every admitted transaction holds its slot of the stream until its deadline.
-    let silent = ConnectOptions {
-        request_delay: Some(Duration::from_secs(3600)),
-        execute_timeout: Duration::from_secs(600),
-        ..ConnectOptions::default()
-    };
-    let stream = connections(&peer, &attacker, 1, silent).await.remove(0);
+    // Every admitted transaction holds its slot of the stream until its deadline.
+    let stream = connections(&peer, &attacker, 1, silent_peer()).await.remove(0);
     let cap = wasmcc_host::limits::MAX_TX_PER_STREAM;
     let timed = (0..cap + 200).map(|_| async {
         let sent = std::time::Instant::now();

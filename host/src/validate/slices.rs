@@ -306,13 +306,17 @@ mod tests {
             (memory.fill (local.get $dst) (i32.const 7) (local.get $len))
             (i32.load8_u (local.get $probe))))"#;
 
-    fn run(wasm: &[u8], dst: i32, len: i32, probe: i32) -> Result<i32, wasmtime::Error> {
+    /// Calls a module's export taking three i32s and answering one, in a fresh instance.
+    fn call(wasm: &[u8], export: &str, args: (i32, i32, i32)) -> Result<i32, wasmtime::Error> {
         let engine = wasmtime::Engine::default();
         let module = wasmtime::Module::new(&engine, wasm)?;
         let mut store = wasmtime::Store::new(&engine, ());
         let instance = wasmtime::Instance::new(&mut store, &module, &[])?;
-        let fill = instance.get_typed_func::<(i32, i32, i32), i32>(&mut store, "fill")?;
-        fill.call(&mut store, (dst, len, probe))
+        instance.get_typed_func::<(i32, i32, i32), i32>(&mut store, export)?.call(&mut store, args)
+    }
+
+    fn run(wasm: &[u8], dst: i32, len: i32, probe: i32) -> Result<i32, wasmtime::Error> {
+        call(wasm, "fill", (dst, len, probe))
     }
 
     #[test]
@@ -350,12 +354,7 @@ mod tests {
             (local.get $sum)))"#;
 
     fn copy(wasm: &[u8], dst: i32, src: i32, len: i32) -> Result<i32, wasmtime::Error> {
-        let engine = wasmtime::Engine::default();
-        let module = wasmtime::Module::new(&engine, wasm)?;
-        let mut store = wasmtime::Store::new(&engine, ());
-        let instance = wasmtime::Instance::new(&mut store, &module, &[])?;
-        let f = instance.get_typed_func::<(i32, i32, i32), i32>(&mut store, "copy")?;
-        f.call(&mut store, (dst, src, len))
+        call(wasm, "copy", (dst, src, len))
     }
 
     #[test]
