@@ -146,6 +146,11 @@ pub fn build(toolchain: Toolchain, build: &Build) -> Result<Vec<Module>, Error> 
     } else {
         build.packages.iter().map(|p| metadata.package(p, &build.dir)).collect::<Result<_, _>>()?
     };
+    // A crate that cannot become a module is refused before anything is compiled.
+    let libs: Vec<&str> = wanted
+        .iter()
+        .map(|p| p.cdylib().ok_or_else(|| Error::NotACdylib { package: p.name.clone() }))
+        .collect::<Result<_, _>>()?;
     let mut cargo = toolchain.cargo_build(&build.dir);
     cargo.args(["--lib", "--profile", &build.profile]);
     for p in &wanted {
@@ -162,8 +167,8 @@ pub fn build(toolchain: Toolchain, build: &Build) -> Result<Vec<Module>, Error> 
     let out = target_dir.join(TARGET).join(profile_dir);
     wanted
         .iter()
-        .map(|p| {
-            let lib = p.cdylib().ok_or_else(|| Error::NotACdylib { package: p.name.clone() })?;
+        .zip(libs)
+        .map(|(p, lib)| {
             let wasm = out.join(format!("{}.wasm", lib.replace('-', "_")));
             if wasm.exists() {
                 Ok(Module { package: p.name.clone(), wasm })
@@ -228,5 +233,17 @@ impl Metadata {
             dir: dir.to_owned(),
             reason: format!("no package {name} in the workspace"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_toolchain_says_what_to_install() {
+        let text = Error::NoToolchain.to_string();
+        assert!(text.contains("rustup target add wasm32-unknown-unknown"), "{text}");
+        assert!(text.contains("apt install rustc-web cargo-web rust-web-src lld-22"), "{text}");
     }
 }

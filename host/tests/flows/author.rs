@@ -124,6 +124,20 @@ fn new_refuses_a_bad_name_or_a_busy_directory() {
 }
 
 #[test]
+fn build_refuses_a_crate_that_cannot_become_a_module_before_compiling() {
+    let home = tempfile::tempdir().unwrap();
+    let manifest = "[package]\nname = \"plain-lib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
+    std::fs::write(home.path().join("Cargo.toml"), manifest).unwrap();
+    std::fs::create_dir(home.path().join("src")).unwrap();
+    std::fs::write(home.path().join("src/lib.rs"), "pub fn f() {}\n").unwrap();
+    let out = wasmcc(home.path(), &["build"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("plain-lib has no cdylib target") && stderr.contains("crate-type"), "{stderr}");
+    assert!(!stderr.contains("Compiling"), "nothing is compiled: {stderr}");
+}
+
+#[test]
 fn new_without_sdk_path_asks_for_the_sdk_by_version() {
     let home = tempfile::tempdir().unwrap();
     succeeds(wasmcc(home.path(), &["new", "plain"]), "wasmcc new");
