@@ -7,6 +7,7 @@ mod connection;
 mod handler;
 pub mod iterators;
 mod log;
+mod msp;
 mod peer;
 pub mod proposal;
 mod queries;
@@ -20,6 +21,7 @@ use wasmcc_proto::protos::chaincode_message;
 
 pub use connection::PeerConnection;
 pub use log::{Disposition, LoggedMessage, RequestLog};
+pub use msp::Msp;
 pub use peer::{fabric_default_ready_params, tls_from_connection_json, ConnectOptions, PeerSim, MAX_MESSAGE_SIZE};
 pub use proposal::{build_proposal, BuiltProposal, Identity, ProposalSpec};
 pub use support::{SupportServer, SupportTls};
@@ -73,6 +75,9 @@ pub enum SimError {
     /// transaction, or for another chaincode.
     #[error("invalid proposal: {0}")]
     BadProposal(String),
+    /// The proposal's creator is not an identity of the MSP, or its signature does not verify.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
     /// The simulated peer's own `ChaincodeSupport` server could not start.
     #[error("serving ChaincodeSupport on {addr}: {reason}")]
     Serve { addr: String, reason: String },

@@ -81,6 +81,16 @@ impl Identity {
         Ok(Identity { mspid: mspid.to_owned(), cert_pem: cert.pem(), attributes, key: Arc::new(key) })
     }
 
+    /// An identity whose certificate someone else issued (an MSP's CA: [`super::Msp::issue`]).
+    pub(crate) fn from_parts(
+        mspid: &str,
+        cert_pem: String,
+        attributes: BTreeMap<String, String>,
+        key: KeyPair,
+    ) -> Identity {
+        Identity { mspid: mspid.to_owned(), cert_pem, attributes, key: Arc::new(key) }
+    }
+
     /// `User1@org1.example.com` of `Org1MSP`, generated once per process (key generation is not free, and a
     /// stable creator lets tests compare identities across transactions).
     pub fn default_user() -> &'static Identity {
