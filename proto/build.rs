@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "peer/transaction.proto",
     "orderer/ab.proto",
     "gateway/gateway.proto",
+    "google/rpc/status.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

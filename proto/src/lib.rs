@@ -35,6 +35,11 @@ pub mod gateway {
     tonic::include_proto!("gateway");
 }
 
+/// `google.rpc.Status`: the error details a gateway attaches to a failed call.
+pub mod rpc {
+    tonic::include_proto!("google.rpc");
+}
+
 /// Key for per-transaction bookkeeping.
 ///
 /// Both the peer and Fabric's shims key their maps by the bare concatenation of channel and

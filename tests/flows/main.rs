@@ -6,6 +6,7 @@ mod conformance;
 mod disconnect;
 mod e2e;
 mod failures;
+mod gateway;
 mod handshake;
 mod hygiene;
 mod isolation;

@@ -4,6 +4,7 @@
 
 mod c2c;
 mod connection;
+mod gateway;
 mod handler;
 pub mod iterators;
 mod log;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use wasmcc_proto::protos::chaincode_message;
 
 pub use connection::PeerConnection;
+pub use gateway::GatewayService;
 pub use log::{Disposition, LoggedMessage, RequestLog};
 pub use msp::Msp;
 pub use peer::{fabric_default_ready_params, tls_from_connection_json, ConnectOptions, PeerSim, MAX_MESSAGE_SIZE};
