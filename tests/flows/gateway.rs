@@ -40,17 +40,23 @@ fn details(status: &tonic::Status) -> Vec<ErrorDetail> {
     rpc.details.iter().map(|any| ErrorDetail::decode(any.value.as_slice()).unwrap()).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn evaluate_runs_a_clients_proposal_and_fails_as_fabrics_gateway_does() {
+/// A host serving asset-transfer (its ledger initialised), a simulated peer connected to it, and Fabric's Gateway
+/// service in front of them on a loopback port.
+struct Setup {
+    _host: TestHost,
+    org: Arc<Msp>,
+    chaincode: String,
+    addr: std::net::SocketAddr,
+}
+
+async fn gateway_on_asset_transfer() -> Setup {
     let mut host = TestHost::new();
     let served = host.serve("asset-transfer", "asset_transfer", TxLimits::default()).await;
     let peer = PeerSim::new();
     let conn = peer.connect(&served.addr(), &served.ccid).await.unwrap();
     let chaincode = conn.namespace().to_owned();
     assert_eq!(conn.invoke("mychannel", args(["InitLedger"])).await.unwrap().status(), Some(200));
-
     let org = Arc::new(Msp::generate("Org1MSP").unwrap());
-    let user = org.issue("user1", "client", &[]).unwrap();
     let gateway = GatewayService::new(org.clone(), "peer0.org1.example.com:7051");
     gateway.add_chaincode(conn);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -60,25 +66,30 @@ async fn evaluate_runs_a_clients_proposal_and_fails_as_fabrics_gateway_does() {
             .add_service(gateway.into_server())
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
+    Setup { _host: host, org, chaincode, addr }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evaluate_runs_a_clients_proposal_and_fails_as_fabrics_gateway_does() {
+    let Setup { org, chaincode, addr, .. } = &gateway_on_asset_transfer().await;
+    let user = org.issue("user1", "client", &[]).unwrap();
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let mut client = GatewayClient::new(channel);
 
-    let read = client.evaluate(evaluate(propose(&user, &chaincode, &["ReadAsset", "asset1"]))).await.unwrap();
+    let read = client.evaluate(evaluate(propose(&user, chaincode, &["ReadAsset", "asset1"]))).await.unwrap();
     let result = read.into_inner().result.unwrap();
     assert_eq!(result.status, 200);
-    assert_eq!(result.payload, br#"{"AppraisedValue":300,"Color":"blue","ID":"asset1","Owner":"Tomoko","Size":5}"#);
+    assert_eq!(result.payload, ASSET1.as_bytes());
 
-    let failed = client.evaluate(evaluate(propose(&user, &chaincode, &["Nope"]))).await.unwrap_err();
-    let said = "chaincode response 500, You've asked to invoke a function that does not exist: Nope";
+    let failed = client.evaluate(evaluate(propose(&user, chaincode, &["Nope"]))).await.unwrap_err();
     assert_eq!(failed.code(), tonic::Code::Unknown);
-    assert_eq!(failed.message(), format!("evaluate call to endorser returned error: {said}"));
+    assert_eq!(failed.message(), format!("evaluate call to endorser returned error: {NOPE}"));
     let detail = &details(&failed)[0];
     assert_eq!((detail.address.as_str(), detail.msp_id.as_str()), ("peer0.org1.example.com:7051", "Org1MSP"));
-    assert_eq!(detail.message, said);
+    assert_eq!(detail.message, NOPE);
 
     let stranger = Identity::generate("Org1MSP", "mallory").unwrap();
-    let refused =
-        client.evaluate(evaluate(propose(&stranger, &chaincode, &["ReadAsset", "asset1"]))).await.unwrap_err();
+    let refused = client.evaluate(evaluate(propose(&stranger, chaincode, &["ReadAsset", "asset1"]))).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
     assert!(refused.message().contains("error validating proposal: access denied"), "{}", refused.message());
 
@@ -88,4 +99,46 @@ async fn evaluate_runs_a_clients_proposal_and_fails_as_fabrics_gateway_does() {
 
     let endorse = EndorseRequest { channel_id: "mychannel".into(), ..Default::default() };
     assert_eq!(client.endorse(endorse).await.unwrap_err().code(), tonic::Code::Unimplemented);
+}
+
+const ASSET1: &str = r#"{"AppraisedValue":300,"Color":"blue","ID":"asset1","Owner":"Tomoko","Size":5}"#;
+const NOPE: &str = "chaincode response 500, You've asked to invoke a function that does not exist: Nope";
+
+/// Fabric's own client API (`@hyperledger/fabric-gateway`, tests/node/gateway-client.js) evaluates through the
+/// gateway as it would through a peer's, and sees its errors as it would a peer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fabric_gateway_clients_evaluate_through_it() {
+    let Setup { org, chaincode, addr, .. } = &gateway_on_asset_transfer().await;
+    let user = org.issue("appuser", "client", &[]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let cert = write("cert.pem", user.cert_pem());
+    let key = write("key.pem", &user.key_pem());
+    let calls =
+        write("calls.json", r#"[["evaluate","ReadAsset","asset1"],["evaluate","Nope"],["evaluate","GetAllAssets"]]"#);
+    let node_dir = wasmcc_tests::node::node_dir();
+    assert!(
+        node_dir.join("node_modules/@hyperledger/fabric-gateway").exists(),
+        "@hyperledger/fabric-gateway is missing: run bash scripts/setup-node.sh"
+    );
+    let out = tokio::process::Command::new("node")
+        .arg(node_dir.join("gateway-client.js"))
+        .args([&addr.to_string(), "Org1MSP", &cert, &key, "mychannel", chaincode.as_str(), &calls])
+        .output()
+        .await
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "gateway-client.js failed: {}{stdout}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["ok"], ASSET1);
+    let error = &lines[1]["error"];
+    assert_eq!(error["code"], 2, "UNKNOWN: {error}");
+    assert_eq!(error["details"][0]["mspId"], "Org1MSP");
+    assert_eq!(error["details"][0]["message"], NOPE);
+    let all: serde_json::Value = serde_json::from_str(lines[2]["ok"].as_str().unwrap()).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 6);
 }

@@ -108,6 +108,11 @@ impl Identity {
         &self.cert_pem
     }
 
+    /// The private key, PKCS#8 PEM: what a client application signs with.
+    pub fn key_pem(&self) -> String {
+        self.key.serialize_pem()
+    }
+
     /// The Fabric CA attributes in the certificate.
     pub fn attributes(&self) -> &BTreeMap<String, String> {
         &self.attributes

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// A client application written as fabric-samples' application-gateway ones are, with Fabric's own client API
+// (@hyperledger/fabric-gateway): the reference client for wasmcc's Gateway service (tests/flows/gateway.rs).
+//
+//   node tests/node/gateway-client.js <host:port> <mspid> <cert.pem> <key.pem> <channel> <chaincode> <calls.json>
+//
+// calls.json is a list of ["evaluate", "Function", "arg", ...]. Prints one JSON line per call:
+// {"ok": "<result as UTF-8>"} or {"error": {"code": <gRPC code>, "message": "...", "details": [{address, mspId,
+// message}]}}.
+'use strict';
+
+const fs = require('fs');
+const crypto = require('crypto');
+const grpc = require('@grpc/grpc-js');
+const { connect, hash, signers } = require('@hyperledger/fabric-gateway');
+
+async function main() {
+    const [address, mspId, certPath, keyPath, channel, chaincode, callsPath] = process.argv.slice(2);
+    const client = new grpc.Client(address, grpc.credentials.createInsecure());
+    const gateway = connect({
+        client,
+        identity: { mspId, credentials: fs.readFileSync(certPath) },
+        signer: signers.newPrivateKeySigner(crypto.createPrivateKey(fs.readFileSync(keyPath))),
+        hash: hash.sha256,
+    });
+    try {
+        const contract = gateway.getNetwork(channel).getContract(chaincode);
+        for (const [kind, name, ...args] of JSON.parse(fs.readFileSync(callsPath, 'utf8'))) {
+            if (kind !== 'evaluate') {
+                throw new Error(`gateway-client.js: unknown call kind ${kind}`);
+            }
+            try {
+                const result = await contract.evaluateTransaction(name, ...args);
+                console.log(JSON.stringify({ ok: Buffer.from(result).toString('utf8') }));
+            } catch (err) {
+                const details = (err.details || []).map((d) => ({ address: d.address, mspId: d.mspId, message: d.message }));
+                console.log(JSON.stringify({ error: { code: err.code, message: err.details ? err.message : String(err), details } }));
+            }
+        }
+    } finally {
+        gateway.close();
+        client.close();
+    }
+}
+
+main().catch((err) => {
+    process.stderr.write(`gateway-client.js: ${err && err.stack ? err.stack : err}\n`);
+    process.exit(1);
+});
