@@ -122,17 +122,7 @@ async fn a_clients_own_signed_proposal_runs_as_sent() {
     let transient = std::collections::HashMap::new();
     let propose = |chaincode: &str, call: &[&str]| {
         let input = ChaincodeInput { args: args(call.iter().copied()), ..Default::default() };
-        let spec = ProposalSpec {
-            channel_id: "mychannel",
-            chaincode_name: chaincode,
-            input: &input,
-            transient: &transient,
-            creator: &client,
-            txid: None,
-            timestamp: None,
-            nonce: None,
-            unsigned: false,
-        };
+        let spec = ProposalSpec::new("mychannel", chaincode, &input, &transient, &client);
         build_proposal(&spec).unwrap()
     };
     let ns = conn.namespace().to_owned();

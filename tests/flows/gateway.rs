@@ -16,17 +16,7 @@ use wasmcc_tests::TestHost;
 fn propose(creator: &Identity, chaincode: &str, call: &[&str]) -> SignedProposal {
     let input = ChaincodeInput { args: args(call.iter().copied()), ..Default::default() };
     let transient = HashMap::new();
-    let spec = ProposalSpec {
-        channel_id: "mychannel",
-        chaincode_name: chaincode,
-        input: &input,
-        transient: &transient,
-        creator,
-        txid: None,
-        timestamp: None,
-        nonce: None,
-        unsigned: false,
-    };
+    let spec = ProposalSpec::new("mychannel", chaincode, &input, &transient, creator);
     build_proposal(&spec).unwrap().signed
 }
 

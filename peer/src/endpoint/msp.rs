@@ -108,17 +108,7 @@ mod tests {
     fn propose(creator: &Identity) -> SignedProposal {
         let input = ChaincodeInput { args: vec![b"ReadAsset".to_vec()], ..Default::default() };
         let transient = HashMap::new();
-        let spec = ProposalSpec {
-            channel_id: "mychannel",
-            chaincode_name: "basic",
-            input: &input,
-            transient: &transient,
-            creator,
-            txid: None,
-            timestamp: None,
-            nonce: None,
-            unsigned: false,
-        };
+        let spec = ProposalSpec::new("mychannel", "basic", &input, &transient, creator);
         build_proposal(&spec).unwrap().signed
     }
 

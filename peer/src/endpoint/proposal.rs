@@ -151,6 +151,29 @@ pub struct ProposalSpec<'a> {
     pub unsigned: bool,
 }
 
+impl<'a> ProposalSpec<'a> {
+    /// A proposal as a client application makes one: a fresh nonce and txid, the time now, signed.
+    pub fn new(
+        channel_id: &'a str,
+        chaincode_name: &'a str,
+        input: &'a ChaincodeInput,
+        transient: &'a HashMap<String, Vec<u8>>,
+        creator: &'a Identity,
+    ) -> Self {
+        ProposalSpec {
+            channel_id,
+            chaincode_name,
+            input,
+            transient,
+            creator,
+            txid: None,
+            timestamp: None,
+            nonce: None,
+            unsigned: false,
+        }
+    }
+}
+
 /// A built proposal, the txid and the timestamp it carries.
 pub struct BuiltProposal {
     pub txid: String,
