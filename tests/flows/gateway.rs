@@ -1,6 +1,6 @@
 //! Fabric's Gateway service in front of the simulated peer and a real host: what fabric-gateway clients call.
-//! Evaluate runs the client's own signed proposal on the chaincode it names, and fails the way Fabric's gateway
-//! fails (gRPC code, text, `ErrorDetail`).
+//! Evaluate and Endorse run the client's own signed proposal on the chaincode it names, Submit validates and commits
+//! it, CommitStatus reports the outcome; failures are Fabric's gateway's (gRPC code, text, `ErrorDetail`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,7 +47,7 @@ async fn gateway_on_asset_transfer() -> Setup {
     let chaincode = conn.namespace().to_owned();
     assert_eq!(conn.invoke("mychannel", args(["InitLedger"])).await.unwrap().status(), Some(200));
     let org = Arc::new(Msp::generate("Org1MSP").unwrap());
-    let gateway = GatewayService::new(org.clone(), "peer0.org1.example.com:7051");
+    let gateway = GatewayService::new(org.clone(), "peer0.org1.example.com:7051").unwrap();
     gateway.add_chaincode(conn);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -88,16 +88,16 @@ async fn evaluate_runs_a_clients_proposal_and_fails_as_fabrics_gateway_does() {
     assert!(missing.message().contains("chaincode nothing-here is not installed"), "{}", missing.message());
 
     let endorse = EndorseRequest { channel_id: "mychannel".into(), ..Default::default() };
-    assert_eq!(client.endorse(endorse).await.unwrap_err().code(), tonic::Code::Unimplemented);
+    assert_eq!(client.endorse(endorse).await.unwrap_err().code(), tonic::Code::InvalidArgument);
 }
 
 const ASSET1: &str = r#"{"AppraisedValue":300,"Color":"blue","ID":"asset1","Owner":"Tomoko","Size":5}"#;
 const NOPE: &str = "chaincode response 500, You've asked to invoke a function that does not exist: Nope";
 
-/// Fabric's own client API (`@hyperledger/fabric-gateway`, tests/node/gateway-client.js) evaluates through the
-/// gateway as it would through a peer's, and sees its errors as it would a peer's.
+/// Fabric's own client API (`@hyperledger/fabric-gateway`, tests/node/gateway-client.js) evaluates and submits
+/// through the gateway as it would through a peer's: results, commits, endorsement errors and MVCC conflicts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fabric_gateway_clients_evaluate_through_it() {
+async fn fabric_gateway_clients_evaluate_and_submit_through_it() {
     let Setup { org, chaincode, addr, .. } = &gateway_on_asset_transfer().await;
     let user = org.issue("appuser", "client", &[]).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -108,8 +108,13 @@ async fn fabric_gateway_clients_evaluate_through_it() {
     };
     let cert = write("cert.pem", user.cert_pem());
     let key = write("key.pem", &user.key_pem());
-    let calls =
-        write("calls.json", r#"[["evaluate","ReadAsset","asset1"],["evaluate","Nope"],["evaluate","GetAllAssets"]]"#);
+    let calls = write(
+        "calls.json",
+        r#"[["evaluate","ReadAsset","asset1"],["evaluate","Nope"],["evaluate","GetAllAssets"],
+            ["submit","CreateAsset","a9","pink","3","Ada","90"],["evaluate","ReadAsset","a9"],
+            ["submit","TransferAsset","a9","Bo"],["submit","CreateAsset","a9","red","1","Cy","1"],
+            ["conflict","UpdateAsset","asset1","gold","7","Dee","700"]]"#,
+    );
     let node_dir = wasmcc_tests::node::node_dir();
     assert!(
         node_dir.join("node_modules/@hyperledger/fabric-gateway").exists(),
@@ -124,6 +129,7 @@ async fn fabric_gateway_clients_evaluate_through_it() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "gateway-client.js failed: {}{stdout}", String::from_utf8_lossy(&out.stderr));
     let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 8, "one line per call: {stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(lines[0]["ok"], ASSET1);
     let error = &lines[1]["error"];
     assert_eq!(error["code"], 2, "UNKNOWN: {error}");
@@ -131,4 +137,14 @@ async fn fabric_gateway_clients_evaluate_through_it() {
     assert_eq!(error["details"][0]["message"], NOPE);
     let all: serde_json::Value = serde_json::from_str(lines[2]["ok"].as_str().unwrap()).unwrap();
     assert_eq!(all.as_array().unwrap().len(), 6);
+    // Submitted transactions commit: their writes are read back, their results come from the prepared transaction.
+    assert_eq!(lines[3]["ok"], "", "CreateAsset returns nothing: {}", lines[3]);
+    assert_eq!(lines[4]["ok"], r#"{"AppraisedValue":90,"Color":"pink","ID":"a9","Owner":"Ada","Size":3}"#);
+    assert_eq!(lines[5]["ok"], "Ada", "TransferAsset returns the old owner");
+    // A failed endorsement: ABORTED, the chaincode's message in the details.
+    let refused = &lines[6]["error"];
+    assert_eq!(refused["code"], 10, "ABORTED: {refused}");
+    assert_eq!(refused["details"][0]["message"], "chaincode response 500, the asset a9 already exists");
+    // Two endorsements of the same update, submitted one after the other: the second read a stale version.
+    assert_eq!(lines[7]["statuses"], serde_json::json!([0, 11]), "VALID then MVCC_READ_CONFLICT: {}", lines[7]);
 }

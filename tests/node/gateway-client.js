@@ -4,9 +4,12 @@
 //
 //   node tests/node/gateway-client.js <host:port> <mspid> <cert.pem> <key.pem> <channel> <chaincode> <calls.json>
 //
-// calls.json is a list of ["evaluate", "Function", "arg", ...]. Prints one JSON line per call:
-// {"ok": "<result as UTF-8>"} or {"error": {"code": <gRPC code>, "message": "...", "details": [{address, mspId,
-// message}]}}.
+// calls.json is a list of [kind, "Function", "arg", ...], kind one of
+//   evaluate   contract.evaluateTransaction
+//   submit     contract.submitTransaction (endorse, submit, wait for the commit status)
+//   conflict   two proposals of the same call endorsed before either is submitted, then both submitted in turn
+// Prints one JSON line per call: {"ok": "<result as UTF-8>"}, {"statuses": [<validation code>, ...]} or
+// {"error": {"code": <gRPC code>, "message": "...", "details": [{address, mspId, message}]}}.
 'use strict';
 
 const fs = require('fs');
@@ -26,12 +29,25 @@ async function main() {
     try {
         const contract = gateway.getNetwork(channel).getContract(chaincode);
         for (const [kind, name, ...args] of JSON.parse(fs.readFileSync(callsPath, 'utf8'))) {
-            if (kind !== 'evaluate') {
-                throw new Error(`gateway-client.js: unknown call kind ${kind}`);
-            }
             try {
-                const result = await contract.evaluateTransaction(name, ...args);
-                console.log(JSON.stringify({ ok: Buffer.from(result).toString('utf8') }));
+                if (kind === 'evaluate' || kind === 'submit') {
+                    const call = kind === 'evaluate' ? contract.evaluateTransaction : contract.submitTransaction;
+                    const result = await call.call(contract, name, ...args);
+                    console.log(JSON.stringify({ ok: Buffer.from(result).toString('utf8') }));
+                } else if (kind === 'conflict') {
+                    const endorsed = [];
+                    for (let i = 0; i < 2; i++) {
+                        endorsed.push(await contract.newProposal(name, { arguments: args }).endorse());
+                    }
+                    const statuses = [];
+                    for (const transaction of endorsed) {
+                        const commit = await transaction.submit();
+                        statuses.push((await commit.getStatus()).code);
+                    }
+                    console.log(JSON.stringify({ statuses }));
+                } else {
+                    throw new Error(`gateway-client.js: unknown call kind ${kind}`);
+                }
             } catch (err) {
                 const details = (err.details || []).map((d) => ({ address: d.address, mspId: d.mspId, message: d.message }));
                 console.log(JSON.stringify({ error: { code: err.code, message: err.details ? err.message : String(err), details } }));

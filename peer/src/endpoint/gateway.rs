@@ -1,42 +1,79 @@
 //! Fabric's Gateway service (`gateway.Gateway`) in front of the simulated peer: what Fabric's client SDKs
 //! (fabric-gateway) talk to. One organisation ([`Msp`]), one peer, the chaincodes it is connected to.
 //!
-//! Served so far: **Evaluate** — the proposal's creator is checked as an endorser checks it, the proposal runs on
-//! the chaincode it names without committing, and errors carry the gRPC codes, texts and `ErrorDetail`s Fabric's
-//! gateway gives (`evaluate call to endorser returned error: chaincode response 500, …`). Endorse, Submit,
-//! CommitStatus and ChaincodeEvents answer UNIMPLEMENTED.
+//! - **Evaluate**: the proposal's creator is checked as an endorser checks it, the proposal runs on the chaincode
+//!   it names without committing, and errors carry the gRPC codes, texts and `ErrorDetail`s Fabric's gateway gives
+//!   (`evaluate call to endorser returned error: chaincode response 500, …`).
+//! - **Endorse** runs it the same way and answers the prepared transaction (the envelope a client signs), endorsed
+//!   by the organisation's peer identity; **Submit** checks the client's signature and validates the transaction
+//!   against the world state as a committer does (MVCC), committing it in a block of its own; **CommitStatus**
+//!   answers its validation code and block. The write set is kept here between Endorse and Submit: the envelope's
+//!   `ChaincodeAction.results` is left empty (Fabric's rwset encoding is not written yet).
+//! - ChaincodeEvents answers UNIMPLEMENTED.
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use futures::Stream;
 use prost::Message;
+use sha2::{Digest, Sha256};
 use tonic::{Code, Request, Response, Status};
+use wasmcc_proto::common::{Envelope, Header, Payload, SignatureHeader};
 use wasmcc_proto::gateway::gateway_server::{Gateway, GatewayServer};
 use wasmcc_proto::gateway::{
-    ChaincodeEventsResponse, CommitStatusResponse, EndorseRequest, EndorseResponse, ErrorDetail, EvaluateRequest,
-    EvaluateResponse, SignedChaincodeEventsRequest, SignedCommitStatusRequest, SubmitRequest, SubmitResponse,
+    ChaincodeEventsResponse, CommitStatusRequest, CommitStatusResponse, EndorseRequest, EndorseResponse, ErrorDetail,
+    EvaluateRequest, EvaluateResponse, SignedChaincodeEventsRequest, SignedCommitStatusRequest, SubmitRequest,
+    SubmitResponse,
+};
+use wasmcc_proto::protos::{
+    ChaincodeAction, ChaincodeActionPayload, ChaincodeEndorsedAction, ChaincodeId, ChaincodeProposalPayload,
+    Endorsement, Proposal, ProposalResponsePayload, SignedProposal, Transaction, TransactionAction, TxValidationCode,
 };
 
 use super::connection::PeerConnection;
 use super::msp::Msp;
-use super::proposal::read_proposal;
-use super::tx::TxOutcome;
+use super::proposal::{read_proposal, Identity};
+use super::tx::{TxOutcome, TxResult};
 use super::SimError;
+use crate::world::rwset::TxRwSet;
+use crate::world::{CommitInfo, CommitStatus};
 
 /// The gateway of one peer of one organisation.
 #[derive(Clone)]
 pub struct GatewayService {
     msp: Arc<Msp>,
+    /// The peer's own identity, issued by the MSP: it signs endorsements.
+    peer: Arc<Identity>,
     /// The peer's address, as `ErrorDetail`s name the endpoint that failed.
     address: String,
     chaincodes: Arc<RwLock<HashMap<String, PeerConnection>>>,
+    /// Endorsed and not yet submitted, by txid.
+    endorsed: Arc<Mutex<HashMap<String, Endorsed>>>,
+    /// Submitted: validation code and block, by txid.
+    committed: Arc<Mutex<HashMap<String, (TxValidationCode, u64)>>>,
+}
+
+/// What Submit needs of an endorsed transaction.
+struct Endorsed {
+    connection: PeerConnection,
+    channel_id: String,
+    rwset: TxRwSet,
+    info: CommitInfo,
 }
 
 impl GatewayService {
-    pub fn new(msp: Arc<Msp>, address: impl Into<String>) -> Self {
-        GatewayService { msp, address: address.into(), chaincodes: Arc::default() }
+    /// The gateway of `address`, a peer of `msp` (which issues the peer's identity now).
+    pub fn new(msp: Arc<Msp>, address: impl Into<String>) -> Result<Self, SimError> {
+        let peer = Arc::new(msp.issue("peer0", "peer", &[])?);
+        Ok(GatewayService {
+            msp,
+            peer,
+            address: address.into(),
+            chaincodes: Arc::default(),
+            endorsed: Arc::default(),
+            committed: Arc::default(),
+        })
     }
 
     /// Makes a chaincode callable by its name (the connection's namespace), replacing an earlier connection.
@@ -53,12 +90,13 @@ impl GatewayService {
     /// Fabric's error for an endorser's failure: `<what> returned error: <message>`, with one `ErrorDetail` naming
     /// this peer.
     fn endorser_error(&self, code: Code, what: &str, message: String) -> Status {
-        let detail = ErrorDetail {
-            address: self.address.clone(),
-            msp_id: self.msp.mspid().to_owned(),
-            message: message.clone(),
-        };
-        let text = format!("{what} returned error: {message}");
+        self.failure(code, format!("{what} returned error: {message}"), message)
+    }
+
+    /// A failed call: `text` as the status message, `detail` as the one `ErrorDetail`, naming this peer.
+    fn failure(&self, code: Code, text: String, detail: String) -> Status {
+        let detail =
+            ErrorDetail { address: self.address.clone(), msp_id: self.msp.mspid().to_owned(), message: detail };
         let any = prost_types::Any {
             type_url: "type.googleapis.com/gateway.ErrorDetail".into(),
             value: detail.encode_to_vec(),
@@ -66,6 +104,46 @@ impl GatewayService {
         let status =
             wasmcc_proto::rpc::Status { code: code as i32, message: text.clone(), details: vec![any] }.encode_to_vec();
         Status::with_details(code, text, status.into())
+    }
+}
+
+impl GatewayService {
+    /// The transaction a client signs after Endorse: the proposal's header, its payload without the transient map,
+    /// and the chaincode's action with this peer's endorsement, as Fabric's `protoutil.CreateSignedTx` lays it out.
+    fn prepare(
+        &self,
+        signed: &SignedProposal,
+        result: &TxResult,
+        response: wasmcc_proto::protos::Response,
+    ) -> Result<Envelope, SimError> {
+        let bad = |what: &str| SimError::BadProposal(format!("{what} does not decode"));
+        let proposal = Proposal::decode(signed.proposal_bytes.as_slice()).map_err(|_| bad("the proposal"))?;
+        let header = Header::decode(proposal.header.as_slice()).map_err(|_| bad("the proposal's header"))?;
+        let mut payload =
+            ChaincodeProposalPayload::decode(proposal.payload.as_slice()).map_err(|_| bad("the proposal's payload"))?;
+        payload.transient_map.clear();
+        let payload = payload.encode_to_vec();
+        let proposal_hash = Sha256::new().chain_update(&proposal.header).chain_update(&payload).finalize().to_vec();
+        let action = ChaincodeAction {
+            results: Vec::new(),
+            events: result.event.as_ref().map(Message::encode_to_vec).unwrap_or_default(),
+            response: Some(response),
+            chaincode_id: Some(ChaincodeId { name: result.namespace.clone(), ..Default::default() }),
+        };
+        let response_payload =
+            ProposalResponsePayload { proposal_hash, extension: action.encode_to_vec() }.encode_to_vec();
+        let endorser = self.peer.serialize();
+        let signature = self.peer.sign(&[response_payload.as_slice(), endorser.as_slice()].concat())?;
+        let endorsed = ChaincodeEndorsedAction {
+            proposal_response_payload: response_payload,
+            endorsements: vec![Endorsement { endorser, signature }],
+        };
+        let action_payload = ChaincodeActionPayload { chaincode_proposal_payload: payload, action: Some(endorsed) };
+        let action =
+            TransactionAction { header: header.signature_header.clone(), payload: action_payload.encode_to_vec() };
+        let transaction = Transaction { actions: vec![action] };
+        let payload = Payload { header: Some(header), data: transaction.encode_to_vec() };
+        Ok(Envelope { payload: payload.encode_to_vec(), signature: Vec::new() })
     }
 }
 
@@ -109,19 +187,88 @@ impl Gateway for GatewayService {
         }
     }
 
-    async fn endorse(&self, _: Request<EndorseRequest>) -> Result<Response<EndorseResponse>, Status> {
-        Err(Status::unimplemented("this gateway evaluates only, for now: Endorse is not served"))
+    async fn endorse(&self, request: Request<EndorseRequest>) -> Result<Response<EndorseResponse>, Status> {
+        const FAILED: &str = "failed to endorse transaction, see attached details for more info";
+        let aborted = |detail: String| self.failure(Code::Aborted, FAILED.to_owned(), detail);
+        let request = request.into_inner();
+        let signed = request.proposed_transaction.ok_or_else(|| Status::invalid_argument("a proposal is required"))?;
+        let read = read_proposal(&signed).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        if let Err(refused) = self.msp.check_proposal(&signed) {
+            return Err(aborted(format!("error validating proposal: {refused}")));
+        }
+        let connection = self.chaincodes.read().expect("chaincodes lock").get(&read.chaincode_name).cloned();
+        let Some(connection) = connection else {
+            return Err(aborted(format!(
+                "chaincode {} is not installed on channel {}",
+                read.chaincode_name, read.channel_id
+            )));
+        };
+        let result = connection.execute_proposal(signed.clone(), false).await.map_err(|e| aborted(e.to_string()))?;
+        let response = match &result.outcome {
+            TxOutcome::Completed(response) if response.status < 400 => response.clone(),
+            TxOutcome::Completed(response) => {
+                return Err(aborted(format!("chaincode response {}, {}", response.status, response.message)));
+            }
+            TxOutcome::Error(text) => {
+                return Err(aborted(format!("error in simulation: transaction returned with failure: {text}")));
+            }
+        };
+        let envelope = self.prepare(&signed, &result, response).map_err(|e| aborted(e.to_string()))?;
+        let endorsed = Endorsed {
+            connection,
+            channel_id: result.channel_id.clone(),
+            info: CommitInfo { txid: result.txid.clone(), timestamp: result.timestamp },
+            rwset: result.rwset,
+        };
+        self.endorsed.lock().expect("endorsed lock").insert(result.txid, endorsed);
+        Ok(Response::new(EndorseResponse { prepared_transaction: Some(envelope) }))
     }
 
-    async fn submit(&self, _: Request<SubmitRequest>) -> Result<Response<SubmitResponse>, Status> {
-        Err(Status::unimplemented("this gateway evaluates only, for now: Submit is not served"))
+    async fn submit(&self, request: Request<SubmitRequest>) -> Result<Response<SubmitResponse>, Status> {
+        let request = request.into_inner();
+        let envelope =
+            request.prepared_transaction.ok_or_else(|| Status::invalid_argument("a transaction is required"))?;
+        let creator = Payload::decode(envelope.payload.as_slice())
+            .ok()
+            .and_then(|p| p.header)
+            .and_then(|h| SignatureHeader::decode(h.signature_header.as_slice()).ok())
+            .map(|sh| sh.creator)
+            .ok_or_else(|| Status::invalid_argument("the transaction's payload does not decode"))?;
+        if let Err(refused) = self.msp.check_signed(&creator, &envelope.payload, &envelope.signature) {
+            return Err(Status::permission_denied(format!("the transaction's signature: {refused}")));
+        }
+        let txid = request.transaction_id;
+        let endorsed = self.endorsed.lock().expect("endorsed lock").remove(&txid);
+        let Some(endorsed) = endorsed else {
+            return Err(Status::failed_precondition(format!("transaction {txid} was not endorsed by this gateway")));
+        };
+        // Ordering is a block of its own per transaction; validation is the committer's MVCC check.
+        let status = endorsed.connection.sim().commit_tx(&endorsed.channel_id, &endorsed.rwset, &endorsed.info);
+        let outcome = match status {
+            CommitStatus::Committed { block } => (TxValidationCode::Valid, block),
+            CommitStatus::MvccReadConflict => (TxValidationCode::MvccReadConflict, 0),
+            CommitStatus::NotSubmitted => (TxValidationCode::InvalidOtherReason, 0),
+        };
+        self.committed.lock().expect("committed lock").insert(txid, outcome);
+        Ok(Response::new(SubmitResponse {}))
     }
 
     async fn commit_status(
         &self,
-        _: Request<SignedCommitStatusRequest>,
+        request: Request<SignedCommitStatusRequest>,
     ) -> Result<Response<CommitStatusResponse>, Status> {
-        Err(Status::unimplemented("this gateway evaluates only, for now: CommitStatus is not served"))
+        let signed = request.into_inner();
+        let request = CommitStatusRequest::decode(signed.request.as_slice())
+            .map_err(|_| Status::invalid_argument("the commit status request does not decode"))?;
+        if let Err(refused) = self.msp.check_signed(&request.identity, &signed.request, &signed.signature) {
+            return Err(Status::permission_denied(format!("the request's signature: {refused}")));
+        }
+        let committed = self.committed.lock().expect("committed lock").get(&request.transaction_id).copied();
+        let Some((code, block)) = committed else {
+            let txid = request.transaction_id;
+            return Err(Status::failed_precondition(format!("transaction {txid} was not submitted to this gateway")));
+        };
+        Ok(Response::new(CommitStatusResponse { result: code as i32, block_number: block }))
     }
 
     type ChaincodeEventsStream = EventStream;
@@ -130,6 +277,6 @@ impl Gateway for GatewayService {
         &self,
         _: Request<SignedChaincodeEventsRequest>,
     ) -> Result<Response<Self::ChaincodeEventsStream>, Status> {
-        Err(Status::unimplemented("this gateway evaluates only, for now: ChaincodeEvents is not served"))
+        Err(Status::unimplemented("this gateway does not stream chaincode events yet"))
     }
 }

@@ -66,14 +66,20 @@ impl Msp {
     /// What the endorser checks of a proposal's creator before it runs anything: an identity of this MSP, issued
     /// by its CA, whose key signed the proposal.
     pub fn check_proposal(&self, signed: &SignedProposal) -> Result<(), SimError> {
-        let denied = |why: String| SimError::AccessDenied(why);
         let malformed = |what: &str| SimError::BadProposal(format!("{what} does not decode"));
         let proposal = Proposal::decode(signed.proposal_bytes.as_slice()).map_err(|_| malformed("the proposal"))?;
         let header = Header::decode(proposal.header.as_slice()).map_err(|_| malformed("the proposal's header"))?;
         let signature_header = SignatureHeader::decode(header.signature_header.as_slice())
             .map_err(|_| malformed("the signature header"))?;
-        let creator =
-            SerializedIdentity::decode(signature_header.creator.as_slice()).map_err(|_| malformed("the creator"))?;
+        self.check_signed(&signature_header.creator, &signed.proposal_bytes, &signed.signature)
+    }
+
+    /// Checks that `creator` (a serialized `msp.SerializedIdentity`) is an identity of this MSP, issued by its CA,
+    /// and that `signature` is its signature of `message`: what every signed request to a peer is checked for.
+    pub fn check_signed(&self, creator: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SimError> {
+        let denied = |why: String| SimError::AccessDenied(why);
+        let creator = SerializedIdentity::decode(creator)
+            .map_err(|_| SimError::BadProposal("the creator does not decode".into()))?;
         if creator.mspid != self.mspid {
             return Err(denied(format!(
                 "the creator's organisation is {:?}; this network has only {:?}",
@@ -91,8 +97,7 @@ impl Msp {
             &ring::signature::ECDSA_P256_SHA256_ASN1,
             cert.public_key().subject_public_key.data.as_ref(),
         );
-        key.verify(&signed.proposal_bytes, &signed.signature)
-            .map_err(|_| denied("the proposal's signature does not verify against its creator".into()))
+        key.verify(message, signature).map_err(|_| denied("the signature does not verify against its creator".into()))
     }
 }
 
@@ -139,6 +144,6 @@ mod tests {
         let mut tampered = propose(&user);
         let last = tampered.signature.len() - 1;
         tampered.signature[last] ^= 1;
-        assert!(denied(org1.check_proposal(&tampered)).contains("signature does not verify"));
+        assert!(denied(org1.check_proposal(&tampered)).contains("signature does not verify against its creator"));
     }
 }

@@ -108,6 +108,11 @@ impl Identity {
         &self.cert_pem
     }
 
+    /// An ECDSA signature of `message` with the identity's key (DER, as Fabric's signers make).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SimError> {
+        Ok(self.key.sign(message)?)
+    }
+
     /// The private key, PKCS#8 PEM: what a client application signs with.
     pub fn key_pem(&self) -> String {
         self.key.serialize_pem()
