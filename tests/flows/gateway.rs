@@ -40,12 +40,19 @@ struct Setup {
 }
 
 async fn gateway_on_asset_transfer() -> Setup {
+    gateway_on("asset-transfer", "asset_transfer", &["InitLedger"]).await
+}
+
+/// An example served by a host behind the gateway, `init` (if any) committed first.
+async fn gateway_on(label: &str, module: &str, init: &[&str]) -> Setup {
     let mut host = TestHost::new();
-    let served = host.serve("asset-transfer", "asset_transfer", TxLimits::default()).await;
+    let served = host.serve(label, module, TxLimits::default()).await;
     let peer = PeerSim::new();
     let conn = peer.connect(&served.addr(), &served.ccid).await.unwrap();
     let chaincode = conn.namespace().to_owned();
-    assert_eq!(conn.invoke("mychannel", args(["InitLedger"])).await.unwrap().status(), Some(200));
+    if !init.is_empty() {
+        assert_eq!(conn.invoke("mychannel", args(init.iter().copied())).await.unwrap().status(), Some(200));
+    }
     let org = Arc::new(Msp::generate("Org1MSP").unwrap());
     let gateway = GatewayService::new(org.clone(), "peer0.org1.example.com:7051").unwrap();
     gateway.add_chaincode(conn);
@@ -94,27 +101,17 @@ async fn evaluate_runs_a_clients_proposal_and_fails_as_fabrics_gateway_does() {
 const ASSET1: &str = r#"{"AppraisedValue":300,"Color":"blue","ID":"asset1","Owner":"Tomoko","Size":5}"#;
 const NOPE: &str = "chaincode response 500, You've asked to invoke a function that does not exist: Nope";
 
-/// Fabric's own client API (`@hyperledger/fabric-gateway`, tests/node/gateway-client.js) evaluates and submits
-/// through the gateway as it would through a peer's: results, commits, endorsement errors and MVCC conflicts.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fabric_gateway_clients_evaluate_and_submit_through_it() {
-    let Setup { org, chaincode, addr, .. } = &gateway_on_asset_transfer().await;
-    let user = org.issue("appuser", "client", &[]).unwrap();
+/// Runs tests/node/gateway-client.js as `user` of the setup's organisation with these calls (JSON); one JSON value
+/// per call.
+async fn run_client(setup: &Setup, user: &Identity, calls: &str) -> Vec<serde_json::Value> {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         path.to_str().unwrap().to_owned()
     };
-    let cert = write("cert.pem", user.cert_pem());
-    let key = write("key.pem", &user.key_pem());
-    let calls = write(
-        "calls.json",
-        r#"[["evaluate","ReadAsset","asset1"],["evaluate","Nope"],["evaluate","GetAllAssets"],
-            ["submit","CreateAsset","a9","pink","3","Ada","90"],["evaluate","ReadAsset","a9"],
-            ["submit","TransferAsset","a9","Bo"],["submit","CreateAsset","a9","red","1","Cy","1"],
-            ["conflict","UpdateAsset","asset1","gold","7","Dee","700"]]"#,
-    );
+    let (cert, key, calls) =
+        (write("cert.pem", user.cert_pem()), write("key.pem", &user.key_pem()), write("calls.json", calls));
     let node_dir = wasmcc_tests::node::node_dir();
     assert!(
         node_dir.join("node_modules/@hyperledger/fabric-gateway").exists(),
@@ -122,14 +119,28 @@ async fn fabric_gateway_clients_evaluate_and_submit_through_it() {
     );
     let out = tokio::process::Command::new("node")
         .arg(node_dir.join("gateway-client.js"))
-        .args([&addr.to_string(), "Org1MSP", &cert, &key, "mychannel", chaincode.as_str(), &calls])
+        .args([&setup.addr.to_string(), "Org1MSP", &cert, &key, "mychannel", setup.chaincode.as_str(), &calls])
         .output()
         .await
         .expect("running node");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "gateway-client.js failed: {}{stdout}", String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 8, "one line per call: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "gateway-client.js failed: {stderr}{stdout}");
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{stderr}"))).collect()
+}
+
+/// Fabric's own client API (`@hyperledger/fabric-gateway`, tests/node/gateway-client.js) evaluates and submits
+/// through the gateway as it would through a peer's: results, commits, endorsement errors and MVCC conflicts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fabric_gateway_clients_evaluate_and_submit_through_it() {
+    let setup = gateway_on_asset_transfer().await;
+    let user = setup.org.issue("appuser", "client", &[]).unwrap();
+    let calls = r#"[["evaluate","ReadAsset","asset1"],["evaluate","Nope"],["evaluate","GetAllAssets"],
+        ["submit","CreateAsset","a9","pink","3","Ada","90"],["evaluate","ReadAsset","a9"],
+        ["submit","TransferAsset","a9","Bo"],["submit","CreateAsset","a9","red","1","Cy","1"],
+        ["conflict","UpdateAsset","asset1","gold","7","Dee","700"]]"#;
+    let lines = run_client(&setup, &user, calls).await;
+    assert_eq!(lines.len(), 8, "one line per call: {lines:?}");
     assert_eq!(lines[0]["ok"], ASSET1);
     let error = &lines[1]["error"];
     assert_eq!(error["code"], 2, "UNKNOWN: {error}");
@@ -147,4 +158,21 @@ async fn fabric_gateway_clients_evaluate_and_submit_through_it() {
     assert_eq!(refused["details"][0]["message"], "chaincode response 500, the asset a9 already exists");
     // Two endorsements of the same update, submitted one after the other: the second read a stale version.
     assert_eq!(lines[7]["statuses"], serde_json::json!([0, 11]), "VALID then MVCC_READ_CONFLICT: {}", lines[7]);
+}
+
+/// Committed chaincode events reach a fabric-gateway client's event stream, block by block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fabric_gateway_clients_read_committed_chaincode_events() {
+    let setup = gateway_on("loyalty", "loyalty", &[]).await;
+    let user = setup.org.issue("clerk", "client", &[]).unwrap();
+    let calls = r#"[["submit","Enroll","{\"id\":\"ada\",\"name\":\"Ada\",\"tier\":\"Gold\",\"points\":10}"],
+        ["submit","Award","ada","5"],["evaluate","Balance","ada"],["events","0","2"]]"#;
+    let lines = run_client(&setup, &user, calls).await;
+    assert_eq!(lines[2]["ok"], "25");
+    let events = lines[3]["events"].as_array().unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e["name"] == "points"));
+    assert_eq!(events[0]["payload"], "", "Enroll answers nothing, and its event carries that");
+    assert_eq!(events[1]["payload"], r#"{"id":"ada","name":"Ada","tier":"Gold","points":25}"#);
+    assert!(events[0]["block"].as_u64() < events[1]["block"].as_u64(), "{events:?}");
 }

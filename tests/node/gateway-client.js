@@ -8,7 +8,9 @@
 //   evaluate   contract.evaluateTransaction
 //   submit     contract.submitTransaction (endorse, submit, wait for the commit status)
 //   conflict   two proposals of the same call endorsed before either is submitted, then both submitted in turn
-// Prints one JSON line per call: {"ok": "<result as UTF-8>"}, {"statuses": [<validation code>, ...]} or
+//   events     ["events", <start block>, <count>]: the chaincode's first <count> events from that block
+// Prints one JSON line per call: {"ok": "<result as UTF-8>"}, {"statuses": [<validation code>, ...]},
+// {"events": [{name, payload, txid, block}, ...]} or
 // {"error": {"code": <gRPC code>, "message": "...", "details": [{address, mspId, message}]}}.
 'use strict';
 
@@ -27,13 +29,34 @@ async function main() {
         hash: hash.sha256,
     });
     try {
-        const contract = gateway.getNetwork(channel).getContract(chaincode);
+        const network = gateway.getNetwork(channel);
+        const contract = network.getContract(chaincode);
         for (const [kind, name, ...args] of JSON.parse(fs.readFileSync(callsPath, 'utf8'))) {
             try {
                 if (kind === 'evaluate' || kind === 'submit') {
                     const call = kind === 'evaluate' ? contract.evaluateTransaction : contract.submitTransaction;
                     const result = await call.call(contract, name, ...args);
                     console.log(JSON.stringify({ ok: Buffer.from(result).toString('utf8') }));
+                } else if (kind === 'events') {
+                    const [count] = args;
+                    const events = await network.getChaincodeEvents(chaincode, { startBlock: BigInt(name) });
+                    const seen = [];
+                    try {
+                        for await (const event of events) {
+                            seen.push({
+                                name: event.eventName,
+                                payload: Buffer.from(event.payload).toString('utf8'),
+                                txid: event.transactionId,
+                                block: Number(event.blockNumber),
+                            });
+                            if (seen.length >= Number(count)) {
+                                break;
+                            }
+                        }
+                    } finally {
+                        events.close();
+                    }
+                    console.log(JSON.stringify({ events: seen }));
                 } else if (kind === 'conflict') {
                     const endorsed = [];
                     for (let i = 0; i < 2; i++) {

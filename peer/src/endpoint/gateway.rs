@@ -9,7 +9,9 @@
 //!   against the world state as a committer does (MVCC), committing it in a block of its own; **CommitStatus**
 //!   answers its validation code and block. The write set is kept here between Endorse and Submit: the envelope's
 //!   `ChaincodeAction.results` is left empty (Fabric's rwset encoding is not written yet).
-//! - ChaincodeEvents answers UNIMPLEMENTED.
+//! - **ChaincodeEvents** streams a chaincode's committed events, one response per block, from a start position
+//!   (oldest, newest, next commit or a given block, skipping up to `after_transaction_id`), then each new block as it
+//!   commits.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -22,13 +24,15 @@ use tonic::{Code, Request, Response, Status};
 use wasmcc_proto::common::{Envelope, Header, Payload, SignatureHeader};
 use wasmcc_proto::gateway::gateway_server::{Gateway, GatewayServer};
 use wasmcc_proto::gateway::{
-    ChaincodeEventsResponse, CommitStatusRequest, CommitStatusResponse, EndorseRequest, EndorseResponse, ErrorDetail,
-    EvaluateRequest, EvaluateResponse, SignedChaincodeEventsRequest, SignedCommitStatusRequest, SubmitRequest,
-    SubmitResponse,
+    ChaincodeEventsRequest, ChaincodeEventsResponse, CommitStatusRequest, CommitStatusResponse, EndorseRequest,
+    EndorseResponse, ErrorDetail, EvaluateRequest, EvaluateResponse, SignedChaincodeEventsRequest,
+    SignedCommitStatusRequest, SubmitRequest, SubmitResponse,
 };
+use wasmcc_proto::orderer::seek_position;
 use wasmcc_proto::protos::{
-    ChaincodeAction, ChaincodeActionPayload, ChaincodeEndorsedAction, ChaincodeId, ChaincodeProposalPayload,
-    Endorsement, Proposal, ProposalResponsePayload, SignedProposal, Transaction, TransactionAction, TxValidationCode,
+    ChaincodeAction, ChaincodeActionPayload, ChaincodeEndorsedAction, ChaincodeEvent, ChaincodeId,
+    ChaincodeProposalPayload, Endorsement, Proposal, ProposalResponsePayload, SignedProposal, Transaction,
+    TransactionAction, TxValidationCode,
 };
 
 use super::connection::PeerConnection;
@@ -52,6 +56,17 @@ pub struct GatewayService {
     endorsed: Arc<Mutex<HashMap<String, Endorsed>>>,
     /// Submitted: validation code and block, by txid.
     committed: Arc<Mutex<HashMap<String, (TxValidationCode, u64)>>>,
+    /// Committed chaincode events, in block order, and a wake-up for the streams waiting for more.
+    events: Arc<Events>,
+}
+
+#[derive(Default)]
+struct Events {
+    /// (block, event), in commit order.
+    log: Mutex<Vec<(u64, ChaincodeEvent)>>,
+    /// The highest block committed so far.
+    height: Mutex<u64>,
+    added: tokio::sync::Notify,
 }
 
 /// What Submit needs of an endorsed transaction.
@@ -60,6 +75,7 @@ struct Endorsed {
     channel_id: String,
     rwset: TxRwSet,
     info: CommitInfo,
+    event: Option<ChaincodeEvent>,
 }
 
 impl GatewayService {
@@ -73,6 +89,7 @@ impl GatewayService {
             chaincodes: Arc::default(),
             endorsed: Arc::default(),
             committed: Arc::default(),
+            events: Arc::default(),
         })
     }
 
@@ -219,6 +236,7 @@ impl Gateway for GatewayService {
             channel_id: result.channel_id.clone(),
             info: CommitInfo { txid: result.txid.clone(), timestamp: result.timestamp },
             rwset: result.rwset,
+            event: result.event,
         };
         self.endorsed.lock().expect("endorsed lock").insert(result.txid, endorsed);
         Ok(Response::new(EndorseResponse { prepared_transaction: Some(envelope) }))
@@ -245,7 +263,14 @@ impl Gateway for GatewayService {
         // Ordering is a block of its own per transaction; validation is the committer's MVCC check.
         let status = endorsed.connection.sim().commit_tx(&endorsed.channel_id, &endorsed.rwset, &endorsed.info);
         let outcome = match status {
-            CommitStatus::Committed { block } => (TxValidationCode::Valid, block),
+            CommitStatus::Committed { block } => {
+                *self.events.height.lock().expect("height lock") = block;
+                if let Some(event) = endorsed.event {
+                    self.events.log.lock().expect("events lock").push((block, event));
+                }
+                self.events.added.notify_waiters();
+                (TxValidationCode::Valid, block)
+            }
             CommitStatus::MvccReadConflict => (TxValidationCode::MvccReadConflict, 0),
             CommitStatus::NotSubmitted => (TxValidationCode::InvalidOtherReason, 0),
         };
@@ -275,8 +300,61 @@ impl Gateway for GatewayService {
 
     async fn chaincode_events(
         &self,
-        _: Request<SignedChaincodeEventsRequest>,
+        request: Request<SignedChaincodeEventsRequest>,
     ) -> Result<Response<Self::ChaincodeEventsStream>, Status> {
-        Err(Status::unimplemented("this gateway does not stream chaincode events yet"))
+        let signed = request.into_inner();
+        let request = ChaincodeEventsRequest::decode(signed.request.as_slice())
+            .map_err(|_| Status::invalid_argument("the chaincode events request does not decode"))?;
+        if let Err(refused) = self.msp.check_signed(&request.identity, &signed.request, &signed.signature) {
+            return Err(Status::permission_denied(format!("the request's signature: {refused}")));
+        }
+        let height = *self.events.height.lock().expect("height lock");
+        let start = match request.start_position.and_then(|p| p.r#type) {
+            Some(seek_position::Type::Oldest(_)) => 0,
+            Some(seek_position::Type::Newest(_)) => height,
+            Some(seek_position::Type::Specified(s)) => s.number,
+            Some(seek_position::Type::NextCommit(_)) | None => height + 1,
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let events = self.events.clone();
+        let chaincode = request.chaincode_id;
+        let mut skip_through = Some(request.after_transaction_id).filter(|t| !t.is_empty());
+        tokio::spawn(async move {
+            let mut next = start;
+            loop {
+                // Registered before reading, so a commit between the read and the wait still wakes this stream.
+                let added = events.added.notified();
+                let blocks: Vec<(u64, Vec<ChaincodeEvent>)> = {
+                    let log = events.log.lock().expect("events lock");
+                    let mut blocks: Vec<(u64, Vec<ChaincodeEvent>)> = Vec::new();
+                    for (block, event) in log.iter().filter(|(b, e)| *b >= next && e.chaincode_id == chaincode) {
+                        if let Some(txid) = &skip_through {
+                            if *block == start {
+                                if event.tx_id == *txid {
+                                    skip_through = None;
+                                }
+                                continue;
+                            }
+                        }
+                        match blocks.last_mut() {
+                            Some((b, list)) if b == block => list.push(event.clone()),
+                            _ => blocks.push((*block, vec![event.clone()])),
+                        }
+                    }
+                    blocks
+                };
+                for (block, list) in blocks {
+                    next = block + 1;
+                    if tx.send(Ok(ChaincodeEventsResponse { events: list, block_number: block })).await.is_err() {
+                        return;
+                    }
+                }
+                tokio::select! {
+                    _ = added => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 }
