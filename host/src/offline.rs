@@ -65,11 +65,17 @@ pub fn package(args: &PackageArgs) -> anyhow::Result<String> {
     let wasm = read(&args.wasm)?;
     package::check_label(&args.label)?;
     validate::validate(&wasm).with_context(|| format!("{} would be refused", args.wasm.display()))?;
+    write_package(args, &wasm)
+}
+
+/// Writes the package of a module already checked; returns its CCID.
+pub fn write_package(args: &PackageArgs, wasm: &[u8]) -> anyhow::Result<String> {
+    package::check_label(&args.label)?;
     let indexes = match &args.indexes {
         Some(dir) => read_indexes(dir)?,
         None => Vec::new(),
     };
-    let bytes = package::write_package(&args.label, &wasm, &indexes)?;
+    let bytes = package::write_package(&args.label, wasm, &indexes)?;
     std::fs::write(&args.output, &bytes).with_context(|| format!("writing {}", args.output.display()))?;
     Ok(package::ccid(&args.label, &bytes))
 }

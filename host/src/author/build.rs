@@ -46,7 +46,9 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     // Fabric's place for CouchDB indexes in a chaincode's source, as the Go and Node tooling packages them.
     let indexes = Some(args.dir.join("META-INF/statedb/couchdb/indexes")).filter(|d| d.is_dir());
     let package = offline::PackageArgs { label, wasm: module.wasm.clone(), indexes, output: output.clone() };
-    let ccid = offline::package(&package)?;
+    // `check` validated the module already: package it as it is.
+    let wasm = std::fs::read(&module.wasm).with_context(|| format!("reading {}", module.wasm.display()))?;
+    let ccid = offline::write_package(&package, &wasm)?;
     println!("{checked}");
     println!("package: {}", output.display());
     println!("{ccid}");

@@ -14,7 +14,7 @@ use wasmcc_proto::protos::{ChaincodeAdditionalParams, ChaincodeInput, ChaincodeM
 use super::handler::{lock, Shared};
 use super::log::RequestLog;
 use super::peer::{ConnectOptions, PeerSim};
-use super::proposal::{build_proposal, read_proposal, Identity, ProposalSpec};
+use super::proposal::{build_proposal, read_proposal, Identity, ProposalSpec, ReadProposal};
 use super::tx::{Invocation, TxOptions, TxResult};
 use super::SimError;
 use crate::world::lifecycle::check_invocation;
@@ -219,6 +219,16 @@ impl PeerConnection {
     /// arguments and transient data all come from the proposal. `submit` commits a success, as [`TxOptions::submit`].
     pub async fn execute_proposal(&self, signed: SignedProposal, submit: bool) -> Result<TxResult, SimError> {
         let read = read_proposal(&signed)?;
+        self.execute_read(&read, signed, submit).await
+    }
+
+    /// [`execute_proposal`](Self::execute_proposal) of a proposal the caller has read already.
+    pub async fn execute_read(
+        &self,
+        read: &ReadProposal,
+        signed: SignedProposal,
+        submit: bool,
+    ) -> Result<TxResult, SimError> {
         if read.chaincode_name != self.shared.namespace {
             return Err(SimError::BadProposal(format!(
                 "the proposal is for chaincode {}, this connection serves {}",
@@ -226,11 +236,11 @@ impl PeerConnection {
             )));
         }
         let run = Run {
-            channel_id: read.channel_id,
-            txid: read.txid,
+            channel_id: read.channel_id.clone(),
+            txid: read.txid.clone(),
             timestamp: read.timestamp,
-            mspid: read.mspid,
-            input: read.input,
+            mspid: read.mspid.clone(),
+            input: read.input.clone(),
             proposal: signed,
             submit,
         };

@@ -15,13 +15,14 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use futures::Stream;
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::{Code, Request, Response, Status};
-use wasmcc_proto::common::{Envelope, Header, Payload, SignatureHeader};
+use wasmcc_proto::common::{Envelope, Payload, SignatureHeader};
 use wasmcc_proto::gateway::gateway_server::{Gateway, GatewayServer};
 use wasmcc_proto::gateway::{
     ChaincodeEventsRequest, ChaincodeEventsResponse, CommitStatusRequest, CommitStatusResponse, EndorseRequest,
@@ -31,13 +32,13 @@ use wasmcc_proto::gateway::{
 use wasmcc_proto::orderer::seek_position;
 use wasmcc_proto::protos::{
     ChaincodeAction, ChaincodeActionPayload, ChaincodeEndorsedAction, ChaincodeEvent, ChaincodeId,
-    ChaincodeProposalPayload, Endorsement, Proposal, ProposalResponsePayload, SignedProposal, Transaction,
-    TransactionAction, TxValidationCode,
+    ChaincodeProposalPayload, Endorsement, ProposalResponsePayload, SignedProposal, Transaction, TransactionAction,
+    TxValidationCode,
 };
 
 use super::connection::PeerConnection;
 use super::msp::Msp;
-use super::proposal::{read_proposal, Identity};
+use super::proposal::{read_proposal, Identity, ReadProposal};
 use super::tx::{TxOutcome, TxResult};
 use super::SimError;
 use crate::world::rwset::TxRwSet;
@@ -65,7 +66,7 @@ struct Events {
     /// (block, event), in commit order.
     log: Mutex<Vec<(u64, ChaincodeEvent)>>,
     /// The highest block committed so far.
-    height: Mutex<u64>,
+    height: AtomicU64,
     added: tokio::sync::Notify,
 }
 
@@ -124,23 +125,67 @@ impl GatewayService {
     }
 }
 
+/// Why a proposal was not run, or what it answered if not a success; each RPC words it Fabric's way.
+enum Refusal {
+    /// Not a proposal at all.
+    Invalid(Status),
+    /// Its creator is refused (`error validating proposal: …`).
+    Denied(String),
+    /// The chaincode is not here, or the definition refuses the invocation.
+    Unrunnable(String),
+    /// The chaincode could not be reached.
+    Unavailable(String),
+    /// The chaincode answered ERROR or a status of 400 or more.
+    Answered(String),
+}
+
 impl GatewayService {
+    /// What Evaluate and Endorse share, as a peer's endorser does it: read the proposal, check its creator, run it
+    /// on the chaincode it names without committing, and keep only a success.
+    async fn simulate(
+        &self,
+        signed: Option<SignedProposal>,
+    ) -> Result<(ReadProposal, PeerConnection, TxResult, wasmcc_proto::protos::Response), Refusal> {
+        let signed = signed.ok_or_else(|| Refusal::Invalid(Status::invalid_argument("a proposal is required")))?;
+        let read = read_proposal(&signed).map_err(|e| Refusal::Invalid(Status::invalid_argument(e.to_string())))?;
+        if let Err(refused) = self.msp.check_signed(&read.creator, &signed.proposal_bytes, &signed.signature) {
+            return Err(Refusal::Denied(format!("error validating proposal: {refused}")));
+        }
+        let connection = self.chaincodes.read().expect("chaincodes lock").get(&read.chaincode_name).cloned();
+        let Some(connection) = connection else {
+            let message = format!("chaincode {} is not installed on channel {}", read.chaincode_name, read.channel_id);
+            return Err(Refusal::Unrunnable(message));
+        };
+        let result = match connection.execute_read(&read, signed, false).await {
+            Ok(result) => result,
+            Err(SimError::InvalidInvocation { reason, .. }) => return Err(Refusal::Unrunnable(reason)),
+            Err(e) => return Err(Refusal::Unavailable(e.to_string())),
+        };
+        let response = match &result.outcome {
+            TxOutcome::Completed(response) if response.status < 400 => response.clone(),
+            TxOutcome::Completed(response) => {
+                return Err(Refusal::Answered(format!("chaincode response {}, {}", response.status, response.message)));
+            }
+            TxOutcome::Error(text) => {
+                return Err(Refusal::Answered(format!(
+                    "error in simulation: transaction returned with failure: {text}"
+                )));
+            }
+        };
+        Ok((read, connection, result, response))
+    }
+
     /// The transaction a client signs after Endorse: the proposal's header, its payload without the transient map,
     /// and the chaincode's action with this peer's endorsement, as Fabric's `protoutil.CreateSignedTx` lays it out.
     fn prepare(
         &self,
-        signed: &SignedProposal,
+        read: &ReadProposal,
         result: &TxResult,
         response: wasmcc_proto::protos::Response,
     ) -> Result<Envelope, SimError> {
-        let bad = |what: &str| SimError::BadProposal(format!("{what} does not decode"));
-        let proposal = Proposal::decode(signed.proposal_bytes.as_slice()).map_err(|_| bad("the proposal"))?;
-        let header = Header::decode(proposal.header.as_slice()).map_err(|_| bad("the proposal's header"))?;
-        let mut payload =
-            ChaincodeProposalPayload::decode(proposal.payload.as_slice()).map_err(|_| bad("the proposal's payload"))?;
-        payload.transient_map.clear();
+        let payload = ChaincodeProposalPayload { transient_map: Default::default(), ..read.payload.clone() };
         let payload = payload.encode_to_vec();
-        let proposal_hash = Sha256::new().chain_update(&proposal.header).chain_update(&payload).finalize().to_vec();
+        let proposal_hash = Sha256::new().chain_update(&read.header_bytes).chain_update(&payload).finalize().to_vec();
         let action = ChaincodeAction {
             results: Vec::new(),
             events: result.event.as_ref().map(Message::encode_to_vec).unwrap_or_default(),
@@ -157,9 +202,9 @@ impl GatewayService {
         };
         let action_payload = ChaincodeActionPayload { chaincode_proposal_payload: payload, action: Some(endorsed) };
         let action =
-            TransactionAction { header: header.signature_header.clone(), payload: action_payload.encode_to_vec() };
+            TransactionAction { header: read.header.signature_header.clone(), payload: action_payload.encode_to_vec() };
         let transaction = Transaction { actions: vec![action] };
-        let payload = Payload { header: Some(header), data: transaction.encode_to_vec() };
+        let payload = Payload { header: Some(read.header.clone()), data: transaction.encode_to_vec() };
         Ok(Envelope { payload: payload.encode_to_vec(), signature: Vec::new() })
     }
 }
@@ -169,68 +214,32 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<ChaincodeEventsResponse, Sta
 #[tonic::async_trait]
 impl Gateway for GatewayService {
     async fn evaluate(&self, request: Request<EvaluateRequest>) -> Result<Response<EvaluateResponse>, Status> {
-        const WHAT: &str = "evaluate call to endorser";
-        let request = request.into_inner();
-        let signed = request.proposed_transaction.ok_or_else(|| Status::invalid_argument("a proposal is required"))?;
-        let read = read_proposal(&signed).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        if let Err(refused) = self.msp.check_proposal(&signed) {
-            let message = format!("error validating proposal: {refused}");
-            return Err(self.endorser_error(Code::FailedPrecondition, WHAT, message));
-        }
-        let connection = self.chaincodes.read().expect("chaincodes lock").get(&read.chaincode_name).cloned();
-        let Some(connection) = connection else {
-            let message = format!("chaincode {} is not installed on channel {}", read.chaincode_name, read.channel_id);
-            return Err(self.endorser_error(Code::FailedPrecondition, WHAT, message));
+        let fail = |refusal: Refusal| {
+            let (code, message) = match refusal {
+                Refusal::Invalid(status) => return status,
+                Refusal::Denied(message) | Refusal::Unrunnable(message) => (Code::FailedPrecondition, message),
+                Refusal::Unavailable(message) => (Code::Unavailable, message),
+                Refusal::Answered(message) => (Code::Unknown, message),
+            };
+            self.endorser_error(code, "evaluate call to endorser", message)
         };
-        let result = match connection.execute_proposal(signed, false).await {
-            Ok(result) => result,
-            Err(SimError::InvalidInvocation { reason, .. }) => {
-                return Err(self.endorser_error(Code::FailedPrecondition, WHAT, reason));
-            }
-            Err(e) => return Err(self.endorser_error(Code::Unavailable, WHAT, e.to_string())),
-        };
-        match result.outcome {
-            TxOutcome::Completed(response) if response.status < 400 => {
-                Ok(Response::new(EvaluateResponse { result: Some(response) }))
-            }
-            TxOutcome::Completed(response) => {
-                let message = format!("chaincode response {}, {}", response.status, response.message);
-                Err(self.endorser_error(Code::Unknown, WHAT, message))
-            }
-            TxOutcome::Error(text) => {
-                let message = format!("error in simulation: transaction returned with failure: {text}");
-                Err(self.endorser_error(Code::Unknown, WHAT, message))
-            }
-        }
+        let (.., response) = self.simulate(request.into_inner().proposed_transaction).await.map_err(fail)?;
+        Ok(Response::new(EvaluateResponse { result: Some(response) }))
     }
 
     async fn endorse(&self, request: Request<EndorseRequest>) -> Result<Response<EndorseResponse>, Status> {
         const FAILED: &str = "failed to endorse transaction, see attached details for more info";
         let aborted = |detail: String| self.failure(Code::Aborted, FAILED.to_owned(), detail);
-        let request = request.into_inner();
-        let signed = request.proposed_transaction.ok_or_else(|| Status::invalid_argument("a proposal is required"))?;
-        let read = read_proposal(&signed).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        if let Err(refused) = self.msp.check_proposal(&signed) {
-            return Err(aborted(format!("error validating proposal: {refused}")));
-        }
-        let connection = self.chaincodes.read().expect("chaincodes lock").get(&read.chaincode_name).cloned();
-        let Some(connection) = connection else {
-            return Err(aborted(format!(
-                "chaincode {} is not installed on channel {}",
-                read.chaincode_name, read.channel_id
-            )));
+        let fail = |refusal: Refusal| match refusal {
+            Refusal::Invalid(status) => status,
+            Refusal::Denied(message)
+            | Refusal::Unrunnable(message)
+            | Refusal::Unavailable(message)
+            | Refusal::Answered(message) => aborted(message),
         };
-        let result = connection.execute_proposal(signed.clone(), false).await.map_err(|e| aborted(e.to_string()))?;
-        let response = match &result.outcome {
-            TxOutcome::Completed(response) if response.status < 400 => response.clone(),
-            TxOutcome::Completed(response) => {
-                return Err(aborted(format!("chaincode response {}, {}", response.status, response.message)));
-            }
-            TxOutcome::Error(text) => {
-                return Err(aborted(format!("error in simulation: transaction returned with failure: {text}")));
-            }
-        };
-        let envelope = self.prepare(&signed, &result, response).map_err(|e| aborted(e.to_string()))?;
+        let (read, connection, result, response) =
+            self.simulate(request.into_inner().proposed_transaction).await.map_err(fail)?;
+        let envelope = self.prepare(&read, &result, response).map_err(|e| aborted(e.to_string()))?;
         let endorsed = Endorsed {
             connection,
             channel_id: result.channel_id.clone(),
@@ -264,7 +273,7 @@ impl Gateway for GatewayService {
         let status = endorsed.connection.sim().commit_tx(&endorsed.channel_id, &endorsed.rwset, &endorsed.info);
         let outcome = match status {
             CommitStatus::Committed { block } => {
-                *self.events.height.lock().expect("height lock") = block;
+                self.events.height.store(block, Ordering::Relaxed);
                 if let Some(event) = endorsed.event {
                     self.events.log.lock().expect("events lock").push((block, event));
                 }
@@ -308,7 +317,7 @@ impl Gateway for GatewayService {
         if let Err(refused) = self.msp.check_signed(&request.identity, &signed.request, &signed.signature) {
             return Err(Status::permission_denied(format!("the request's signature: {refused}")));
         }
-        let height = *self.events.height.lock().expect("height lock");
+        let height = self.events.height.load(Ordering::Relaxed);
         let start = match request.start_position.and_then(|p| p.r#type) {
             Some(seek_position::Type::Oldest(_)) => 0,
             Some(seek_position::Type::Newest(_)) => height,

@@ -7,12 +7,11 @@ use std::collections::BTreeMap;
 
 use prost::Message;
 use rcgen::{BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use wasmcc_proto::common::{Header, SignatureHeader};
 use wasmcc_proto::msp::SerializedIdentity;
-use wasmcc_proto::protos::{Proposal, SignedProposal};
+use wasmcc_proto::protos::SignedProposal;
 use x509_parser::pem::parse_x509_pem;
 
-use super::proposal::{Identity, ATTRIBUTES_OID};
+use super::proposal::{read_proposal, Identity, ATTRIBUTES_OID};
 use super::SimError;
 
 /// An organisation: its MSP ID and the CA that issues its identities.
@@ -66,12 +65,8 @@ impl Msp {
     /// What the endorser checks of a proposal's creator before it runs anything: an identity of this MSP, issued
     /// by its CA, whose key signed the proposal.
     pub fn check_proposal(&self, signed: &SignedProposal) -> Result<(), SimError> {
-        let malformed = |what: &str| SimError::BadProposal(format!("{what} does not decode"));
-        let proposal = Proposal::decode(signed.proposal_bytes.as_slice()).map_err(|_| malformed("the proposal"))?;
-        let header = Header::decode(proposal.header.as_slice()).map_err(|_| malformed("the proposal's header"))?;
-        let signature_header = SignatureHeader::decode(header.signature_header.as_slice())
-            .map_err(|_| malformed("the signature header"))?;
-        self.check_signed(&signature_header.creator, &signed.proposal_bytes, &signed.signature)
+        let read = read_proposal(signed)?;
+        self.check_signed(&read.creator, &signed.proposal_bytes, &signed.signature)
     }
 
     /// Checks that `creator` (a serialized `msp.SerializedIdentity`) is an identity of this MSP, issued by its CA,

@@ -246,6 +246,13 @@ pub struct ReadProposal {
     pub chaincode_name: String,
     /// The arguments and `is_init`, as the proposal carries them.
     pub input: ChaincodeInput,
+    /// The creator: a serialized `msp.SerializedIdentity`.
+    pub creator: Vec<u8>,
+    /// The proposal's header, decoded and as signed.
+    pub header: Header,
+    pub header_bytes: Vec<u8>,
+    /// The proposal's payload (the invocation and the transient map).
+    pub payload: ChaincodeProposalPayload,
 }
 
 /// Decodes a client's proposal the way a peer's endorser does, refusing what it would refuse before running
@@ -254,8 +261,8 @@ pub fn read_proposal(signed: &SignedProposal) -> Result<ReadProposal, SimError> 
     fn decode<M: Message + Default>(bytes: &[u8], what: &str) -> Result<M, SimError> {
         M::decode(bytes).map_err(|e| SimError::BadProposal(format!("{what} does not decode: {e}")))
     }
-    let proposal: Proposal = decode(&signed.proposal_bytes, "the proposal")?;
-    let header: Header = decode(&proposal.header, "the proposal's header")?;
+    let Proposal { header: header_bytes, payload, .. } = decode(&signed.proposal_bytes, "the proposal")?;
+    let header: Header = decode(&header_bytes, "the proposal's header")?;
     let channel_header: ChannelHeader = decode(&header.channel_header, "the channel header")?;
     if channel_header.r#type != HeaderType::EndorserTransaction as i32 {
         return Err(SimError::BadProposal(format!(
@@ -265,7 +272,7 @@ pub fn read_proposal(signed: &SignedProposal) -> Result<ReadProposal, SimError> 
     }
     let signature_header: SignatureHeader = decode(&header.signature_header, "the signature header")?;
     let creator: SerializedIdentity = decode(&signature_header.creator, "the creator")?;
-    let payload: ChaincodeProposalPayload = decode(&proposal.payload, "the proposal's payload")?;
+    let payload: ChaincodeProposalPayload = decode(&payload, "the proposal's payload")?;
     let invocation: ChaincodeInvocationSpec = decode(&payload.input, "the invocation spec")?;
     let spec = invocation.chaincode_spec.unwrap_or_default();
     let chaincode_name = spec.chaincode_id.map(|id| id.name).unwrap_or_default();
@@ -280,6 +287,10 @@ pub fn read_proposal(signed: &SignedProposal) -> Result<ReadProposal, SimError> 
         mspid: creator.mspid,
         chaincode_name,
         input: ChaincodeInput { args: input.args, is_init: input.is_init, ..Default::default() },
+        creator: signature_header.creator,
+        header,
+        header_bytes,
+        payload,
     })
 }
 
