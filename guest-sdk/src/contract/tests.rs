@@ -225,3 +225,16 @@ fn get_metadata_describes_every_contract_transaction_and_type() {
     let unknown = error(&mut ledger, &["org.hyperledger.fabric:Nope"]);
     assert_eq!(unknown, "You've asked to invoke a function that does not exist: org.hyperledger.fabric:Nope");
 }
+
+#[test]
+fn transient_data_and_the_caller_reach_the_context() {
+    let mut ledger = MockLedger::new();
+    ledger.transient.insert("secret".into(), b"shh".to_vec());
+    assert_eq!(call(&mut ledger, &["Depot:Secret"]).payload, b"shh");
+    ledger.set_identity(&crate::mock::TestIdentity::new("Org7MSP", "ada"));
+    assert_eq!(call(&mut ledger, &["Depot:Caller"]).payload, b"Org7MSP");
+    // A hook reads the transient map too: this one refuses the transaction.
+    ledger.transient.insert("deny".into(), Vec::new());
+    assert_eq!(error(&mut ledger, &["Bump", "1"]), "denied by the before hook");
+    assert_eq!(ledger.state("count"), None, "a refused transaction writes nothing");
+}
