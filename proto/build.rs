@@ -11,6 +11,8 @@ const PROTOS: &[&str] = &[
     "common/common.proto",
     "msp/identities.proto",
     "ledger/queryresult/kv_query_result.proto",
+    "ledger/rwset/rwset.proto",
+    "ledger/rwset/kvrwset/kv_rwset.proto",
     "peer/transaction.proto",
     "orderer/ab.proto",
     "gateway/gateway.proto",

@@ -1,8 +1,12 @@
 //! `wasmcc`: the host binary and its operator CLI.
 
 mod author;
-#[cfg(feature = "demo")]
+#[cfg(feature = "dev")]
+mod call;
+#[cfg(feature = "dev")]
 mod demo;
+#[cfg(feature = "dev")]
+mod dev;
 mod offline;
 
 use std::path::PathBuf;
@@ -85,8 +89,18 @@ enum Command {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// A Fabric network in one process for development: a Gateway for applications, one organisation, one channel,
+    /// the installed chaincodes committed on it.
+    #[cfg(feature = "dev")]
+    Dev(Box<dev::DevArgs>),
+    /// Submit a transaction through `wasmcc dev`'s Gateway and print its response, event, writes and commit.
+    #[cfg(feature = "dev")]
+    Invoke(call::InvokeArgs),
+    /// Evaluate a transaction through `wasmcc dev`'s Gateway and print its response.
+    #[cfg(feature = "dev")]
+    Query(call::CallArgs),
     /// Serve the bundled examples, drive a short session through the peer simulator, then keep serving.
-    #[cfg(feature = "demo")]
+    #[cfg(feature = "dev")]
     Demo(demo::DemoArgs),
     #[command(flatten)]
     Offline(OfflineCommand),
@@ -251,7 +265,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        #[cfg(feature = "demo")]
+        #[cfg(feature = "dev")]
+        Command::Dev(args) => dev::run(*args).await,
+        #[cfg(feature = "dev")]
+        Command::Invoke(args) => call::invoke(args).await,
+        #[cfg(feature = "dev")]
+        Command::Query(args) => call::query(args).await,
+        #[cfg(feature = "dev")]
         Command::Demo(args) => demo::run(args).await,
         Command::Offline(command) => offline::run(command),
         Command::Author(command) => author::run(command),

@@ -156,6 +156,9 @@ pub struct Registry {
     installing: tokio::sync::Mutex<()>,
     shutdown: CancellationToken,
     shared_addr: Mutex<Option<SocketAddr>>,
+    /// Counts installs and removals, so that what serves chaincodes from this registry in the same process (the
+    /// gateway of `wasmcc dev`) follows them as they happen.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Registry {
@@ -177,6 +180,7 @@ impl Registry {
             installing: tokio::sync::Mutex::new(()),
             shutdown: CancellationToken::new(),
             shared_addr: Mutex::new(None),
+            changes: tokio::sync::watch::Sender::new(0),
         });
         registry.serve_shared().await?;
         let this = registry.clone();
@@ -250,6 +254,7 @@ impl Registry {
         .expect("install task")?;
         self.serve(record.clone(), chaincode).await;
         tracing::info!(ccid = %record.ccid, port, "installed");
+        self.changes.send_modify(|n| *n += 1);
         Ok((record, true))
     }
 
@@ -262,7 +267,13 @@ impl Registry {
         live.chaincode.retired.cancel();
         self.store.remove(ccid)?;
         tracing::info!(%ccid, port = live.record.port, "removed; its routes stay reserved for it");
+        self.changes.send_modify(|n| *n += 1);
         Ok(live.record)
+    }
+
+    /// Changes whenever a chaincode is installed or removed.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The chaincode to run for a CCID, if installed.

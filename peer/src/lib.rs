@@ -55,9 +55,12 @@
 //! ```
 //!
 //! Not simulated: blocks of several transactions (each commit is its own block), endorsement policies and
-//! signatures (never checked), phantom reads of range queries (only the keys a query returned are validated),
-//! the `_lifecycle`/`lscc` reads a real peer adds to every read set, channel capabilities (all on), ACLs other than
-//! collection membership, a disabled history database, and CouchDB's exact string collation and bookmarks.
+//! signatures (never checked), the merkle summary a peer records instead of a large range query's results (they
+//! are always kept whole; validation gives the same outcome), the `PHANTOM_READ_CONFLICT` a peer reports for a key
+//! a range query returned that was then changed or deleted (the key is also a point read here, so it is an
+//! `MVCC_READ_CONFLICT`; keys newly inside a range are phantoms, as on a peer), the `_lifecycle`/`lscc` reads a
+//! real peer adds to every read set, channel capabilities (all on), ACLs other than collection membership, a
+//! disabled history database, and CouchDB's exact string collation and bookmarks.
 
 pub mod world;
 

@@ -25,6 +25,16 @@ pub mod queryresult {
     tonic::include_proto!("queryresult");
 }
 
+/// Fabric package `rwset`: the read/write set an endorsement carries in `ChaincodeAction.results`.
+pub mod rwset {
+    tonic::include_proto!("rwset");
+}
+
+/// Fabric package `kvrwset`: the key-value reads and writes (and private-data hashes) inside an `rwset`.
+pub mod kvrwset {
+    tonic::include_proto!("kvrwset");
+}
+
 /// Fabric package `orderer`: the positions a stream of blocks or events starts from.
 pub mod orderer {
     tonic::include_proto!("orderer");

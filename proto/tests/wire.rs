@@ -23,6 +23,10 @@ use wasmcc_proto::gateway::{
     EndorseResponse, ErrorDetail, EvaluateRequest, EvaluateResponse, PreparedTransaction, ProposedTransaction,
     SignedChaincodeEventsRequest, SignedCommitStatusRequest, SubmitRequest, SubmitResponse,
 };
+use wasmcc_proto::kvrwset::{
+    range_query_info, HashedRwSet, KvMetadataEntry, KvMetadataWrite, KvMetadataWriteHash, KvRead, KvReadHash, KvWrite,
+    KvWriteHash, KvrwSet, QueryReads, QueryReadsMerkleSummary, RangeQueryInfo, Version,
+};
 use wasmcc_proto::msp::SerializedIdentity;
 use wasmcc_proto::orderer::{seek_position, SeekNewest, SeekNextCommit, SeekOldest, SeekPosition, SeekSpecified};
 use wasmcc_proto::protos::{
@@ -38,6 +42,10 @@ use wasmcc_proto::protos::{
     ProposalResponsePayload, Transaction, TransactionAction, TxValidationCode,
 };
 use wasmcc_proto::queryresult::{KeyModification, Kv};
+use wasmcc_proto::rwset::{
+    tx_read_write_set, CollectionHashedReadWriteSet, CollectionPvtReadWriteSet, NsPvtReadWriteSet, NsReadWriteSet,
+    TxPvtReadWriteSet, TxReadWriteSet,
+};
 
 type Samples = Vec<(String, Vec<u8>)>;
 
@@ -195,6 +203,25 @@ fn reencode(name: &str, bytes: &[u8]) -> Vec<u8> {
         "gateway.ErrorDetail" => ErrorDetail,
         "gateway.ProposedTransaction" => ProposedTransaction,
         "gateway.PreparedTransaction" => PreparedTransaction,
+        "kvrwset.Version" => Version,
+        "kvrwset.KVRead" => KvRead,
+        "kvrwset.KVWrite" => KvWrite,
+        "kvrwset.KVMetadataEntry" => KvMetadataEntry,
+        "kvrwset.KVMetadataWrite" => KvMetadataWrite,
+        "kvrwset.QueryReads" => QueryReads,
+        "kvrwset.QueryReadsMerkleSummary" => QueryReadsMerkleSummary,
+        "kvrwset.RangeQueryInfo" => RangeQueryInfo,
+        "kvrwset.KVRWSet" => KvrwSet,
+        "kvrwset.KVReadHash" => KvReadHash,
+        "kvrwset.KVWriteHash" => KvWriteHash,
+        "kvrwset.KVMetadataWriteHash" => KvMetadataWriteHash,
+        "kvrwset.HashedRWSet" => HashedRwSet,
+        "rwset.CollectionHashedReadWriteSet" => CollectionHashedReadWriteSet,
+        "rwset.NsReadWriteSet" => NsReadWriteSet,
+        "rwset.TxReadWriteSet" => TxReadWriteSet,
+        "rwset.CollectionPvtReadWriteSet" => CollectionPvtReadWriteSet,
+        "rwset.NsPvtReadWriteSet" => NsPvtReadWriteSet,
+        "rwset.TxPvtReadWriteSet" => TxPvtReadWriteSet,
     }
 }
 
@@ -269,6 +296,25 @@ const ALL_CLASSES: &[&str] = &[
     "gateway.ErrorDetail",
     "gateway.ProposedTransaction",
     "gateway.PreparedTransaction",
+    "kvrwset.Version",
+    "kvrwset.KVRead",
+    "kvrwset.KVWrite",
+    "kvrwset.KVMetadataEntry",
+    "kvrwset.KVMetadataWrite",
+    "kvrwset.QueryReads",
+    "kvrwset.QueryReadsMerkleSummary",
+    "kvrwset.RangeQueryInfo",
+    "kvrwset.KVRWSet",
+    "kvrwset.KVReadHash",
+    "kvrwset.KVWriteHash",
+    "kvrwset.KVMetadataWriteHash",
+    "kvrwset.HashedRWSet",
+    "rwset.CollectionHashedReadWriteSet",
+    "rwset.NsReadWriteSet",
+    "rwset.TxReadWriteSet",
+    "rwset.CollectionPvtReadWriteSet",
+    "rwset.NsPvtReadWriteSet",
+    "rwset.TxPvtReadWriteSet",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -550,6 +596,7 @@ fn rust_samples() -> Samples {
             cc_id: cc_id_msg,
         },
     );
+    rwset_samples(&mut b);
     b.0
 }
 
@@ -665,6 +712,80 @@ fn gateway_samples(b: &mut Builder, g: Gw) {
     };
     b.add("gateway.ProposedTransaction", &proposed);
     b.add("gateway.PreparedTransaction", &PreparedTransaction { transaction_id: s(TXID), envelope: Some(envelope) });
+}
+
+/// The ledger's read/write sets (what an endorsement carries in `ChaincodeAction.results`), mirrored in wire.js.
+fn rwset_samples(b: &mut Builder) {
+    let version = Version { block_num: (1 << 40) + 1, tx_num: 7 };
+    b.add("kvrwset.Version", &version);
+    let read = KvRead { key: s("asset1"), version: Some(version) };
+    b.add("kvrwset.KVRead", &read);
+    let absent = KvRead { key: s("missing"), version: None };
+    b.add("kvrwset.KVRead#absent", &absent);
+    let write = KvWrite { key: s("k\u{4e2d}"), is_delete: false, value: all_bytes() };
+    b.add("kvrwset.KVWrite", &write);
+    let delete = KvWrite { key: s("gone"), is_delete: true, value: vec![] };
+    b.add("kvrwset.KVWrite#delete", &delete);
+    let entry = KvMetadataEntry { name: s("VALIDATION_PARAMETER"), value: seq(5, 1) };
+    b.add("kvrwset.KVMetadataEntry", &entry);
+    let meta_write = KvMetadataWrite { key: s("asset3"), entries: vec![entry.clone()] };
+    b.add("kvrwset.KVMetadataWrite", &meta_write);
+    let raw = QueryReads { kv_reads: vec![read.clone(), absent.clone()] };
+    b.add("kvrwset.QueryReads", &raw);
+    let merkle =
+        QueryReadsMerkleSummary { max_degree: 50, max_level: 2, max_level_hashes: vec![seq(32, 10), seq(32, 42)] };
+    b.add("kvrwset.QueryReadsMerkleSummary", &merkle);
+    let range = RangeQueryInfo {
+        start_key: s("a"),
+        end_key: s("z"),
+        itr_exhausted: true,
+        reads_info: Some(range_query_info::ReadsInfo::RawReads(raw)),
+    };
+    b.add("kvrwset.RangeQueryInfo", &range);
+    let range_merkle = RangeQueryInfo {
+        start_key: s("b"),
+        reads_info: Some(range_query_info::ReadsInfo::ReadsMerkleHashes(merkle)),
+        ..Default::default()
+    };
+    b.add("kvrwset.RangeQueryInfo#merkle", &range_merkle);
+    let kv_rwset = KvrwSet {
+        reads: vec![read, absent],
+        range_queries_info: vec![range, range_merkle],
+        writes: vec![write, delete],
+        metadata_writes: vec![meta_write],
+    };
+    let kv_rwset = b.add("kvrwset.KVRWSet", &kv_rwset);
+    let read_hash = KvReadHash { key_hash: seq(32, 1), version: Some(version) };
+    b.add("kvrwset.KVReadHash", &read_hash);
+    let write_hash = KvWriteHash { key_hash: seq(32, 2), is_delete: false, value_hash: seq(32, 3), is_purge: false };
+    b.add("kvrwset.KVWriteHash", &write_hash);
+    let purge_hash = KvWriteHash { key_hash: seq(32, 4), is_delete: true, value_hash: vec![], is_purge: true };
+    b.add("kvrwset.KVWriteHash#purge", &purge_hash);
+    let meta_hash = KvMetadataWriteHash { key_hash: seq(32, 5), entries: vec![entry] };
+    b.add("kvrwset.KVMetadataWriteHash", &meta_hash);
+    let hashed = HashedRwSet {
+        hashed_reads: vec![read_hash],
+        hashed_writes: vec![write_hash, purge_hash],
+        metadata_writes: vec![meta_hash],
+    };
+    let hashed = b.add("kvrwset.HashedRWSet", &hashed);
+    let coll = CollectionHashedReadWriteSet {
+        collection_name: s("privColl"),
+        hashed_rwset: hashed,
+        pvt_rwset_hash: seq(32, 6),
+    };
+    b.add("rwset.CollectionHashedReadWriteSet", &coll);
+    let ns = NsReadWriteSet { namespace: s("basic"), rwset: kv_rwset.clone(), collection_hashed_rwset: vec![coll] };
+    b.add("rwset.NsReadWriteSet", &ns);
+    let public = NsReadWriteSet { namespace: s("other"), rwset: kv_rwset.clone(), collection_hashed_rwset: vec![] };
+    b.add("rwset.NsReadWriteSet#public", &public);
+    let kv = tx_read_write_set::DataModel::Kv as i32;
+    b.add("rwset.TxReadWriteSet", &TxReadWriteSet { data_model: kv, ns_rwset: vec![ns, public] });
+    let pvt_coll = CollectionPvtReadWriteSet { collection_name: s("privColl"), rwset: kv_rwset };
+    b.add("rwset.CollectionPvtReadWriteSet", &pvt_coll);
+    let pvt_ns = NsPvtReadWriteSet { namespace: s("basic"), collection_pvt_rwset: vec![pvt_coll] };
+    b.add("rwset.NsPvtReadWriteSet", &pvt_ns);
+    b.add("rwset.TxPvtReadWriteSet", &TxPvtReadWriteSet { data_model: kv, ns_pvt_rwset: vec![pvt_ns] });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -879,4 +1000,41 @@ fn decoded_field_values() {
     assert_eq!(start, seek_position::Type::Specified(SeekSpecified { number: (1 << 40) + 3 }));
     let detail = ErrorDetail::decode(d("gateway.ErrorDetail")).unwrap();
     assert_eq!((detail.address.as_str(), detail.msp_id.as_str()), ("peer0.org1.example.com:7051", "Org1MSP"));
+
+    // A read/write set, as a validating peer walks it.
+    let tx_rwset = TxReadWriteSet::decode(d("rwset.TxReadWriteSet")).unwrap();
+    assert_eq!(tx_rwset.data_model(), tx_read_write_set::DataModel::Kv);
+    let names: Vec<_> = tx_rwset.ns_rwset.iter().map(|ns| ns.namespace.as_str()).collect();
+    assert_eq!(names, ["basic", "other"]);
+    let ns = &tx_rwset.ns_rwset[0];
+    let kv = KvrwSet::decode(ns.rwset.as_slice()).unwrap();
+    assert_eq!(kv.reads[0].key, "asset1");
+    assert_eq!(kv.reads[0].version, Some(Version { block_num: (1 << 40) + 1, tx_num: 7 }));
+    assert_eq!((kv.reads[1].key.as_str(), kv.reads[1].version), ("missing", None));
+    assert_eq!((kv.writes[0].key.as_str(), kv.writes[0].is_delete), ("k\u{4e2d}", false));
+    assert_eq!(kv.writes[0].value, all_bytes());
+    assert_eq!((kv.writes[1].key.as_str(), kv.writes[1].is_delete), ("gone", true));
+    assert_eq!(kv.metadata_writes[0].entries[0].name, "VALIDATION_PARAMETER");
+    assert_eq!(kv.metadata_writes[0].entries[0].value, seq(5, 1));
+    let range = &kv.range_queries_info[0];
+    assert_eq!((range.start_key.as_str(), range.end_key.as_str(), range.itr_exhausted), ("a", "z", true));
+    let Some(range_query_info::ReadsInfo::RawReads(raw)) = &range.reads_info else { panic!("raw reads expected") };
+    assert_eq!(raw.kv_reads[1].key, "missing");
+    let Some(range_query_info::ReadsInfo::ReadsMerkleHashes(merkle)) = &kv.range_queries_info[1].reads_info else {
+        panic!("merkle summary expected")
+    };
+    assert_eq!((merkle.max_degree, merkle.max_level), (50, 2));
+    assert_eq!(merkle.max_level_hashes[1], seq(32, 42));
+    let coll = &ns.collection_hashed_rwset[0];
+    assert_eq!((coll.collection_name.as_str(), coll.pvt_rwset_hash.as_slice()), ("privColl", seq(32, 6).as_slice()));
+    let hashed = HashedRwSet::decode(coll.hashed_rwset.as_slice()).unwrap();
+    assert_eq!(hashed.hashed_reads[0].key_hash, seq(32, 1));
+    assert_eq!(hashed.hashed_writes[0].value_hash, seq(32, 3));
+    let purge = &hashed.hashed_writes[1];
+    assert!(purge.is_delete && purge.is_purge && purge.value_hash.is_empty());
+    assert_eq!(hashed.metadata_writes[0].key_hash, seq(32, 5));
+    let pvt = TxPvtReadWriteSet::decode(d("rwset.TxPvtReadWriteSet")).unwrap();
+    let pvt_coll = &pvt.ns_pvt_rwset[0].collection_pvt_rwset[0];
+    assert_eq!(pvt_coll.collection_name, "privColl");
+    assert_eq!(pvt_coll.rwset, ns.rwset);
 }

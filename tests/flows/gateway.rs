@@ -54,7 +54,7 @@ async fn gateway_on(label: &str, module: &str, init: &[&str]) -> Setup {
         assert_eq!(conn.invoke("mychannel", args(init.iter().copied())).await.unwrap().status(), Some(200));
     }
     let org = Arc::new(Msp::generate("Org1MSP").unwrap());
-    let gateway = GatewayService::new(org.clone(), "peer0.org1.example.com:7051").unwrap();
+    let gateway = GatewayService::new(org.clone(), "peer0.org1.example.com:7051", peer).unwrap();
     gateway.add_chaincode(conn);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -23,6 +23,8 @@ const PACKAGES = {
     common: fp.common,
     msp: fp.msp,
     queryresult: fp.ledger.queryresult,
+    rwset: fp.ledger.rwset,
+    kvrwset: fp.ledger.rwset.kvrwset,
     orderer: fp.orderer,
     gateway: fp.gateway,
     'google.protobuf': { Timestamp },
@@ -328,6 +330,68 @@ add('gateway.ProposedTransaction', {
     EndorsingOrganizationsList: ['Org1MSP'],
 });
 add('gateway.PreparedTransaction', { TransactionId: TXID, Envelope: samples.get('common.Envelope') });
+
+// The ledger's read/write sets: what an endorsement carries in ChaincodeAction.results.
+add('kvrwset.Version', { BlockNum: 2 ** 40 + 1, TxNum: 7 });
+add('kvrwset.KVRead', { Key: 'asset1', Version: samples.get('kvrwset.Version') });
+add('kvrwset.KVRead#absent', { Key: 'missing' });
+add('kvrwset.KVWrite', { Key: 'k\u4e2d', Value: ALL_BYTES });
+add('kvrwset.KVWrite#delete', { Key: 'gone', IsDelete: true });
+add('kvrwset.KVMetadataEntry', { Name: 'VALIDATION_PARAMETER', Value: seq(5, 1) });
+add('kvrwset.KVMetadataWrite', { Key: 'asset3', EntriesList: [samples.get('kvrwset.KVMetadataEntry')] });
+add('kvrwset.QueryReads', {
+    KvReadsList: [samples.get('kvrwset.KVRead'), samples.get('kvrwset.KVRead#absent')],
+});
+add('kvrwset.QueryReadsMerkleSummary', { MaxDegree: 50, MaxLevel: 2, MaxLevelHashesList: [seq(32, 10), seq(32, 42)] });
+add('kvrwset.RangeQueryInfo', {
+    StartKey: 'a',
+    EndKey: 'z',
+    ItrExhausted: true,
+    RawReads: samples.get('kvrwset.QueryReads'),
+});
+add('kvrwset.RangeQueryInfo#merkle', {
+    StartKey: 'b',
+    ReadsMerkleHashes: samples.get('kvrwset.QueryReadsMerkleSummary'),
+});
+add('kvrwset.KVRWSet', {
+    ReadsList: [samples.get('kvrwset.KVRead'), samples.get('kvrwset.KVRead#absent')],
+    RangeQueriesInfoList: [samples.get('kvrwset.RangeQueryInfo'), samples.get('kvrwset.RangeQueryInfo#merkle')],
+    WritesList: [samples.get('kvrwset.KVWrite'), samples.get('kvrwset.KVWrite#delete')],
+    MetadataWritesList: [samples.get('kvrwset.KVMetadataWrite')],
+});
+add('kvrwset.KVReadHash', { KeyHash: seq(32, 1), Version: samples.get('kvrwset.Version') });
+add('kvrwset.KVWriteHash', { KeyHash: seq(32, 2), ValueHash: seq(32, 3) });
+add('kvrwset.KVWriteHash#purge', { KeyHash: seq(32, 4), IsDelete: true, IsPurge: true });
+add('kvrwset.KVMetadataWriteHash', { KeyHash: seq(32, 5), EntriesList: [samples.get('kvrwset.KVMetadataEntry')] });
+add('kvrwset.HashedRWSet', {
+    HashedReadsList: [samples.get('kvrwset.KVReadHash')],
+    HashedWritesList: [samples.get('kvrwset.KVWriteHash'), samples.get('kvrwset.KVWriteHash#purge')],
+    MetadataWritesList: [samples.get('kvrwset.KVMetadataWriteHash')],
+});
+add('rwset.CollectionHashedReadWriteSet', {
+    CollectionName: 'privColl',
+    HashedRwset: bytesOf('kvrwset.HashedRWSet'),
+    PvtRwsetHash: seq(32, 6),
+});
+add('rwset.NsReadWriteSet', {
+    Namespace: 'basic',
+    Rwset: bytesOf('kvrwset.KVRWSet'),
+    CollectionHashedRwsetList: [samples.get('rwset.CollectionHashedReadWriteSet')],
+});
+add('rwset.NsReadWriteSet#public', { Namespace: 'other', Rwset: bytesOf('kvrwset.KVRWSet') });
+add('rwset.TxReadWriteSet', {
+    DataModel: fp.ledger.rwset.TxReadWriteSet.DataModel.KV,
+    NsRwsetList: [samples.get('rwset.NsReadWriteSet'), samples.get('rwset.NsReadWriteSet#public')],
+});
+add('rwset.CollectionPvtReadWriteSet', { CollectionName: 'privColl', Rwset: bytesOf('kvrwset.KVRWSet') });
+add('rwset.NsPvtReadWriteSet', {
+    Namespace: 'basic',
+    CollectionPvtRwsetList: [samples.get('rwset.CollectionPvtReadWriteSet')],
+});
+add('rwset.TxPvtReadWriteSet', {
+    DataModel: fp.ledger.rwset.TxReadWriteSet.DataModel.KV,
+    NsPvtRwsetList: [samples.get('rwset.NsPvtReadWriteSet')],
+});
 
 // ---- modes ----
 const b64 = (u8) => Buffer.from(u8).toString('base64');

@@ -24,7 +24,24 @@ pub struct BuildArgs {
     pub profile: String,
 }
 
+/// A built, checked package.
+pub struct Built {
+    /// What `wasmcc check` says of the module.
+    pub checked: String,
+    pub package: PathBuf,
+    pub ccid: String,
+}
+
 pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
+    let built = build(args)?;
+    println!("{}", built.checked);
+    println!("package: {}", built.package.display());
+    println!("{}", built.ccid);
+    Ok(())
+}
+
+/// Builds, checks and packages the crate (what `wasmcc build` and `wasmcc dev --watch` do).
+pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
     let toolchain = Toolchain::detect()?;
     eprintln!("building {} with {}", args.dir.display(), toolchain.describe());
     let request =
@@ -49,8 +66,5 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     // `check` validated the module already: package it as it is.
     let wasm = std::fs::read(&module.wasm).with_context(|| format!("reading {}", module.wasm.display()))?;
     let ccid = offline::write_package(&package, &wasm)?;
-    println!("{checked}");
-    println!("package: {}", output.display());
-    println!("{ccid}");
-    Ok(())
+    Ok(Built { checked, package: output, ccid })
 }

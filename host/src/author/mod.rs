@@ -4,7 +4,7 @@
 mod build;
 mod new;
 
-pub use build::BuildArgs;
+pub use build::{build, BuildArgs};
 pub use new::NewArgs;
 
 /// The author's verbs, to flatten into the binary's subcommands.

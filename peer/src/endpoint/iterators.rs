@@ -11,7 +11,10 @@
 //!   absent, as from a peer.
 //!
 //! Results are materialized when the query opens (the peer holds a ledger read lock during simulation, so state
-//! cannot change under an iterator), and each result records its read in the simulator when it is fetched.
+//! cannot change under an iterator), and each result records its read in the simulator when it is fetched. A public
+//! range query also keeps its phantom-read record up to date as results are fetched, as the peer's `resultsItr`
+//! does: the chaincode may stop at any point, and only what was fetched, and whether the end was reached, is
+//! validated at commit.
 
 use std::collections::VecDeque;
 
@@ -35,6 +38,15 @@ pub(crate) struct Row {
     pub(crate) read: Option<(Option<String>, Option<Version>)>,
 }
 
+/// Where a public range query's results are recorded for phantom-read validation.
+#[derive(Debug)]
+pub(crate) struct RangeRecord {
+    /// The record's index in the simulator ([`TxSimulator::open_range_query`]).
+    pub(crate) index: usize,
+    /// The query's end key: what the record covers once the iterator runs out.
+    pub(crate) end_key: String,
+}
+
 /// An open query of one transaction.
 #[derive(Debug)]
 pub(crate) struct QueryIterator {
@@ -44,6 +56,7 @@ pub(crate) struct QueryIterator {
     total_returned: i32,
     last_key: Option<String>,
     bookmark_rule: BookmarkRule,
+    range: Option<RangeRecord>,
 }
 
 impl QueryIterator {
@@ -55,17 +68,42 @@ impl QueryIterator {
             total_returned: 0,
             last_key: None,
             bookmark_rule,
+            range: None,
         }
     }
 
-    /// Fetches the next result, recording its read.
+    /// The same iterator, also recording what it fetches in a range query record if there is one.
+    pub(crate) fn with_range(self, range: Option<RangeRecord>) -> QueryIterator {
+        QueryIterator { range, ..self }
+    }
+
+    /// Fetches the next result, recording its read; fetching past the last one records that the range was
+    /// exhausted.
     fn next(&mut self, sim: &mut TxSimulator) -> Option<Vec<u8>> {
-        let row = self.rows.pop_front()?;
+        let Some(row) = self.rows.pop_front() else {
+            self.record_exhausted(sim);
+            return None;
+        };
         if let Some((collection, version)) = &row.read {
             sim.record_read(&self.namespace, collection.as_deref(), &row.key, *version);
+            self.record_range_result(sim, &row.key, *version);
         }
         self.last_key = Some(row.key);
         Some(row.bytes)
+    }
+
+    fn record_range_result(&self, sim: &mut TxSimulator, key: &str, version: Option<Version>) {
+        let Some(range) = &self.range else { return };
+        if let (Some(query), Some(version)) = (sim.range_query(&self.namespace, range.index), version) {
+            query.record_result(key, version);
+        }
+    }
+
+    fn record_exhausted(&self, sim: &mut TxSimulator) {
+        let Some(range) = &self.range else { return };
+        if let Some(query) = sim.range_query(&self.namespace, range.index) {
+            query.record_exhausted(&range.end_key);
+        }
     }
 
     fn bookmark(&self) -> String {
@@ -205,6 +243,43 @@ mod tests {
         let mut empty = QueryIterator::new("cc", Vec::new(), BookmarkRule::NextKey);
         let reply = build_response(&mut empty, "id", true, 10, &mut sim);
         assert!(reply.response.metadata.is_empty(), "0 results and no bookmark: the metadata field is absent");
+    }
+
+    fn recorded_range(sim: &mut TxSimulator, n: usize) -> QueryIterator {
+        let v = Some(Version { block: 1, tx: 0 });
+        let rows = (0..n).map(|i| Row { key: format!("k{i:04}"), bytes: vec![i as u8], read: Some((None, v)) });
+        let index = sim.open_range_query("cc", "k");
+        let range = RangeRecord { index, end_key: "l".to_owned() };
+        QueryIterator::new("cc", rows.collect(), BookmarkRule::NextKey).with_range(Some(range))
+    }
+
+    #[test]
+    fn a_range_record_follows_what_was_fetched_until_the_end() {
+        let mut sim = TxSimulator::new("ch", "tx");
+        let mut iter = recorded_range(&mut sim, 150);
+        build_response(&mut iter, "id", false, 100_000, &mut sim);
+        let query = &sim.rwset.ns("cc").range_queries[0];
+        assert_eq!((query.reads.len(), query.end_key.as_str(), query.itr_exhausted), (101, "k0100", false));
+        build_response(&mut iter, "id", false, 100_000, &mut sim);
+        let query = &sim.rwset.ns("cc").range_queries[0];
+        assert_eq!((query.reads.len(), query.end_key.as_str(), query.itr_exhausted), (150, "l", true));
+        assert_eq!(query.start_key, "k");
+        assert_eq!(sim.rwset.ns("cc").reads.len(), 150, "the keys are point reads as well");
+    }
+
+    #[test]
+    fn a_range_cut_by_a_limit_is_not_exhausted() {
+        let mut sim = TxSimulator::new("ch", "tx");
+        let mut iter = recorded_range(&mut sim, 10);
+        let reply = build_response(&mut iter, "id", true, 10, &mut sim);
+        assert!(reply.closed);
+        let query = &sim.rwset.ns("cc").range_queries[0];
+        assert_eq!((query.reads.len(), query.end_key.as_str(), query.itr_exhausted), (10, "k0009", false));
+
+        let mut empty = recorded_range(&mut sim, 0);
+        build_response(&mut empty, "id", false, 100_000, &mut sim);
+        let query = &sim.rwset.ns("cc").range_queries[1];
+        assert_eq!((query.reads.len(), query.end_key.as_str(), query.itr_exhausted), (0, "l", true));
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod peer;
 pub mod proposal;
 mod queries;
 mod requests;
+mod results;
 mod support;
 mod tx;
 
@@ -21,11 +22,12 @@ use std::time::Duration;
 use wasmcc_proto::protos::chaincode_message;
 
 pub use connection::PeerConnection;
-pub use gateway::GatewayService;
+pub use gateway::{error_details, BlockLogError, Call, Committed, GatewayCaller, GatewayService};
 pub use log::{Disposition, LoggedMessage, RequestLog};
 pub use msp::Msp;
 pub use peer::{fabric_default_ready_params, tls_from_connection_json, ConnectOptions, PeerSim, MAX_MESSAGE_SIZE};
 pub use proposal::{build_proposal, BuiltProposal, Identity, ProposalSpec};
+pub use results::{decode_writes, encode_results, CollectionWrites, NamespaceWrites, PrivateWrite};
 pub use support::{SupportServer, SupportTls};
 pub use tx::{TxOptions, TxOutcome, TxResult};
 
@@ -83,6 +85,9 @@ pub enum SimError {
     /// The simulated peer's own `ChaincodeSupport` server could not start.
     #[error("serving ChaincodeSupport on {addr}: {reason}")]
     Serve { addr: String, reason: String },
+    /// The gateway's block log could not be read back or written.
+    #[error(transparent)]
+    BlockLog(#[from] BlockLogError),
 }
 
 /// Builds chaincode arguments from anything byte-like: `args(["put", "k", "v"])`.

@@ -34,8 +34,21 @@ impl Msp {
         Ok(Msp { mspid: mspid.to_owned(), ca_pem, issuer: Issuer::new(params, key) })
     }
 
+    /// An organisation generated before, from its saved [`ca_pem`](Self::ca_pem) and
+    /// [`ca_key_pem`](Self::ca_key_pem): a development network keeps its identities valid across restarts.
+    pub fn from_pem(mspid: &str, ca_pem: &str, ca_key_pem: &str) -> Result<Msp, SimError> {
+        let key = KeyPair::from_pem(ca_key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(ca_pem, key)?;
+        Ok(Msp { mspid: mspid.to_owned(), ca_pem: ca_pem.to_owned(), issuer })
+    }
+
     pub fn mspid(&self) -> &str {
         &self.mspid
+    }
+
+    /// The CA's private key, PKCS#8 PEM: to save beside [`ca_pem`](Self::ca_pem), readable by its owner only.
+    pub fn ca_key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
     }
 
     /// The CA's certificate, PEM: what a client trusts, and what [`check_proposal`](Self::check_proposal) verifies
@@ -140,5 +153,17 @@ mod tests {
         let last = tampered.signature.len() - 1;
         tampered.signature[last] ^= 1;
         assert!(denied(org1.check_proposal(&tampered)).contains("signature does not verify against its creator"));
+    }
+
+    #[test]
+    fn a_saved_msp_and_identity_read_back_keep_working() {
+        let org = Msp::generate("Org1MSP").unwrap();
+        let user = org.issue("user1", "client", &[("role", "auditor")]).unwrap();
+        let again = Msp::from_pem("Org1MSP", org.ca_pem(), &org.ca_key_pem()).unwrap();
+        let user_again = Identity::from_pem("Org1MSP", user.cert_pem(), &user.key_pem()).unwrap();
+        assert_eq!(user_again.attributes()["role"], "auditor");
+        again.check_proposal(&propose(&user_again)).unwrap();
+        // The CA read back still issues identities the original admits.
+        org.check_proposal(&propose(&again.issue("user2", "client", &[]).unwrap())).unwrap();
     }
 }

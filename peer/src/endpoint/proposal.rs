@@ -91,6 +91,25 @@ impl Identity {
         Identity { mspid: mspid.to_owned(), cert_pem, attributes, key: Arc::new(key) }
     }
 
+    /// An identity saved before: its certificate (whose Fabric CA attributes it reads back) and its key, PEM.
+    pub fn from_pem(mspid: &str, cert_pem: &str, key_pem: &str) -> Result<Identity, SimError> {
+        let key = KeyPair::from_pem(key_pem)?;
+        let bad = |why: &str| SimError::BadProposal(format!("the identity's certificate {why}"));
+        let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()).map_err(|_| bad("is not PEM"))?;
+        let cert = pem.parse_x509().map_err(|_| bad("does not parse"))?;
+        let oid = x509_parser::der_parser::oid::Oid::from(&ATTRIBUTES_OID).expect("a valid OID");
+        let attributes = match cert.extensions().iter().find(|e| e.oid == oid) {
+            Some(ext) => {
+                let json: serde_json::Value =
+                    serde_json::from_slice(ext.value).map_err(|_| bad("has bad attributes"))?;
+                let attrs = json["attrs"].as_object().cloned().unwrap_or_default();
+                attrs.into_iter().filter_map(|(k, v)| Some((k, v.as_str()?.to_owned()))).collect()
+            }
+            None => BTreeMap::new(),
+        };
+        Ok(Identity::from_parts(mspid, cert_pem.to_owned(), attributes, key))
+    }
+
     /// `User1@org1.example.com` of `Org1MSP`, generated once per process (key generation is not free, and a
     /// stable creator lets tests compare identities across transactions).
     pub fn default_user() -> &'static Identity {

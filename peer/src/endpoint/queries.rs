@@ -2,7 +2,8 @@
 //! `HandleGetQueryResult`, `HandleGetHistoryForKey`, `HandleQueryStateNext`, `HandleQueryStateClose`): what they
 //! return and how they page is [`crate::world::query`]; here they become iterators handed out in the peer's
 //! batches. Queries on private data and paginated queries are allowed only in read-only transactions
-//! ([`crate::world::simulator`]).
+//! ([`crate::world::simulator`]). A range query on public state is also recorded for phantom-read validation at
+//! commit; as on the peer, rich queries and queries on private data are not (their keys are only point reads).
 
 use prost::Message;
 use wasmcc_proto::protos::{
@@ -11,22 +12,40 @@ use wasmcc_proto::protos::{
 use wasmcc_proto::queryresult::{KeyModification, Kv};
 
 use super::handler::{lock, Shared};
-use super::iterators::{build_response, new_iterator_id, QueryIterator, Row};
+use super::iterators::{build_response, new_iterator_id, QueryIterator, RangeRecord, Row};
 use super::tx::TxContext;
 use crate::world::private::Access;
 use crate::world::query::{self, BookmarkRule, Hit, Page};
+use crate::world::simulator::TxSimulator;
 use crate::world::WorldState;
+
+/// Which query an iterator serves: it decides the bookmark, and whether a commit validates the range again.
+#[derive(Clone, Copy)]
+enum QueryKind<'a> {
+    Range { start: &'a str, end: &'a str },
+    Rich,
+}
+
+impl QueryKind<'_> {
+    fn bookmark_rule(self) -> BookmarkRule {
+        match self {
+            QueryKind::Range { .. } => BookmarkRule::NextKey,
+            QueryKind::Rich => BookmarkRule::LastKey,
+        }
+    }
+}
 
 impl Shared {
     pub(crate) fn handle_get_state_by_range(&self, ctx: &TxContext, req: GetStateByRange) -> Result<Vec<u8>, String> {
-        self.open_query(ctx, &req.collection, &req.metadata, BookmarkRule::NextKey, |world, collection, page| {
-            let (start, end) = (&req.start_key, &req.end_key);
+        let (start, end) = (req.start_key.as_str(), req.end_key.as_str());
+        let kind = QueryKind::Range { start, end };
+        self.open_query(ctx, &req.collection, &req.metadata, kind, |world, collection, page| {
             Ok(query::range(world, &ctx.channel_id, &ctx.namespace, collection, start, end, Some(page)))
         })
     }
 
     pub(crate) fn handle_get_query_result(&self, ctx: &TxContext, req: GetQueryResult) -> Result<Vec<u8>, String> {
-        self.open_query(ctx, &req.collection, &req.metadata, BookmarkRule::LastKey, |world, collection, page| {
+        self.open_query(ctx, &req.collection, &req.metadata, QueryKind::Rich, |world, collection, page| {
             query::rich(world, &ctx.channel_id, &ctx.namespace, collection, &req.query, Some(page))
         })
     }
@@ -38,7 +57,7 @@ impl Shared {
         ctx: &TxContext,
         collection: &str,
         metadata: &[u8],
-        rule: BookmarkRule,
+        kind: QueryKind<'_>,
         run: impl FnOnce(&WorldState, Option<&str>, Page<'_>) -> Result<Vec<Hit>, String>,
     ) -> Result<Vec<u8>, String> {
         let metadata = query_metadata(metadata)?;
@@ -48,13 +67,15 @@ impl Shared {
             self.check_private(ctx, collection, Access::Read)?;
         }
         let paginated = query::is_paginated(collection, Some(page));
-        let hits = {
+        let (hits, range) = {
             let world = self.sim.world();
-            lock(&ctx.sim).check_before_query(collection.is_some(), paginated)?;
-            run(&world, collection, page)?
+            let mut sim = lock(&ctx.sim);
+            sim.check_before_query(collection.is_some(), paginated)?;
+            let hits = run(&world, collection, page)?;
+            (hits, open_range_record(&mut sim, ctx, kind, collection, page))
         };
         let rows = hits.into_iter().map(|hit| kv_row(ctx, collection, hit)).collect();
-        let iter = QueryIterator::new(&ctx.namespace, rows, rule);
+        let iter = QueryIterator::new(&ctx.namespace, rows, kind.bookmark_rule()).with_range(range);
         Ok(self.open_iterator(ctx, iter, paginated, self.total_limit(Some(page))))
     }
 
@@ -113,6 +134,22 @@ impl Shared {
 /// The request's `QueryMetadata` (an absent field decodes as the default: unpaginated).
 fn query_metadata(bytes: &[u8]) -> Result<QueryMetadata, String> {
     QueryMetadata::decode(bytes).map_err(|e| format!("unmarshal failed: {e}"))
+}
+
+/// Starts the phantom-read record of a range query on public state, from where its scan really starts.
+fn open_range_record(
+    sim: &mut TxSimulator,
+    ctx: &TxContext,
+    kind: QueryKind<'_>,
+    collection: Option<&str>,
+    page: Page<'_>,
+) -> Option<RangeRecord> {
+    let QueryKind::Range { start, end } = kind else { return None };
+    if collection.is_some() {
+        return None;
+    }
+    let index = sim.open_range_query(&ctx.namespace, query::range_start(None, start, Some(page)));
+    Some(RangeRecord { index, end_key: end.to_owned() })
 }
 
 /// A `queryresult.KV` result that records a read of its key when it is fetched.

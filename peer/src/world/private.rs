@@ -55,6 +55,43 @@ impl CollectionConfig {
     }
 }
 
+impl CollectionConfig {
+    /// The static collections of a Fabric collection configuration file (the JSON `peer lifecycle chaincode
+    /// approveformyorg --collections-config` takes): name, the member organisations named in `policy`
+    /// (`OR('Org1MSP.member', 'Org2MSP.member')`), `memberOnlyRead` and `memberOnlyWrite` (false when absent, as in
+    /// Fabric). Peer counts, `blockToLive` and collection endorsement policies are not modelled.
+    pub fn from_fabric_json(text: &str) -> Result<Vec<(String, CollectionConfig)>, String> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let entries = value.as_array().ok_or("not a JSON array of collections")?;
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let field = |name: &str| entry.get(name).and_then(serde_json::Value::as_str);
+                let name = field("name").filter(|n| !n.is_empty()).ok_or(format!("collection {i} has no name"))?;
+                let policy = field("policy").ok_or(format!("collection {name} has no policy"))?;
+                // The principals are the quoted 'MSPID.role' strings of the signature policy.
+                let members: Vec<String> = policy
+                    .split('\'')
+                    .skip(1)
+                    .step_by(2)
+                    .filter_map(|principal| principal.split_once('.').map(|(msp, _)| msp.to_owned()))
+                    .collect();
+                if members.is_empty() {
+                    return Err(format!("collection {name}: no 'MSPID.role' principal in policy {policy:?}"));
+                }
+                let flag = |key: &str| entry.get(key).and_then(serde_json::Value::as_bool).unwrap_or(false);
+                let config = CollectionConfig {
+                    members,
+                    member_only_read: flag("memberOnlyRead"),
+                    member_only_write: flag("memberOnlyWrite"),
+                };
+                Ok((name.to_owned(), config))
+            })
+            .collect()
+    }
+}
+
 /// Collection definitions by namespace.
 #[derive(Debug, Default)]
 pub struct Collections {
@@ -162,5 +199,20 @@ mod tests {
             undefined_collection("cc", ""),
             "collection [] not defined in the collection config for chaincode [cc]"
         );
+    }
+
+    #[test]
+    fn a_fabric_collection_configuration_reads_as_its_members_and_flags() {
+        let text = r#"[{"name":"assetCollection","policy":"OR('Org1MSP.member', 'Org2MSP.member')",
+            "requiredPeerCount":1,"maxPeerCount":1,"blockToLive":1000000,"memberOnlyRead":true,"memberOnlyWrite":true},
+            {"name":"Org1MSPPrivateCollection","policy":"OR('Org1MSP.member')","memberOnlyRead":true}]"#;
+        let read = CollectionConfig::from_fabric_json(text).unwrap();
+        assert_eq!(read[0].0, "assetCollection");
+        assert_eq!(read[0].1, CollectionConfig::new(["Org1MSP", "Org2MSP"]).member_only_write(true));
+        assert_eq!(read[1].1, CollectionConfig::new(["Org1MSP"]));
+        assert!(CollectionConfig::from_fabric_json(r#"[{"name":"x","policy":"OR()"}]"#)
+            .unwrap_err()
+            .contains("principal"));
+        assert!(CollectionConfig::from_fabric_json("{}").unwrap_err().contains("array"));
     }
 }

@@ -65,7 +65,16 @@ pub enum BookmarkRule {
     LastKey,
 }
 
-/// The committed entries of a range query, in key order (the page's bookmark replacing `start` when paginated).
+/// Where a range query's scan starts: the page's bookmark when paginated and set, else `start`. The phantom-read
+/// record starts there too, since keys before the bookmark were never scanned.
+pub fn range_start<'a>(collection: Option<&str>, start: &'a str, page: Option<Page<'a>>) -> &'a str {
+    match page {
+        Some(p) if is_paginated(collection, page) && !p.bookmark.is_empty() => p.bookmark,
+        _ => start,
+    }
+}
+
+/// The committed entries of a range query, in key order, from [`range_start`].
 pub fn range(
     world: &WorldState,
     channel: &str,
@@ -75,11 +84,7 @@ pub fn range(
     end: &str,
     page: Option<Page<'_>>,
 ) -> Vec<Hit> {
-    let start = match page {
-        Some(p) if is_paginated(collection, page) && !p.bookmark.is_empty() => p.bookmark,
-        _ => start,
-    };
-    let found = world.range(channel, namespace, collection, start, end);
+    let found = world.range(channel, namespace, collection, range_start(collection, start, page), end);
     found.into_iter().map(|(key, v)| Hit { key, value: v.value, version: v.version }).collect()
 }
 
@@ -167,6 +172,9 @@ mod tests {
         assert!(!is_paginated(Some("coll"), page));
         assert_eq!(total_limit(TOTAL_QUERY_LIMIT, page), 2);
         assert!(!is_paginated(None, Some(Page { page_size: 0, bookmark: "" })));
+        assert_eq!(range_start(None, "a", page), "b");
+        assert_eq!(range_start(Some("coll"), "a", page), "a");
+        assert_eq!(range_start(None, "a", Some(Page { page_size: 2, bookmark: "" })), "a");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Read/write sets: what one transaction read (with the versions it saw) and would write, per namespace and, for
-//! private data, per collection (Fabric's `TxRwSet` → `NsRwSet` → `KVRWSet` and `CollHashedRwSet`).
+//! private data, per collection (Fabric's `TxRwSet` → `NsRwSet` → `KVRWSet` and `CollHashedRwSet`), with the public
+//! range queries it ran (`RangeQueryInfo`) so a commit can detect phantom reads.
 //!
 //! Every map is a `BTreeMap`, so two sets compare with `==` and print in a stable order: a test can run the same
 //! transaction against two chaincode implementations and compare [`TxRwSet::writes`].
@@ -32,6 +33,9 @@ pub struct RwSet {
     /// Only the first read of a key is kept: if a later read in the same transaction saw a newer version, the first
     /// one is stale by then and MVCC validation fails anyway, which is the outcome a peer gives.
     pub reads: BTreeMap<String, Option<Version>>,
+    /// The public range queries (`GetStateByRange`, paginated or not), in the order they were opened. Keys a query
+    /// handed out are in `reads` too, but only this record lets a commit see a key that has appeared since.
+    pub range_queries: Vec<RangeQueryInfo>,
     /// Key → the value to write (`None`: delete). The last write to a key wins.
     pub writes: BTreeMap<String, Option<Vec<u8>>>,
     /// Key → the key's complete new metadata (`PUT_STATE_METADATA` replaces all of it). At commit it applies only
@@ -39,6 +43,25 @@ pub struct RwSet {
     pub metadata_writes: BTreeMap<String, Metadata>,
     /// Private data, by collection name.
     pub collections: BTreeMap<String, CollectionRwSet>,
+}
+
+/// One public range query as the chaincode consumed it (Fabric's `RangeQueryInfo` with raw reads, never the merkle
+/// summary a peer builds for large results instead). At commit the range is run again over committed state and must
+/// hand out exactly these keys with these versions, or the transaction has read a phantom.
+///
+/// Only what the iterator actually returned counts, so a chaincode that stops early is not invalidated by keys it
+/// never saw: until the iterator runs out, `end_key` is the last key returned and validation stops there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RangeQueryInfo {
+    /// Where the scan started: the request's start key, or a paginated query's bookmark.
+    pub start_key: String,
+    /// Once `itr_exhausted`, the query's end key (excluded, empty: unbounded); before, the last key returned
+    /// (included), or empty if none was.
+    pub end_key: String,
+    /// Whether the iterator reported the end of the range (a `Next` that found nothing).
+    pub itr_exhausted: bool,
+    /// The keys returned, in order, with the version each had.
+    pub reads: Vec<(String, Version)>,
 }
 
 /// One collection's private reads and writes. Only hashes of these reach the block on a real channel; the
@@ -63,6 +86,7 @@ impl TxRwSet {
     pub fn ns(&self, ns: &str) -> &RwSet {
         static EMPTY: RwSet = RwSet {
             reads: BTreeMap::new(),
+            range_queries: Vec::new(),
             writes: BTreeMap::new(),
             metadata_writes: BTreeMap::new(),
             collections: BTreeMap::new(),
@@ -87,7 +111,7 @@ impl TxRwSet {
                     .map(|(name, c)| (name.clone(), CollectionRwSet { reads: BTreeMap::new(), ..c.clone() }))
                     .filter(|(_, c)| c.has_writes())
                     .collect();
-                let set = RwSet { reads: BTreeMap::new(), collections, ..set.clone() };
+                let set = RwSet { reads: BTreeMap::new(), range_queries: Vec::new(), collections, ..set.clone() };
                 set.has_writes().then(|| (ns.clone(), set))
             })
             .collect();
@@ -144,7 +168,31 @@ impl RwSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.reads.is_empty() && !self.has_writes() && self.collections.values().all(CollectionRwSet::is_empty)
+        self.reads.is_empty()
+            && self.range_queries.is_empty()
+            && !self.has_writes()
+            && self.collections.values().all(CollectionRwSet::is_empty)
+    }
+}
+
+impl RangeQueryInfo {
+    /// A range query just opened: nothing returned yet, so nothing past `start_key` is covered.
+    pub fn new(start_key: &str) -> RangeQueryInfo {
+        RangeQueryInfo { start_key: start_key.to_owned(), ..RangeQueryInfo::default() }
+    }
+
+    /// A result returned to the chaincode. It moves the end of what validation checks to this key, because the
+    /// chaincode may never ask for the next one.
+    pub fn record_result(&mut self, key: &str, version: Version) {
+        self.reads.push((key.to_owned(), version));
+        self.end_key = key.to_owned();
+    }
+
+    /// The iterator ran out: the chaincode has seen the whole range, so validation covers it up to `end_key`, the
+    /// query's own end.
+    pub fn record_exhausted(&mut self, end_key: &str) {
+        self.itr_exhausted = true;
+        self.end_key = end_key.to_owned();
     }
 }
 
@@ -234,5 +282,27 @@ mod tests {
         let mut read_only = TxRwSet::default();
         read_only.ns_mut("cc").collection_mut("c").record_read("k", None);
         assert!(!read_only.is_empty() && !read_only.has_writes());
+    }
+
+    #[test]
+    fn a_range_query_is_a_read_that_writes_drop() {
+        let mut tx = TxRwSet::default();
+        tx.ns_mut("cc").range_queries.push(RangeQueryInfo::new("a"));
+        assert!(!tx.is_empty(), "a range that returned nothing was still read");
+        tx.ns_mut("cc").record_put("k", b"v".to_vec());
+        assert!(tx.writes().ns("cc").range_queries.is_empty());
+        assert!(tx.ns("never").range_queries.is_empty());
+    }
+
+    #[test]
+    fn a_range_query_covers_up_to_the_last_result_until_exhausted() {
+        let v = Version { block: 1, tx: 0 };
+        let mut query = RangeQueryInfo::new("a");
+        query.record_result("b", v);
+        query.record_result("c", v);
+        assert_eq!((query.end_key.as_str(), query.itr_exhausted), ("c", false));
+        query.record_exhausted("z");
+        assert_eq!((query.end_key.as_str(), query.itr_exhausted), ("z", true));
+        assert_eq!(query.reads, [("b".to_owned(), v), ("c".to_owned(), v)]);
     }
 }

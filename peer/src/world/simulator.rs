@@ -1,12 +1,13 @@
 //! The transaction simulator: what the peer's `txmgr` `txSimulator` does for one transaction.
 //!
-//! It reads committed state (never the transaction's own writes), records every read with the version seen and
-//! every write in a [`TxRwSet`], and enforces the ledger's read-only rules: a transaction that has written may not
+//! It reads committed state (never the transaction's own writes), records every read with the version seen, every
+//! public range query as far as it was read (for phantom-read validation) and every write in a [`TxRwSet`], and
+//! enforces the ledger's read-only rules: a transaction that has written may not
 //! then run a paginated query or a query on private data, and one that has run either may not write. One
 //! simulator is shared by a transaction and every chaincode it calls on the same channel, so the rules (and the
 //! read/write set) span all of them.
 
-use crate::world::rwset::{hash, Metadata, TxRwSet};
+use crate::world::rwset::{hash, Metadata, RangeQueryInfo, TxRwSet};
 use crate::world::{Version, WorldState};
 
 /// Per-transaction simulation state. Lock order: the world first, then the simulator.
@@ -68,6 +69,20 @@ impl TxSimulator {
             None => set.record_read(key, version),
             Some(coll) => set.collection_mut(coll).record_read(key, version),
         }
+    }
+
+    /// Starts the record of a public range query in `ns` (the peer keeps none for rich queries or private data), at
+    /// the key the scan really starts from. The index names it for [`TxSimulator::range_query`]: the iterator records
+    /// what it returns as it goes, since the chaincode may close it, or simply finish, at any point.
+    pub fn open_range_query(&mut self, ns: &str, start_key: &str) -> usize {
+        let queries = &mut self.rwset.ns_mut(ns).range_queries;
+        queries.push(RangeQueryInfo::new(start_key));
+        queries.len() - 1
+    }
+
+    /// A range query opened with [`TxSimulator::open_range_query`].
+    pub fn range_query(&mut self, ns: &str, index: usize) -> Option<&mut RangeQueryInfo> {
+        self.rwset.namespaces.get_mut(ns)?.range_queries.get_mut(index)
     }
 
     /// `SetState`/`DeleteState` (an empty value deletes).
@@ -185,6 +200,19 @@ mod tests {
         assert_eq!(sim.rwset.ns("cc").reads["k"], v1);
         assert_eq!(sim.rwset.ns("cc").collections["secret"].reads["k"], v1);
         assert_eq!(sim.rwset.ns("other").reads["k"], None);
+    }
+
+    #[test]
+    fn range_queries_are_recorded_per_namespace_in_opening_order() {
+        let mut sim = TxSimulator::new("ch", "tx1");
+        assert_eq!(sim.open_range_query("cc", "a"), 0);
+        assert_eq!(sim.open_range_query("other", "x"), 0);
+        assert_eq!(sim.open_range_query("cc", "m"), 1);
+        sim.range_query("cc", 0).unwrap().record_result("b", Version { block: 1, tx: 0 });
+        let starts: Vec<&str> = sim.rwset.ns("cc").range_queries.iter().map(|q| q.start_key.as_str()).collect();
+        assert_eq!(starts, ["a", "m"]);
+        assert_eq!(sim.rwset.ns("cc").range_queries[0].end_key, "b");
+        assert!(sim.range_query("cc", 2).is_none() && sim.range_query("never", 0).is_none());
     }
 
     #[test]

@@ -14,14 +14,15 @@
 //!   (`docs/fabric-protocol.md` §10.10);
 //! - every committed public write is kept in the key's history (the peer's history database);
 //! - [`WorldState::commit`] appends one block per transaction and rejects a stale read set with
-//!   [`CommitStatus::MvccReadConflict`], writing nothing.
+//!   [`CommitStatus::MvccReadConflict`], or a range query that would now return other keys or versions with
+//!   [`CommitStatus::PhantomReadConflict`], writing nothing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use prost_types::Timestamp;
 
-use crate::world::rwset::{hash, Metadata, RwSet, TxRwSet};
+use crate::world::rwset::{hash, Metadata, RangeQueryInfo, RwSet, TxRwSet};
 
 /// The height at which a value was written: Fabric's `version.Height{BlockNum, TxNum}`.
 ///
@@ -68,6 +69,9 @@ pub enum CommitStatus {
     Committed { block: u64 },
     /// Invalid (`MVCC_READ_CONFLICT`): a key it read changed before commit. Nothing was written.
     MvccReadConflict,
+    /// Invalid (`PHANTOM_READ_CONFLICT`): a public range query it ran would now return other keys or versions, up
+    /// to where the chaincode stopped reading. Nothing was written.
+    PhantomReadConflict,
     /// Never submitted for ordering: the chaincode answered ERROR or a status ≥ 400 (the endorser refuses to
     /// endorse those), or the caller asked only to evaluate.
     NotSubmitted,
@@ -159,12 +163,23 @@ impl WorldState {
         start: &str,
         end: &str,
     ) -> Vec<(String, VersionedValue)> {
-        let Some(keys) = self.keys(channel, namespace, collection) else { return Vec::new() };
-        if !end.is_empty() && end <= start {
-            return Vec::new();
-        }
+        let entries = self.range_entries(channel, namespace, collection, start, end);
+        entries.map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// [`WorldState::range`] without copies, for validation to re-run a range.
+    fn range_entries<'a>(
+        &'a self,
+        channel: &str,
+        namespace: &str,
+        collection: Option<&str>,
+        start: &str,
+        end: &str,
+    ) -> impl Iterator<Item = (&'a String, &'a VersionedValue)> {
+        // An inverted range is empty here, where `BTreeMap::range` would panic.
+        let keys = self.keys(channel, namespace, collection).filter(|_| end.is_empty() || start < end);
         let upper = if end.is_empty() { Bound::Unbounded } else { Bound::Excluded(end) };
-        keys.range::<str, _>((Bound::Included(start), upper)).map(|(k, v)| (k.clone(), v.clone())).collect()
+        keys.map(|keys| keys.range::<str, _>((Bound::Included(start), upper))).into_iter().flatten()
     }
 
     /// Every committed key and value of a namespace, sorted by key.
@@ -189,17 +204,36 @@ impl WorldState {
         self.channels.get(channel).map_or(0, |c| c.next_block - 1)
     }
 
-    /// Whether every version `rwset` read is still current (absent keys still absent), public and private.
-    fn is_current(&self, channel: &str, rwset: &TxRwSet) -> bool {
-        rwset.namespaces.iter().all(|(ns, set)| {
-            let public_ok = set.reads.iter().all(|(key, seen)| self.get(channel, ns, key).map(|v| v.version) == *seen);
-            public_ok
-                && set.collections.iter().all(|(coll, c)| {
-                    c.reads
-                        .iter()
-                        .all(|(key, seen)| self.get_private(channel, ns, coll, key).map(|v| v.version) == *seen)
-                })
-        })
+    /// Why `rwset` is no longer valid, if it is not. Namespaces are checked in order and, in each, public reads, then
+    /// range queries, then private reads, as the committer's `validateTx` does, so a transaction failing several
+    /// checks gets the code a peer would give it.
+    fn conflict(&self, channel: &str, rwset: &TxRwSet) -> Option<CommitStatus> {
+        rwset.namespaces.iter().find_map(|(ns, set)| self.ns_conflict(channel, ns, set))
+    }
+
+    fn ns_conflict(&self, channel: &str, ns: &str, set: &RwSet) -> Option<CommitStatus> {
+        let public_ok = set.reads.iter().all(|(key, seen)| self.get(channel, ns, key).map(|v| v.version) == *seen);
+        if !public_ok {
+            return Some(CommitStatus::MvccReadConflict);
+        }
+        if !set.range_queries.iter().all(|query| self.range_unchanged(channel, ns, query)) {
+            return Some(CommitStatus::PhantomReadConflict);
+        }
+        let private_ok = set.collections.iter().all(|(coll, c)| {
+            c.reads.iter().all(|(key, seen)| self.get_private(channel, ns, coll, key).map(|v| v.version) == *seen)
+        });
+        (!private_ok).then_some(CommitStatus::MvccReadConflict)
+    }
+
+    /// Fabric's `rangeQueryResultsValidator`: the range, run again over committed state, hands out the same keys
+    /// with the same versions and nothing more. A key deleted, updated or newly inside the covered part differs.
+    fn range_unchanged(&self, channel: &str, ns: &str, query: &RangeQueryInfo) -> bool {
+        let now = self.range_entries(channel, ns, None, &query.start_key, &query.end_key);
+        // Before the iterator ran out, `end_key` is the last key returned: the half-open range stops short of it.
+        let last_returned = (!query.itr_exhausted).then(|| self.get(channel, ns, &query.end_key)).flatten();
+        let now = now.map(|(k, v)| (k.as_str(), v.version));
+        let now = now.chain(last_returned.map(|v| (query.end_key.as_str(), v.version)));
+        now.eq(query.reads.iter().map(|(k, v)| (k.as_str(), *v)))
     }
 
     /// Validates `rwset` against current state and, if valid, applies its writes in a new block.
@@ -207,8 +241,8 @@ impl WorldState {
     /// A valid transaction always takes a block, even with no writes, as a submitted read-only transaction does on
     /// a real channel. An invalid one writes nothing and takes no block here.
     pub fn commit(&mut self, channel: &str, rwset: &TxRwSet, info: &CommitInfo) -> CommitStatus {
-        if !self.is_current(channel, rwset) {
-            return CommitStatus::MvccReadConflict;
+        if let Some(conflict) = self.conflict(channel, rwset) {
+            return conflict;
         }
         let ledger = self.channels.entry(channel.to_owned()).or_default();
         let block = ledger.next_block;
@@ -429,6 +463,101 @@ mod tests {
         assert_eq!(keys("", ""), ["a", "b", "c", "d"]);
         assert!(keys("d", "b").is_empty(), "an inverted range is empty, not a panic");
         assert!(world.range(CH, "nobody", None, "", "").is_empty());
+    }
+
+    /// A transaction that ran a range query and consumed `taken` results (all of them: the iterator ran out).
+    fn scanned(world: &WorldState, start: &str, end: &str, taken: usize) -> RwSet {
+        let results = world.range(CH, NS, None, start, end);
+        let mut query = RangeQueryInfo::new(start);
+        for (key, entry) in results.iter().take(taken) {
+            query.record_result(key, entry.version);
+        }
+        if taken > results.len() {
+            query.record_exhausted(end);
+        }
+        let mut rw = RwSet { range_queries: vec![query], ..RwSet::default() };
+        rw.record_put("out", b"side effect".to_vec());
+        rw
+    }
+
+    fn put(world: &mut WorldState, key: &str, value: &str) {
+        let mut rw = RwSet::default();
+        rw.record_put(key, value.as_bytes().to_vec());
+        assert!(commit(world, &rw).is_committed());
+    }
+
+    #[test]
+    fn a_key_inserted_inside_a_range_read_is_a_phantom() {
+        let mut world = seeded(&[("a", "1"), ("c", "3"), ("e", "5")]);
+        let reader = scanned(&world, "b", "e", usize::MAX);
+        assert_eq!(reader.range_queries[0].reads.len(), 1);
+        put(&mut world, "d", "new");
+        assert_eq!(commit(&mut world, &reader), CommitStatus::PhantomReadConflict);
+        assert!(world.get(CH, NS, "out").is_none(), "an invalid transaction writes nothing");
+        assert_eq!(world.height(CH), 2, "and takes no block");
+    }
+
+    #[test]
+    fn keys_inserted_outside_a_range_read_do_not_conflict() {
+        let mut world = seeded(&[("b", "2"), ("c", "3")]);
+        let reader = scanned(&world, "b", "d", usize::MAX);
+        put(&mut world, "a", "before the start");
+        put(&mut world, "d", "the end key is excluded");
+        assert!(commit(&mut world, &reader).is_committed());
+    }
+
+    #[test]
+    fn an_empty_range_conflicts_when_a_key_appears_in_it() {
+        let mut world = seeded(&[("a", "1")]);
+        let reader = scanned(&world, "b", "", usize::MAX);
+        assert!(reader.range_queries[0].reads.is_empty());
+        put(&mut world, "zz", "an open end covers the rest of the namespace");
+        assert_eq!(commit(&mut world, &reader), CommitStatus::PhantomReadConflict);
+    }
+
+    #[test]
+    fn a_range_not_read_to_the_end_covers_only_what_was_returned() {
+        let mut world = seeded(&[("a", "1"), ("c", "3"), ("e", "5")]);
+        let stopped = scanned(&world, "a", "z", 2);
+        assert_eq!((stopped.range_queries[0].end_key.as_str(), stopped.range_queries[0].itr_exhausted), ("c", false));
+        let also_stopped = scanned(&world, "a", "z", 2);
+        put(&mut world, "d", "after the last key returned");
+        put(&mut world, "e", "changed after the last key returned");
+        assert!(commit(&mut world, &stopped).is_committed());
+
+        put(&mut world, "b", "between the start and the last key returned");
+        assert_eq!(commit(&mut world, &also_stopped), CommitStatus::PhantomReadConflict);
+    }
+
+    #[test]
+    fn the_last_key_returned_is_checked_even_though_the_range_is_half_open() {
+        let mut world = seeded(&[("a", "1"), ("c", "3")]);
+        let stopped = scanned(&world, "a", "z", 2);
+        put(&mut world, "c", "changed");
+        assert_eq!(commit(&mut world, &stopped), CommitStatus::PhantomReadConflict);
+    }
+
+    #[test]
+    fn a_key_updated_or_deleted_inside_a_range_read_is_a_phantom() {
+        let mut world = seeded(&[("a", "1"), ("b", "2"), ("c", "3")]);
+        let updated = scanned(&world, "a", "", usize::MAX);
+        let deleted = scanned(&world, "a", "", usize::MAX);
+        put(&mut world, "b", "changed");
+        assert_eq!(commit(&mut world, &updated), CommitStatus::PhantomReadConflict);
+
+        let mut delete = RwSet::default();
+        delete.record_delete("b");
+        assert!(commit(&mut world, &delete).is_committed());
+        assert_eq!(commit(&mut world, &deleted), CommitStatus::PhantomReadConflict);
+    }
+
+    #[test]
+    fn a_stale_point_read_is_reported_before_a_phantom() {
+        let mut world = seeded(&[("a", "1")]);
+        let mut both = scanned(&world, "a", "", usize::MAX);
+        world.read(CH, NS, "a", &mut both);
+        put(&mut world, "a", "changed");
+        assert_eq!(commit(&mut world, &both), CommitStatus::MvccReadConflict, "the committer checks reads first");
     }
 
     #[test]

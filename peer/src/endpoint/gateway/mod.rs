@@ -5,31 +5,27 @@
 //!   it names without committing, and errors carry the gRPC codes, texts and `ErrorDetail`s Fabric's gateway gives
 //!   (`evaluate call to endorser returned error: chaincode response 500, …`).
 //! - **Endorse** runs it the same way and answers the prepared transaction (the envelope a client signs), endorsed
-//!   by the organisation's peer identity; **Submit** checks the client's signature and validates the transaction
-//!   against the world state as a committer does (MVCC), committing it in a block of its own; **CommitStatus**
-//!   answers its validation code and block. The write set is kept here between Endorse and Submit: the envelope's
-//!   `ChaincodeAction.results` is left empty (Fabric's rwset encoding is not written yet).
-//! - **ChaincodeEvents** streams a chaincode's committed events, one response per block, from a start position
-//!   (oldest, newest, next commit or a given block, skipping up to `after_transaction_id`), then each new block as it
-//!   commits.
+//!   by the organisation's peer identity; **Submit** checks the client's signature, orders the transaction in a
+//!   block of its own and validates it as a committer does (its endorsements, then MVCC: [`ledger`]);
+//!   **CommitStatus** answers its validation code and block. The write set is kept here between Endorse and Submit.
+//! - **ChaincodeEvents** streams a chaincode's committed events ([`events`]).
+//!
+//! The blocks live in memory, or in a [`block_log`] that survives restarts.
 
 use std::collections::HashMap;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-use futures::Stream;
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::{Code, Request, Response, Status};
 use wasmcc_proto::common::{Envelope, Payload, SignatureHeader};
 use wasmcc_proto::gateway::gateway_server::{Gateway, GatewayServer};
 use wasmcc_proto::gateway::{
-    ChaincodeEventsRequest, ChaincodeEventsResponse, CommitStatusRequest, CommitStatusResponse, EndorseRequest,
-    EndorseResponse, ErrorDetail, EvaluateRequest, EvaluateResponse, SignedChaincodeEventsRequest,
-    SignedCommitStatusRequest, SubmitRequest, SubmitResponse,
+    ChaincodeEventsRequest, CommitStatusRequest, CommitStatusResponse, EndorseRequest, EndorseResponse, ErrorDetail,
+    EvaluateRequest, EvaluateResponse, SignedChaincodeEventsRequest, SignedCommitStatusRequest, SubmitRequest,
+    SubmitResponse,
 };
-use wasmcc_proto::orderer::seek_position;
 use wasmcc_proto::protos::{
     ChaincodeAction, ChaincodeActionPayload, ChaincodeEndorsedAction, ChaincodeEvent, ChaincodeId,
     ChaincodeProposalPayload, Endorsement, ProposalResponsePayload, SignedProposal, Transaction, TransactionAction,
@@ -40,9 +36,18 @@ use super::connection::PeerConnection;
 use super::msp::Msp;
 use super::proposal::{read_proposal, Identity, ReadProposal};
 use super::tx::{TxOutcome, TxResult};
-use super::SimError;
+use super::{PeerSim, SimError};
 use crate::world::rwset::TxRwSet;
-use crate::world::{CommitInfo, CommitStatus};
+use crate::world::CommitInfo;
+use ledger::{Ledger, Submitted};
+
+mod block_log;
+mod client;
+mod events;
+mod ledger;
+
+pub use block_log::BlockLogError;
+pub use client::{error_details, Call, Committed, GatewayCaller};
 
 /// The gateway of one peer of one organisation.
 #[derive(Clone)]
@@ -55,24 +60,12 @@ pub struct GatewayService {
     chaincodes: Arc<RwLock<HashMap<String, PeerConnection>>>,
     /// Endorsed and not yet submitted, by txid.
     endorsed: Arc<Mutex<HashMap<String, Endorsed>>>,
-    /// Submitted: validation code and block, by txid.
-    committed: Arc<Mutex<HashMap<String, (TxValidationCode, u64)>>>,
-    /// Committed chaincode events, in block order, and a wake-up for the streams waiting for more.
-    events: Arc<Events>,
-}
-
-#[derive(Default)]
-struct Events {
-    /// (block, event), in commit order.
-    log: Mutex<Vec<(u64, ChaincodeEvent)>>,
-    /// The highest block committed so far.
-    height: AtomicU64,
-    added: tokio::sync::Notify,
+    /// What was submitted, and the events of what committed.
+    ledger: Arc<Ledger>,
 }
 
 /// What Submit needs of an endorsed transaction.
 struct Endorsed {
-    connection: PeerConnection,
     channel_id: String,
     rwset: TxRwSet,
     info: CommitInfo,
@@ -80,17 +73,32 @@ struct Endorsed {
 }
 
 impl GatewayService {
-    /// The gateway of `address`, a peer of `msp` (which issues the peer's identity now).
-    pub fn new(msp: Arc<Msp>, address: impl Into<String>) -> Result<Self, SimError> {
+    /// The gateway of `address`, a peer of `msp` (which issues the peer's identity now), committing into `world`'s
+    /// state and keeping its blocks in memory.
+    pub fn new(msp: Arc<Msp>, address: impl Into<String>, world: PeerSim) -> Result<Self, SimError> {
+        Self::with_ledger(msp, address.into(), Ledger::in_memory(world))
+    }
+
+    /// As [`GatewayService::new`], with the blocks kept in the log at `block_log`: what it holds already is
+    /// replayed into `world` (which should be empty) first, and every later commit is on disk before Submit answers.
+    pub fn with_block_log(
+        msp: Arc<Msp>,
+        address: impl Into<String>,
+        world: PeerSim,
+        block_log: &Path,
+    ) -> Result<Self, SimError> {
+        Self::with_ledger(msp, address.into(), Ledger::open(world, block_log)?)
+    }
+
+    fn with_ledger(msp: Arc<Msp>, address: String, ledger: Ledger) -> Result<Self, SimError> {
         let peer = Arc::new(msp.issue("peer0", "peer", &[])?);
         Ok(GatewayService {
             msp,
             peer,
-            address: address.into(),
+            address,
             chaincodes: Arc::default(),
             endorsed: Arc::default(),
-            committed: Arc::default(),
-            events: Arc::default(),
+            ledger: Arc::new(ledger),
         })
     }
 
@@ -98,6 +106,23 @@ impl GatewayService {
     pub fn add_chaincode(&self, connection: PeerConnection) {
         let name = connection.namespace().to_owned();
         self.chaincodes.write().expect("chaincodes lock").insert(name, connection);
+    }
+
+    /// Makes a chaincode no longer callable; its connection is closed.
+    pub fn remove_chaincode(&self, name: &str) {
+        if let Some(connection) = self.chaincodes.write().expect("chaincodes lock").remove(name) {
+            connection.close();
+        }
+    }
+
+    /// Whether a chaincode is callable: connected, and its stream up.
+    pub fn is_serving(&self, name: &str) -> bool {
+        self.chaincodes.read().expect("chaincodes lock").get(name).is_some_and(|c| !c.is_terminated())
+    }
+
+    /// The highest block committed so far (0 before any).
+    pub fn height(&self) -> u64 {
+        self.ledger.height()
     }
 
     /// The tonic service to serve.
@@ -122,6 +147,29 @@ impl GatewayService {
         let status =
             wasmcc_proto::rpc::Status { code: code as i32, message: text.clone(), details: vec![any] }.encode_to_vec();
         Status::with_details(code, text, status.into())
+    }
+
+    /// The committer's endorsement check with a development network's policy (any peer of the organisation): the
+    /// transaction's action carries endorsements, and each is a signature of its proposal response by an identity
+    /// of the organisation.
+    fn check_endorsements(&self, payload: &Payload) -> Result<(), String> {
+        let transaction =
+            Transaction::decode(payload.data.as_slice()).map_err(|_| "the transaction does not decode")?;
+        let action = transaction.actions.first().ok_or("the transaction has no action")?;
+        let action = ChaincodeActionPayload::decode(action.payload.as_slice())
+            .ok()
+            .and_then(|p| p.action)
+            .ok_or("the transaction's action does not decode")?;
+        if action.endorsements.is_empty() {
+            return Err("the transaction has no endorsement".into());
+        }
+        for endorsement in &action.endorsements {
+            let signed = [action.proposal_response_payload.as_slice(), endorsement.endorser.as_slice()].concat();
+            self.msp
+                .check_signed(&endorsement.endorser, &signed, &endorsement.signature)
+                .map_err(|e| format!("an endorsement does not verify: {e}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -187,7 +235,7 @@ impl GatewayService {
         let payload = payload.encode_to_vec();
         let proposal_hash = Sha256::new().chain_update(&read.header_bytes).chain_update(&payload).finalize().to_vec();
         let action = ChaincodeAction {
-            results: Vec::new(),
+            results: super::encode_results(&result.rwset),
             events: result.event.as_ref().map(Message::encode_to_vec).unwrap_or_default(),
             response: Some(response),
             chaincode_id: Some(ChaincodeId { name: result.namespace.clone(), ..Default::default() }),
@@ -208,8 +256,6 @@ impl GatewayService {
         Ok(Envelope { payload: payload.encode_to_vec(), signature: Vec::new() })
     }
 }
-
-type EventStream = Pin<Box<dyn Stream<Item = Result<ChaincodeEventsResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Gateway for GatewayService {
@@ -237,11 +283,10 @@ impl Gateway for GatewayService {
             | Refusal::Unavailable(message)
             | Refusal::Answered(message) => aborted(message),
         };
-        let (read, connection, result, response) =
+        let (read, _, result, response) =
             self.simulate(request.into_inner().proposed_transaction).await.map_err(fail)?;
         let envelope = self.prepare(&read, &result, response).map_err(|e| aborted(e.to_string()))?;
         let endorsed = Endorsed {
-            connection,
             channel_id: result.channel_id.clone(),
             info: CommitInfo { txid: result.txid.clone(), timestamp: result.timestamp },
             rwset: result.rwset,
@@ -251,16 +296,20 @@ impl Gateway for GatewayService {
         Ok(Response::new(EndorseResponse { prepared_transaction: Some(envelope) }))
     }
 
+    /// Orders the transaction in a block of its own and validates it as a committer does: its endorsements, then
+    /// MVCC. An invalid transaction is still "submitted": its code is what CommitStatus answers.
     async fn submit(&self, request: Request<SubmitRequest>) -> Result<Response<SubmitResponse>, Status> {
         let request = request.into_inner();
         let envelope =
             request.prepared_transaction.ok_or_else(|| Status::invalid_argument("a transaction is required"))?;
-        let creator = Payload::decode(envelope.payload.as_slice())
-            .ok()
-            .and_then(|p| p.header)
+        let undecodable = || Status::invalid_argument("the transaction's payload does not decode");
+        let payload = Payload::decode(envelope.payload.as_slice()).map_err(|_| undecodable())?;
+        let creator = payload
+            .header
+            .as_ref()
             .and_then(|h| SignatureHeader::decode(h.signature_header.as_slice()).ok())
             .map(|sh| sh.creator)
-            .ok_or_else(|| Status::invalid_argument("the transaction's payload does not decode"))?;
+            .ok_or_else(undecodable)?;
         if let Err(refused) = self.msp.check_signed(&creator, &envelope.payload, &envelope.signature) {
             return Err(Status::permission_denied(format!("the transaction's signature: {refused}")));
         }
@@ -269,21 +318,18 @@ impl Gateway for GatewayService {
         let Some(endorsed) = endorsed else {
             return Err(Status::failed_precondition(format!("transaction {txid} was not endorsed by this gateway")));
         };
-        // Ordering is a block of its own per transaction; validation is the committer's MVCC check.
-        let status = endorsed.connection.sim().commit_tx(&endorsed.channel_id, &endorsed.rwset, &endorsed.info);
-        let outcome = match status {
-            CommitStatus::Committed { block } => {
-                self.events.height.store(block, Ordering::Relaxed);
-                if let Some(event) = endorsed.event {
-                    self.events.log.lock().expect("events lock").push((block, event));
-                }
-                self.events.added.notify_waiters();
-                (TxValidationCode::Valid, block)
-            }
-            CommitStatus::MvccReadConflict => (TxValidationCode::MvccReadConflict, 0),
-            CommitStatus::NotSubmitted => (TxValidationCode::InvalidOtherReason, 0),
+        let refused = self.check_endorsements(&payload).err().map(|why| {
+            tracing::info!(%txid, why, "transaction invalid: ENDORSEMENT_POLICY_FAILURE");
+            TxValidationCode::EndorsementPolicyFailure
+        });
+        let submitted = Submitted {
+            channel_id: endorsed.channel_id,
+            info: endorsed.info,
+            rwset: endorsed.rwset,
+            event: endorsed.event,
+            refused,
         };
-        self.committed.lock().expect("committed lock").insert(txid, outcome);
+        self.ledger.commit(submitted).map_err(|e| Status::unavailable(format!("committing {txid}: {e}")))?;
         Ok(Response::new(SubmitResponse {}))
     }
 
@@ -297,15 +343,14 @@ impl Gateway for GatewayService {
         if let Err(refused) = self.msp.check_signed(&request.identity, &signed.request, &signed.signature) {
             return Err(Status::permission_denied(format!("the request's signature: {refused}")));
         }
-        let committed = self.committed.lock().expect("committed lock").get(&request.transaction_id).copied();
-        let Some((code, block)) = committed else {
+        let Some((code, block)) = self.ledger.status(&request.transaction_id) else {
             let txid = request.transaction_id;
             return Err(Status::failed_precondition(format!("transaction {txid} was not submitted to this gateway")));
         };
         Ok(Response::new(CommitStatusResponse { result: code as i32, block_number: block }))
     }
 
-    type ChaincodeEventsStream = EventStream;
+    type ChaincodeEventsStream = events::EventStream;
 
     async fn chaincode_events(
         &self,
@@ -317,53 +362,6 @@ impl Gateway for GatewayService {
         if let Err(refused) = self.msp.check_signed(&request.identity, &signed.request, &signed.signature) {
             return Err(Status::permission_denied(format!("the request's signature: {refused}")));
         }
-        let height = self.events.height.load(Ordering::Relaxed);
-        let start = match request.start_position.and_then(|p| p.r#type) {
-            Some(seek_position::Type::Oldest(_)) => 0,
-            Some(seek_position::Type::Newest(_)) => height,
-            Some(seek_position::Type::Specified(s)) => s.number,
-            Some(seek_position::Type::NextCommit(_)) | None => height + 1,
-        };
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let events = self.events.clone();
-        let chaincode = request.chaincode_id;
-        let mut skip_through = Some(request.after_transaction_id).filter(|t| !t.is_empty());
-        tokio::spawn(async move {
-            let mut next = start;
-            loop {
-                // Registered before reading, so a commit between the read and the wait still wakes this stream.
-                let added = events.added.notified();
-                let blocks: Vec<(u64, Vec<ChaincodeEvent>)> = {
-                    let log = events.log.lock().expect("events lock");
-                    let mut blocks: Vec<(u64, Vec<ChaincodeEvent>)> = Vec::new();
-                    for (block, event) in log.iter().filter(|(b, e)| *b >= next && e.chaincode_id == chaincode) {
-                        if let Some(txid) = &skip_through {
-                            if *block == start {
-                                if event.tx_id == *txid {
-                                    skip_through = None;
-                                }
-                                continue;
-                            }
-                        }
-                        match blocks.last_mut() {
-                            Some((b, list)) if b == block => list.push(event.clone()),
-                            _ => blocks.push((*block, vec![event.clone()])),
-                        }
-                    }
-                    blocks
-                };
-                for (block, list) in blocks {
-                    next = block + 1;
-                    if tx.send(Ok(ChaincodeEventsResponse { events: list, block_number: block })).await.is_err() {
-                        return;
-                    }
-                }
-                tokio::select! {
-                    _ = added => {}
-                    _ = tx.closed() => return,
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(events::stream(self.ledger.clone(), request)))
     }
 }
