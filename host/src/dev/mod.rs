@@ -79,7 +79,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut config = Config { data_dir: args.data_dir.clone(), ..Config::default() };
     config.admin.listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.admin_port);
     config.chaincodes.listen_ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    config.chaincodes.port_min = args.admin_port.checked_add(1).context("--admin-port leaves no port for chaincodes")?;
+    config.chaincodes.port_min =
+        args.admin_port.checked_add(1).context("--admin-port leaves no port for chaincodes")?;
     config.chaincodes.port_max = config.chaincodes.port_min.saturating_add(CHAINCODE_PORTS - 1);
     config.quota.threads = args.workers;
     let mut daemon = Daemon::start(&config).await?;

@@ -4,4 +4,5 @@ mod audit;
 mod author;
 mod cli;
 mod crash;
+mod dev;
 mod tls;
