@@ -1,5 +1,6 @@
-//! `wasmcc demo`: the README's first command. Serves the bundled examples with embedded defaults, drives a short
-//! session through the peer simulator so a newcomer sees transactions flow, then keeps serving for a real peer.
+//! `wasmcc demo`: serves the bundled examples with embedded defaults, drives a short session through the peer
+//! simulator so a newcomer sees transactions flow at the chaincode protocol's level, then keeps serving for a real
+//! peer. (The README's first command runs `wasmcc dev` instead: the same host behind Fabric's Gateway.)
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! Fabric's peer side, for tests, the demo and benches: one place where what a peer does is written.
+//! Fabric's peer side, for tests, `wasmcc dev`, the demo and benches: one place where what a peer does is written.
 //!
 //! Two layers:
 //! - [`world`] (always built; synchronous, no tokio or gRPC): versioned world state, read/write sets, private data
@@ -54,8 +54,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Not simulated: blocks of several transactions (each commit is its own block), endorsement policies and
-//! signatures (never checked), the merkle summary a peer records instead of a large range query's results (they
+//! In front of it, [`GatewayService`] is Fabric's Gateway (Evaluate, Endorse, Submit, CommitStatus, ChaincodeEvents)
+//! for one organisation ([`Msp`]): what Fabric's client SDKs call, and what `wasmcc dev` serves, its blocks kept in
+//! memory or in a block log; [`GatewayCaller`] is a client of it.
+//!
+//! Not simulated: blocks of several transactions (each commit is its own block), endorsement policies (the gateway
+//! checks only that endorsements are signatures of its organisation; connections made directly check nothing), the merkle summary a peer records instead of a large range query's results (they
 //! are always kept whole; validation gives the same outcome), the `PHANTOM_READ_CONFLICT` a peer reports for a key
 //! a range query returned that was then changed or deleted (the key is also a point read here, so it is an
 //! `MVCC_READ_CONFLICT`; keys newly inside a range are phantoms, as on a peer), the `_lifecycle`/`lscc` reads a

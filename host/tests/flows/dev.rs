@@ -154,7 +154,7 @@ fn a_fabric_gateway_application_and_the_cli_run_against_it_and_its_ledger_surviv
     ];
     let mut args: Vec<&str> = chaincodes.iter().flat_map(|c| ["--chaincode", c.as_str()]).collect();
     args.extend(["--collections", &collections, "--init-required", "counter"]);
-    let mut dev = Dev::start(home.path(), 33350, &args);
+    let dev = Dev::start(home.path(), 33350, &args);
     assert!(dev.seen.iter().any(|l| l.contains("chaincode counter committed on mychannel (init required)")));
     let key = dev.banner("client key");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
