@@ -176,3 +176,72 @@ async fn fabric_gateway_clients_read_committed_chaincode_events() {
     assert_eq!(events[1]["payload"], r#"{"id":"ada","name":"Ada","tier":"Gold","points":25}"#);
     assert!(events[0]["block"].as_u64() < events[1]["block"].as_u64(), "{events:?}");
 }
+
+/// The prepared transaction carries the read/write set as a Fabric peer encodes it, and Submit validates the
+/// endorsement: a transaction whose endorsement was tampered with is invalid (ENDORSEMENT_POLICY_FAILURE) and
+/// changes nothing, while the same transaction as endorsed commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_checks_the_endorsement_and_the_transaction_carries_its_rwset() {
+    use wasmcc_peer::{decode_writes, Call, GatewayCaller};
+    use wasmcc_proto::common::{Envelope, Payload};
+    use wasmcc_proto::gateway::{CommitStatusRequest, SignedCommitStatusRequest, SubmitRequest};
+    use wasmcc_proto::protos::{ChaincodeActionPayload, Transaction, TxValidationCode};
+
+    let setup = gateway_on_asset_transfer().await;
+    let user = setup.org.issue("appuser", "client", &[]).unwrap();
+    let mut caller = GatewayCaller::connect(&setup.addr.to_string(), user.clone(), "mychannel").await.unwrap();
+    let call = |args: &[&str]| Call { chaincode: setup.chaincode.clone(), args: args_of(args), ..Default::default() };
+    let committed = caller.submit(&call(&["TransferAsset", "asset1", "Zoe"])).await.unwrap();
+    assert_eq!(committed.code, TxValidationCode::Valid);
+    let writes = decode_writes(&committed.results).unwrap();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].namespace, setup.chaincode);
+    let (key, value) = &writes[0].writes[0];
+    assert_eq!(key, "asset1");
+    assert!(String::from_utf8_lossy(value.as_ref().unwrap()).contains(r#""Owner":"Zoe""#));
+
+    // Endorse, then change one byte of the endorsement's signature before signing and submitting.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", setup.addr)).unwrap();
+    let mut client = GatewayClient::new(channel.connect().await.unwrap());
+    let proposal = propose(&user, &setup.chaincode, &["TransferAsset", "asset1", "Mallory"]);
+    let txid = wasmcc_peer::proposal::read_proposal(&proposal).unwrap().txid;
+    let request = EndorseRequest {
+        transaction_id: txid.clone(),
+        channel_id: "mychannel".into(),
+        proposed_transaction: Some(proposal),
+        ..Default::default()
+    };
+    let envelope = client.endorse(request).await.unwrap().into_inner().prepared_transaction.unwrap();
+    let mut payload = Payload::decode(envelope.payload.as_slice()).unwrap();
+    let mut transaction = Transaction::decode(payload.data.as_slice()).unwrap();
+    let mut action = ChaincodeActionPayload::decode(transaction.actions[0].payload.as_slice()).unwrap();
+    let endorsed = action.action.as_mut().unwrap();
+    let signature = &mut endorsed.endorsements[0].signature;
+    let last = signature.len() - 1;
+    signature[last] ^= 1;
+    transaction.actions[0].payload = action.encode_to_vec();
+    payload.data = transaction.encode_to_vec();
+    let payload = payload.encode_to_vec();
+    let envelope = Envelope { signature: user.sign(&payload).unwrap(), payload };
+    let submit = SubmitRequest {
+        transaction_id: txid.clone(),
+        channel_id: "mychannel".into(),
+        prepared_transaction: Some(envelope),
+    };
+    client.submit(submit).await.unwrap();
+    let status =
+        CommitStatusRequest { transaction_id: txid, channel_id: "mychannel".into(), identity: user.serialize() };
+    let status = status.encode_to_vec();
+    let signed = SignedCommitStatusRequest { signature: user.sign(&status).unwrap(), request: status };
+    let answer = client.commit_status(signed).await.unwrap().into_inner();
+    assert_eq!(answer.result, TxValidationCode::EndorsementPolicyFailure as i32);
+    let owner = caller.evaluate(&call(&["ReadAsset", "asset1"])).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&owner.payload).contains(r#""Owner":"Zoe""#),
+        "the invalid transaction wrote nothing"
+    );
+}
+
+fn args_of(call: &[&str]) -> Vec<Vec<u8>> {
+    args(call.iter().copied())
+}

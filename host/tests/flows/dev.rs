@@ -223,6 +223,21 @@ fn a_fabric_gateway_application_and_the_cli_run_against_it_and_its_ledger_surviv
     );
     assert!(private.contains("\"appraisedValue\":7"), "{private}");
     stdout_of(dev.call(home, &["invoke", "counter", "inc", "c1"]));
+
+    // `wasmcc install` and `wasmcc remove` on the running process commit and take off a chaincode at once.
+    let mut dev = dev;
+    let admin = ["--admin", "http://127.0.0.1:33351", "--data-dir", "data"];
+    let counter = wasm("counter");
+    let installed =
+        stdout_of(dev.call(home, &[&["install", "--wasm", &counter, "--label", "tally"][..], &admin].concat()));
+    let ccid = installed.lines().next().unwrap().strip_prefix("installed ").unwrap().to_owned();
+    dev.wait_for(&format!("chaincode tally committed on mychannel: {ccid}"), Duration::from_secs(30));
+    let counted = stdout_of(dev.call(home, &["invoke", "tally", "inc", "t"]));
+    assert!(counted.starts_with("response: 200 1"), "{counted}");
+    stdout_of(dev.call(home, &[&["remove", &ccid][..], &admin].concat()));
+    dev.wait_for("chaincode tally removed from mychannel", Duration::from_secs(30));
+    let gone = stderr_of_failure(dev.call(home, &["query", "tally", "get", "t"]));
+    assert!(gone.contains("chaincode tally is not installed on channel mychannel"), "{gone}");
     drop(dev);
 
     // --ephemeral: the same chaincodes and organisation, an empty channel.

@@ -45,6 +45,7 @@ mod block_log;
 mod client;
 mod events;
 mod ledger;
+mod pending;
 
 pub use block_log::BlockLogError;
 pub use client::{error_details, Call, Committed, GatewayCaller};
@@ -59,7 +60,7 @@ pub struct GatewayService {
     address: String,
     chaincodes: Arc<RwLock<HashMap<String, PeerConnection>>>,
     /// Endorsed and not yet submitted, by txid.
-    endorsed: Arc<Mutex<HashMap<String, Endorsed>>>,
+    endorsed: Arc<Mutex<pending::Pending<Endorsed>>>,
     /// What was submitted, and the events of what committed.
     ledger: Arc<Ledger>,
 }
@@ -314,7 +315,7 @@ impl Gateway for GatewayService {
             return Err(Status::permission_denied(format!("the transaction's signature: {refused}")));
         }
         let txid = request.transaction_id;
-        let endorsed = self.endorsed.lock().expect("endorsed lock").remove(&txid);
+        let endorsed = self.endorsed.lock().expect("endorsed lock").take(&txid);
         let Some(endorsed) = endorsed else {
             return Err(Status::failed_precondition(format!("transaction {txid} was not endorsed by this gateway")));
         };
