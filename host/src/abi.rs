@@ -11,7 +11,7 @@ use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 
 use crate::context::TxContext;
 use crate::ledger::{CursorId, CursorKind, LedgerError, TxLedger};
-use crate::metrics::InstanceGuard;
+use crate::telemetry::InstanceGuard;
 
 /// The WIT package both sides compile: it ships inside the guest SDK.
 #[cfg(test)]

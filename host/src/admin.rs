@@ -53,12 +53,44 @@ struct AdminState {
 pub fn router(registry: Arc<Registry>, settings: AdminSettings) -> Router {
     let limit = settings.max_upload_bytes;
     let uploads = Arc::new(Semaphore::new(settings.max_concurrent_uploads));
+    let counted = registry.clone();
     Router::new()
         .route("/v1/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .route("/v1/chaincodes", get(list).post(install).layer(DefaultBodyLimit::max(limit)))
         .route("/v1/chaincodes/{ccid}", get(show).delete(remove))
         .route("/v1/launch", post(launch))
-        .with_state(AdminState { registry, settings, uploads })
+        .with_state(AdminState { registry: registry.clone(), settings, uploads })
+        .merge(probes(registry))
+        .layer(axum::middleware::from_fn(move |request, next: axum::middleware::Next| {
+            let counted = counted.clone();
+            async move {
+                let response = next.run(request).await;
+                counted.counters().admin_response(response.status().as_u16());
+                response
+            }
+        }))
+}
+
+/// `/healthz` (the process serves requests), `/readyz` (its store is reachable and every installed chaincode
+/// listens: 503 with the reason otherwise) and `/metrics` (Prometheus): no token, nothing secret. On the admin
+/// listener, and on the `[metrics]` listener when one is configured.
+pub fn probes(registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(registry)
+}
+
+async fn ready(State(registry): State<Arc<Registry>>) -> (StatusCode, String) {
+    match registry.not_ready() {
+        None => (StatusCode::OK, "ready\n".into()),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
+    }
+}
+
+async fn metrics(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, crate::telemetry::CONTENT_TYPE)], crate::telemetry::render(&registry))
 }
 
 /// An API error: a status and one line that says what and why (and, when busy, when to try again).

@@ -53,7 +53,8 @@ impl Default for AdminServing {
 }
 
 /// Serves `app` on `listener`, over TLS when `tls` is given (offering HTTP/2 and HTTP/1.1), until `stop` completes;
-/// requests in flight then get [`limits::ADMIN_SHUTDOWN_GRACE`] to finish.
+/// requests in flight then get [`limits::ADMIN_SHUTDOWN_GRACE`] to finish. Whether plain HTTP may be offered on the
+/// listener's address is the caller's decision (the admin API: loopback only, [`crate::admin::plain_http_allowed`]).
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -61,9 +62,6 @@ pub async fn serve(
     serving: AdminServing,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    if tls.is_none() {
-        crate::admin::plain_http_allowed(listener.local_addr()?)?;
-    }
     let route = match tls {
         Some(config) => {
             let mut config = (*config).clone();

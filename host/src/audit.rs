@@ -2,8 +2,7 @@
 //!
 //! Every event goes to the tracing target [`TARGET`]. Installs and removals are ordinary events (`info`); refusals
 //! (failed authentication, refused or failed uploads) are `warn`, since a run of them is what an attack looks like.
-//! The host's default filter ([`DEFAULT_LOG_FILTER`]) shows this target from `info` while keeping the rest of the
-//! host at `warn`, so an operator sees the trail without turning on every other module's chatter. No event carries
+//! The host's default filter ([`DEFAULT_LOG_FILTER`]) shows the host from `info` and its libraries from `warn`. No event carries
 //! the bearer token, or any part of the `Authorization` header.
 
 use std::convert::Infallible;
@@ -16,8 +15,9 @@ use axum::http::request::Parts;
 /// The tracing target of audit events: `WASMCC_LOG=wasmcc::audit=off` silences them, `=warn` keeps only refusals.
 pub const TARGET: &str = "wasmcc::audit";
 
-/// The log filter when `WASMCC_LOG` is not set: warnings and errors from everything, plus the audit trail.
-pub const DEFAULT_LOG_FILTER: &str = "warn,wasmcc::audit=info";
+/// The log filter when `WASMCC_LOG` is not set: the host at `info` (the audit trail, installs and removals, peer
+/// streams opened and closed; per-transaction lines are `debug`), its libraries at `warn`.
+pub const DEFAULT_LOG_FILTER: &str = "warn,wasmcc=info,wasmcc_host=info,wasmcc_peer=info,wasmcc::audit=info";
 
 /// The caller's address, from the connection (axum's `ConnectInfo`); `unknown` where the server does not record it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

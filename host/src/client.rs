@@ -73,6 +73,15 @@ impl AdminClient {
         Ok((self.json(resp).await?, created))
     }
 
+    /// One of the host's open endpoints (`/metrics`, `/healthz`, `/readyz`): its status and text, whatever the
+    /// status, as a scraper or a probe reads them.
+    pub async fn probe(&self, path: &str) -> Result<(u16, String), ClientError> {
+        let unreachable = |source| ClientError::Unreachable { url: self.base.clone(), source };
+        let resp = self.http.get(self.url(path)).send().await.map_err(unreachable)?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.text().await.map_err(unreachable)?))
+    }
+
     pub async fn list(&self) -> Result<Vec<ChaincodeInfo>, ClientError> {
         let resp = self.send(self.http.get(self.url("/v1/chaincodes"))).await?;
         self.json(resp).await

@@ -41,6 +41,9 @@
 //! admin_header_timeout_ms = 10000       # an admin request's headers must arrive within this
 //! admin_body_timeout_ms = 15000         # longest pause between two chunks of an admin request body
 //!
+//! [metrics]                             # /metrics, /healthz, /readyz: always on the admin listener, without the token
+//! # listen = "0.0.0.0:9090"             # and on a plain-HTTP listener of their own (no secrets there)
+//!
 //! [limits]                              # defaults for every chaincode; see limits.rs
 //! fuel = 100000000                      # per transaction; fuel decides a runaway's fate
 //! memory_bytes = 67108864               # linear memory per transaction (reserved from quota.memory_mb)
@@ -83,6 +86,16 @@ pub struct Config {
     pub connections: ConnectionsConfig,
     pub limits: TxLimits,
     pub limits_for: HashMap<String, TxLimits>,
+    pub metrics: MetricsConfig,
+}
+
+/// Where `/metrics`, `/healthz` and `/readyz` are served besides the admin listener (`[metrics]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A listener of their own, plain HTTP on any address: they need no token and carry no secret, so a scraper or
+    /// a kubelet probe reaches them where the admin API (TLS, or loopback only) is out of its reach.
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -225,6 +238,7 @@ impl Default for Config {
             connections: ConnectionsConfig::default(),
             limits: TxLimits::default(),
             limits_for: HashMap::new(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum DaemonError {
     Store(#[from] store::StoreError),
     #[error("admin API on {addr}: {source}")]
     Admin { addr: SocketAddr, source: std::io::Error },
+    #[error("metrics listener on {addr}: {source}")]
+    Metrics { addr: SocketAddr, source: std::io::Error },
     #[error("chaincode TLS ([tls]): {0}")]
     Tls(#[from] crate::tls::TlsError),
     #[error("admin token file {path}: {source}")]
@@ -93,6 +95,13 @@ impl Daemon {
                 None
             }
         };
+        if let Some(addr) = config.metrics.listen {
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.map_err(|source| DaemonError::Metrics { addr, source })?;
+            let probes = admin::probes(registry.clone());
+            let stop = stop.clone().cancelled_owned();
+            tokio::spawn(admin_server::serve(listener, None, probes, admin_serving.clone(), stop));
+        }
         let admin_task = tokio::spawn(admin_server::serve(
             listener,
             admin_tls_config,

@@ -18,8 +18,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::abi::{self, ChaincodePre, TxState};
 use crate::features;
 use crate::limits;
-use crate::metrics::Gauges;
 use crate::quota::{Quota, QuotaConfig};
+use crate::telemetry::Gauges;
 
 /// Why a module could not become a runnable chaincode.
 #[derive(Debug, thiserror::Error)]
@@ -127,16 +127,19 @@ impl WasmEngine {
     pub fn load(&self, bytes: &[u8]) -> Result<ChaincodePre<TxState>, EngineError> {
         let component_bytes = to_component(bytes)?;
         let _slot = self.compiles.acquire();
-        self.gauges.count_compilation();
-        let component = Component::new(&self.engine, &component_bytes).map_err(EngineError::Compile)?;
-        self.prepare(&component)
+        let started = std::time::Instant::now();
+        let component = Component::new(&self.engine, &component_bytes);
+        self.gauges.count_compilation(started.elapsed());
+        self.prepare(&component.map_err(EngineError::Compile)?)
     }
 
     /// Compiles a component to an artifact that [`WasmEngine::load_artifact`] maps back in without compiling.
     pub fn precompile(&self, component: &[u8]) -> Result<Vec<u8>, EngineError> {
         let _slot = self.compiles.acquire();
-        self.gauges.count_compilation();
-        self.engine.precompile_component(component).map_err(EngineError::Compile)
+        let started = std::time::Instant::now();
+        let artifact = self.engine.precompile_component(component);
+        self.gauges.count_compilation(started.elapsed());
+        artifact.map_err(EngineError::Compile)
     }
 
     /// Loads an artifact written by [`WasmEngine::precompile`] by mmap, and pre-links it.

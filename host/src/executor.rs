@@ -19,9 +19,9 @@ use crate::failure::TxFailure;
 use crate::ledger::TxLedger;
 use crate::limiter::MemoryLimiter;
 use crate::limits::{self, TxLimits};
-use crate::metrics::InstanceGuard;
 use crate::quota::threads::Backlog;
 use crate::quota::{Demand, Refused, ReleaseLost, Ticket};
+use crate::telemetry::{ChaincodeMetrics, InstanceGuard};
 
 /// A chaincode to run: its CCID, its code (loaded now or on first use) and the operator's limits for it.
 pub struct LoadedChaincode {
@@ -32,6 +32,8 @@ pub struct LoadedChaincode {
     pub limits: TxLimits,
     /// Cancelled when the chaincode is removed: its sessions end and its listeners stop.
     pub retired: CancellationToken,
+    /// What its transactions cost, for `/metrics`.
+    pub metrics: Arc<ChaincodeMetrics>,
 }
 
 /// Produces a chaincode's program; blocking (it maps and deserialises an artifact, or recompiles one).
@@ -56,7 +58,14 @@ impl LoadedChaincode {
 
     pub fn with_program(ccid: String, program: Program, limits: TxLimits) -> Self {
         let program = tokio::sync::OnceCell::new_with(Some(program));
-        LoadedChaincode { ccid, program, loader: None, limits, retired: CancellationToken::new() }
+        LoadedChaincode {
+            ccid,
+            program,
+            loader: None,
+            limits,
+            retired: CancellationToken::new(),
+            metrics: Arc::default(),
+        }
     }
 
     /// A chaincode whose program `loader` produces when it is first needed. A host with many installed chaincodes
@@ -64,7 +73,8 @@ impl LoadedChaincode {
     /// restarts without loading any.
     pub fn lazy(ccid: String, limits: TxLimits, loader: ProgramLoader) -> Self {
         let program = tokio::sync::OnceCell::new();
-        LoadedChaincode { ccid, program, loader: Some(loader), limits, retired: CancellationToken::new() }
+        let metrics = Arc::default();
+        LoadedChaincode { ccid, program, loader: Some(loader), limits, retired: CancellationToken::new(), metrics }
     }
 
     /// Whether the program is in memory.
@@ -122,60 +132,81 @@ pub fn enter(engine: &WasmEngine, cc: &LoadedChaincode) -> Result<Ticket, Refuse
     engine.quota().admission.enter(&cc.ccid, demand(&cc.limits))
 }
 
+/// What a transaction's guest used; all zero when it never ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxStats {
+    pub fuel: u64,
+    /// Time holding a CPU turn.
+    pub cpu: std::time::Duration,
+    /// The linear memory the instance grew to.
+    pub memory_bytes: u64,
+}
+
 /// Runs one INIT or TRANSACTION to its end: admitted (`ticket`, from [`enter`]), on a CPU turn, in a fresh
-/// instance.
+/// instance. What the guest used is added to the chaincode's figures and returned with the outcome.
 pub async fn execute(
     engine: &WasmEngine,
     cc: &LoadedChaincode,
     ctx: TxContext,
     mut ledger: TxLedger,
     ticket: Ticket,
-) -> GuestOutcome {
+) -> (GuestOutcome, TxStats) {
     let program = match cc.program().await {
         Ok(program) => program,
-        Err(e) => return GuestOutcome::Failed(e.into()),
+        Err(e) => return (GuestOutcome::Failed(e.into()), TxStats::default()),
     };
     let _admitted = match ticket.admitted().await {
         Ok(admitted) => admitted,
-        Err(refused) => return GuestOutcome::Failed(refused.into()),
+        Err(refused) => return (GuestOutcome::Failed(refused.into()), TxStats::default()),
     };
     let turn = engine.quota().cpu.claim(&cc.ccid);
     turn.resume().await;
     ledger.set_turn(turn);
+    ledger.set_metrics(cc.metrics.clone());
     let limiter = MemoryLimiter::new(cc.limits.memory_bytes);
     let state = TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone()));
-    let (mut state, result) = match program {
+    let (mut state, result, fuel) = match program {
         Program::Wasm(pre) => match run_wasm(engine, pre, &cc.limits, state).await {
             Ok(ended) => ended,
-            Err(lost) => return GuestOutcome::Failed(lost.into()),
+            Err(lost) => return (GuestOutcome::Failed(lost.into()), TxStats::default()),
         },
         #[cfg(feature = "native")]
-        Program::Native(program) => program.run(state).await,
+        Program::Native(program) => {
+            let (state, result) = program.run(state).await;
+            (state, result, 0)
+        }
     };
+    let stats = TxStats {
+        fuel,
+        cpu: state.ledger.turn().map(|t| t.ran()).unwrap_or_default(),
+        memory_bytes: state.limiter.peak() as u64,
+    };
+    cc.metrics.ran(stats.fuel, stats.memory_bytes);
     let response = match result {
         Ok(response) => response,
-        Err(failure) => return GuestOutcome::Failed(failure),
+        Err(failure) => return (GuestOutcome::Failed(failure), stats),
     };
     // The held-back writes must reach the peer before the answer does; if the peer refuses them the transaction
     // fails whatever the guest answered, as with the Go shim (docs/fabric-protocol.md §10.1).
     if let Err(e) = state.ledger.finish().await {
-        return GuestOutcome::Failed(TxFailure::SendBatch(e));
+        return (GuestOutcome::Failed(TxFailure::SendBatch(e)), stats);
     }
-    GuestOutcome::Returned { response, event: state.event.take() }
+    (GuestOutcome::Returned { response, event: state.event.take() }, stats)
 }
 
-/// Store → instantiate → call; the instance is gone when this returns, the transaction's state is handed back.
+/// Store → instantiate → call; the instance is gone when this returns, the transaction's state is handed back with
+/// the fuel it burned.
 async fn run_wasm(
     engine: &WasmEngine,
     pre: &ChaincodePre<TxState>,
     limits: &TxLimits,
     state: TxState,
-) -> Result<(TxState, Result<GuestResponse, TxFailure>), ReleaseLost> {
+) -> Result<(TxState, Result<GuestResponse, TxFailure>, u64), ReleaseLost> {
     let is_init = state.ctx.is_init;
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.limiter);
     if let Err(e) = configure(&mut store, limits, engine.quota().threads.backlog()) {
-        return Ok((store.into_data(), Err(TxFailure::Prepare(format!("{e:#}")))));
+        return Ok((store.into_data(), Err(TxFailure::Prepare(format!("{e:#}"))), 0));
     }
     let result = async {
         let instance = pre.instantiate_async(&mut store).await?;
@@ -187,7 +218,8 @@ async fn run_wasm(
     }
     .await;
     let result = result.map_err(|e| describe_failure(e, limits));
-    Ok((end_instance(engine, store).await?, result))
+    let fuel = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+    Ok((end_instance(engine, store).await?, result, fuel))
 }
 
 /// Ends the instance and hands back its state. One that grew past the resident size ends on the release thread

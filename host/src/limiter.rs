@@ -19,6 +19,11 @@ impl MemoryLimiter {
         MemoryLimiter { max_bytes, peak: 0 }
     }
 
+    /// The largest linear memory granted so far.
+    pub fn peak(&self) -> usize {
+        self.peak
+    }
+
     /// Whether the instance's memory grew past what the pool keeps resident, so that ending it releases pages.
     pub fn grew_past_resident(&self) -> bool {
         self.peak > limits::KEEP_RESIDENT_MEMORY_BYTES

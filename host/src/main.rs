@@ -28,8 +28,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "wasmcc", version, about = "Serves Fabric chaincode compiled to WebAssembly to Fabric peers")]
 struct Cli {
+    /// How log lines are written (to stderr): `text` for people, `json` (one object per line) for a log pipeline.
+    /// The level comes from WASMCC_LOG (a tracing filter, e.g. `debug` for a line per transaction).
+    #[arg(long, global = true, env = "WASMCC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -195,16 +205,15 @@ impl Admin {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WASMCC_LOG")
-                .unwrap_or_else(|_| wasmcc_host::audit::DEFAULT_LOG_FILTER.into()),
-        )
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: a log file or the journal gets plain text an operator can grep.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WASMCC_LOG")
+        .unwrap_or_else(|_| wasmcc_host::audit::DEFAULT_LOG_FILTER.into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().init(),
+        // Colours only on a terminal: a log file or the journal gets plain text an operator can grep.
+        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+    }
     wasmcc_host::runtime::network_runtime().context("starting the async runtime")?.block_on(run(cli))
 }
 

@@ -23,6 +23,7 @@ use crate::routes::{self, PortChoice, RouteBook, RouteTaken};
 use crate::server::{ChaincodeLookup, ChaincodeService, Listener};
 use crate::sni::{Route, SniResolver};
 use crate::store::{ChaincodeRecord, Store, StoreError};
+use crate::telemetry::HostCounters;
 use crate::tls::{self, PemRole, TlsError};
 use crate::validate::{self, ValidateError};
 
@@ -159,6 +160,7 @@ pub struct Registry {
     /// Counts installs and removals, so that what serves chaincodes from this registry in the same process (the
     /// gateway of `wasmcc dev`) follows them as they happen.
     changes: tokio::sync::watch::Sender<u64>,
+    counters: HostCounters,
 }
 
 impl Registry {
@@ -181,6 +183,7 @@ impl Registry {
             shutdown: CancellationToken::new(),
             shared_addr: Mutex::new(None),
             changes: tokio::sync::watch::Sender::new(0),
+            counters: HostCounters::default(),
         });
         registry.serve_shared().await?;
         let this = registry.clone();
@@ -254,6 +257,7 @@ impl Registry {
         .expect("install task")?;
         self.serve(record.clone(), chaincode).await;
         tracing::info!(ccid = %record.ccid, port, "installed");
+        self.counters.installed();
         self.changes.send_modify(|n| *n += 1);
         Ok((record, true))
     }
@@ -267,8 +271,33 @@ impl Registry {
         live.chaincode.retired.cancel();
         self.store.remove(ccid)?;
         tracing::info!(%ccid, port = live.record.port, "removed; its routes stay reserved for it");
+        self.counters.removed();
         self.changes.send_modify(|n| *n += 1);
         Ok(live.record)
+    }
+
+    /// Why the host should not be sent traffic, if it should not: its store must be reachable, and every installed
+    /// chaincode must be listening (`/readyz`).
+    pub fn not_ready(&self) -> Option<String> {
+        if let Err(e) = std::fs::read_dir(self.store.root()) {
+            return Some(format!("the store at {} is not reachable: {e}", self.store.root().display()));
+        }
+        let live = self.live.lock().expect("registry lock");
+        let mut silent: Vec<&str> =
+            live.values().filter(|l| l.addr.is_none()).map(|l| l.record.ccid.as_str()).collect();
+        silent.sort_unstable();
+        (!silent.is_empty()).then(|| format!("not listening: {}", silent.join(", ")))
+    }
+
+    /// Installs, removals and admin API responses, for `/metrics`.
+    pub fn counters(&self) -> &HostCounters {
+        &self.counters
+    }
+
+    /// Every installed chaincode with what runs it (its figures included).
+    pub fn chaincodes(&self) -> Vec<(ChaincodeRecord, Arc<LoadedChaincode>)> {
+        let live = self.live.lock().expect("registry lock");
+        live.values().map(|l| (l.record.clone(), l.chaincode.clone())).collect()
     }
 
     /// Changes whenever a chaincode is installed or removed.

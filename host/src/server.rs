@@ -87,15 +87,18 @@ impl Chaincode for ChaincodeService {
         let ccid = chaincode.ccid.clone();
         let session = Session::new(self.engine.clone(), chaincode, tx);
         tokio::spawn(async move {
-            tracing::info!(%ccid, ?peer, ?sni, "peer connected");
+            tracing::info!(%ccid, ?peer, ?sni, "peer stream opened");
             match session.run(inbound).await {
-                Ok(()) => tracing::info!(%ccid, ?peer, "peer closed the stream"),
+                Ok(()) => tracing::info!(%ccid, ?peer, "peer stream closed by the peer"),
                 Err(e) => {
-                    // A removal (audit-logged) or a host stopping is not a fault: no warning for it.
-                    if matches!(e, SessionError::Retired(_)) {
-                        tracing::info!(%ccid, ?peer, "session ended: {e}");
-                    } else {
-                        tracing::warn!(%ccid, ?peer, "session ended: {e}");
+                    // A peer going away, a removal (audit-logged) or a host stopping is not a fault: one line, with
+                    // the gRPC code of a broken stream rather than its error chain.
+                    match &e {
+                        SessionError::Transport(status) => {
+                            tracing::info!(%ccid, ?peer, code = ?status.code(), "peer stream closed: the peer went away")
+                        }
+                        e if e.is_routine() => tracing::info!(%ccid, ?peer, "peer stream closed: {e}"),
+                        e => tracing::warn!(%ccid, ?peer, "peer stream ended: {e}"),
                     }
                     let _ = end_tx.send(e.status());
                 }

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use prost::Message;
@@ -29,12 +29,12 @@ use wasmcc_proto::protos::{ChaincodeEvent, ChaincodeId, ChaincodeMessage, Respon
 
 use crate::context::TxContext;
 use crate::engine::WasmEngine;
-use crate::executor::{self, GuestOutcome, LoadError, LoadedChaincode};
+use crate::executor::{self, GuestOutcome, LoadError, LoadedChaincode, TxStats};
 use crate::failure::TxFailure;
 use crate::ledger::{PeerParams, TxLedger};
 use crate::limits;
 use crate::log_throttle::LogThrottle;
-use crate::metrics::TransactionGuard;
+use crate::telemetry::{OpenStream, Outcome, TransactionGuard};
 
 /// Response.status at or above which the Go shim turns an Init result into ERROR.
 const SHIM_ERROR_STATUS: i32 = 500;
@@ -59,6 +59,18 @@ pub enum SessionError {
 }
 
 impl SessionError {
+    /// Whether the stream ended the way streams end: the peer went away (it restarted, its connection dropped, it
+    /// closed the stream early) or the chaincode was removed. An operator needs a line for it, not a warning.
+    pub fn is_routine(&self) -> bool {
+        matches!(
+            self,
+            SessionError::Transport(_)
+                | SessionError::ClosedDuringHandshake
+                | SessionError::OutboundClosed
+                | SessionError::Retired(_)
+        )
+    }
+
     /// The gRPC status the stream ends with: never OK, with the reason.
     pub fn status(&self) -> tonic::Status {
         let text = self.to_string();
@@ -142,6 +154,7 @@ impl Session {
         // A chaincode loaded on first use is loaded now, before REGISTER: the peer then waits for the first answer
         // no longer than it would anyway, and a chaincode that cannot be loaded never registers.
         self.chaincode.program().await?;
+        let _open = OpenStream::new(self.chaincode.metrics.clone());
         let register = ChaincodeMessage {
             r#type: Type::Register as i32,
             payload: ChaincodeId { name: self.chaincode.ccid.clone(), ..Default::default() }.encode_to_vec(),
@@ -236,6 +249,7 @@ impl Session {
         is_init: bool,
         params: PeerParams,
     ) -> Result<(), SessionError> {
+        let received = Instant::now();
         let key = wasmcc_proto::tx_key(&msg.channel_id, &msg.txid);
         let (reply_tx, reply_rx) = mpsc::channel(1);
         match self.take_slot(&key, &msg, reply_tx) {
@@ -253,6 +267,7 @@ impl Session {
             // without waiting for answers would otherwise turn refusals into a flood. Past as many held refusals as
             // the stream has slots, the session stops reading this stream (the peer's own, no other) until one is sent.
             StreamSlot::Full(text) => {
+                self.chaincode.metrics.finished(Outcome::Refused, received.elapsed());
                 let held = self.held_refusals.clone().acquire_owned().await.expect("the semaphore is never closed");
                 let outbound = self.outbound.clone();
                 self.tasks.spawn(async move {
@@ -269,6 +284,7 @@ impl Session {
         let ticket = match executor::enter(&self.engine, &self.chaincode) {
             Ok(ticket) => ticket,
             Err(refused) => {
+                self.chaincode.metrics.finished(Outcome::Refused, received.elapsed());
                 let (outbound, routes) = (self.outbound.clone(), self.routes.clone());
                 self.tasks.spawn(async move {
                     tokio::time::sleep(limits::REFUSAL_DELAY).await;
@@ -289,17 +305,20 @@ impl Session {
             // The transaction's one deadline: admission, CPU and the peer's answers included. Past it the
             // instance is dropped with the future, and the peer, which has given up too, gets ERROR.
             let deadline = chaincode.limits.execute_timeout();
-            let outcome = match TxContext::from_message(&msg, is_init) {
+            let (outcome, stats) = match TxContext::from_message(&msg, is_init) {
                 Ok(ctx) => tokio::time::timeout(deadline, executor::execute(&engine, &chaincode, ctx, ledger, ticket))
                     .await
                     .unwrap_or_else(|_| {
-                        GuestOutcome::Failed(TxFailure::ExecuteTimeout {
-                            timeout: deadline,
-                            ccid: chaincode.ccid.clone(),
-                        })
+                        let timeout = TxFailure::ExecuteTimeout { timeout: deadline, ccid: chaincode.ccid.clone() };
+                        (GuestOutcome::Failed(timeout), TxStats::default())
                     }),
-                Err(e) => GuestOutcome::Failed(e.into()),
+                Err(e) => (GuestOutcome::Failed(e.into()), TxStats::default()),
             };
+            let ended = Outcome::of(&outcome);
+            chaincode.metrics.finished(ended, received.elapsed());
+            tracing::debug!(ccid = %chaincode.ccid, txid = %msg.txid, outcome = ended.label(), fuel = stats.fuel,
+                cpu_us = stats.cpu.as_micros() as u64, memory_bytes = stats.memory_bytes,
+                took_us = received.elapsed().as_micros() as u64, "transaction");
             answer(&outbound, &routes, &key, result_message(&msg, is_init, outcome)).await;
         });
         Ok(())

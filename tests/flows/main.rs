@@ -15,4 +15,5 @@ mod refusals;
 mod sdk_outside;
 mod stream_endings;
 mod stub_api;
+mod telemetry;
 mod tls;

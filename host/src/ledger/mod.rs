@@ -17,6 +17,7 @@ mod batch;
 pub mod query;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use prost::Message;
 use tokio::sync::mpsc;
@@ -30,6 +31,7 @@ use wasmcc_proto::protos::{
 
 use crate::limits;
 use crate::quota::Turn;
+use crate::telemetry::ChaincodeMetrics;
 use batch::WriteBatch;
 pub use query::{Cursor, CursorKind};
 
@@ -96,6 +98,8 @@ pub struct TxLedger {
     next_cursor: u32,
     /// The transaction's CPU turn, given back while it waits on the peer ([`crate::quota::cpu`]).
     turn: Option<Turn>,
+    /// The chaincode's figures, which count every request by type.
+    metrics: Option<Arc<ChaincodeMetrics>>,
 }
 
 /// A handle on one of the transaction's open queries (what the guest's iterator resource holds).
@@ -124,7 +128,13 @@ impl TxLedger {
             cursors: HashMap::new(),
             next_cursor: 0,
             turn: None,
+            metrics: None,
         }
+    }
+
+    /// Counts this transaction's requests in its chaincode's figures.
+    pub fn set_metrics(&mut self, metrics: Arc<ChaincodeMetrics>) {
+        self.metrics = Some(metrics);
     }
 
     /// Gives the transaction's CPU turn to the ledger, which pauses it around every wait on the peer.
@@ -197,6 +207,7 @@ impl TxLedger {
             return Err(LedgerError::InvalidArgument("key must not be an empty string".into()));
         }
         if self.batches(collection) {
+            self.count(Type::PutState);
             self.batch.put(collection, key, value);
             return self.flush_if_full().await;
         }
@@ -207,6 +218,7 @@ impl TxLedger {
     /// DEL_STATE, or a batched record.
     pub async fn del_state(&mut self, collection: &str, key: &str) -> Result<(), LedgerError> {
         if self.batches(collection) {
+            self.count(Type::DelState);
             self.batch.del(collection, key);
             return self.flush_if_full().await;
         }
@@ -228,11 +240,20 @@ impl TxLedger {
         entry: StateMetadata,
     ) -> Result<(), LedgerError> {
         if self.batches(collection) {
+            self.count(Type::PutStateMetadata);
             self.batch.put_metadata(collection, key, entry);
             return self.flush_if_full().await;
         }
         let req = PutStateMetadata { key: key.to_string(), collection: collection.to_string(), metadata: Some(entry) };
         self.call(Type::PutStateMetadata, req.encode_to_vec()).await.map(drop)
+    }
+
+    /// Counts a stub call in the chaincode's figures: a request sent, or a write held back for a batch (counted as
+    /// the call the guest made; the batch, when sent, counts as WRITE_BATCH_STATE).
+    fn count(&self, ty: Type) {
+        if let Some(metrics) = &self.metrics {
+            metrics.stub_call(ty as i32);
+        }
     }
 
     fn batches(&self, collection: &str) -> bool {
@@ -450,6 +471,7 @@ impl TxLedger {
             channel_id: self.channel_id.clone(),
             ..Default::default()
         };
+        self.count(ty);
         // Waiting on the peer holds no CPU turn: another transaction runs meanwhile.
         if let Some(turn) = &self.turn {
             turn.pause();

@@ -4,5 +4,6 @@ mod audit;
 mod author;
 mod cli;
 mod crash;
+mod deploy;
 mod dev;
 mod tls;

@@ -1,14 +1,16 @@
-//! Gauges of one runtime. Tests read them to prove that nothing leaks when a peer vanishes mid-transaction; they
+//! Gauges of one runtime, also exported at `/metrics`. Tests read them to prove that nothing leaks when a peer vanishes mid-transaction; they
 //! are per runtime, not global, so tests running in parallel do not see each other's work.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Default)]
 pub struct Gauges {
     instances: AtomicI64,
     transactions: AtomicI64,
     compilations: AtomicI64,
+    compile_nanos: AtomicU64,
 }
 
 impl Gauges {
@@ -22,8 +24,14 @@ impl Gauges {
         self.compilations.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn count_compilation(&self) {
+    /// Time spent compiling, all compilations together.
+    pub fn compile_time(&self) -> Duration {
+        Duration::from_nanos(self.compile_nanos.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn count_compilation(&self, took: Duration) {
         self.compilations.fetch_add(1, Ordering::SeqCst);
+        self.compile_nanos.fetch_add(took.as_nanos().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
     }
 
     /// Transaction tasks alive right now, across all sessions.

@@ -1,0 +1,41 @@
+# syntax=docker/dockerfile:1
+# The wasmcc host as a container image, for deploy/kubernetes/ (docs/operators.md, "Scale-out on Kubernetes"):
+#
+#   docker build -t wasmcc .
+#   docker run --init -p 9100:9100 -v "$PWD/wasmcc.toml:/etc/wasmcc/wasmcc.toml:ro" wasmcc
+#   (a wasmcc.toml like deploy/kubernetes/configmap.yaml's: beyond loopback the admin API needs tls_cert/tls_key)
+#
+# (--init: `wasmcc serve` stops on SIGINT only, and as PID 1 it would ignore `docker stop`'s SIGTERM.)
+#
+# Why glibc, dynamically linked, on distroless/cc rather than a static binary: the project's static build
+# (scripts/build-builder.sh) is glibc with +crt-static, made for the builder, which must run in the peer's Alpine
+# image. The host has no such constraint, and it resolves names through getaddrinfo (launcher mode dials the peer's
+# chaincode listener by name; the admin CLI), which a static glibc cannot do without NSS. A musl build is not part
+# of the project's toolchain (only x86_64-unknown-linux-gnu is installed on its machines), and wasmtime, mimalloc and
+# ring are built and tested here on glibc only. distroless/cc-debian12 is glibc 2.36 and libgcc_s, what a bookworm
+# build links against, plus CA certificates, and nothing else: no shell, no package manager. The build stage is the
+# native architecture, so the same file builds amd64 and arm64 images.
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+# --no-default-features: the host without `wasmcc dev`/`demo` (the in-process Fabric network), as in production.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    CARGO_PROFILE_RELEASE_STRIP=symbols \
+    cargo build --release --locked -p wasmcc-host --no-default-features --bin wasmcc \
+    && install -D -m 0755 target/release/wasmcc /out/wasmcc \
+    && install -d -m 0750 -o 65532 -g 65532 /out/data
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /out/wasmcc /usr/local/bin/wasmcc
+# The data directory of deploy/kubernetes/configmap.yaml, writable by the user below (Kubernetes mounts an emptyDir
+# over it; `docker run` without a volume keeps it in the container's layer).
+COPY --from=build --chown=65532:65532 /out/data /var/lib/wasmcc
+# distroless's nonroot user, numerically (Kubernetes' runAsNonRoot can check a number, not a name).
+USER 65532:65532
+WORKDIR /var/lib/wasmcc
+# The admin API ([admin] listen); the chaincode ports are [chaincodes] port_min..port_max of the configuration.
+EXPOSE 9100
+ENTRYPOINT ["wasmcc"]
+CMD ["serve", "--config", "/etc/wasmcc/wasmcc.toml"]

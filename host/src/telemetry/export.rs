@@ -1,0 +1,172 @@
+//! `/metrics`: the host's figures in the OpenMetrics text format, read from the registry's chaincodes, the engine's
+//! gauges and the quota at scrape time (a `prometheus-client` collector; nothing is registered in advance, so a
+//! removed chaincode disappears from the next scrape).
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
+use prometheus_client::metrics::exemplar::Exemplar;
+use prometheus_client::metrics::MetricType;
+use wasmcc_proto::protos::chaincode_message::Type;
+
+use crate::registry::Registry;
+
+/// The metrics text of a registry's host.
+pub fn render(registry: &Arc<Registry>) -> String {
+    let mut prometheus = prometheus_client::registry::Registry::default();
+    prometheus.register_collector(Box::new(Exporter(registry.clone())));
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &prometheus).expect("writing to a String");
+    text
+}
+
+struct Exporter(Arc<Registry>);
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Exporter")
+    }
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+fn counter(m: &mut MetricEncoder<'_>, labels: &Labels, value: u64) -> Result<(), std::fmt::Error> {
+    m.encode_family(labels)?.encode_counter(&value, None::<&Exemplar<Labels, u64>>)
+}
+
+fn gauge(m: &mut MetricEncoder<'_>, labels: &Labels, value: i64) -> Result<(), std::fmt::Error> {
+    m.encode_family(labels)?.encode_gauge(&value)
+}
+
+impl prometheus_client::collector::Collector for Exporter {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let registry = &self.0;
+        let engine = registry.engine();
+        let chaincodes: Vec<(Labels, Arc<crate::executor::LoadedChaincode>)> = registry
+            .chaincodes()
+            .into_iter()
+            .map(|(record, cc)| {
+                let hash = record.ccid.rsplit(':').next().unwrap_or_default().chars().take(12).collect();
+                (vec![("chaincode", record.label), ("hash", hash)], cc)
+            })
+            .collect();
+
+        // Each family is written whole before the next: its encoder borrows `encoder` while it lives.
+        let mut m = encoder.encode_descriptor(
+            "wasmcc_transactions",
+            "Transactions by how they ended",
+            None,
+            MetricType::Counter,
+        )?;
+        for (labels, cc) in &chaincodes {
+            for (outcome, n) in cc.metrics.outcomes() {
+                let mut labels = labels.clone();
+                labels.push(("outcome", outcome.label().to_owned()));
+                counter(&mut m, &labels, n)?;
+            }
+        }
+        let mut m = encoder.encode_descriptor(
+            "wasmcc_transaction_duration_seconds",
+            "From the peer's TRANSACTION or INIT to the answer",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (labels, cc) in &chaincodes {
+            let (sum, count, buckets) = cc.metrics.duration().snapshot();
+            m.encode_family(labels)?.encode_histogram(
+                sum,
+                count,
+                &buckets,
+                None::<&std::collections::HashMap<usize, Exemplar<Labels, f64>>>,
+            )?;
+        }
+        let mut m =
+            encoder.encode_descriptor("wasmcc_fuel_consumed", "Fuel the guests burned", None, MetricType::Counter)?;
+        for (labels, cc) in &chaincodes {
+            counter(&mut m, labels, cc.metrics.fuel())?;
+        }
+        let mut m = encoder.encode_descriptor(
+            "wasmcc_guest_memory_peak_bytes",
+            "The largest linear memory one transaction grew to",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (labels, cc) in &chaincodes {
+            gauge(&mut m, labels, cc.metrics.memory_peak() as i64)?;
+        }
+        let mut m = encoder.encode_descriptor(
+            "wasmcc_stub_calls",
+            "Requests to the peer by message type",
+            None,
+            MetricType::Counter,
+        )?;
+        for (labels, cc) in &chaincodes {
+            for (ty, n) in cc.metrics.stub_calls() {
+                let mut labels = labels.clone();
+                let name = Type::try_from(ty).map(|t| t.as_str_name().to_owned()).unwrap_or_else(|_| ty.to_string());
+                labels.push(("call", name));
+                counter(&mut m, &labels, n)?;
+            }
+        }
+        let mut m =
+            encoder.encode_descriptor("wasmcc_peer_streams", "Peer streams open now", None, MetricType::Gauge)?;
+        for (labels, cc) in &chaincodes {
+            gauge(&mut m, labels, cc.metrics.streams())?;
+        }
+        let admission = &engine.quota().admission;
+        let mut m = encoder.encode_descriptor(
+            "wasmcc_transactions_queued",
+            "Transactions admitted to the chaincode's queue, waiting for an instance",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (labels, cc) in &chaincodes {
+            gauge(&mut m, labels, i64::from(admission.usage(&cc.ccid).1))?;
+        }
+
+        let none = Labels::new();
+        let capacity = admission.capacity();
+        let (instances, memory) = admission.in_use();
+        let host_gauges: [(&str, &str, i64); 4] = [
+            ("wasmcc_instances_in_use", "Instances of the host-wide pool held by transactions", i64::from(instances)),
+            (
+                "wasmcc_instances_capacity",
+                "The host-wide instance pool ([quota] instances)",
+                i64::from(capacity.instances),
+            ),
+            ("wasmcc_memory_budget_in_use_bytes", "Guest memory reserved by running transactions", memory as i64),
+            (
+                "wasmcc_memory_budget_bytes",
+                "The host-wide guest memory budget ([quota] memory_mb)",
+                capacity.memory_bytes as i64,
+            ),
+        ];
+        for (name, help, value) in host_gauges {
+            gauge(&mut encoder.encode_descriptor(name, help, None, MetricType::Gauge)?, &none, value)?;
+        }
+        let gauges = engine.gauges();
+        let counters = registry.counters();
+        let host_counters: [(&str, &str, u64); 3] = [
+            ("wasmcc_compiles", "Modules compiled by this host", gauges.compilations() as u64),
+            ("wasmcc_installs", "Chaincodes installed since the host started", counters.installs()),
+            ("wasmcc_removes", "Chaincodes removed since the host started", counters.removes()),
+        ];
+        for (name, help, value) in host_counters {
+            counter(&mut encoder.encode_descriptor(name, help, None, MetricType::Counter)?, &none, value)?;
+        }
+        let compile_time = gauges.compile_time().as_secs_f64();
+        encoder
+            .encode_descriptor("wasmcc_compile_seconds", "Time spent compiling modules", None, MetricType::Counter)?
+            .encode_counter(&compile_time, None::<&Exemplar<Labels, f64>>)?;
+        let mut m = encoder.encode_descriptor(
+            "wasmcc_admin_requests",
+            "Admin API responses by HTTP status",
+            None,
+            MetricType::Counter,
+        )?;
+        for (status, n) in counters.admin_responses() {
+            counter(&mut m, &vec![("status", status.to_string())], n)?;
+        }
+        Ok(())
+    }
+}
