@@ -40,6 +40,7 @@
 //! admin_max_connections = 512           # admin API connections, a budget of their own
 //! admin_header_timeout_ms = 10000       # an admin request's headers must arrive within this
 //! admin_body_timeout_ms = 15000         # longest pause between two chunks of an admin request body
+//! drain_timeout_ms = 25000              # SIGTERM: how long streams may take to answer what they run
 //!
 //! [metrics]                             # /metrics, /healthz, /readyz: always on the admin listener, without the token
 //! # listen = "0.0.0.0:9090"             # and on a plain-HTTP listener of their own (no secrets there)
@@ -135,6 +136,8 @@ pub struct ConnectionsConfig {
     pub admin_header_timeout_ms: u64,
     /// The longest pause between two chunks of a request body.
     pub admin_body_timeout_ms: u64,
+    /// How long a stopping host (SIGTERM, Ctrl-C) waits for its peer streams to end when idle; 0: stop at once.
+    pub drain_timeout_ms: u64,
 }
 
 impl Default for ConnectionsConfig {
@@ -149,6 +152,7 @@ impl Default for ConnectionsConfig {
             admin_max_connections: DEFAULT_ADMIN_MAX_CONNECTIONS,
             admin_header_timeout_ms: ms(DEFAULT_ADMIN_HEADER_TIMEOUT),
             admin_body_timeout_ms: ms(DEFAULT_ADMIN_BODY_TIMEOUT),
+            drain_timeout_ms: ms(DEFAULT_DRAIN_TIMEOUT),
         }
     }
 }

@@ -134,6 +134,22 @@ impl Daemon {
         (&mut self.admin_task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
+    /// Stops the way a rolling restart needs: `/readyz` turns 503, listeners take no new connection, and every peer
+    /// stream starts no new transaction and ends once those it runs have answered. A peer sees its stream end, with
+    /// any transaction it sent meanwhile unstarted (safe to send again), and redials: another replica. After
+    /// `timeout`, what is still open is ended as by [`Daemon::shutdown`]. Returns whether every stream ended on its
+    /// own.
+    pub async fn stop_gracefully(self, timeout: std::time::Duration) -> bool {
+        self.registry.drain();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.registry.is_drained() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(limits::DRAIN_POLL).await;
+        }
+        let drained = self.registry.is_drained();
+        self.shutdown().await;
+        drained
+    }
+
     /// Stops the admin API, every listener and session; the store stays as it is.
     pub async fn shutdown(self) {
         self.stop.cancel();

@@ -34,6 +34,9 @@ pub struct LoadedChaincode {
     pub retired: CancellationToken,
     /// What its transactions cost, for `/metrics`.
     pub metrics: Arc<ChaincodeMetrics>,
+    /// Cancelled when the host stops: each of its streams then starts no new transaction and ends as soon as those
+    /// it runs have answered, so the peer redials (another host) and nothing the host started is lost.
+    pub draining: CancellationToken,
 }
 
 /// Produces a chaincode's program; blocking (it maps and deserialises an artifact, or recompiles one).
@@ -58,14 +61,8 @@ impl LoadedChaincode {
 
     pub fn with_program(ccid: String, program: Program, limits: TxLimits) -> Self {
         let program = tokio::sync::OnceCell::new_with(Some(program));
-        LoadedChaincode {
-            ccid,
-            program,
-            loader: None,
-            limits,
-            retired: CancellationToken::new(),
-            metrics: Arc::default(),
-        }
+        let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
+        LoadedChaincode { ccid, program, loader: None, limits, retired, metrics, draining }
     }
 
     /// A chaincode whose program `loader` produces when it is first needed. A host with many installed chaincodes
@@ -73,8 +70,14 @@ impl LoadedChaincode {
     /// restarts without loading any.
     pub fn lazy(ccid: String, limits: TxLimits, loader: ProgramLoader) -> Self {
         let program = tokio::sync::OnceCell::new();
-        let metrics = Arc::default();
-        LoadedChaincode { ccid, program, loader: Some(loader), limits, retired: CancellationToken::new(), metrics }
+        let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
+        LoadedChaincode { ccid, program, loader: Some(loader), limits, retired, metrics, draining }
+    }
+
+    /// The chaincode, drained when `host` is: its streams follow the host's stop.
+    pub fn drained_with(mut self, host: &CancellationToken) -> Self {
+        self.draining = host.child_token();
+        self
     }
 
     /// Whether the program is in memory.

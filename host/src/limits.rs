@@ -300,6 +300,15 @@ pub const DEFAULT_ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// connection and buffer only this long. 15 s rides out TCP retransmission backoff.
 pub const DEFAULT_ADMIN_BODY_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Default longest a stopping host waits for its peer streams to end on their own (each starts nothing new and ends
+/// once what it runs has answered); config `connections.drain_timeout_ms`. Kubernetes sends SIGKILL 30 s after SIGTERM by
+/// default: 25 s leaves the rest for the hard stop. Past it, the streams still open end with UNAVAILABLE and their
+/// transactions in flight get ERROR.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// How often a stopping host looks whether its streams have ended: short against the drain, long against a spin.
+pub const DRAIN_POLL: Duration = Duration::from_millis(20);
+
 /// How long admin requests in flight get to finish when the host stops.
 pub const ADMIN_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 

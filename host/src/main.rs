@@ -304,11 +304,19 @@ async fn serve(config: Option<PathBuf>, data_dir: Option<PathBuf>, workers: Opti
         let addr = daemon.registry().listen_addr(&record.ccid).map(|a| a.to_string()).unwrap_or("(no listener)".into());
         println!("serving {} on {addr}", record.ccid);
     }
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
     tokio::select! {
-        result = daemon.wait() => result.context("admin API failed"),
-        _ = tokio::signal::ctrl_c() => {
-            daemon.shutdown().await;
-            Ok(())
-        }
+        result = daemon.wait() => return result.context("admin API failed"),
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
     }
+    let drain = std::time::Duration::from_millis(config.connections.drain_timeout_ms);
+    tracing::info!(timeout_ms = drain.as_millis() as u64, "stopping: draining peer streams");
+    if daemon.stop_gracefully(drain).await {
+        tracing::info!("stopped: every peer stream ended with its transactions answered");
+    } else {
+        tracing::warn!("stopped: the drain timed out; streams still open were ended");
+    }
+    Ok(())
 }

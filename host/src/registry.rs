@@ -156,6 +156,8 @@ pub struct Registry {
     routes: Mutex<RouteBook>,
     installing: tokio::sync::Mutex<()>,
     shutdown: CancellationToken,
+    /// Cancelled when the host starts to stop: listeners take no new connection, streams end once what runs answered.
+    draining: CancellationToken,
     shared_addr: Mutex<Option<SocketAddr>>,
     /// Counts installs and removals, so that what serves chaincodes from this registry in the same process (the
     /// gateway of `wasmcc dev`) follows them as they happen.
@@ -181,6 +183,7 @@ impl Registry {
             routes: Mutex::new(routes),
             installing: tokio::sync::Mutex::new(()),
             shutdown: CancellationToken::new(),
+            draining: CancellationToken::new(),
             shared_addr: Mutex::new(None),
             changes: tokio::sync::watch::Sender::new(0),
             counters: HostCounters::default(),
@@ -239,7 +242,8 @@ impl Registry {
             let artifact = this.engine.precompile(&validated.component)?;
             let path = this.store.put_artifact(&validated.module_hash, &this.engine.compatibility_hash(), &artifact)?;
             let limits = this.settings.limits(&pkg.label, &pkg.ccid);
-            let chaincode = LoadedChaincode::new(pkg.ccid.clone(), this.engine.load_artifact(&path)?, limits);
+            let chaincode = LoadedChaincode::new(pkg.ccid.clone(), this.engine.load_artifact(&path)?, limits)
+                .drained_with(&this.draining);
             let record = ChaincodeRecord {
                 ccid: pkg.ccid.clone(),
                 label: pkg.label.clone(),
@@ -279,6 +283,9 @@ impl Registry {
     /// Why the host should not be sent traffic, if it should not: its store must be reachable, and every installed
     /// chaincode must be listening (`/readyz`).
     pub fn not_ready(&self) -> Option<String> {
+        if self.draining.is_cancelled() {
+            return Some("the host is stopping".into());
+        }
         if let Err(e) = std::fs::read_dir(self.store.root()) {
             return Some(format!("the store at {} is not reachable: {e}", self.store.root().display()));
         }
@@ -340,6 +347,19 @@ impl Registry {
     }
 
     /// Stops every listener and session (the store stays as it is).
+    /// Starts to stop: `/readyz` answers 503, listeners stop accepting (connections get GOAWAY), and every stream
+    /// starts no new transaction and ends once those it runs have answered. [`Registry::is_drained`] says when all
+    /// have.
+    pub fn drain(&self) {
+        self.draining.cancel();
+    }
+
+    /// Whether no peer stream is open and no transaction runs any more.
+    pub fn is_drained(&self) -> bool {
+        let live = self.live.lock().expect("registry lock");
+        live.values().all(|l| l.chaincode.metrics.streams() == 0) && self.engine.gauges().live_transactions() == 0
+    }
+
     pub fn shutdown(&self) {
         self.shutdown.cancel();
         for live in self.live.lock().expect("registry lock").values() {
@@ -357,7 +377,7 @@ impl Registry {
             Ok(registry.load(&stored).map(Program::Wasm)?)
         });
         let limits = self.settings.limits(&record.label, &record.ccid);
-        Arc::new(LoadedChaincode::lazy(record.ccid.clone(), limits, loader))
+        Arc::new(LoadedChaincode::lazy(record.ccid.clone(), limits, loader).drained_with(&self.draining))
     }
 
     fn artifact_path(&self, record: &ChaincodeRecord) -> PathBuf {
@@ -422,9 +442,12 @@ impl Registry {
             .map_err(|source| InstallError::SharedListener { addr, source })?;
         let bound = listener.local_addr().ok();
         *self.shared_addr.lock().expect("registry lock") = bound;
-        let shutdown = self.shutdown.clone();
+        let (shutdown, draining) = (self.shutdown.clone(), self.draining.clone());
         tokio::spawn(async move {
-            if let Err(e) = listener.serve_until(shutdown.cancelled_owned()).await {
+            let stopped = async move {
+                tokio::select! { _ = shutdown.cancelled() => {}, _ = draining.cancelled() => {} }
+            };
+            if let Err(e) = listener.serve_until(stopped).await {
                 tracing::error!(%addr, "shared chaincode listener failed: {e}");
             }
         });
@@ -443,11 +466,15 @@ impl Registry {
         let bound = match Listener::bind_route(addr, route, self.service(), self.settings.connections.clone()).await {
             Ok(listener) => {
                 let stop = chaincode.retired.clone();
-                let shutdown = self.shutdown.clone();
+                let (shutdown, draining) = (self.shutdown.clone(), self.draining.clone());
                 let bound = listener.local_addr().ok();
                 tokio::spawn(async move {
                     let stopped = async move {
-                        tokio::select! { _ = stop.cancelled() => {}, _ = shutdown.cancelled() => {} }
+                        tokio::select! {
+                            _ = stop.cancelled() => {},
+                            _ = shutdown.cancelled() => {},
+                            _ = draining.cancelled() => {},
+                        }
                     };
                     if let Err(e) = listener.serve_until(stopped).await {
                         tracing::error!(%addr, "chaincode listener failed: {e}");

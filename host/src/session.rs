@@ -54,6 +54,9 @@ pub enum SessionError {
     Protocol(String),
     #[error("chaincode {0} is no longer served by this host (removed, or the host is stopping)")]
     Retired(String),
+    /// The host is stopping and what the stream ran has answered: the peer redials for its next transaction.
+    #[error("the host is stopping: this stream ends with every transaction it started answered; dial again")]
+    Drained,
     #[error(transparent)]
     Load(#[from] LoadError),
 }
@@ -68,6 +71,7 @@ impl SessionError {
                 | SessionError::ClosedDuringHandshake
                 | SessionError::OutboundClosed
                 | SessionError::Retired(_)
+                | SessionError::Drained
         )
     }
 
@@ -79,7 +83,9 @@ impl SessionError {
             SessionError::ClosedDuringHandshake | SessionError::OutboundClosed => tonic::Status::cancelled(text),
             SessionError::HandshakeTimeout { .. } => tonic::Status::deadline_exceeded(text),
             SessionError::Protocol(_) => tonic::Status::failed_precondition(text),
-            SessionError::Retired(_) | SessionError::Load(_) => tonic::Status::unavailable(text),
+            SessionError::Retired(_) | SessionError::Load(_) | SessionError::Drained => {
+                tonic::Status::unavailable(text)
+            }
         }
     }
 }
@@ -163,7 +169,11 @@ impl Session {
         self.send(register).await?;
         let handshake_deadline = tokio::time::sleep(limits::REGISTER_TIMEOUT);
         tokio::pin!(handshake_deadline);
+        let draining = self.chaincode.draining.clone();
         let result = loop {
+            if draining.is_cancelled() && self.tasks.is_empty() {
+                break Err(SessionError::Drained);
+            }
             let in_handshake = !matches!(self.state, State::Ready(_));
             tokio::select! {
                 msg = inbound.next() => match msg {
@@ -184,6 +194,8 @@ impl Session {
                     });
                 }
                 _ = self.chaincode.retired.cancelled() => break Err(SessionError::Retired(self.chaincode.ccid.clone())),
+                // Woken once when the host starts to stop; the check above then ends the stream when it is idle.
+                _ = draining.cancelled(), if self.tasks.is_empty() => {}
             }
         };
         self.tasks.abort_all();
@@ -222,6 +234,12 @@ impl Session {
                     .map_err(|e| SessionError::Protocol(format!("failed to decode READY payload: {e}")))?;
                 tracing::info!(ccid = %self.chaincode.ccid, ?params, "session ready");
                 self.state = State::Ready(params);
+                Ok(())
+            }
+            // A stopping host starts nothing new on a stream: it ends the stream once what runs has answered, and the
+            // peer sees that end for this transaction too. Never run, it is safe to send again (another host).
+            (State::Ready(_), Some(Type::Transaction | Type::Init)) if self.chaincode.draining.is_cancelled() => {
+                tracing::debug!(ccid = %self.chaincode.ccid, txid = %msg.txid, "not started: the host is stopping");
                 Ok(())
             }
             (State::Ready(params), Some(Type::Transaction)) => self.start_transaction(msg, false, params).await,

@@ -12,6 +12,7 @@ mod hygiene;
 mod isolation;
 mod lifecycle;
 mod refusals;
+mod restart;
 mod sdk_outside;
 mod stream_endings;
 mod stub_api;

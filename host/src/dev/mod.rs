@@ -119,14 +119,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let serve = tonic::transport::Server::builder()
         .add_service(gateway.into_server())
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        result = serve => result.context("the Gateway failed"),
-        result = daemon.wait() => result.context("the admin API failed"),
-        _ = tokio::signal::ctrl_c() => {
-            daemon.shutdown().await;
-            Ok(())
-        }
+        result = serve => return result.context("the Gateway failed"),
+        result = daemon.wait() => return result.context("the admin API failed"),
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
     }
+    daemon.shutdown().await;
+    Ok(())
 }
 
 /// Installs a `--chaincode`: a package, a crate directory, or `LABEL=MODULE.wasm`.

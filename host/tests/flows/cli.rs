@@ -245,3 +245,42 @@ fn install_pins_a_port_and_remove_says_the_route_stays_reserved() {
     let err = text(&other.stderr);
     assert!(err.contains("33305") && err.contains(&ccid), "{err}");
 }
+
+/// SIGTERM (what Kubernetes and systemd send) stops the host gracefully: it drains, says so, and exits 0; logs are
+/// JSON lines with `--log-format json`.
+#[test]
+fn serve_stops_gracefully_on_sigterm_and_logs_json_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("host.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[chaincodes]\nport_min = 33306\nport_max = 33309\n"),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_wasmcc"))
+        .args(["serve", "--config", arg(&config), "--log-format", "json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let served = Served(child);
+    let health = format!("http://127.0.0.1:{admin_port}/healthz");
+    let up = (0..300).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::net::TcpStream::connect(("127.0.0.1", admin_port)).is_ok()
+    });
+    assert!(up, "the host did not come up ({health})");
+    let pid = served.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut served = served;
+    let status = served.0.wait().unwrap();
+    assert!(status.success(), "SIGTERM ends the host cleanly: {status}");
+    let mut logs = String::new();
+    std::io::Read::read_to_string(served.0.stderr.as_mut().unwrap(), &mut logs).unwrap();
+    let lines: Vec<serde_json::Value> =
+        logs.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let messages: Vec<&str> = lines.iter().filter_map(|l| l["fields"]["message"].as_str()).collect();
+    assert!(messages.contains(&"stopping: draining peer streams"), "{logs}");
+    assert!(messages.contains(&"stopped: every peer stream ended with its transactions answered"), "{logs}");
+}
