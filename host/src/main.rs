@@ -232,7 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let admin = admin.client()?;
             let (info, created) = admin.explain(admin.client.install_on(bytes, port).await)?;
             println!("{} {}", if created { "installed" } else { "already installed" }, info.ccid);
-            println!("peers dial {}", info.route.address);
+            print_routes(&info.route);
             Ok(())
         }
         Command::List { admin } => {
@@ -284,6 +284,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args).await,
         Command::Offline(command) => offline::run(command),
         Command::Author(command) => author::run(command),
+    }
+}
+
+/// Where peers reach an installed chaincode: its own port, and the shared port with the TLS server name that routes
+/// to it when the host has one (builders with `use_sni` send peers there).
+fn print_routes(route: &wasmcc_host::admin::RouteInfo) {
+    println!("peers dial {}", route.address);
+    if let (Some(shared), Some(sni)) = (&route.shared_address, &route.sni) {
+        println!("or the shared port {shared} with TLS server name {sni} (builders with use_sni)");
     }
 }
 

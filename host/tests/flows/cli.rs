@@ -284,3 +284,38 @@ fn serve_stops_gracefully_on_sigterm_and_logs_json_when_asked() {
     assert!(messages.contains(&"stopping: draining peer streams"), "{logs}");
     assert!(messages.contains(&"stopped: every peer stream ended with its transactions answered"), "{logs}");
 }
+
+/// On a host with a shared SNI port, `wasmcc install` names both routes: builders with `use_sni` send peers to the
+/// shared port, the others to the chaincode's own.
+#[test]
+fn install_prints_the_shared_port_and_server_name_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = crate::tls::pki();
+    for (name, pem) in [("server.pem", &pki.server_cert), ("server.key", &pki.server_key), ("ca.pem", &pki.ca)] {
+        std::fs::write(dir.path().join(name), pem).unwrap();
+    }
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("host.toml");
+    let toml = format!(
+        "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[chaincodes]\nport_min = 33310\n\
+         port_max = 33311\n[tls]\ncert = \"{0}/server.pem\"\nkey = \"{0}/server.key\"\nclient_ca = \"{0}/ca.pem\"\n\
+         shared_listen = \"127.0.0.1:33312\"\nsni_suffix = \"cc.test\"\n",
+        dir.path().display()
+    );
+    std::fs::write(&config, toml).unwrap();
+    let _host =
+        Served(Command::new(env!("CARGO_BIN_EXE_wasmcc")).args(["serve", "--config", arg(&config)]).spawn().unwrap());
+    let wasm = example("counter");
+    let install = ["install", "--wasm", arg(&wasm), "--label", "counter", "--config", arg(&config)];
+    let installed = (0..300)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            wasmcc(&install)
+        })
+        .find(|out| out.status.success())
+        .expect("the host came up and took the package");
+    let out = text(&installed.stdout);
+    assert!(out.contains("peers dial 127.0.0.1:3331"), "{out}");
+    assert!(out.contains("or the shared port 127.0.0.1:33312 with TLS server name counter-"), "{out}");
+    assert!(out.contains(".cc.test (builders with use_sni)"), "{out}");
+}

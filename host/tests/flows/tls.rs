@@ -48,10 +48,10 @@ impl Chaincode for RouteEcho {
     }
 }
 
-struct Pki {
-    ca: String,
-    server_cert: String,
-    server_key: String,
+pub(crate) struct Pki {
+    pub(crate) ca: String,
+    pub(crate) server_cert: String,
+    pub(crate) server_key: String,
     client_cert: String,
     client_key: String,
     rogue_cert: String,
@@ -73,7 +73,7 @@ fn leaf(issuer: &CertifiedIssuer<'static, KeyPair>, sans: Vec<SanType>, cn: &str
     (params.signed_by(&key, issuer).unwrap().pem(), key.serialize_pem())
 }
 
-fn pki() -> Pki {
+pub(crate) fn pki() -> Pki {
     let (ca, rogue_ca) = (ca("wasmcc test CA"), ca("someone else's CA"));
     let (server_cert, server_key) = leaf(
         &ca,
