@@ -2,10 +2,12 @@
 # The wasmcc host as a container image, for deploy/kubernetes/ (docs/operators.md, "Scale-out on Kubernetes"):
 #
 #   docker build -t wasmcc .
-#   docker run --init -p 9100:9100 -v "$PWD/wasmcc.toml:/etc/wasmcc/wasmcc.toml:ro" wasmcc
+#   docker run -p 9100:9100 -p 9090:9090 -v "$PWD/wasmcc.toml:/etc/wasmcc/wasmcc.toml:ro" wasmcc
 #   (a wasmcc.toml like deploy/kubernetes/configmap.yaml's: beyond loopback the admin API needs tls_cert/tls_key)
 #
-# (--init: `wasmcc serve` stops on SIGINT only, and as PID 1 it would ignore `docker stop`'s SIGTERM.)
+# No --init needed: `wasmcc serve` handles SIGTERM (`docker stop`) as PID 1, draining its peer streams for at most
+# [connections] drain_timeout_ms (25 s by default) and exiting 0; give `docker stop -t 35` to let a drain finish
+# (docker's own default sends SIGKILL after 10 s).
 #
 # Why glibc, dynamically linked, on distroless/cc rather than a static binary: the project's static build
 # (scripts/build-builder.sh) is glibc with +crt-static, made for the builder, which must run in the peer's Alpine
@@ -35,7 +37,8 @@ COPY --from=build --chown=65532:65532 /out/data /var/lib/wasmcc
 # distroless's nonroot user, numerically (Kubernetes' runAsNonRoot can check a number, not a name).
 USER 65532:65532
 WORKDIR /var/lib/wasmcc
-# The admin API ([admin] listen); the chaincode ports are [chaincodes] port_min..port_max of the configuration.
-EXPOSE 9100
+# The admin API ([admin] listen) and /healthz, /readyz, /metrics ([metrics] listen); the chaincode ports are
+# [chaincodes] port_min..port_max of the configuration.
+EXPOSE 9100 9090
 ENTRYPOINT ["wasmcc"]
 CMD ["serve", "--config", "/etc/wasmcc/wasmcc.toml"]

@@ -164,11 +164,12 @@ fn manifests_and_dockerfile_agree_with_the_host() {
     std::fs::write(&file, str_of(&config_map["data"]["wasmcc.toml"], "wasmcc.toml")).unwrap();
     let config = Config::load(&file).unwrap_or_else(|e| panic!("the ConfigMap's wasmcc.toml: {e}"));
 
-    // The admin API is reached from outside the pod: on every address, hence with TLS (plain HTTP is loopback only).
+    // The admin API is reached from outside the pod (builders, through the Service): on every address, hence with TLS
+    // (plain HTTP is loopback only).
     let admin_port = config.admin.listen.port();
     assert!(
         config.admin.listen.ip().is_unspecified(),
-        "admin.listen {} is not reachable from the kubelet",
+        "admin.listen {} is not reachable from the Service",
         config.admin.listen
     );
     let admin_tls = config.admin.tls_cert.is_some();
@@ -185,6 +186,11 @@ fn manifests_and_dockerfile_agree_with_the_host() {
         let key = path.strip_prefix(mount_of(secret_volume)).unwrap().to_str().unwrap().to_owned();
         assert!(["tls.crt", "tls.key"].contains(&key.as_str()), "{key}: a kubernetes.io/tls Secret's keys");
     }
+    // The probes and the scrape: the [metrics] listener, plain HTTP on every address, so that neither needs the admin
+    // API's certificate.
+    let metrics_listen = config.metrics.listen.expect("[metrics] listen set: the probes and Prometheus use it");
+    let metrics_port = metrics_listen.port();
+    assert!(metrics_listen.ip().is_unspecified(), "metrics.listen {metrics_listen} is not reachable from the kubelet");
     assert!(config.chaincodes.listen_ip.is_unspecified(), "chaincode listeners must be reachable from the Service");
     let service_name = str_of(&service["metadata"]["name"], "the Service's name");
     assert_eq!(
@@ -227,13 +233,25 @@ fn manifests_and_dockerfile_agree_with_the_host() {
     let chaincode_ports: BTreeSet<u16> = (config.chaincodes.port_min..=config.chaincodes.port_max).collect();
     let mut expected = chaincode_ports.clone();
     expected.insert(admin_port);
-    let port_names: BTreeMap<String, u16> = array(&container["ports"], "ports")
+    assert!(
+        !expected.contains(&metrics_port),
+        "metrics.listen's port {metrics_port} is the admin port or a chaincode port"
+    );
+    let declared = array(&container["ports"], "ports");
+    let port_names: BTreeMap<String, u16> = declared
         .iter()
         .map(|p| (str_of(&p["name"], "port name").to_owned(), p["containerPort"].as_u64().unwrap() as u16))
         .collect();
     let container_ports: BTreeSet<u16> = port_names.values().copied().collect();
-    assert_eq!(container_ports, expected, "container ports: the admin port and every chaincode port");
+    assert_eq!(container_ports.len(), declared.len(), "container ports: each once, under a name of its own");
+    let mut expected_container = expected.clone();
+    expected_container.insert(metrics_port);
+    assert_eq!(
+        container_ports, expected_container,
+        "container ports: the admin port, the metrics port and every chaincode port"
+    );
     assert_eq!(port_names.get("admin"), Some(&admin_port));
+    assert_eq!(port_names.get("metrics"), Some(&metrics_port));
     let resolve = |port: &Value| -> u16 {
         match port {
             Value::Number(n) => n.as_u64().unwrap() as u16,
@@ -247,6 +265,7 @@ fn manifests_and_dockerfile_agree_with_the_host() {
         assert_eq!(resolve(&p["targetPort"]), port, "Service port {port} must reach the same port of the pod");
         service_ports.insert(port);
     }
+    // Not the metrics port: the kubelet and Prometheus reach it at each pod's address.
     assert_eq!(service_ports, expected, "Service ports: the admin port and every chaincode port peers may be sent to");
     assert_eq!(service["spec"]["type"], "ClusterIP");
     let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
@@ -256,14 +275,26 @@ fn manifests_and_dockerfile_agree_with_the_host() {
     for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
         let get = &container[probe]["httpGet"];
         assert_eq!(get["path"], path, "{probe}");
-        assert_eq!(resolve(&get["port"]), admin_port, "{probe} on the admin listener");
-        assert_eq!(get["scheme"], if admin_tls { "HTTPS" } else { "HTTP" }, "{probe}: the admin listener's scheme");
+        assert_eq!(resolve(&get["port"]), metrics_port, "{probe} on the metrics listener");
+        assert_eq!(get["scheme"], "HTTP", "{probe}: the metrics listener speaks plain HTTP");
     }
     let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
     assert_eq!(annotations["prometheus.io/scrape"], "true");
     assert_eq!(annotations["prometheus.io/path"], "/metrics");
-    assert_eq!(annotations["prometheus.io/port"], admin_port.to_string());
-    assert_eq!(annotations["prometheus.io/scheme"], if admin_tls { "https" } else { "http" });
+    assert_eq!(annotations["prometheus.io/port"], metrics_port.to_string(), "Prometheus scrapes the metrics listener");
+    assert_eq!(annotations["prometheus.io/scheme"], "http", "the metrics listener speaks plain HTTP");
+
+    // Stopping: the host drains on SIGTERM itself (as PID 1), then gives admin requests in flight a grace of their
+    // own; the kubelet's SIGKILL must come after both.
+    assert!(pod["shareProcessNamespace"] != true, "no shared process namespace: wasmcc handles SIGTERM as PID 1");
+    let grace_ms = pod["terminationGracePeriodSeconds"].as_u64().expect("terminationGracePeriodSeconds") * 1000;
+    let drain_ms = config.connections.drain_timeout_ms;
+    let stop_ms = wasmcc_host::limits::ADMIN_SHUTDOWN_GRACE.as_millis() as u64;
+    assert!(
+        grace_ms > drain_ms + stop_ms,
+        "terminationGracePeriodSeconds ({grace_ms} ms) must exceed connections.drain_timeout_ms ({drain_ms} ms) plus \
+         the admin API's stop ({stop_ms} ms), or SIGKILL cuts the drain short"
+    );
 
     // The token: the Secret's key is what the container maps into $WASMCC_ADMIN_TOKEN.
     let env = array(&container["env"], "env");
@@ -306,8 +337,15 @@ fn manifests_and_dockerfile_agree_with_the_host() {
 
     // The image: what the Deployment runs, on the ports the configuration has, as the same non-root user.
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).expect("Dockerfile at the repository root");
-    let exposed: Vec<&str> = instruction(&dockerfile, "EXPOSE").split_whitespace().collect();
-    assert_eq!(exposed, [admin_port.to_string()], "the Dockerfile EXPOSEs the admin port");
+    let exposed: BTreeSet<u16> = instruction(&dockerfile, "EXPOSE")
+        .split_whitespace()
+        .map(|p| p.parse().unwrap_or_else(|_| panic!("Dockerfile EXPOSE {p}: a TCP port number")))
+        .collect();
+    assert_eq!(
+        exposed,
+        BTreeSet::from([admin_port, metrics_port]),
+        "the Dockerfile EXPOSEs the admin and metrics ports"
+    );
     assert_eq!(exec_form(&dockerfile, "ENTRYPOINT"), command, "ENTRYPOINT is the Deployment's command");
     assert_eq!(exec_form(&dockerfile, "CMD"), args, "CMD is the Deployment's args, config path included");
     let user = instruction(&dockerfile, "USER");
