@@ -36,10 +36,23 @@ pub enum DaemonError {
     Token { path: String, source: std::io::Error },
 }
 
+/// What a reload changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Chaincodes whose limits changed.
+    pub limits_changed: Vec<String>,
+    /// Whose certificates were read again.
+    pub certificates: Vec<String>,
+    /// Changes that only a restart applies.
+    pub restart_needed: Vec<String>,
+}
+
 pub struct Daemon {
     registry: Arc<Registry>,
     admin_addr: SocketAddr,
     admin_tls: bool,
+    /// The admin API's certificate, replaced in place on reload.
+    admin_cert: Option<Arc<crate::tls::ServerCert>>,
     token: String,
     stop: CancellationToken,
     admin_task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -87,7 +100,7 @@ impl Daemon {
                     key: crate::tls::PemSource::file(key),
                     client_ca: None,
                 };
-                Some(crate::tls::server_config(&settings)?)
+                Some(crate::tls::reloadable_server_config(&settings)?)
             }
             _ => {
                 admin::plain_http_allowed(admin_addr)
@@ -102,6 +115,7 @@ impl Daemon {
             let stop = stop.clone().cancelled_owned();
             tokio::spawn(admin_server::serve(listener, None, probes, admin_serving.clone(), stop));
         }
+        let (admin_tls_config, admin_cert) = admin_tls_config.unzip();
         let admin_task = tokio::spawn(admin_server::serve(
             listener,
             admin_tls_config,
@@ -110,7 +124,7 @@ impl Daemon {
             admin_stop.cancelled_owned(),
         ));
         let admin_tls = config.admin.tls_cert.is_some();
-        Ok(Daemon { registry, admin_addr, admin_tls, token, stop, admin_task })
+        Ok(Daemon { registry, admin_addr, admin_tls, admin_cert, token, stop, admin_task })
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
@@ -132,6 +146,36 @@ impl Daemon {
     /// Runs until the admin API fails (it never stops by itself).
     pub async fn wait(&mut self) -> std::io::Result<()> {
         (&mut self.admin_task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Applies a re-read configuration without dropping a connection (SIGHUP): per-chaincode limits (for
+    /// transactions that start from now on), and the certificates and keys of the chaincode endpoints and of the
+    /// admin API (for handshakes from now on). Everything else — addresses, ports, client CAs, quotas, whether TLS
+    /// is on — is read at start only; a change there is reported, and needs a restart.
+    pub fn reload(&self, config: &Config) -> Result<Reloaded, DaemonError> {
+        let mut restart_needed = Vec::new();
+        let tls_now = self.registry.settings().tls.is_some();
+        if tls_now != config.tls.is_some() {
+            restart_needed.push("[tls] was added or removed".to_owned());
+        }
+        if self.admin_tls != config.admin.tls_cert.is_some() {
+            restart_needed.push("admin TLS was turned on or off".to_owned());
+        }
+        let mut certificates = Vec::new();
+        if let (Some(tls), true) = (&config.tls, tls_now) {
+            self.registry.reload_tls(tls)?;
+            certificates.push("chaincode endpoints".to_owned());
+        }
+        if let (Some(cert), Some(path), Some(key)) = (&self.admin_cert, &config.admin.tls_cert, &config.admin.tls_key) {
+            cert.reload(&crate::tls::ServerTlsSettings {
+                cert_chain: crate::tls::PemSource::file(path),
+                key: crate::tls::PemSource::file(key),
+                client_ca: None,
+            })?;
+            certificates.push("admin API".to_owned());
+        }
+        let limits_changed = self.registry.reload_limits(config.limits, config.limits_for.clone());
+        Ok(Reloaded { limits_changed, certificates, restart_needed })
     }
 
     /// Stops the way a rolling restart needs: `/readyz` turns 503, listeners take no new connection, and every peer

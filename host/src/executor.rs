@@ -29,7 +29,8 @@ pub struct LoadedChaincode {
     program: tokio::sync::OnceCell<Program>,
     /// Present when the program is loaded on first use ([`LoadedChaincode::lazy`]).
     loader: Option<ProgramLoader>,
-    pub limits: TxLimits,
+    /// The operator's limits; a reloaded configuration replaces them for transactions that start afterwards.
+    limits: std::sync::RwLock<TxLimits>,
     /// Cancelled when the chaincode is removed: its sessions end and its listeners stop.
     pub retired: CancellationToken,
     /// What its transactions cost, for `/metrics`.
@@ -62,6 +63,7 @@ impl LoadedChaincode {
     pub fn with_program(ccid: String, program: Program, limits: TxLimits) -> Self {
         let program = tokio::sync::OnceCell::new_with(Some(program));
         let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
+        let limits = std::sync::RwLock::new(limits);
         LoadedChaincode { ccid, program, loader: None, limits, retired, metrics, draining }
     }
 
@@ -71,7 +73,17 @@ impl LoadedChaincode {
     pub fn lazy(ccid: String, limits: TxLimits, loader: ProgramLoader) -> Self {
         let program = tokio::sync::OnceCell::new();
         let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
+        let limits = std::sync::RwLock::new(limits);
         LoadedChaincode { ccid, program, loader: Some(loader), limits, retired, metrics, draining }
+    }
+
+    /// The limits a transaction starting now runs under (read once per transaction).
+    pub fn limits(&self) -> TxLimits {
+        *self.limits.read().expect("limits lock")
+    }
+
+    pub fn set_limits(&self, limits: TxLimits) {
+        *self.limits.write().expect("limits lock") = limits;
     }
 
     /// The chaincode, drained when `host` is: its streams follow the host's stop.
@@ -132,7 +144,7 @@ pub enum GuestOutcome {
 /// A transaction's place in admission (an instance slot and its memory, within the chaincode's share): the
 /// first step of running it, taken where its message is read.
 pub fn enter(engine: &WasmEngine, cc: &LoadedChaincode) -> Result<Ticket, Refused> {
-    engine.quota().admission.enter(&cc.ccid, demand(&cc.limits))
+    engine.quota().admission.enter(&cc.ccid, demand(&cc.limits()))
 }
 
 /// What a transaction's guest used; all zero when it never ran.
@@ -166,10 +178,11 @@ pub async fn execute(
     turn.resume().await;
     ledger.set_turn(turn);
     ledger.set_metrics(cc.metrics.clone());
-    let limiter = MemoryLimiter::new(cc.limits.memory_bytes);
+    let limits = cc.limits();
+    let limiter = MemoryLimiter::new(limits.memory_bytes);
     let state = TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone()));
     let (mut state, result, fuel) = match program {
-        Program::Wasm(pre) => match run_wasm(engine, pre, &cc.limits, state).await {
+        Program::Wasm(pre) => match run_wasm(engine, pre, &limits, state).await {
             Ok(ended) => ended,
             Err(lost) => return (GuestOutcome::Failed(lost.into()), TxStats::default()),
         },

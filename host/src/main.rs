@@ -296,9 +296,9 @@ fn print_routes(route: &wasmcc_host::admin::RouteInfo) {
     }
 }
 
-async fn serve(config: Option<PathBuf>, data_dir: Option<PathBuf>, workers: Option<u16>) -> anyhow::Result<()> {
-    let mut config = match config {
-        Some(path) => Config::load(&path)?,
+async fn serve(config_path: Option<PathBuf>, data_dir: Option<PathBuf>, workers: Option<u16>) -> anyhow::Result<()> {
+    let mut config = match &config_path {
+        Some(path) => Config::load(path)?,
         None => Config::default(),
     };
     if let Some(dir) = data_dir {
@@ -313,12 +313,16 @@ async fn serve(config: Option<PathBuf>, data_dir: Option<PathBuf>, workers: Opti
         let addr = daemon.registry().listen_addr(&record.ccid).map(|a| a.to_string()).unwrap_or("(no listener)".into());
         println!("serving {} on {addr}", record.ccid);
     }
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        result = daemon.wait() => return result.context("admin API failed"),
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            result = daemon.wait() => return result.context("admin API failed"),
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => reload(&daemon, config_path.as_deref()),
+        }
     }
     let drain = std::time::Duration::from_millis(config.connections.drain_timeout_ms);
     tracing::info!(timeout_ms = drain.as_millis() as u64, "stopping: draining peer streams");
@@ -328,4 +332,26 @@ async fn serve(config: Option<PathBuf>, data_dir: Option<PathBuf>, workers: Opti
         tracing::warn!("stopped: the drain timed out; streams still open were ended");
     }
     Ok(())
+}
+
+/// SIGHUP: the configuration file read again, and what can change while serving applied (limits, certificates).
+/// A file that does not read or check leaves everything as it was.
+fn reload(daemon: &Daemon, path: Option<&std::path::Path>) {
+    let Some(path) = path else {
+        tracing::info!("SIGHUP: nothing to reload (started without --config)");
+        return;
+    };
+    let applied = Config::load(path).map_err(anyhow::Error::from).and_then(|c| Ok(daemon.reload(&c)?));
+    match applied {
+        Ok(reloaded) => {
+            tracing::info!(path = %path.display(), limits_changed = ?reloaded.limits_changed,
+                certificates = ?reloaded.certificates, "SIGHUP: configuration reloaded");
+            for change in reloaded.restart_needed {
+                tracing::warn!("SIGHUP: {change}: only a restart applies it");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), "SIGHUP: reload refused, the running configuration stays: {e:#}")
+        }
+    }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use tokio_util::sync::CancellationToken;
 
@@ -74,6 +74,8 @@ pub struct RegistrySettings {
 #[derive(Debug, Clone)]
 pub struct ChaincodeTls {
     pub server: Arc<rustls::ServerConfig>,
+    /// The certificate `server` presents, replaced in place on reload.
+    pub cert: Arc<tls::ServerCert>,
     /// Client certificates are required (the configuration has a client CA).
     pub client_auth: bool,
     /// PEM of the CA peers trust for the server certificate (connection.json `root_cert`).
@@ -86,7 +88,7 @@ pub struct ChaincodeTls {
 impl ChaincodeTls {
     /// Reads and checks every PEM of the section.
     pub fn from_config(config: &TlsConfig) -> Result<ChaincodeTls, TlsError> {
-        let server = tls::server_config(&config.server_settings())?;
+        let (server, cert) = tls::reloadable_server_config(&config.server_settings())?;
         let root_cert = match &config.root_cert {
             Some(source) => {
                 let text = source.read(PemRole::ServerRootCert)?;
@@ -103,6 +105,7 @@ impl ChaincodeTls {
         };
         Ok(ChaincodeTls {
             server,
+            cert,
             client_auth: config.client_ca.is_some(),
             root_cert,
             shared_listen: config.shared_listen,
@@ -125,10 +128,9 @@ fn last_certificate(pem: &str) -> Option<String> {
     Some(format!("{}\n", &pem[start..end]))
 }
 
-impl RegistrySettings {
-    fn limits(&self, label: &str, ccid: &str) -> TxLimits {
-        self.limits_for.get(ccid).or_else(|| self.limits_for.get(label)).copied().unwrap_or(self.limits)
-    }
+/// A chaincode's limits: its CCID's entry in `limits_for`, else its label's, else the defaults.
+fn pick_limits(defaults: TxLimits, limits_for: &HashMap<String, TxLimits>, label: &str, ccid: &str) -> TxLimits {
+    limits_for.get(ccid).or_else(|| limits_for.get(label)).copied().unwrap_or(defaults)
 }
 
 impl From<PortChoice> for InstallError {
@@ -159,6 +161,8 @@ pub struct Registry {
     /// Cancelled when the host starts to stop: listeners take no new connection, streams end once what runs answered.
     draining: CancellationToken,
     shared_addr: Mutex<Option<SocketAddr>>,
+    /// The operator's limits now (`[limits]`, `[limits_for]`): the settings' at start, replaced on reload.
+    limits: RwLock<(TxLimits, HashMap<String, TxLimits>)>,
     /// Counts installs and removals, so that what serves chaincodes from this registry in the same process (the
     /// gateway of `wasmcc dev`) follows them as they happen.
     changes: tokio::sync::watch::Sender<u64>,
@@ -175,6 +179,7 @@ impl Registry {
         settings: RegistrySettings,
     ) -> Result<Arc<Self>, InstallError> {
         let routes = Self::reserved_routes(&store, &settings)?;
+        let limits = RwLock::new((settings.limits, settings.limits_for.clone()));
         let registry = Arc::new(Registry {
             engine,
             store,
@@ -185,6 +190,7 @@ impl Registry {
             shutdown: CancellationToken::new(),
             draining: CancellationToken::new(),
             shared_addr: Mutex::new(None),
+            limits,
             changes: tokio::sync::watch::Sender::new(0),
             counters: HostCounters::default(),
         });
@@ -241,7 +247,7 @@ impl Registry {
             this.store.put_module(&validated.module_hash, &pkg.wasm)?;
             let artifact = this.engine.precompile(&validated.component)?;
             let path = this.store.put_artifact(&validated.module_hash, &this.engine.compatibility_hash(), &artifact)?;
-            let limits = this.settings.limits(&pkg.label, &pkg.ccid);
+            let limits = this.limits_of(&pkg.label, &pkg.ccid);
             let chaincode = LoadedChaincode::new(pkg.ccid.clone(), this.engine.load_artifact(&path)?, limits)
                 .drained_with(&this.draining);
             let record = ChaincodeRecord {
@@ -294,6 +300,37 @@ impl Registry {
             live.values().filter(|l| l.addr.is_none()).map(|l| l.record.ccid.as_str()).collect();
         silent.sort_unstable();
         (!silent.is_empty()).then(|| format!("not listening: {}", silent.join(", ")))
+    }
+
+    /// A chaincode's limits under the operator's configuration now.
+    fn limits_of(&self, label: &str, ccid: &str) -> TxLimits {
+        let (defaults, limits_for) = &*self.limits.read().expect("limits lock");
+        pick_limits(*defaults, limits_for, label, ccid)
+    }
+
+    /// Applies new limits (a reloaded configuration) to every installed chaincode: transactions that start from now on
+    /// run under them; those running keep theirs, and no stream is touched. Returns the CCIDs whose limits changed.
+    pub fn reload_limits(&self, defaults: TxLimits, limits_for: HashMap<String, TxLimits>) -> Vec<String> {
+        *self.limits.write().expect("limits lock") = (defaults, limits_for);
+        let mut changed = Vec::new();
+        for live in self.live.lock().expect("registry lock").values() {
+            let limits = self.limits_of(&live.record.label, &live.record.ccid);
+            if live.chaincode.limits() != limits {
+                live.chaincode.set_limits(limits);
+                changed.push(live.record.ccid.clone());
+            }
+        }
+        changed.sort();
+        changed
+    }
+
+    /// Reads the chaincode endpoints' certificate and key again (a renewed certificate), for every handshake from now
+    /// on. `Ok(false)` when the host serves no TLS.
+    pub fn reload_tls(&self, config: &TlsConfig) -> Result<bool, TlsError> {
+        match &self.settings.tls {
+            Some(tls) => tls.cert.reload(&config.server_settings()).map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// Installs, removals and admin API responses, for `/metrics`.
@@ -376,7 +413,7 @@ impl Registry {
             let registry = registry.upgrade().ok_or("the host is shutting down")?;
             Ok(registry.load(&stored).map(Program::Wasm)?)
         });
-        let limits = self.settings.limits(&record.label, &record.ccid);
+        let limits = self.limits_of(&record.label, &record.ccid);
         Arc::new(LoadedChaincode::lazy(record.ccid.clone(), limits, loader).drained_with(&self.draining))
     }
 

@@ -322,7 +322,7 @@ impl Session {
             let ledger = TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
             // The transaction's one deadline: admission, CPU and the peer's answers included. Past it the
             // instance is dropped with the future, and the peer, which has given up too, gets ERROR.
-            let deadline = chaincode.limits.execute_timeout();
+            let deadline = chaincode.limits().execute_timeout();
             let (outcome, stats) = match TxContext::from_message(&msg, is_init) {
                 Ok(ctx) => tokio::time::timeout(deadline, executor::execute(&engine, &chaincode, ctx, ledger, ticket))
                     .await

@@ -7,12 +7,13 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
-use rustls::server::{VerifierBuilderError, WebPkiClientVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert, VerifierBuilderError, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 
 /// The ALPN protocol of gRPC: the peer's Go client offers only this one.
@@ -113,8 +114,48 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 /// Builds the server configuration, reading files as needed. A server certificate that is expired, not yet valid or
 /// about to expire gets a warning: peers will refuse it (or soon), yet the host still starts, so that a certificate
-/// renewed on disk needs only a restart.
+/// renewed on disk needs only a reload ([`ServerCert::reload`]).
 pub fn server_config(settings: &ServerTlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
+    Ok(reloadable_server_config(settings)?.0)
+}
+
+/// [`server_config`], and the handle that replaces its certificate and key while it serves.
+pub fn reloadable_server_config(
+    settings: &ServerTlsSettings,
+) -> Result<(Arc<ServerConfig>, Arc<ServerCert>), TlsError> {
+    let cert = Arc::new(ServerCert(RwLock::new(certified_key(settings)?)));
+    let client_ca = match &settings.client_ca {
+        Some(source) => {
+            let (text, origin) = (source.read(PemRole::ClientCa)?, source.origin());
+            Some((parse_certificates(text.as_bytes(), PemRole::ClientCa, &origin)?, origin))
+        }
+        None => None,
+    };
+    Ok((build(cert.clone(), client_ca)?, cert))
+}
+
+/// The certificate chain and key a server presents, replaceable while it serves: a renewed certificate is read again
+/// on SIGHUP, and every handshake from then on gets it, without a connection dropped.
+#[derive(Debug)]
+pub struct ServerCert(RwLock<Arc<CertifiedKey>>);
+
+impl ServerCert {
+    /// Reads the chain and key again (same checks as at start); on any error the certificate in use stays.
+    pub fn reload(&self, settings: &ServerTlsSettings) -> Result<(), TlsError> {
+        let fresh = certified_key(settings)?;
+        *self.0.write().expect("server certificate lock") = fresh;
+        Ok(())
+    }
+}
+
+impl ResolvesServerCert for ServerCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.read().expect("server certificate lock").clone())
+    }
+}
+
+/// Reads, parses and pairs a chain and its key, warning about the leaf's validity period.
+fn certified_key(settings: &ServerTlsSettings) -> Result<Arc<CertifiedKey>, TlsError> {
     let pem = |source: &PemSource, role| source.read(role).map(|text| (text, source.origin()));
     let (chain, chain_origin) = pem(&settings.cert_chain, PemRole::ServerCertChain)?;
     let (key, key_origin) = pem(&settings.key, PemRole::ServerKey)?;
@@ -123,14 +164,11 @@ pub fn server_config(settings: &ServerTlsSettings) -> Result<Arc<ServerConfig>, 
         tracing::warn!("the {} ({chain_origin}) {problem}", PemRole::ServerCertChain);
     }
     let key = parse_private_key(key.as_bytes(), PemRole::ServerKey, &key_origin)?;
-    let client_ca = match &settings.client_ca {
-        Some(source) => {
-            let (text, origin) = pem(source, PemRole::ClientCa)?;
-            Some((parse_certificates(text.as_bytes(), PemRole::ClientCa, &origin)?, origin))
-        }
-        None => None,
-    };
-    build(chain, key, client_ca)
+    let keypair = |source| TlsError::KeyPair { role: PemRole::ServerCertChain, source };
+    let signing_key = provider().key_provider.load_private_key(key).map_err(keypair)?;
+    let certified = CertifiedKey::new(chain, signing_key);
+    certified.keys_match().map_err(keypair)?;
+    Ok(Arc::new(certified))
 }
 
 /// Builds the server configuration from PEM text (`client_ca`: `Some` for mutual TLS).
@@ -147,8 +185,7 @@ pub fn server_config_from_pem(
 }
 
 fn build(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+    cert: Arc<ServerCert>,
     client_ca: Option<(Vec<CertificateDer<'static>>, String)>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = provider();
@@ -171,9 +208,7 @@ fn build(
         }
         None => builder.with_no_client_auth(),
     };
-    let mut config = builder
-        .with_single_cert(chain, key)
-        .map_err(|source| TlsError::KeyPair { role: PemRole::ServerCertChain, source })?;
+    let mut config = builder.with_cert_resolver(cert);
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
     Ok(Arc::new(config))
 }

@@ -196,3 +196,73 @@ async fn admin_api_needs_tls_off_loopback_and_serves_https_with_it() {
     assert!(stranger.list().await.is_err());
     daemon.shutdown().await;
 }
+
+/// A reload (SIGHUP) swaps the chaincode endpoints' certificate for new handshakes and applies new limits to new
+/// transactions, while an open stream keeps serving; a certificate that does not read leaves the old one in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_renews_certificates_and_limits_without_dropping_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old_ca, new_ca) = (ca("old host CA"), ca("renewed host CA"));
+    let write_server = |issuer: &CertifiedIssuer<'static, KeyPair>| {
+        let (cert, key) = issue(issuer, &["localhost"], true, ExtendedKeyUsagePurpose::ServerAuth);
+        std::fs::write(dir.path().join("server.pem"), format!("{cert}{}", issuer.pem())).unwrap();
+        std::fs::write(dir.path().join("server.key"), key).unwrap();
+    };
+    write_server(&old_ca);
+    let config_text = |fuel: u64| {
+        format!(
+            "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"test-token\"\n\
+             [chaincodes]\nport_min = 34100\nport_max = 34109\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
+             [limits_for.misbehave]\nfuel = {fuel}\n"
+        )
+    };
+    let config_path = dir.path().join("host.toml");
+    std::fs::write(&config_path, config_text(3_000_000)).unwrap();
+    let daemon = Daemon::start(&Config::load(&config_path).unwrap()).await.unwrap();
+    let api = AdminClient::new(&daemon.admin_url(), Some(daemon.token().to_string()), None).unwrap();
+    let (info, _) = api.install(write_package("misbehave", &wasm("misbehave"), &[]).unwrap()).await.unwrap();
+    let trusting = |issuer: &CertifiedIssuer<'static, KeyPair>| ConnectionJson {
+        address: info.route.address.clone(),
+        dial_timeout: "3s".into(),
+        tls_required: true,
+        client_auth_required: false,
+        root_cert: Some(issuer.pem()),
+        client_cert: None,
+        client_key: None,
+        domain: None,
+    };
+    let peer = PeerSim::new();
+    let open = peer.connect_json(&trusting(&old_ca), &info.ccid, quick()).await.unwrap();
+    let spin = || open.invoke("ch", args(["loop"]));
+    let failed = spin().await.unwrap();
+    assert!(format!("{:?}", failed.outcome).contains("fuel budget of 3000000"), "{:?}", failed.outcome);
+    assert_refused(
+        peer.connect_json(&trusting(&new_ca), &info.ccid, quick()).await,
+        "the renewed CA before the reload",
+    );
+
+    // Renewed on disk, limits raised, then reloaded.
+    write_server(&new_ca);
+    std::fs::write(&config_path, config_text(4_000_000)).unwrap();
+    let reloaded = daemon.reload(&Config::load(&config_path).unwrap()).unwrap();
+    assert_eq!(reloaded.limits_changed, vec![info.ccid.clone()]);
+    assert_eq!(reloaded.certificates, vec!["chaincode endpoints".to_owned()]);
+    assert!(reloaded.restart_needed.is_empty(), "{reloaded:?}");
+
+    let failed = spin().await.unwrap();
+    assert!(
+        format!("{:?}", failed.outcome).contains("fuel budget of 4000000"),
+        "the open stream runs under new limits"
+    );
+    let renewed = peer.connect_json(&trusting(&new_ca), &info.ccid, quick()).await.unwrap();
+    assert_eq!(renewed.invoke("ch", args(["ok"])).await.unwrap().payload(), b"ok");
+    assert_refused(peer.connect_json(&trusting(&old_ca), &info.ccid, quick()).await, "the old CA after the reload");
+
+    // A broken key file: the reload is refused and the renewed certificate keeps serving.
+    std::fs::write(dir.path().join("server.key"), "not a key").unwrap();
+    assert!(daemon.reload(&Config::load(&config_path).unwrap()).is_err());
+    let again = peer.connect_json(&trusting(&new_ca), &info.ccid, quick()).await.unwrap();
+    assert_eq!(again.invoke("ch", args(["ok"])).await.unwrap().payload(), b"ok");
+    assert!(!open.is_terminated(), "the first stream lived through both reloads");
+    daemon.shutdown().await;
+}

@@ -319,3 +319,55 @@ fn install_prints_the_shared_port_and_server_name_too() {
     assert!(out.contains("or the shared port 127.0.0.1:33312 with TLS server name counter-"), "{out}");
     assert!(out.contains(".cc.test (builders with use_sni)"), "{out}");
 }
+
+/// SIGHUP reads the configuration file again and says what it applied; a file that does not load changes nothing.
+#[test]
+fn serve_reloads_its_configuration_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("host.toml");
+    let base = format!("data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[chaincodes]\nport_min = 33313\nport_max = 33314\n");
+    std::fs::write(&config, &base).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmcc"))
+        .args(["serve", "--config", arg(&config), "--log-format", "json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let served = Served(child);
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wasm = example("counter");
+    let install = ["install", "--wasm", arg(&wasm), "--label", "counter", "--config", arg(&config)];
+    let installed = (0..300)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            wasmcc(&install)
+        })
+        .find(|out| out.status.success())
+        .expect("the host came up and took the package");
+    let ccid = text(&installed.stdout).lines().next().unwrap().rsplit(' ').next().unwrap().to_owned();
+    let pid = served.0.id().to_string();
+    let hangup = |toml: String| {
+        std::fs::write(&config, toml).unwrap();
+        assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+        loop {
+            let line = lines.recv_timeout(std::time::Duration::from_secs(20)).expect("a log line about the reload");
+            if line.contains("SIGHUP") {
+                return line;
+            }
+        }
+    };
+    let reloaded = hangup(format!("{base}[limits_for.counter]\nfuel = 12345\n"));
+    assert!(reloaded.contains("configuration reloaded") && reloaded.contains(&ccid), "{reloaded}");
+    let refused = hangup(format!("{base}[limits_for.counter]\nfuel = \"lots\"\n"));
+    assert!(refused.contains("reload refused"), "{refused}");
+    std::fs::write(&config, &base).unwrap();
+    let shown = wasmcc(&["show", &ccid, "--config", arg(&config)]);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+}
