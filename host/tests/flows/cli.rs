@@ -191,18 +191,47 @@ impl Drop for Served {
     }
 }
 
+/// A host configuration in `dir`: data in `dir/data`, the admin API on a free loopback port, chaincodes on `ports`.
+/// Returns the file's path and its text (to extend and write again).
+fn host_config(dir: &Path, ports: (u16, u16)) -> (PathBuf, String, u16) {
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let text = format!(
+        "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[chaincodes]\nport_min = {}\nport_max = {}\n",
+        ports.0, ports.1
+    );
+    let path = dir.join("host.toml");
+    std::fs::write(&path, &text).unwrap();
+    (path, text, admin_port)
+}
+
+/// `wasmcc serve --config <config>` in the background; with `json_logs`, logging JSON to a pipe the caller reads.
+fn serve(config: &Path, json_logs: bool) -> Served {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmcc"));
+    command.args(["serve", "--config", arg(config)]);
+    if json_logs {
+        command.args(["--log-format", "json"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+    }
+    Served(command.spawn().unwrap())
+}
+
+/// Installs `counter` through the CLI as soon as the host takes it; its output.
+fn install_counter(config: &Path) -> Output {
+    let wasm = example("counter");
+    let install = ["install", "--wasm", arg(&wasm), "--label", "counter", "--config", arg(config)];
+    (0..300)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            wasmcc(&install)
+        })
+        .find(|out| out.status.success())
+        .expect("the host came up and took the package")
+}
+
 #[test]
 fn install_pins_a_port_and_remove_says_the_route_stays_reserved() {
     let dir = tempfile::tempdir().unwrap();
-    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = dir.path().join("host.toml");
-    std::fs::write(
-        &config,
-        format!("data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[chaincodes]\nport_min = 33300\nport_max = 33309\n"),
-    )
-    .unwrap();
-    let _host =
-        Served(Command::new(env!("CARGO_BIN_EXE_wasmcc")).args(["serve", "--config", arg(&config)]).spawn().unwrap());
+    let (config, _, admin_port) = host_config(dir.path(), (33300, 33309));
+    let _host = serve(&config, false);
     let admin = format!("http://127.0.0.1:{admin_port}");
     let data = dir.path().join("data");
     let with_admin = |args: &[&str]| -> Vec<String> {
@@ -251,20 +280,8 @@ fn install_pins_a_port_and_remove_says_the_route_stays_reserved() {
 #[test]
 fn serve_stops_gracefully_on_sigterm_and_logs_json_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = dir.path().join("host.toml");
-    std::fs::write(
-        &config,
-        format!("data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[chaincodes]\nport_min = 33306\nport_max = 33309\n"),
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_wasmcc"))
-        .args(["serve", "--config", arg(&config), "--log-format", "json"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let served = Served(child);
+    let (config, _, admin_port) = host_config(dir.path(), (33306, 33309));
+    let served = serve(&config, true);
     let health = format!("http://127.0.0.1:{admin_port}/healthz");
     let up = (0..300).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -294,26 +311,15 @@ fn install_prints_the_shared_port_and_server_name_too() {
     for (name, pem) in [("server.pem", &pki.server_cert), ("server.key", &pki.server_key), ("ca.pem", &pki.ca)] {
         std::fs::write(dir.path().join(name), pem).unwrap();
     }
-    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = dir.path().join("host.toml");
-    let toml = format!(
-        "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[chaincodes]\nport_min = 33310\n\
-         port_max = 33311\n[tls]\ncert = \"{0}/server.pem\"\nkey = \"{0}/server.key\"\nclient_ca = \"{0}/ca.pem\"\n\
+    let (config, base, _) = host_config(dir.path(), (33310, 33311));
+    let tls = format!(
+        "[tls]\ncert = \"{0}/server.pem\"\nkey = \"{0}/server.key\"\nclient_ca = \"{0}/ca.pem\"\n\
          shared_listen = \"127.0.0.1:33312\"\nsni_suffix = \"cc.test\"\n",
         dir.path().display()
     );
-    std::fs::write(&config, toml).unwrap();
-    let _host =
-        Served(Command::new(env!("CARGO_BIN_EXE_wasmcc")).args(["serve", "--config", arg(&config)]).spawn().unwrap());
-    let wasm = example("counter");
-    let install = ["install", "--wasm", arg(&wasm), "--label", "counter", "--config", arg(&config)];
-    let installed = (0..300)
-        .map(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            wasmcc(&install)
-        })
-        .find(|out| out.status.success())
-        .expect("the host came up and took the package");
+    std::fs::write(&config, format!("{base}{tls}")).unwrap();
+    let _host = serve(&config, false);
+    let installed = install_counter(&config);
     let out = text(&installed.stdout);
     assert!(out.contains("peers dial 127.0.0.1:3331"), "{out}");
     assert!(out.contains("or the shared port 127.0.0.1:33312 with TLS server name counter-"), "{out}");
@@ -324,33 +330,16 @@ fn install_prints_the_shared_port_and_server_name_too() {
 #[test]
 fn serve_reloads_its_configuration_on_sighup() {
     let dir = tempfile::tempdir().unwrap();
-    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = dir.path().join("host.toml");
-    let base = format!("data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[chaincodes]\nport_min = 33313\nport_max = 33314\n");
-    std::fs::write(&config, &base).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmcc"))
-        .args(["serve", "--config", arg(&config), "--log-format", "json"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let served = Served(child);
+    let (config, base, _) = host_config(dir.path(), (33313, 33314));
+    let mut served = serve(&config, true);
+    let stderr = served.0.stderr.take().unwrap();
     let (tx, lines) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
-    let wasm = example("counter");
-    let install = ["install", "--wasm", arg(&wasm), "--label", "counter", "--config", arg(&config)];
-    let installed = (0..300)
-        .map(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            wasmcc(&install)
-        })
-        .find(|out| out.status.success())
-        .expect("the host came up and took the package");
+    let installed = install_counter(&config);
     let ccid = text(&installed.stdout).lines().next().unwrap().rsplit(' ').next().unwrap().to_owned();
     let pid = served.0.id().to_string();
     let hangup = |toml: String| {
