@@ -47,6 +47,9 @@ pub struct Config {
     pub shared_address: Option<String>,
     pub dial_timeout: String,
     pub use_sni: bool,
+    /// For a plaintext chaincode on a host with a shared port: the address is the chaincode's own name on it,
+    /// `<label>-<hash12>.<suffix>:<port>`, which the peer sends as HTTP/2 `:authority` and the host routes by.
+    pub use_host_names: bool,
     /// The peer's TLS client identity for chaincodes that require client auth (PEM).
     pub client_cert: Option<String>,
     pub client_key: Option<String>,
@@ -68,6 +71,8 @@ struct Raw {
     dial_timeout: Option<String>,
     #[serde(default)]
     use_sni: bool,
+    #[serde(default)]
+    use_host_names: bool,
     client_cert: Option<String>,
     client_key: Option<String>,
     root_cert: Option<String>,
@@ -106,6 +111,7 @@ impl Config {
             shared_address: raw.shared_address.filter(|a| !a.is_empty()),
             dial_timeout,
             use_sni: raw.use_sni,
+            use_host_names: raw.use_host_names,
             client_cert: pem("client_cert", raw.client_cert)?,
             client_key: pem("client_key", raw.client_key)?,
             root_cert: pem("root_cert", raw.root_cert)?,

@@ -45,6 +45,10 @@ pub fn connection_json(info: &ChaincodeInfo, config: &Config) -> anyhow::Result<
         // The peer sets the TLS server name from `domain` only with client auth
         // (docs/fabric-protocol.md §10 item 13).
         Some((sni, shared_address)) if client_auth && config.use_sni => (shared_address.clone(), Some(sni.clone())),
+        // In plaintext the peer still sends the address as `:authority`: the chaincode's name routes it.
+        Some((name, shared_address)) if !tls.enabled && config.use_host_names => {
+            (with_host(shared_address, Some(name))?, None)
+        }
         _ => (with_host(&info.route.address, config.chaincode_host.as_deref())?, None),
     };
     Ok(ConnectionJson {
@@ -152,5 +156,18 @@ mod tests {
         assert_eq!(c.address, "wasmcc.example:9101");
         let c = connection_json(&info(json!({})), &config(json!({"chaincode_host": "::1"}))).unwrap();
         assert_eq!(c.address, "[::1]:9101");
+    }
+
+    #[test]
+    fn host_names_route_plaintext_chaincodes_through_the_shared_port() {
+        let plain = info(json!({"enabled": false}));
+        let by_name = connection_json(&plain, &config(json!({"use_host_names": true}))).unwrap();
+        assert_eq!(by_name.address, "cc-ab.chaincodes.wasmcc:9443");
+        assert!(!by_name.tls_required && by_name.domain.is_none());
+        let own = connection_json(&plain, &config(json!({}))).unwrap();
+        assert_eq!(own.address, "10.0.0.1:9101", "opt-in only");
+        let tls = info(json!({"enabled": true, "client_auth": false, "root_cert": PEM}));
+        let tls = connection_json(&tls, &config(json!({"use_host_names": true}))).unwrap();
+        assert_eq!(tls.address, "10.0.0.1:9101", "TLS routes by the certificate's names, not by these");
     }
 }

@@ -198,7 +198,7 @@ pub fn info(registry: &Registry, record: &ChaincodeRecord) -> ChaincodeInfo {
     let port = registry.listen_addr(&record.ccid).map(|a| a.port()).unwrap_or(record.port);
     let tls = registry.settings().tls.as_ref();
     // The SNI name and shared address only while the shared port is actually listening.
-    let shared = registry.shared_addr().and_then(|addr| Some((tls?.sni_name(&record.ccid)?, addr)));
+    let shared = registry.shared_addr().and_then(|addr| Some((registry.settings().route_name(&record.ccid)?, addr)));
     let (sni, shared_address) = match shared {
         Some((name, addr)) => (Some(name), Some(format!("{host}:{}", addr.port()))),
         None => (None, None),

@@ -17,6 +17,8 @@
 //! advertise_host = "127.0.0.1"          # what peers dial (connection.json address)
 //! port_min = 9101                       # each chaincode gets its own port from this range, kept across restarts
 //! port_max = 9999
+//! # shared_listen = "0.0.0.0:9200"     # plaintext: one port for all, routed by HTTP/2 :authority (not with [tls])
+//! name_suffix = "chaincodes.wasmcc"     # names on it: <label>-<hash12>.<name_suffix>
 //!
 //! [tls]                                 # optional: TLS on every chaincode endpoint
 //! cert = "server.pem"                   # chain, leaf first (a path, or { pem = "…" } / { file = "…" })
@@ -118,6 +120,12 @@ pub struct ChaincodesConfig {
     pub advertise_host: Option<String>,
     pub port_min: u16,
     pub port_max: u16,
+    /// One plaintext port for every chaincode, routed by the HTTP/2 `:authority` peers send (their connection.json
+    /// `address`, `<label>-<hash12>.<name_suffix>:<port>`): one Kubernetes Service port fronts every chaincode. With
+    /// `[tls]`, the shared port is `tls.shared_listen` instead.
+    pub shared_listen: Option<SocketAddr>,
+    /// The DNS suffix of the chaincodes' names on `shared_listen`.
+    pub name_suffix: String,
 }
 
 /// Connection hygiene of every listener (`[connections]`); each default and its reason is in limits.rs.
@@ -268,6 +276,8 @@ impl Default for ChaincodesConfig {
             advertise_host: None,
             port_min: 9101,
             port_max: 9999,
+            shared_listen: None,
+            name_suffix: DEFAULT_SNI_SUFFIX.to_owned(),
         }
     }
 }
@@ -314,7 +324,14 @@ impl Config {
         }
         if let Some(tls) = &self.tls {
             tls.check()?;
+            if let Some(shared) = c.shared_listen {
+                return Err(ConfigError::Invalid(format!(
+                    "chaincodes.shared_listen = \"{shared}\" is a plaintext port: with [tls], the shared port is \
+                     tls.shared_listen (routed by TLS server name)"
+                )));
+            }
         }
+        check_dns_suffix("chaincodes.name_suffix", &c.name_suffix)?;
         self.quota.check().map_err(|e| ConfigError::Invalid(format!("quota: {e}")))?;
         self.connections.check()?;
         for (name, limits) in
@@ -331,6 +348,22 @@ impl Config {
     }
 }
 
+/// A suffix that chaincode names (`<label>-<hash12>.<suffix>`) are built on must be a DNS name.
+fn check_dns_suffix(key: &str, suffix: &str) -> Result<(), ConfigError> {
+    let trimmed = suffix.trim_matches('.');
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if trimmed.is_empty() || trimmed.len() > 180 || !trimmed.split('.').all(label_ok) {
+        return Err(ConfigError::Invalid(format!("{key} {suffix:?} is not a DNS name (letters, digits, '-', dots)")));
+    }
+    Ok(())
+}
+
 impl TlsConfig {
     fn check(&self) -> Result<(), ConfigError> {
         let invalid = |why: String| Err(ConfigError::Invalid(format!("tls: {why}")));
@@ -343,18 +376,7 @@ impl TlsConfig {
             }
             // A shared port inside the chaincode range is fine: the registry never hands it to a chaincode.
         }
-        let suffix = self.sni_suffix.trim_matches('.');
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        };
-        if suffix.is_empty() || suffix.len() > 180 || !suffix.split('.').all(label_ok) {
-            return invalid(format!("sni_suffix {:?} is not a DNS name (letters, digits, '-', dots)", self.sni_suffix));
-        }
-        Ok(())
+        check_dns_suffix("tls.sni_suffix", &self.sni_suffix)
     }
 
     /// The server side as tls.rs builds it.

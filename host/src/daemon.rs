@@ -77,6 +77,8 @@ impl Daemon {
             limits_for: config.limits_for.clone(),
             tls: config.tls.as_ref().map(ChaincodeTls::from_config).transpose()?,
             connections: chaincode_connections,
+            shared_plain: config.chaincodes.shared_listen,
+            name_suffix: config.chaincodes.name_suffix.trim_matches('.').to_ascii_lowercase(),
         };
         let registry = Registry::open(engine, store, settings).await?;
 

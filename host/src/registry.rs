@@ -67,6 +67,35 @@ pub struct RegistrySettings {
     pub tls: Option<ChaincodeTls>,
     /// How each chaincode port admits connections (the shared SNI port: the same, without a per-port cap).
     pub connections: ListenerPolicy,
+    /// One plaintext port for every chaincode, routed by the HTTP/2 `:authority` a peer sends (connection.json's
+    /// address): only without `tls` (with it, the shared port is `tls.shared_listen`, routed by SNI).
+    pub shared_plain: Option<SocketAddr>,
+    /// The DNS suffix of the names that route to chaincodes on the plaintext shared port.
+    pub name_suffix: String,
+}
+
+impl RegistrySettings {
+    /// The shared port, when the host has one: the TLS one, routed by SNI, or the plaintext one, by `:authority`.
+    pub fn shared_listen(&self) -> Option<SocketAddr> {
+        match &self.tls {
+            Some(tls) => tls.shared_listen,
+            None => self.shared_plain,
+        }
+    }
+
+    /// The host name that routes to `ccid` on the shared port (`<label>-<hash12>.<suffix>`: its TLS server name, or
+    /// the host of its `:authority`), when the host has a shared port.
+    pub fn route_name(&self, ccid: &str) -> Option<String> {
+        self.shared_listen()?;
+        routes::sni_name_for_ccid(ccid, self.name_suffix())
+    }
+
+    fn name_suffix(&self) -> &str {
+        match &self.tls {
+            Some(tls) => &tls.sni_suffix,
+            None => &self.name_suffix,
+        }
+    }
 }
 
 /// TLS of the chaincode endpoints, built from `[tls]`: every chaincode port speaks it, and a shared port routes by
@@ -111,11 +140,6 @@ impl ChaincodeTls {
             shared_listen: config.shared_listen,
             sni_suffix: config.sni_suffix.clone(),
         })
-    }
-
-    /// The SNI name of a chaincode on the shared port, when there is one.
-    pub fn sni_name(&self, ccid: &str) -> Option<String> {
-        self.shared_listen.and_then(|_| routes::sni_name_for_ccid(ccid, &self.sni_suffix))
     }
 }
 
@@ -239,7 +263,7 @@ impl Registry {
             }
             return Ok((record, false));
         }
-        let sni_name = self.settings.tls.as_ref().and_then(|t| t.sni_name(&pkg.ccid));
+        let sni_name = self.settings.route_name(&pkg.ccid);
         let port = self.port_for(&pkg.ccid, pinned_port, sni_name.as_deref())?;
         let this = self.clone();
         let (record, chaincode) = tokio::task::spawn_blocking(move || -> Result<_, InstallError> {
@@ -363,12 +387,11 @@ impl Registry {
         *self.shared_addr.lock().expect("registry lock")
     }
 
-    /// The CCID served under a TLS server name on the shared port: read from the live map at each connection, so
-    /// installs and removals take effect at once.
-    pub fn ccid_for_sni(&self, name: &str) -> Option<String> {
-        let suffix = &self.settings.tls.as_ref()?.sni_suffix;
+    /// The CCID served under a name on the shared port (a TLS server name, or the host of an `:authority`): read
+    /// from the live map at each connection or stream, so installs and removals take effect at once.
+    pub fn ccid_for_name(&self, name: &str) -> Option<String> {
         let live = self.live.lock().expect("registry lock");
-        live.keys().find(|ccid| routes::sni_name_for_ccid(ccid, suffix).as_deref() == Some(name)).cloned()
+        live.keys().find(|ccid| self.settings.route_name(ccid).as_deref() == Some(name)).cloned()
     }
 
     /// Where a chaincode's own listener is bound, if it is.
@@ -465,16 +488,18 @@ impl Registry {
         ChaincodeService::routed(self.engine.clone(), lookup)
     }
 
-    /// Starts the shared SNI-routed listener, when configured (mutual TLS; `config.rs` checks that).
+    /// Starts the shared listener, when configured: mutual TLS routed by SNI (`config.rs` checks the client CA), or
+    /// plaintext routed by each stream's `:authority`.
     async fn serve_shared(self: &Arc<Self>) -> Result<(), InstallError> {
-        let Some((addr, config)) = self.settings.tls.as_ref().and_then(|t| Some((t.shared_listen?, t.server.clone())))
-        else {
-            return Ok(());
-        };
+        let Some(addr) = self.settings.shared_listen() else { return Ok(()) };
         let registry: Weak<Registry> = Arc::downgrade(self);
-        let resolver: SniResolver = Arc::new(move |name: &str| registry.upgrade()?.ccid_for_sni(name));
+        let resolver: SniResolver = Arc::new(move |name: &str| registry.upgrade()?.ccid_for_name(name));
         let policy = self.settings.connections.uncapped();
-        let listener = Listener::bind_route(addr, Route::Sni { resolver, config }, self.service(), policy)
+        let (route, service) = match &self.settings.tls {
+            Some(tls) => (Route::Sni { resolver, config: tls.server.clone() }, self.service()),
+            None => (Route::Plain { ccid: None }, self.service().by_authority(resolver)),
+        };
+        let listener = Listener::bind_route(addr, route, service, policy)
             .await
             .map_err(|source| InstallError::SharedListener { addr, source })?;
         let bound = listener.local_addr().ok();
@@ -488,7 +513,8 @@ impl Registry {
                 tracing::error!(%addr, "shared chaincode listener failed: {e}");
             }
         });
-        tracing::info!(addr = ?bound, "shared chaincode port routes by SNI");
+        let by = if self.settings.tls.is_some() { "TLS server name (SNI)" } else { "HTTP/2 :authority" };
+        tracing::info!(addr = ?bound, "shared chaincode port routes by {by}");
         Ok(())
     }
 
@@ -534,7 +560,7 @@ impl Registry {
         let mut book = store.routes()?;
         let before = book.clone();
         for record in store.records()? {
-            let sni_name = settings.tls.as_ref().and_then(|t| t.sni_name(&record.ccid));
+            let sni_name = settings.route_name(&record.ccid);
             let reserved = book
                 .reserve_port(record.port, &record.ccid)
                 .and_then(|_| sni_name.map_or(Ok(false), |name| book.reserve_sni_name(&name, &record.ccid)));
@@ -567,7 +593,7 @@ impl Registry {
     /// The port a chaincode installs on ([`RouteBook::choose_port`]).
     fn port_for(&self, ccid: &str, pinned: Option<u16>, sni_name: Option<&str>) -> Result<u16, InstallError> {
         let book = self.routes.lock().expect("routes lock").clone();
-        let shared = self.settings.tls.as_ref().and_then(|t| t.shared_listen).map(|a| a.port());
+        let shared = self.settings.shared_listen().map(|a| a.port());
         let bindable =
             |port: u16| std::net::TcpListener::bind(SocketAddr::new(self.settings.listen_ip, port)).map(drop);
         Ok(book.choose_port(ccid, pinned, sni_name, self.settings.ports, shared, bindable)?)

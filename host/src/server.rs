@@ -19,7 +19,7 @@ use crate::engine::WasmEngine;
 use crate::executor::LoadedChaincode;
 use crate::limits;
 use crate::session::{Session, SessionError};
-use crate::sni::{Route, RouteInfo, RoutedIncoming};
+use crate::sni::{Route, RouteInfo, RoutedIncoming, SniResolver};
 
 /// Finds the chaincode installed under a CCID, now (a registry's live map).
 pub type ChaincodeLookup = Arc<dyn Fn(&str) -> Option<Arc<LoadedChaincode>> + Send + Sync>;
@@ -29,13 +29,27 @@ pub type ChaincodeLookup = Arc<dyn Fn(&str) -> Option<Arc<LoadedChaincode>> + Se
 pub struct ChaincodeService {
     engine: Arc<WasmEngine>,
     lookup: ChaincodeLookup,
+    /// On a plaintext shared port: the CCID of the host name in each stream's `:authority`.
+    by_authority: Option<SniResolver>,
 }
+
+/// The HTTP/2 `:authority` of a request (what the peer dialled: connection.json's `address`), kept by
+/// [`Listener::serve_until`] for the service, which tonic otherwise does not hand the request's URI.
+#[derive(Clone, Debug)]
+struct Authority(String);
 
 impl ChaincodeService {
     /// Serves the chaincode each connection is routed to (see [`crate::sni`]), as `lookup` finds it when the
     /// stream opens; a route to nothing installed gets an error at once, never a REGISTER.
     pub fn routed(engine: Arc<WasmEngine>, lookup: ChaincodeLookup) -> Self {
-        ChaincodeService { engine, lookup }
+        ChaincodeService { engine, lookup, by_authority: None }
+    }
+
+    /// Routes streams of connections that name no chaincode (a plaintext shared port) by their `:authority`: its
+    /// host, as `resolver` maps it to a CCID.
+    pub fn by_authority(mut self, resolver: SniResolver) -> Self {
+        self.by_authority = Some(resolver);
+        self
     }
 
     /// The tonic service with Fabric's 100 MiB message limits in both directions.
@@ -45,9 +59,24 @@ impl ChaincodeService {
             .max_encoding_message_size(limits::GRPC_MAX_MESSAGE_BYTES)
     }
 
-    fn resolve(&self, route: Option<&RouteInfo>) -> Result<Arc<LoadedChaincode>, Status> {
-        let Some(ccid) = route.and_then(|r| r.ccid.as_deref()) else {
-            return Err(Status::failed_precondition("this connection is not routed to any chaincode"));
+    fn resolve(&self, route: Option<&RouteInfo>, authority: Option<&str>) -> Result<Arc<LoadedChaincode>, Status> {
+        let by_name;
+        let ccid = match (route.and_then(|r| r.ccid.as_deref()), &self.by_authority) {
+            (Some(ccid), _) => ccid,
+            (None, Some(resolver)) => {
+                let Some(authority) = authority else {
+                    return Err(Status::failed_precondition("the stream names no :authority to route by"));
+                };
+                let host = host_of(authority);
+                by_name = resolver(&host).ok_or_else(|| {
+                    Status::not_found(format!(
+                        "no chaincode is served under the name {host:?} on this shared port (connection.json's \
+                         address must be the chaincode's <label>-<hash12>.<suffix>:<port>)"
+                    ))
+                })?;
+                &by_name
+            }
+            (None, None) => return Err(Status::failed_precondition("this connection is not routed to any chaincode")),
         };
         let chaincode =
             (self.lookup)(ccid).ok_or_else(|| Status::not_found(format!("chaincode {ccid} is not installed")))?;
@@ -70,8 +99,9 @@ impl Chaincode for ChaincodeService {
     ) -> Result<Response<Self::ConnectStream>, Status> {
         let route = request.extensions().get::<RouteInfo>().cloned();
         let peer = route.as_ref().and_then(|r| r.remote_addr).or_else(|| request.remote_addr());
-        let sni = route.as_ref().and_then(|r| r.sni.clone());
-        let chaincode = match self.resolve(route.as_ref()) {
+        let authority = request.extensions().get::<Authority>().map(|a| a.0.clone());
+        let sni = route.as_ref().and_then(|r| r.sni.clone()).or_else(|| authority.clone());
+        let chaincode = match self.resolve(route.as_ref(), authority.as_deref()) {
             Ok(chaincode) => chaincode,
             Err(status) => {
                 tracing::info!(?peer, ?sni, "stream refused: {}", status.message());
@@ -157,7 +187,15 @@ impl Listener {
 
     /// Serves until `stop` completes; streams still open then are closed.
     pub async fn serve_until(self, stop: impl std::future::Future<Output = ()>) -> Result<(), tonic::transport::Error> {
+        let keep_authority =
+            tower::util::MapRequestLayer::new(|mut request: axum::http::Request<tonic::body::Body>| {
+                if let Some(authority) = request.uri().authority().map(|a| Authority(a.as_str().to_owned())) {
+                    request.extensions_mut().insert(authority);
+                }
+                request
+            });
         tonic::transport::Server::builder()
+            .layer(keep_authority)
             .initial_stream_window_size(limits::STREAM_WINDOW_BYTES)
             .initial_connection_window_size(limits::CONNECTION_WINDOW_BYTES)
             .max_concurrent_streams(limits::MAX_STREAMS_PER_CONNECTION)
@@ -166,5 +204,28 @@ impl Listener {
             .add_service(self.service.into_server())
             .serve_with_incoming_shutdown(self.incoming, stop)
             .await
+    }
+}
+
+/// The host of an `:authority` (`host:port`, `[v6]:port` or a bare host), lowercase, without a trailing dot: how
+/// routes are named.
+fn host_of(authority: &str) -> String {
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod authority_tests {
+    use super::host_of;
+
+    #[test]
+    fn the_host_of_an_authority_is_what_routes() {
+        assert_eq!(host_of("Counter-0a1B.chaincodes.wasmcc:9200"), "counter-0a1b.chaincodes.wasmcc");
+        assert_eq!(host_of("cc-1.example.:9200"), "cc-1.example");
+        assert_eq!(host_of("cc-1.example"), "cc-1.example");
+        assert_eq!(host_of("[::1]:9200"), "::1");
     }
 }

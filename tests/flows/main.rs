@@ -14,6 +14,7 @@ mod lifecycle;
 mod refusals;
 mod restart;
 mod sdk_outside;
+mod shared_port;
 mod stream_endings;
 mod stub_api;
 mod telemetry;

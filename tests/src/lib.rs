@@ -77,6 +77,8 @@ impl TestHost {
             limits_for: Default::default(),
             tls: None,
             connections: Default::default(),
+            shared_plain: None,
+            name_suffix: wasmcc_host::config::DEFAULT_SNI_SUFFIX.into(),
         };
         let store = Store::open(self.data.path().join(self.registries.len().to_string())).expect("store");
         let registry = Registry::open(self.engine.clone(), store, settings).await.expect("registry");
