@@ -7,9 +7,9 @@
 //! What is public, and for whom: the `wasmcc` binary runs a [`daemon`] from a [`config`], talks to it with
 //! [`client`] and writes packages with [`package`] and [`connection_json`]; tests and benchmarks open a [`registry`]
 //! over a [`store`] on an [`engine`], and the benchmarks drive the [`executor`] directly with an [`abi`] state, a
-//! [`context`] and a [`ledger`]; [`routes`] names the route a peer takes to a chaincode (its TLS server name). The
-//! protocol session, connection admission, the admin API's server, metrics and the launcher are the host's own
-//! business and stay private.
+//! [`context`] and a [`ledger`]; [`routes`] names the route a peer takes to a chaincode (its TLS server name);
+//! [`telemetry`] is what `/metrics` reports. The protocol session, the admin API's server and the launcher are the
+//! host's own business and stay private.
 
 pub mod abi;
 pub mod admin;

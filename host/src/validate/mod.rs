@@ -4,7 +4,7 @@
 //! interface (no WASI, no clock, no randomness: every endorsing peer must compute the same result), and stays within
 //! the static limits of [`crate::limits`], so that a module the host accepts is one it can instantiate on every
 //! transaction. Whether its imports also have the right *types* is decided when the engine links it. A core module
-//! that passes then has its `memory.fill`s and `memory.copy`s sliced ([`slices`]) before it becomes a component, so that no single
+//! that passes then has its `memory.fill`s and `memory.copy`s sliced (`slices.rs`) before it becomes a component, so that no single
 //! instruction keeps a guest from its epoch checks for long.
 
 use sha2::{Digest, Sha256};
