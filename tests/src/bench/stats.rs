@@ -145,27 +145,33 @@ mod tests {
         process_cpu(pid).unwrap();
     }
 
-    /// The clock counts this process's own work: spinning makes it advance. Spinning is measured by the clock itself,
-    /// not by wall time, so a loaded machine (where 30 ms of wall time may hold a few ms of CPU) only makes the loop
-    /// longer; the wall-time bound is there to fail a clock that never moves, not to time anything.
+    /// The clock counts a process's work: a busy process's clock advances, and never goes back. The busy process is a
+    /// child of its own (a shell loop on one thread): this test process's clock also sums other tests' threads, which
+    /// come and go. Progress is measured by the clock itself, not by wall time, so a loaded machine only makes the
+    /// loop longer; the wall-time bound is there to fail a clock that never moves.
     #[test]
-    fn this_process_cpu_clock_advances_with_work() {
-        let pid = std::process::id();
+    fn a_busy_process_cpu_clock_advances() {
+        let mut busy = std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap();
+        let pid = busy.id();
         let before = CpuSample::read(pid).unwrap();
         let started = std::time::Instant::now();
-        let mut x = 0u64;
         let mut last = Duration::ZERO;
-        loop {
-            for _ in 0..100_000 {
-                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-            }
+        let outcome = loop {
+            std::thread::sleep(Duration::from_millis(5));
             let used = CpuSample::read(pid).unwrap().since(&before);
-            assert!(used >= last, "the clock went back: {last:?} then {used:?}");
+            if used < last {
+                break Err(format!("the clock went back: {last:?} then {used:?}"));
+            }
             last = used;
             if used >= Duration::from_millis(20) {
-                break;
+                break Ok(());
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "a minute of spinning measured as {used:?}");
-        }
+            if started.elapsed() > Duration::from_secs(60) {
+                break Err(format!("a minute of a busy process measured as {used:?}"));
+            }
+        };
+        busy.kill().unwrap();
+        busy.wait().unwrap();
+        outcome.unwrap();
     }
 }
