@@ -157,7 +157,15 @@ fn print_banner(args: &DevArgs, files: &org::OrgFiles, daemon: &Daemon, ledger: 
     println!("  client key   {}", absolute(files.client_key()));
     println!("  CA cert      {}", absolute(files.ca_cert()));
     println!("  ledger       {ledger}");
-    println!("  admin API    {} (wasmcc install --data-dir {} PACKAGE)", daemon.admin_url(), args.data_dir.display());
+    let admin = match args.admin_port {
+        DEFAULT_ADMIN_PORT => String::new(),
+        _ => format!(" --admin {}", daemon.admin_url()),
+    };
+    println!(
+        "  admin API    {} (wasmcc install --data-dir {}{admin} PACKAGE)",
+        daemon.admin_url(),
+        args.data_dir.display()
+    );
     println!();
     println!("An application connects to the Gateway with that certificate and key, MSP ID {}:", args.mspid);
     println!(
