@@ -100,7 +100,9 @@ impl Chaincode for ChaincodeService {
         let route = request.extensions().get::<RouteInfo>().cloned();
         let peer = route.as_ref().and_then(|r| r.remote_addr).or_else(|| request.remote_addr());
         let authority = request.extensions().get::<Authority>().map(|a| a.0.clone());
-        let sni = route.as_ref().and_then(|r| r.sni.clone()).or_else(|| authority.clone());
+        // The name the stream was routed by: its TLS server name, or its `:authority` on a plaintext shared port.
+        let routed_by_name = route.as_ref().is_some_and(|r| r.ccid.is_none()) && self.by_authority.is_some();
+        let sni = route.as_ref().and_then(|r| r.sni.clone()).or_else(|| authority.clone().filter(|_| routed_by_name));
         let chaincode = match self.resolve(route.as_ref(), authority.as_deref()) {
             Ok(chaincode) => chaincode,
             Err(status) => {

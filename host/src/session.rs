@@ -232,7 +232,7 @@ impl Session {
             (State::Established, Some(Type::Ready)) => {
                 let params = PeerParams::from_ready(&msg.payload)
                     .map_err(|e| SessionError::Protocol(format!("failed to decode READY payload: {e}")))?;
-                tracing::info!(ccid = %self.chaincode.ccid, ?params, "session ready");
+                tracing::debug!(ccid = %self.chaincode.ccid, ?params, "session ready");
                 self.state = State::Ready(params);
                 Ok(())
             }
