@@ -30,3 +30,11 @@ ensure_node() {
     command -v node >/dev/null && command -v npm >/dev/null && return 0
     apt_ensure nodejs npm
 }
+
+# ensure_postgres: Debian's PostgreSQL server (the tests start temporary clusters of it: tests/src/postgres.rs).
+ensure_postgres() {
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && return 0
+    apt_ensure postgresql
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null ||
+        { echo "PostgreSQL's server could not be installed (apt package postgresql): the tests need it" >&2; return 1; }
+}

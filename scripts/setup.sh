@@ -5,6 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ensure_cargo
 ensure_node
+ensure_postgres
 bash scripts/setup-node.sh
 bash scripts/setup-python.sh
 bash scripts/build-guests.sh

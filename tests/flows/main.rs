@@ -11,6 +11,7 @@ mod handshake;
 mod hygiene;
 mod isolation;
 mod lifecycle;
+mod postgres;
 mod refusals;
 mod restart;
 mod sdk_outside;

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod node;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
