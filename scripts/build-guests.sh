@@ -12,7 +12,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ROOT=$PWD
 GUEST_TARGET_DIR="$ROOT/target/guests"
 OUT="$ROOT/target/wasm"
-DEBIAN_PACKAGES=(rustc-web cargo-web rust-web-src lld-22)
 
 # One -p per example crate; crate names come from the manifests so a new example needs no edit here.
 packages=()
@@ -31,8 +30,9 @@ build() {
 }
 status=0
 build || status=$?
-if [ "$status" -eq 3 ]; then    # wasmcc-toolchain: no wasm toolchain here
-    apt_ensure "${DEBIAN_PACKAGES[@]}"
+if [ "$status" -eq 3 ]; then    # wasmcc-toolchain: no wasm toolchain here; it names the Debian packages that are one
+    mapfile -t debian_packages < <(cargo run -q -p wasmcc-toolchain -- --print-debian-packages)
+    apt_ensure "${debian_packages[@]}"
     build
 elif [ "$status" -ne 0 ]; then
     exit "$status"

@@ -26,6 +26,10 @@ struct Args {
     /// Copy each module here as <crate_name>.wasm.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Print the Debian packages that provide a toolchain (one per line) and build nothing: what a setup script
+    /// installs after exit code 3.
+    #[arg(long)]
+    print_debian_packages: bool,
 }
 
 /// The exit code when no toolchain is found, so a setup script can install one and try again.
@@ -33,6 +37,10 @@ const NO_TOOLCHAIN: u8 = 3;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.print_debian_packages {
+        wasmcc_toolchain::DEBIAN_PACKAGES.iter().for_each(|p| println!("{p}"));
+        return ExitCode::SUCCESS;
+    }
     let toolchain = match Toolchain::detect() {
         Ok(t) => t,
         Err(e) => {
