@@ -281,34 +281,19 @@ impl Session {
                 }
                 return Ok(());
             }
-            // Held back like a queue refusal below, for the same reason: a peer sending past its stream's cap
-            // without waiting for answers would otherwise turn refusals into a flood. Past as many held refusals as
-            // the stream has slots, the session stops reading this stream (the peer's own, no other) until one is sent.
+            // Past as many held refusals as the stream has slots, the session stops reading this stream (the peer's
+            // own, no other) until one is sent.
             StreamSlot::Full(text) => {
-                self.chaincode.metrics.finished(Outcome::Refused, received.elapsed());
-                let held = self.held_refusals.clone().acquire_owned().await.expect("the semaphore is never closed");
-                let outbound = self.outbound.clone();
-                self.tasks.spawn(async move {
-                    tokio::time::sleep(limits::REFUSAL_DELAY).await;
-                    let _ = outbound.send(error_message(&msg.txid, &msg.channel_id, text)).await;
-                    drop(held);
-                });
+                let permit = self.held_refusals.clone().acquire_owned().await.expect("the semaphore is never closed");
+                self.refuse_later(&msg, text, Held::Permit(permit), received);
                 return Ok(());
             }
         }
-        // Admitted or queued now, or refused here when the chaincode has no room: the guest threads never see it,
-        // and its ERROR is held back for a while, so that a peer retrying at once cannot turn refusals into a flood
-        // that takes the CPU from every other chaincode.
+        // Admitted or queued now, or refused here when the chaincode has no room: the guest threads never see it.
         let ticket = match executor::enter(&self.engine, &self.chaincode) {
             Ok(ticket) => ticket,
             Err(refused) => {
-                self.chaincode.metrics.finished(Outcome::Refused, received.elapsed());
-                let (outbound, routes) = (self.outbound.clone(), self.routes.clone());
-                self.tasks.spawn(async move {
-                    tokio::time::sleep(limits::REFUSAL_DELAY).await;
-                    let error = error_message(&msg.txid, &msg.channel_id, refused.to_string());
-                    answer(&outbound, &routes, &key, error).await;
-                });
+                self.refuse_later(&msg, refused.to_string(), Held::Slot(key), received);
                 return Ok(());
             }
         };
@@ -340,6 +325,25 @@ impl Session {
             answer(&outbound, &routes, &key, result_message(&msg, is_init, outcome)).await;
         });
         Ok(())
+    }
+
+    /// Answers a refused transaction's ERROR only after [`limits::REFUSAL_DELAY`], so that a peer retrying at once
+    /// cannot turn refusals into a flood that takes the CPU from every other chaincode; then frees what the refusal
+    /// held (its stream slot, or one of the stream's held-refusal permits).
+    fn refuse_later(&mut self, msg: &ChaincodeMessage, text: String, held: Held, received: Instant) {
+        self.chaincode.metrics.finished(Outcome::Refused, received.elapsed());
+        let (outbound, routes) = (self.outbound.clone(), self.routes.clone());
+        let error = error_message(&msg.txid, &msg.channel_id, text);
+        self.tasks.spawn(async move {
+            tokio::time::sleep(limits::REFUSAL_DELAY).await;
+            match held {
+                Held::Slot(key) => answer(&outbound, &routes, &key, error).await,
+                Held::Permit(permit) => {
+                    let _ = outbound.send(error).await;
+                    drop(permit);
+                }
+            }
+        });
     }
 
     /// Registers a transaction's mailbox, or says why the transaction is not run.
@@ -421,6 +425,14 @@ fn error_message(txid: &str, channel_id: &str, text: String) -> ChaincodeMessage
         channel_id: channel_id.to_string(),
         ..Default::default()
     }
+}
+
+/// What a refused transaction holds until its ERROR is sent.
+enum Held {
+    /// Its in-flight slot on the stream (keyed `channel_id + txid`), freed by the answer.
+    Slot(String),
+    /// One of the stream's held-refusal permits (it got no slot: the stream was full).
+    Permit(tokio::sync::OwnedSemaphorePermit),
 }
 
 /// Whether a TRANSACTION or INIT the peer sent got one of its stream's in-flight slots (the chaincode's own
