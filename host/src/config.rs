@@ -255,6 +255,18 @@ impl Default for Config {
     }
 }
 
+impl AdminConfig {
+    /// The admin API's certificate and key as tls.rs reads them, when it serves HTTPS.
+    pub fn tls_settings(&self) -> Option<crate::tls::ServerTlsSettings> {
+        let (cert, key) = (self.tls_cert.as_ref()?, self.tls_key.as_ref()?);
+        Some(crate::tls::ServerTlsSettings {
+            cert_chain: PemSource::file(cert),
+            key: PemSource::file(key),
+            client_ca: None,
+        })
+    }
+}
+
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {

@@ -50,8 +50,7 @@ pub struct Reloaded {
 pub struct Daemon {
     registry: Arc<Registry>,
     admin_addr: SocketAddr,
-    admin_tls: bool,
-    /// The admin API's certificate, replaced in place on reload.
+    /// The admin API's certificate when it serves HTTPS, replaced in place on reload.
     admin_cert: Option<Arc<crate::tls::ServerCert>>,
     token: String,
     stop: CancellationToken,
@@ -95,16 +94,9 @@ impl Daemon {
         let app = admin::router(registry.clone(), settings);
         let stop = CancellationToken::new();
         let admin_stop = stop.clone();
-        let admin_tls_config = match (&config.admin.tls_cert, &config.admin.tls_key) {
-            (Some(cert), Some(key)) => {
-                let settings = crate::tls::ServerTlsSettings {
-                    cert_chain: crate::tls::PemSource::file(cert),
-                    key: crate::tls::PemSource::file(key),
-                    client_ca: None,
-                };
-                Some(crate::tls::reloadable_server_config(&settings)?)
-            }
-            _ => {
+        let admin_tls_config = match config.admin.tls_settings() {
+            Some(settings) => Some(crate::tls::reloadable_server_config(&settings)?),
+            None => {
                 admin::plain_http_allowed(admin_addr)
                     .map_err(|source| DaemonError::Admin { addr: admin_addr, source })?;
                 None
@@ -125,8 +117,7 @@ impl Daemon {
             admin_serving,
             admin_stop.cancelled_owned(),
         ));
-        let admin_tls = config.admin.tls_cert.is_some();
-        Ok(Daemon { registry, admin_addr, admin_tls, admin_cert, token, stop, admin_task })
+        Ok(Daemon { registry, admin_addr, admin_cert, token, stop, admin_task })
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
@@ -138,7 +129,7 @@ impl Daemon {
     }
 
     pub fn admin_url(&self) -> String {
-        format!("{}://{}", if self.admin_tls { "https" } else { "http" }, self.admin_addr)
+        format!("{}://{}", if self.admin_cert.is_some() { "https" } else { "http" }, self.admin_addr)
     }
 
     pub fn token(&self) -> &str {
@@ -160,7 +151,7 @@ impl Daemon {
         if tls_now != config.tls.is_some() {
             restart_needed.push("[tls] was added or removed".to_owned());
         }
-        if self.admin_tls != config.admin.tls_cert.is_some() {
+        if self.admin_cert.is_some() != config.admin.tls_settings().is_some() {
             restart_needed.push("admin TLS was turned on or off".to_owned());
         }
         let mut certificates = Vec::new();
@@ -168,12 +159,8 @@ impl Daemon {
             self.registry.reload_tls(tls)?;
             certificates.push("chaincode endpoints".to_owned());
         }
-        if let (Some(cert), Some(path), Some(key)) = (&self.admin_cert, &config.admin.tls_cert, &config.admin.tls_key) {
-            cert.reload(&crate::tls::ServerTlsSettings {
-                cert_chain: crate::tls::PemSource::file(path),
-                key: crate::tls::PemSource::file(key),
-                client_ca: None,
-            })?;
+        if let (Some(cert), Some(settings)) = (&self.admin_cert, config.admin.tls_settings()) {
+            cert.reload(&settings)?;
             certificates.push("admin API".to_owned());
         }
         let limits_changed = self.registry.reload_limits(config.limits, config.limits_for.clone());

@@ -141,10 +141,19 @@ pub enum GuestOutcome {
     Failed(TxFailure),
 }
 
+/// A transaction admitted or queued ([`enter`]): its place in admission, and the limits it runs under, read once so
+/// that what admission reserved and what the instance may use are the same even when a reload changes them.
+pub struct Entry {
+    pub ticket: Ticket,
+    pub limits: TxLimits,
+}
+
 /// A transaction's place in admission (an instance slot and its memory, within the chaincode's share): the
 /// first step of running it, taken where its message is read.
-pub fn enter(engine: &WasmEngine, cc: &LoadedChaincode) -> Result<Ticket, Refused> {
-    engine.quota().admission.enter(&cc.ccid, demand(&cc.limits()))
+pub fn enter(engine: &WasmEngine, cc: &LoadedChaincode) -> Result<Entry, Refused> {
+    let limits = cc.limits();
+    let ticket = engine.quota().admission.enter(&cc.ccid, demand(&limits))?;
+    Ok(Entry { ticket, limits })
 }
 
 /// What a transaction's guest used; all zero when it never ran.
@@ -157,15 +166,16 @@ pub struct TxStats {
     pub memory_bytes: u64,
 }
 
-/// Runs one INIT or TRANSACTION to its end: admitted (`ticket`, from [`enter`]), on a CPU turn, in a fresh
+/// Runs one INIT or TRANSACTION to its end: admitted (`entry`, from [`enter`]), on a CPU turn, in a fresh
 /// instance. What the guest used is added to the chaincode's figures and returned with the outcome.
 pub async fn execute(
     engine: &WasmEngine,
     cc: &LoadedChaincode,
     ctx: TxContext,
     mut ledger: TxLedger,
-    ticket: Ticket,
+    entry: Entry,
 ) -> (GuestOutcome, TxStats) {
+    let Entry { ticket, limits } = entry;
     let program = match cc.program().await {
         Ok(program) => program,
         Err(e) => return (GuestOutcome::Failed(e.into()), TxStats::default()),
@@ -178,7 +188,6 @@ pub async fn execute(
     turn.resume().await;
     ledger.set_turn(turn);
     ledger.set_metrics(cc.metrics.clone());
-    let limits = cc.limits();
     let limiter = MemoryLimiter::new(limits.memory_bytes);
     let state = TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone()));
     let (mut state, result, fuel) = match program {

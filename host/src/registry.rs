@@ -60,7 +60,8 @@ pub struct RegistrySettings {
     pub advertise_host: String,
     /// Inclusive range of per-chaincode ports.
     pub ports: (u16, u16),
-    /// Limits for every chaincode, unless `limits_for` names its label or CCID.
+    /// Limits for every chaincode, unless `limits_for` names its label or CCID: those at start
+    /// ([`Registry::reload_limits`] replaces them; the registry keeps the ones in force).
     pub limits: TxLimits,
     pub limits_for: HashMap<String, TxLimits>,
     /// TLS of the chaincode endpoints; `None`: plaintext ports only.

@@ -290,8 +290,8 @@ impl Session {
             }
         }
         // Admitted or queued now, or refused here when the chaincode has no room: the guest threads never see it.
-        let ticket = match executor::enter(&self.engine, &self.chaincode) {
-            Ok(ticket) => ticket,
+        let entry = match executor::enter(&self.engine, &self.chaincode) {
+            Ok(entry) => entry,
             Err(refused) => {
                 self.refuse_later(&msg, refused.to_string(), Held::Slot(key), received);
                 return Ok(());
@@ -307,9 +307,9 @@ impl Session {
             let ledger = TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
             // The transaction's one deadline: admission, CPU and the peer's answers included. Past it the
             // instance is dropped with the future, and the peer, which has given up too, gets ERROR.
-            let deadline = chaincode.limits().execute_timeout();
+            let deadline = entry.limits.execute_timeout();
             let (outcome, stats) = match TxContext::from_message(&msg, is_init) {
-                Ok(ctx) => tokio::time::timeout(deadline, executor::execute(&engine, &chaincode, ctx, ledger, ticket))
+                Ok(ctx) => tokio::time::timeout(deadline, executor::execute(&engine, &chaincode, ctx, ledger, entry))
                     .await
                     .unwrap_or_else(|_| {
                         let timeout = TxFailure::ExecuteTimeout { timeout: deadline, ccid: chaincode.ccid.clone() };

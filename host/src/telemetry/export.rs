@@ -9,6 +9,8 @@ use prometheus_client::metrics::exemplar::Exemplar;
 use prometheus_client::metrics::MetricType;
 use wasmcc_proto::protos::chaincode_message::Type;
 
+use crate::executor::LoadedChaincode;
+use crate::quota::Admission;
 use crate::registry::Registry;
 
 /// The metrics text of a registry's host.
@@ -34,15 +36,22 @@ fn counter(m: &mut MetricEncoder<'_>, labels: &Labels, value: u64) -> Result<(),
     m.encode_family(labels)?.encode_counter(&value, None::<&Exemplar<Labels, u64>>)
 }
 
-fn gauge(m: &mut MetricEncoder<'_>, labels: &Labels, value: i64) -> Result<(), std::fmt::Error> {
-    m.encode_family(labels)?.encode_gauge(&value)
+/// One sample of a counter or a gauge.
+fn sample(m: &mut MetricEncoder<'_>, kind: MetricType, labels: &Labels, value: u64) -> Result<(), std::fmt::Error> {
+    match kind {
+        MetricType::Counter => counter(m, labels, value),
+        _ => m.encode_family(labels)?.encode_gauge(&(value.min(i64::MAX as u64) as i64)),
+    }
 }
+
+/// A per-chaincode value, read at scrape time.
+type PerChaincode = fn(&LoadedChaincode, &Admission) -> u64;
 
 impl prometheus_client::collector::Collector for Exporter {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let registry = &self.0;
         let engine = registry.engine();
-        let chaincodes: Vec<(Labels, Arc<crate::executor::LoadedChaincode>)> = registry
+        let chaincodes: Vec<(Labels, Arc<LoadedChaincode>)> = registry
             .chaincodes()
             .into_iter()
             .map(|(record, cc)| {
@@ -80,19 +89,31 @@ impl prometheus_client::collector::Collector for Exporter {
                 None::<&std::collections::HashMap<usize, Exemplar<Labels, f64>>>,
             )?;
         }
-        let mut m =
-            encoder.encode_descriptor("wasmcc_fuel_consumed", "Fuel the guests burned", None, MetricType::Counter)?;
-        for (labels, cc) in &chaincodes {
-            counter(&mut m, labels, cc.metrics.fuel())?;
-        }
-        let mut m = encoder.encode_descriptor(
-            "wasmcc_guest_memory_peak_bytes",
-            "The largest linear memory one transaction grew to",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (labels, cc) in &chaincodes {
-            gauge(&mut m, labels, cc.metrics.memory_peak() as i64)?;
+        let admission = &engine.quota().admission;
+        // One value per chaincode: (name, help, type, value).
+        let singles: [(&str, &str, MetricType, PerChaincode); 4] = [
+            ("wasmcc_fuel_consumed", "Fuel the guests burned", MetricType::Counter, |cc, _| cc.metrics.fuel()),
+            (
+                "wasmcc_guest_memory_peak_bytes",
+                "The largest linear memory one transaction grew to",
+                MetricType::Gauge,
+                |cc, _| cc.metrics.memory_peak(),
+            ),
+            ("wasmcc_peer_streams", "Peer streams open now", MetricType::Gauge, |cc, _| {
+                cc.metrics.streams().max(0) as u64
+            }),
+            (
+                "wasmcc_transactions_queued",
+                "Transactions admitted to the chaincode's queue, waiting for an instance",
+                MetricType::Gauge,
+                |cc, admission| u64::from(admission.usage(&cc.ccid).1),
+            ),
+        ];
+        for (name, help, kind, value) in singles {
+            let mut m = encoder.encode_descriptor(name, help, None, kind)?;
+            for (labels, cc) in &chaincodes {
+                sample(&mut m, kind, labels, value(cc, admission))?;
+            }
         }
         let mut m = encoder.encode_descriptor(
             "wasmcc_stub_calls",
@@ -108,51 +129,47 @@ impl prometheus_client::collector::Collector for Exporter {
                 counter(&mut m, &labels, n)?;
             }
         }
-        let mut m =
-            encoder.encode_descriptor("wasmcc_peer_streams", "Peer streams open now", None, MetricType::Gauge)?;
-        for (labels, cc) in &chaincodes {
-            gauge(&mut m, labels, cc.metrics.streams())?;
-        }
-        let admission = &engine.quota().admission;
-        let mut m = encoder.encode_descriptor(
-            "wasmcc_transactions_queued",
-            "Transactions admitted to the chaincode's queue, waiting for an instance",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (labels, cc) in &chaincodes {
-            gauge(&mut m, labels, i64::from(admission.usage(&cc.ccid).1))?;
-        }
 
         let none = Labels::new();
         let capacity = admission.capacity();
         let (instances, memory) = admission.in_use();
-        let host_gauges: [(&str, &str, i64); 4] = [
-            ("wasmcc_instances_in_use", "Instances of the host-wide pool held by transactions", i64::from(instances)),
+        let (gauges, counters) = (engine.gauges(), registry.counters());
+        let host: [(&str, &str, MetricType, u64); 7] = [
+            (
+                "wasmcc_instances_in_use",
+                "Instances of the host-wide pool held by transactions",
+                MetricType::Gauge,
+                u64::from(instances),
+            ),
             (
                 "wasmcc_instances_capacity",
                 "The host-wide instance pool ([quota] instances)",
-                i64::from(capacity.instances),
+                MetricType::Gauge,
+                u64::from(capacity.instances),
             ),
-            ("wasmcc_memory_budget_in_use_bytes", "Guest memory reserved by running transactions", memory as i64),
+            (
+                "wasmcc_memory_budget_in_use_bytes",
+                "Guest memory reserved by running transactions",
+                MetricType::Gauge,
+                memory,
+            ),
             (
                 "wasmcc_memory_budget_bytes",
                 "The host-wide guest memory budget ([quota] memory_mb)",
-                capacity.memory_bytes as i64,
+                MetricType::Gauge,
+                capacity.memory_bytes,
             ),
+            ("wasmcc_compiles", "Modules compiled by this host", MetricType::Counter, gauges.compilations() as u64),
+            (
+                "wasmcc_installs",
+                "Chaincodes installed since the host started",
+                MetricType::Counter,
+                counters.installs(),
+            ),
+            ("wasmcc_removes", "Chaincodes removed since the host started", MetricType::Counter, counters.removes()),
         ];
-        for (name, help, value) in host_gauges {
-            gauge(&mut encoder.encode_descriptor(name, help, None, MetricType::Gauge)?, &none, value)?;
-        }
-        let gauges = engine.gauges();
-        let counters = registry.counters();
-        let host_counters: [(&str, &str, u64); 3] = [
-            ("wasmcc_compiles", "Modules compiled by this host", gauges.compilations() as u64),
-            ("wasmcc_installs", "Chaincodes installed since the host started", counters.installs()),
-            ("wasmcc_removes", "Chaincodes removed since the host started", counters.removes()),
-        ];
-        for (name, help, value) in host_counters {
-            counter(&mut encoder.encode_descriptor(name, help, None, MetricType::Counter)?, &none, value)?;
+        for (name, help, kind, value) in host {
+            sample(&mut encoder.encode_descriptor(name, help, None, kind)?, kind, &none, value)?;
         }
         let compile_time = gauges.compile_time().as_secs_f64();
         encoder

@@ -315,15 +315,21 @@ mod tests {
         instance.get_typed_func::<(i32, i32, i32), i32>(&mut store, export)?.call(&mut store, args)
     }
 
+    /// A module from its text, and its sliced form, which must validate.
+    fn original_and_sliced(wat: &str) -> (Vec<u8>, Vec<u8>) {
+        let original = wat::parse_str(wat).unwrap();
+        let sliced = slice_bulk_memory(&original).unwrap().expect("a module with a fill or copy is rewritten");
+        wasmparser::Validator::new().validate_all(&sliced).unwrap();
+        (original, sliced)
+    }
+
     fn run(wasm: &[u8], dst: i32, len: i32, probe: i32) -> Result<i32, wasmtime::Error> {
         call(wasm, "fill", (dst, len, probe))
     }
 
     #[test]
     fn sliced_fills_fill_what_the_instruction_fills_and_trap_where_it_traps() {
-        let original = wat::parse_str(FILLER).unwrap();
-        let sliced = slice_bulk_memory(&original).unwrap().expect("a module with a fill is rewritten");
-        wasmparser::Validator::new().validate_all(&sliced).unwrap();
+        let (original, sliced) = original_and_sliced(FILLER);
         assert_eq!(slice_bulk_memory(&sliced).unwrap(), None, "a sliced module is left as it is");
         let pages = 4 * 65536;
         for (dst, len, probe) in [(0, 10, 9), (0, 10, 10), (100, 200_000, 200_099), (100, 200_000, 200_100), (5, 0, 5)]
@@ -359,9 +365,7 @@ mod tests {
 
     #[test]
     fn sliced_copies_copy_what_the_instruction_copies_overlapping_or_not() {
-        let original = wat::parse_str(COPIER).unwrap();
-        let sliced = slice_bulk_memory(&original).unwrap().expect("a module with a copy is rewritten");
-        wasmparser::Validator::new().validate_all(&sliced).unwrap();
+        let (original, sliced) = original_and_sliced(COPIER);
         let cases = [(0, 150_000, 140_000), (150_000, 0, 140_000), (1000, 0, 200_000), (0, 1000, 200_000), (7, 7, 9)];
         for (dst, src, len) in cases {
             let expected = copy(&original, dst, src, len).unwrap();

@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -77,8 +76,7 @@ fn failed_authentication_and_installs_are_logged_with_the_address_at_the_default
     assert_eq!(status, 401, "{answer}");
 
     // The scheme in lower case is still a bearer token (RFC 7235).
-    let wasm = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/counter.wasm"))
-        .expect("build the examples first: bash scripts/build-guests.sh");
+    let wasm = std::fs::read(crate::example("counter")).expect("reading the counter example");
     let package = wasmcc_host::package::write_package("audited", &wasm, &[]).unwrap();
     let (status, answer, installed_from) =
         request(admin, &format!("{post}Authorization: bearer {TOKEN}\r\n"), &package);

@@ -2,14 +2,11 @@
 //! the workspace, `cargo test` there, `wasmcc build`, `wasmcc install` on a running host, and a transaction through
 //! the peer simulator.
 
+use crate::{repo, Served};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use wasmcc_peer::PeerSim;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("the repository root")
-}
 
 /// Builds of the author's crate share a directory under the workspace's target, kept between runs.
 fn target_dir() -> PathBuf {
@@ -30,16 +27,6 @@ fn succeeds(out: Output, what: &str) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{what} failed:\n{stdout}{}", String::from_utf8_lossy(&out.stderr));
     stdout
-}
-
-/// A running `wasmcc serve`, killed when dropped.
-struct Served(std::process::Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

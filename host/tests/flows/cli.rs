@@ -1,6 +1,7 @@
 //! The real `wasmcc` binary: the offline verbs (`package`, `ccid`, `check`), and the operator's CLI against a
 //! running host.
 
+use crate::{example, Served};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -9,12 +10,6 @@ use sha2::{Digest, Sha256};
 
 fn wasmcc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wasmcc")).args(args).output().expect("running wasmcc")
-}
-
-fn example(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm").join(format!("{name}.wasm"));
-    assert!(path.exists(), "{}: build the examples first: bash scripts/build-guests.sh", path.display());
-    path
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -179,16 +174,6 @@ fn serve_refuses_zero_workers() {
     let out = wasmcc(&["serve", "--workers", "0"]);
     assert_eq!(out.status.code(), Some(2), "clap's usage error: {}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--workers"), "{}", text(&out.stderr));
-}
-
-/// A running `wasmcc serve`, killed when dropped.
-struct Served(std::process::Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A host configuration in `dir`: data in `dir/data`, the admin API on a free loopback port, chaincodes on `ports`.

@@ -1,7 +1,7 @@
 //! Crash safety: the host is killed with SIGKILL while uploads are in flight. After a restart every acknowledged
 //! chaincode serves, and no partially written file is visible.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,8 +16,7 @@ const UPLOADS: u32 = 24;
 const KILL_AFTER_ACKS: usize = 6;
 
 fn counter_wasm() -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/counter.wasm");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-guests.sh", path.display()))
+    std::fs::read(crate::example("counter")).expect("reading the counter example")
 }
 
 /// `base` plus a custom section naming `n`: the same behaviour, a different module hash.

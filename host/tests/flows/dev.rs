@@ -2,22 +2,17 @@
 //! fabric-gateway application in examples/application) and by `wasmcc invoke`/`query`, killed with `kill -9` and
 //! started again on the same ledger; and `--watch`, which rebuilds a crate in place.
 
+use crate::{example, repo};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("the repository root")
-}
-
 fn wasm(name: &str) -> String {
-    let path = repo().join("target/wasm").join(format!("{name}.wasm"));
-    assert!(path.is_file(), "{} is missing: run bash scripts/build-guests.sh", path.display());
-    path.display().to_string()
+    example(name).display().to_string()
 }
 
 /// A running `wasmcc dev`, its output read line by line; killed (`kill -9`) when dropped.

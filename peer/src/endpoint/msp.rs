@@ -18,6 +18,8 @@ use super::SimError;
 pub struct Msp {
     mspid: String,
     ca_pem: String,
+    /// The CA certificate's DER, decoded once: every signed request is checked against it.
+    ca_der: Vec<u8>,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -30,8 +32,9 @@ impl Msp {
         params.distinguished_name.push(DnType::OrganizationName, mspid);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-        let ca_pem = params.self_signed(&key)?.pem();
-        Ok(Msp { mspid: mspid.to_owned(), ca_pem, issuer: Issuer::new(params, key) })
+        let ca = params.self_signed(&key)?;
+        let (ca_pem, ca_der) = (ca.pem(), ca.der().to_vec());
+        Ok(Msp { mspid: mspid.to_owned(), ca_pem, ca_der, issuer: Issuer::new(params, key) })
     }
 
     /// An organisation generated before, from its saved [`ca_pem`](Self::ca_pem) and
@@ -39,7 +42,9 @@ impl Msp {
     pub fn from_pem(mspid: &str, ca_pem: &str, ca_key_pem: &str) -> Result<Msp, SimError> {
         let key = KeyPair::from_pem(ca_key_pem)?;
         let issuer = Issuer::from_ca_cert_pem(ca_pem, key)?;
-        Ok(Msp { mspid: mspid.to_owned(), ca_pem: ca_pem.to_owned(), issuer })
+        let (_, pem) = parse_x509_pem(ca_pem.as_bytes())
+            .map_err(|_| SimError::BadProposal("the CA certificate is not PEM".into()))?;
+        Ok(Msp { mspid: mspid.to_owned(), ca_pem: ca_pem.to_owned(), ca_der: pem.contents, issuer })
     }
 
     pub fn mspid(&self) -> &str {
@@ -97,8 +102,7 @@ impl Msp {
         let (_, pem) =
             parse_x509_pem(&creator.id_bytes).map_err(|_| denied("the creator's certificate is not PEM".into()))?;
         let cert = pem.parse_x509().map_err(|_| denied("the creator's certificate does not parse".into()))?;
-        let (_, ca_pem) = parse_x509_pem(self.ca_pem.as_bytes()).expect("the CA's own certificate is PEM");
-        let ca = ca_pem.parse_x509().expect("the CA's own certificate parses");
+        let (_, ca) = x509_parser::parse_x509_certificate(&self.ca_der).expect("the CA's own certificate parses");
         cert.verify_signature(Some(ca.public_key()))
             .map_err(|_| denied(format!("the creator's certificate was not issued by {}'s CA", self.mspid)))?;
         let key = ring::signature::UnparsedPublicKey::new(

@@ -32,8 +32,8 @@ pub async fn noop(wasm: &[u8], warmup: usize, iterations: usize) -> anyhow::Resu
         let ledger = TxLedger::new("bench".into(), "tx".into(), outbound, inbox, PeerParams::default());
         let ctx = ctx.clone();
         let started = Instant::now();
-        let ticket = executor::enter(&engine, &chaincode)?;
-        let (outcome, _) = executor::execute(&engine, &chaincode, ctx, ledger, ticket).await;
+        let entry = executor::enter(&engine, &chaincode)?;
+        let (outcome, _) = executor::execute(&engine, &chaincode, ctx, ledger, entry).await;
         let elapsed = started.elapsed();
         match outcome {
             GuestOutcome::Returned { response, .. } if response.status == 200 => {}

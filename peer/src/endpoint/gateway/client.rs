@@ -13,8 +13,7 @@ use wasmcc_proto::gateway::{
     CommitStatusRequest, EndorseRequest, ErrorDetail, EvaluateRequest, SignedCommitStatusRequest, SubmitRequest,
 };
 use wasmcc_proto::protos::{
-    ChaincodeAction, ChaincodeActionPayload, ChaincodeEvent, ChaincodeInput, ProposalResponsePayload, Response,
-    Transaction, TxValidationCode,
+    ChaincodeAction, ChaincodeEvent, ChaincodeInput, ProposalResponsePayload, Response, TxValidationCode,
 };
 
 use crate::endpoint::proposal::{build_proposal, BuiltProposal, Identity, ProposalSpec};
@@ -130,8 +129,7 @@ impl GatewayCaller {
 /// The chaincode's action inside a prepared transaction: response, event and read/write set, as endorsed.
 fn chaincode_action(envelope: &Envelope) -> Option<ChaincodeAction> {
     let payload = Payload::decode(envelope.payload.as_slice()).ok()?;
-    let transaction = Transaction::decode(payload.data.as_slice()).ok()?;
-    let action = ChaincodeActionPayload::decode(transaction.actions.first()?.payload.as_slice()).ok()?.action?;
+    let action = super::endorsed_action(&payload).ok()?;
     let response = ProposalResponsePayload::decode(action.proposal_response_payload.as_slice()).ok()?;
     ChaincodeAction::decode(response.extension.as_slice()).ok()
 }

@@ -154,13 +154,7 @@ impl GatewayService {
     /// transaction's action carries endorsements, and each is a signature of its proposal response by an identity
     /// of the organisation.
     fn check_endorsements(&self, payload: &Payload) -> Result<(), String> {
-        let transaction =
-            Transaction::decode(payload.data.as_slice()).map_err(|_| "the transaction does not decode")?;
-        let action = transaction.actions.first().ok_or("the transaction has no action")?;
-        let action = ChaincodeActionPayload::decode(action.payload.as_slice())
-            .ok()
-            .and_then(|p| p.action)
-            .ok_or("the transaction's action does not decode")?;
+        let action = endorsed_action(payload)?;
         if action.endorsements.is_empty() {
             return Err("the transaction has no endorsement".into());
         }
@@ -172,6 +166,16 @@ impl GatewayService {
         }
         Ok(())
     }
+}
+
+/// The endorsed action inside a transaction's payload: the inverse of what [`GatewayService::prepare`] lays out.
+fn endorsed_action(payload: &Payload) -> Result<ChaincodeEndorsedAction, &'static str> {
+    let transaction = Transaction::decode(payload.data.as_slice()).map_err(|_| "the transaction does not decode")?;
+    let action = transaction.actions.first().ok_or("the transaction has no action")?;
+    ChaincodeActionPayload::decode(action.payload.as_slice())
+        .ok()
+        .and_then(|p| p.action)
+        .ok_or("the transaction's action does not decode")
 }
 
 /// Why a proposal was not run, or what it answered if not a success; each RPC words it Fabric's way.
