@@ -141,9 +141,17 @@ const COLLECTIONS: &str = "examples/private-asset/collections_config.json";
 fn a_fabric_gateway_application_and_the_cli_run_against_it_and_its_ledger_survives_kill_9() {
     let home = tempfile::tempdir().unwrap();
     let collections = format!("private-asset={}", repo().join(COLLECTIONS).display());
+    // One of them as a package file, made as an author would (`wasmcc package`).
+    let loyalty = home.path().join("loyalty.tar.gz");
+    let packaged = Command::new(env!("CARGO_BIN_EXE_wasmcc"))
+        .args(["package", "--label", "loyalty", "--wasm", &wasm("loyalty"), "-o"])
+        .arg(&loyalty)
+        .output()
+        .unwrap();
+    stdout_of(packaged);
     let chaincodes = [
         format!("asset-transfer={}", wasm("asset_transfer")),
-        format!("loyalty={}", wasm("loyalty")),
+        loyalty.display().to_string(),
         format!("private-asset={}", wasm("private_asset")),
         format!("counter={}", wasm("counter")),
     ];
@@ -191,6 +199,9 @@ fn a_fabric_gateway_application_and_the_cli_run_against_it_and_its_ledger_surviv
     );
     assert_eq!(private.trim(), r#"{"assetID":"cli1","appraisedValue":7}"#);
     let reward = r#"{"id":"mug","title":"Mug","cost":5,"stock":2}"#;
+    let member = r#"{"id":"cli","name":"Cli","tier":"Gold","points":1}"#;
+    let enrolled = stdout_of(dev.call(home, &["invoke", "loyalty", "Enroll", member]));
+    assert!(enrolled.lines().any(|l| l == "event: points "), "invoke prints the chaincode event: {enrolled}");
     let refused = stderr_of_failure(dev.call(home, &["invoke", "loyalty", "Rewards:AddReward", reward]));
     assert!(refused.contains("only an auditor adds rewards"), "{refused}");
     let added = stdout_of(
