@@ -123,7 +123,8 @@ fn install_error(e: InstallError, remote: Remote) -> ApiError {
     let status = match &e {
         InstallError::Package(_) | InstallError::Validate(_) => StatusCode::BAD_REQUEST,
         InstallError::NotInstalled(_) => StatusCode::NOT_FOUND,
-        InstallError::NoPort(..) => StatusCode::SERVICE_UNAVAILABLE,
+        // The shared store unreachable: nothing was installed; the same request succeeds once it is back.
+        InstallError::NoPort(..) | InstallError::SharedStore(_) => StatusCode::SERVICE_UNAVAILABLE,
         InstallError::RouteTaken(_)
         | InstallError::PortUnavailable { .. }
         | InstallError::InstalledElsewhere { .. } => StatusCode::CONFLICT,
@@ -134,6 +135,8 @@ fn install_error(e: InstallError, remote: Remote) -> ApiError {
             EngineError::Quota(_) | EngineError::Config(_) | EngineError::Threads(_) | EngineError::Artifact { .. },
         )
         | InstallError::Store(_)
+        | InstallError::NotServable(_)
+        | InstallError::ModuleMismatch { .. }
         | InstallError::SharedListener { .. } => {
             audit::upload_failed(remote, &e.to_string());
             return ApiError::new(

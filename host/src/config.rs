@@ -47,6 +47,9 @@
 //! [metrics]                             # /metrics, /healthz, /readyz: always on the admin listener, without the token
 //! # listen = "0.0.0.0:9090"             # and on a plain-HTTP listener of their own (no secrets there)
 //!
+//! [store]                               # optional: many hosts serving the same chaincodes (shared_store.rs)
+//! # postgres = "postgres://wasmcc:…@db/wasmcc"  # else $WASMCC_STORE_POSTGRES; data_dir stays the local cache
+//!
 //! [limits]                              # defaults for every chaincode; see limits.rs
 //! fuel = 100000000                      # per transaction; fuel decides a runaway's fate
 //! memory_bytes = 67108864               # linear memory per transaction (reserved from quota.memory_mb)
@@ -66,6 +69,7 @@ use serde::Deserialize;
 
 use crate::limits::TxLimits;
 use crate::quota::QuotaConfig;
+use crate::shared_store::StoreUrl;
 use crate::tls::PemSource;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +94,24 @@ pub struct Config {
     pub limits: TxLimits,
     pub limits_for: HashMap<String, TxLimits>,
     pub metrics: MetricsConfig,
+    pub store: StoreConfig,
+}
+
+/// Where the chaincodes live when several hosts serve them (`[store]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// A PostgreSQL every host shares: the records, packages, modules and routes there are what every host serves;
+    /// `data_dir` keeps a copy and each host's own compiled artifacts. Unset: `data_dir` is the store.
+    pub postgres: Option<StoreUrl>,
+}
+
+impl StoreConfig {
+    /// The configured connection string, else `$WASMCC_STORE_POSTGRES` (where a Kubernetes Secret puts one that
+    /// holds a password).
+    pub fn postgres(&self) -> Option<StoreUrl> {
+        self.postgres.clone().or_else(|| std::env::var("WASMCC_STORE_POSTGRES").ok().map(StoreUrl::new))
+    }
 }
 
 /// Where `/metrics`, `/healthz` and `/readyz` are served besides the admin listener (`[metrics]`).
@@ -251,6 +273,7 @@ impl Default for Config {
             limits: TxLimits::default(),
             limits_for: HashMap::new(),
             metrics: MetricsConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }

@@ -78,6 +78,7 @@ impl Daemon {
             connections: chaincode_connections,
             shared_plain: config.chaincodes.shared_listen,
             name_suffix: config.chaincodes.name_suffix.trim_matches('.').to_ascii_lowercase(),
+            shared_store: config.store.postgres(),
         };
         let registry = Registry::open(engine, store, settings).await?;
 

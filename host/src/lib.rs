@@ -37,6 +37,7 @@ pub mod routes;
 pub mod runtime;
 pub mod server;
 mod session;
+pub mod shared_store;
 pub mod sni;
 pub mod store;
 pub mod telemetry;

@@ -231,6 +231,20 @@ pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(5);
 /// stopped reading cannot hold the session (and its transactions' memory) past this.
 pub const STREAM_END_GRACE: Duration = Duration::from_secs(5);
 
+/// How long connecting to the shared store (PostgreSQL) may take before the store counts as unreachable: an install
+/// answers with the reason instead of hanging, and `/readyz` says so.
+pub const SHARED_STORE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often a host asks the shared store whether it still answers, on the connection that listens for installs and
+/// removals. A store that went away without closing the connection (a partition, a frozen VM) is noticed within this
+/// plus the connect timeout, and `/readyz` turns 503.
+pub const SHARED_STORE_PING_EVERY: Duration = Duration::from_secs(2);
+
+/// How soon a host tries again after losing the shared store, or after a chaincode it must serve failed to load from
+/// it. Reconnecting is cheap; each time it succeeds the host reads the whole store again, so nothing announced
+/// while it was away is missed.
+pub const SHARED_STORE_RETRY_EVERY: Duration = Duration::from_secs(1);
+
 /// Lines per second one kind of log line that a remote party can cause (stray replies, duplicate txids, refused
 /// handshakes) may write; the rest are counted and the count is logged with the next line. Ten a second shows an
 /// operator what is happening without letting a peer in a loop fill the disk.

@@ -7,6 +7,7 @@
 //! <data>/packages/<label>.<hash>.tar.gz      the package as installed (the peer's file name)
 //! <data>/chaincodes/<label>.<hash>.json      the chaincode's record: written last, it is the commit point
 //! <data>/routes.json                         every route ever given to a CCID (`routes`): kept after removals
+//! <data>/follows-shared-store                present once this directory is a copy of a shared store's chaincodes
 //! <data>/tmp/                                files being written; emptied at every start
 //! ```
 //!
@@ -58,6 +59,7 @@ pub struct Store {
 }
 
 const ROUTES_FILE: &str = "routes.json";
+const FOLLOWS_FILE: &str = "follows-shared-store";
 
 const DIRS: [&str; 5] = ["modules", "compiled", "packages", "chaincodes", "tmp"];
 
@@ -121,6 +123,11 @@ impl Store {
         self.write_atomic(&self.package_path(ccid)?, bytes)
     }
 
+    pub fn read_package(&self, ccid: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.package_path(ccid)?;
+        fs::read(&path).map_err(io("reading", &path))
+    }
+
     /// Writes the record: from here on the chaincode is installed.
     pub fn put_record(&self, record: &ChaincodeRecord) -> Result<(), StoreError> {
         let json = serde_json::to_vec_pretty(record).expect("records serialize");
@@ -140,6 +147,16 @@ impl Store {
     pub fn put_routes(&self, book: &RouteBook) -> Result<(), StoreError> {
         let json = serde_json::to_vec_pretty(book).expect("route books serialize");
         self.write_atomic(&self.root.join(ROUTES_FILE), &json)
+    }
+
+    /// Whether the chaincodes here are a copy of a shared store's (`shared_store.rs`), rather than this host's own.
+    pub fn follows_shared_store(&self) -> bool {
+        self.root.join(FOLLOWS_FILE).exists()
+    }
+
+    /// Marks the chaincodes here as a shared store's copy, from now on: one removed from the shared store goes.
+    pub fn mark_following_shared_store(&self) -> Result<(), StoreError> {
+        self.write_atomic(&self.root.join(FOLLOWS_FILE), b"the chaincodes here are a copy of a shared store's\n")
     }
 
     /// Every installed chaincode, sorted by CCID.

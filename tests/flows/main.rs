@@ -16,6 +16,7 @@ mod refusals;
 mod restart;
 mod sdk_outside;
 mod shared_port;
+mod shared_store;
 mod stream_endings;
 mod stub_api;
 mod telemetry;

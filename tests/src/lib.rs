@@ -2,7 +2,7 @@
 
 pub mod bench;
 pub mod node;
-pub mod postgres;
+pub use wasmcc_testkit::postgres;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,6 +80,7 @@ impl TestHost {
             connections: Default::default(),
             shared_plain: None,
             name_suffix: wasmcc_host::config::DEFAULT_SNI_SUFFIX.into(),
+            shared_store: None,
         };
         let store = Store::open(self.data.path().join(self.registries.len().to_string())).expect("store");
         let registry = Registry::open(self.engine.clone(), store, settings).await.expect("registry");

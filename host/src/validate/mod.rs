@@ -115,6 +115,11 @@ pub enum ValidateError {
     Componentize(String),
 }
 
+/// The name a module is kept under everywhere (store, artifact cache, shared store): its SHA-256, in hex.
+pub fn module_hash(wasm: &[u8]) -> String {
+    hex::encode(Sha256::digest(wasm))
+}
+
 /// Runs every static check and turns a core module into a component.
 pub fn validate(wasm: &[u8]) -> Result<Validated, ValidateError> {
     if wasm.len() > limits::MAX_MODULE_BYTES {
@@ -126,7 +131,7 @@ pub fn validate(wasm: &[u8]) -> Result<Validated, ValidateError> {
     let component = engine::to_component(sliced.as_deref().unwrap_or(wasm))
         .map_err(|e| ValidateError::Componentize(e.to_string()))?;
     check_entry_points(&component)?;
-    Ok(Validated { component, module_hash: hex::encode(Sha256::digest(wasm)), summary })
+    Ok(Validated { component, module_hash: module_hash(wasm), summary })
 }
 
 /// The world's exports every chaincode must have. A core module without the world's type information still becomes

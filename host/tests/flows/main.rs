@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod deploy;
 mod dev;
+mod shared_store;
 mod tls;
 
 use std::path::PathBuf;

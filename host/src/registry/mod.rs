@@ -4,6 +4,12 @@
 //! Installs are serialised (one at a time) so that port allocation and the store never race; serving is not:
 //! lookups take a short lock on a map of `Arc`s. A route, once given to a CCID, is never given to another
 //! (`routes.rs`).
+//!
+//! With a shared store (`[store] postgres`), what is installed is what the shared store holds: an install or removal
+//! is a transaction there, and every host follows the store (`follow.rs`); the data directory keeps a copy and this
+//! host's compiled artifacts.
+
+mod follow;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -21,6 +27,7 @@ use crate::limits::TxLimits;
 use crate::package::{self, PackageError};
 use crate::routes::{self, PortChoice, RouteBook, RouteTaken};
 use crate::server::{ChaincodeLookup, ChaincodeService, Listener};
+use crate::shared_store::{SharedStoreError, StoreUrl};
 use crate::sni::{Route, SniResolver};
 use crate::store::{ChaincodeRecord, Store, StoreError};
 use crate::telemetry::HostCounters;
@@ -49,6 +56,21 @@ pub enum InstallError {
     NotInstalled(String),
     #[error("cannot listen on the shared chaincode port {addr}: {source}")]
     SharedListener { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    SharedStore(SharedStoreError),
+    #[error("chaincodes of the shared store that this host cannot serve: {}", .0.join(", "))]
+    NotServable(Vec<String>),
+    #[error("the shared store's module {hash} does not match its hash (it is {found})")]
+    ModuleMismatch { hash: String, found: String },
+}
+
+impl From<SharedStoreError> for InstallError {
+    fn from(e: SharedStoreError) -> Self {
+        match e {
+            SharedStoreError::Route(choice) => choice.into(),
+            other => InstallError::SharedStore(other),
+        }
+    }
 }
 
 /// Where chaincodes listen and which limits they run with.
@@ -73,6 +95,8 @@ pub struct RegistrySettings {
     pub shared_plain: Option<SocketAddr>,
     /// The DNS suffix of the names that route to chaincodes on the plaintext shared port.
     pub name_suffix: String,
+    /// The store every host shares, when there are many: what it holds is what this host serves.
+    pub shared_store: Option<StoreUrl>,
 }
 
 impl RegistrySettings {
@@ -153,6 +177,14 @@ fn last_certificate(pem: &str) -> Option<String> {
     Some(format!("{}\n", &pem[start..end]))
 }
 
+/// The answer to installing a chaincode that is installed: its record, unless the operator pinned another port.
+fn installed_already(record: ChaincodeRecord, pinned_port: Option<u16>) -> Result<ChaincodeRecord, InstallError> {
+    match pinned_port.filter(|p| *p != record.port) {
+        Some(asked) => Err(InstallError::InstalledElsewhere { ccid: record.ccid, port: record.port, asked }),
+        None => Ok(record),
+    }
+}
+
 /// A chaincode's limits: its CCID's entry in `limits_for`, else its label's, else the defaults.
 fn pick_limits(defaults: TxLimits, limits_for: &HashMap<String, TxLimits>, label: &str, ccid: &str) -> TxLimits {
     limits_for.get(ccid).or_else(|| limits_for.get(label)).copied().unwrap_or(defaults)
@@ -192,6 +224,9 @@ pub struct Registry {
     /// gateway of `wasmcc dev`) follows them as they happen.
     changes: tokio::sync::watch::Sender<u64>,
     counters: HostCounters,
+    /// Why this host may not serve what the shared store holds (unreachable, or a chaincode that would not load);
+    /// `None` when it does, and always without a shared store.
+    out_of_step: Mutex<Option<String>>,
 }
 
 impl Registry {
@@ -205,6 +240,7 @@ impl Registry {
     ) -> Result<Arc<Self>, InstallError> {
         let routes = Self::reserved_routes(&store, &settings)?;
         let limits = RwLock::new((settings.limits, settings.limits_for.clone()));
+        let out_of_step = settings.shared_store.as_ref().map(|_| "not yet in step with the shared store".to_owned());
         let registry = Arc::new(Registry {
             engine,
             store,
@@ -218,6 +254,7 @@ impl Registry {
             limits,
             changes: tokio::sync::watch::Sender::new(0),
             counters: HostCounters::default(),
+            out_of_step: Mutex::new(out_of_step),
         });
         registry.serve_shared().await?;
         let this = registry.clone();
@@ -226,6 +263,9 @@ impl Registry {
         for record in servable {
             let chaincode = registry.lazy(&record);
             registry.serve(record, chaincode).await;
+        }
+        if let Some(url) = registry.settings.shared_store.clone() {
+            registry.follow(url).await;
         }
         Ok(registry)
     }
@@ -259,56 +299,99 @@ impl Registry {
         let pkg = pkg?;
         let _one_at_a_time = self.installing.lock().await;
         if let Some(record) = self.record(&pkg.ccid) {
-            if let Some(asked) = pinned_port.filter(|p| *p != record.port) {
-                return Err(InstallError::InstalledElsewhere { ccid: pkg.ccid, port: record.port, asked });
-            }
-            return Ok((record, false));
+            return Ok((installed_already(record, pinned_port)?, false));
         }
         let sni_name = self.settings.route_name(&pkg.ccid);
-        let port = self.port_for(&pkg.ccid, pinned_port, sni_name.as_deref())?;
+        // On one host the port is chosen first: a range with no port left costs no compilation.
+        let local_port = match &self.settings.shared_store {
+            Some(_) => None,
+            None => Some(self.port_for(&pkg.ccid, pinned_port, sni_name.as_deref())?),
+        };
+        let limits = self.limits_of(&pkg.label, &pkg.ccid);
         let this = self.clone();
-        let (record, chaincode) = tokio::task::spawn_blocking(move || -> Result<_, InstallError> {
-            let validated = validate::validate(&pkg.wasm)?;
-            this.store.put_module(&validated.module_hash, &pkg.wasm)?;
-            let artifact = this.engine.precompile(&validated.component)?;
-            let path = this.store.put_artifact(&validated.module_hash, &this.engine.compatibility_hash(), &artifact)?;
-            let limits = this.limits_of(&pkg.label, &pkg.ccid);
-            let chaincode = LoadedChaincode::new(pkg.ccid.clone(), this.engine.load_artifact(&path)?, limits)
-                .drained_with(&this.draining);
-            let record = ChaincodeRecord {
-                ccid: pkg.ccid.clone(),
-                label: pkg.label.clone(),
-                module_hash: validated.module_hash,
-                module_size: pkg.wasm.len() as u64,
-                port,
-                limits,
-            };
-            this.store.put_package(&record.ccid, &package_bytes)?;
-            this.reserve(&record.ccid, port, sni_name.as_deref())?;
-            this.store.put_record(&record)?;
-            Ok((record, Arc::new(chaincode)))
+        let (pkg, module_hash, chaincode) = tokio::task::spawn_blocking(move || -> Result<_, InstallError> {
+            let (module_hash, chaincode) = this.compile(&pkg.ccid, &pkg.wasm, limits)?;
+            Ok((pkg, module_hash, chaincode))
         })
         .await
         .expect("install task")?;
-        self.serve(record.clone(), chaincode).await;
-        tracing::info!(ccid = %record.ccid, port, "installed");
-        self.counters.installed();
+        let record = ChaincodeRecord {
+            ccid: pkg.ccid.clone(),
+            label: pkg.label.clone(),
+            module_hash,
+            module_size: pkg.wasm.len() as u64,
+            port: local_port.unwrap_or_default(),
+            limits,
+        };
+        let (record, created) = match (&self.settings.shared_store, local_port) {
+            (Some(url), _) => {
+                let (record, created) = self
+                    .install_shared(url, &record, &pkg.wasm, &package_bytes, pinned_port, sni_name.as_deref())
+                    .await?;
+                if !created {
+                    installed_already(record.clone(), pinned_port)?;
+                }
+                (record, created)
+            }
+            _ => (record, true),
+        };
+        let this = self.clone();
+        let keep = record.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), InstallError> {
+            this.store.put_package(&keep.ccid, &package_bytes)?;
+            if this.settings.shared_store.is_none() {
+                this.reserve(&keep.ccid, keep.port, sni_name.as_deref())?;
+            }
+            Ok(this.store.put_record(&keep)?)
+        })
+        .await
+        .expect("install task")?;
+        self.serve(record.clone(), Arc::new(chaincode)).await;
+        if created {
+            tracing::info!(ccid = %record.ccid, port = record.port, "installed");
+            self.counters.installed();
+        } else {
+            tracing::info!(ccid = %record.ccid, port = record.port, "installed already (by another host): serving it");
+        }
         self.changes.send_modify(|n| *n += 1);
-        Ok((record, true))
+        Ok((record, created))
+    }
+
+    /// Checks a module, keeps it, compiles it into this host's artifact cache and loads it: what every host does with
+    /// a module before serving it. Returns the module's hash and what runs it. Blocking work.
+    fn compile(&self, ccid: &str, wasm: &[u8], limits: TxLimits) -> Result<(String, LoadedChaincode), InstallError> {
+        let validated = validate::validate(wasm)?;
+        self.store.put_module(&validated.module_hash, wasm)?;
+        let artifact = self.engine.precompile(&validated.component)?;
+        let path = self.store.put_artifact(&validated.module_hash, &self.engine.compatibility_hash(), &artifact)?;
+        let chaincode = LoadedChaincode::new(ccid.to_owned(), self.engine.load_artifact(&path)?, limits)
+            .drained_with(&self.draining);
+        Ok((validated.module_hash, chaincode))
     }
 
     /// Uninstalls: its sessions end, its listener stops, its files go; its routes stay reserved for it. Returns
     /// what was removed.
     pub async fn remove(&self, ccid: &str) -> Result<ChaincodeRecord, InstallError> {
         let _one_at_a_time = self.installing.lock().await;
+        let shared = match &self.settings.shared_store {
+            Some(url) => self.remove_shared(url, ccid).await?,
+            None => None,
+        };
+        let removed = self.remove_here(ccid)?.or(shared);
+        let Some(record) = removed else { return Err(InstallError::NotInstalled(ccid.into())) };
+        tracing::info!(%ccid, port = record.port, "removed; its routes stay reserved for it");
+        self.counters.removed();
+        Ok(record)
+    }
+
+    /// Stops serving a chaincode on this host and deletes its files here. Returns what was served.
+    fn remove_here(&self, ccid: &str) -> Result<Option<ChaincodeRecord>, InstallError> {
         let live = self.live.lock().expect("registry lock").remove(ccid);
-        let Some(live) = live else { return Err(InstallError::NotInstalled(ccid.into())) };
+        let Some(live) = live else { return Ok(None) };
         live.chaincode.retired.cancel();
         self.store.remove(ccid)?;
-        tracing::info!(%ccid, port = live.record.port, "removed; its routes stay reserved for it");
-        self.counters.removed();
         self.changes.send_modify(|n| *n += 1);
-        Ok(live.record)
+        Ok(Some(live.record))
     }
 
     /// Why the host should not be sent traffic, if it should not: its store must be reachable, and every installed
@@ -319,6 +402,9 @@ impl Registry {
         }
         if let Err(e) = std::fs::read_dir(self.store.root()) {
             return Some(format!("the store at {} is not reachable: {e}", self.store.root().display()));
+        }
+        if let Some(why) = self.out_of_step.lock().expect("registry lock").clone() {
+            return Some(why);
         }
         let live = self.live.lock().expect("registry lock");
         let mut silent: Vec<&str> =

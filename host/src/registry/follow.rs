@@ -1,0 +1,239 @@
+//! Many hosts, one store: every host serves what the shared store holds.
+//!
+//! An install or removal on any host is one transaction in the shared store, announced to every host
+//! (`shared_store.rs`). Each host listens, and on every announcement — and every time it connects, so that nothing
+//! announced while it was away is missed — reads the store's chaincodes and makes its own set the same: a chaincode
+//! it does not serve yet is fetched (module and package), compiled into this host's artifact cache unless it is
+//! there already, and served on the port the store gave it; one the store no longer holds stops being served here.
+//! Whatever keeps a host out of step (the store unreachable, a chaincode that will not load) is its `/readyz` answer
+//! until it is in step again.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Weak};
+
+use super::{InstallError, Registry};
+use crate::limits::{SHARED_STORE_CONNECT_TIMEOUT, SHARED_STORE_PING_EVERY, SHARED_STORE_RETRY_EVERY};
+use crate::routes::RouteBook;
+use crate::shared_store::{Draft, PortRules, SharedStore, SharedStoreError, StoreUrl};
+use crate::store::ChaincodeRecord;
+use crate::validate;
+
+impl Registry {
+    /// Brings this host in step with the shared store now (a host started empty serves everything once this
+    /// returns, unless the store is unreachable: then `/readyz` says so), then keeps it in step from a task.
+    pub(super) async fn follow(self: &Arc<Self>, url: StoreUrl) {
+        if let Err(e) = self.sync(&url).await {
+            tracing::warn!("not in step with the shared store at start: {e}");
+        }
+        let registry = Arc::downgrade(self);
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = keep_in_step(registry, url) => {}
+            }
+        });
+    }
+
+    /// Installs a compiled chaincode in the shared store: the store chooses its port (the same on every host) or
+    /// answers the record another host made first. Returns the record and whether it is new.
+    pub(super) async fn install_shared(
+        &self,
+        url: &StoreUrl,
+        record: &ChaincodeRecord,
+        module: &[u8],
+        package: &[u8],
+        pinned: Option<u16>,
+        sni_name: Option<&str>,
+    ) -> Result<(ChaincodeRecord, bool), InstallError> {
+        let mut shared = SharedStore::connect(url).await?;
+        let draft = Draft {
+            ccid: &record.ccid,
+            label: &record.label,
+            module_hash: &record.module_hash,
+            module,
+            package,
+            limits: record.limits,
+        };
+        let installed = shared.install(&draft, self.port_rules(pinned, sni_name)).await?;
+        self.keep_routes(shared.routes().await?)?;
+        Ok(installed)
+    }
+
+    /// Removes a chaincode from the shared store (every host then stops serving it). Returns what was there.
+    pub(super) async fn remove_shared(
+        &self,
+        url: &StoreUrl,
+        ccid: &str,
+    ) -> Result<Option<ChaincodeRecord>, InstallError> {
+        Ok(SharedStore::connect(url).await?.remove(ccid).await?)
+    }
+
+    /// [`Registry::sync_once`], remembering why it failed for `/readyz`.
+    async fn sync(self: &Arc<Self>, url: &StoreUrl) -> Result<(), InstallError> {
+        let result = self.sync_once(url).await;
+        *self.out_of_step.lock().expect("registry lock") =
+            result.as_ref().err().map(|e| format!("not in step with the shared store: {e}"));
+        result
+    }
+
+    /// Makes the chaincodes served here those of the shared store.
+    async fn sync_once(self: &Arc<Self>, url: &StoreUrl) -> Result<(), InstallError> {
+        let _one_at_a_time = self.installing.lock().await;
+        let mut shared = SharedStore::connect(url).await?;
+        if !self.store.follows_shared_store() {
+            self.adopt(&mut shared).await?;
+        }
+        let records = shared.records().await?;
+        self.keep_routes(shared.routes().await?)?;
+        let wanted: HashSet<&str> = records.iter().map(|r| r.ccid.as_str()).collect();
+        for served in self.records() {
+            if !wanted.contains(served.ccid.as_str()) && self.remove_here(&served.ccid)?.is_some() {
+                tracing::info!(ccid = %served.ccid, "removed from the shared store by another host: no longer served");
+            }
+        }
+        let mut failed = Vec::new();
+        for record in records.into_iter().filter(|r| self.record(&r.ccid).is_none()) {
+            match self.fetch(&shared, &record).await {
+                Ok(()) => {
+                    tracing::info!(ccid = %record.ccid, port = record.port, "installed by another host: serving it");
+                    let chaincode = self.lazy(&record);
+                    self.serve(record, chaincode).await;
+                    self.changes.send_modify(|n| *n += 1);
+                }
+                Err(e) => {
+                    tracing::error!(ccid = %record.ccid, "cannot serve a chaincode of the shared store: {e}");
+                    failed.push(record.ccid);
+                }
+            }
+        }
+        match failed.is_empty() {
+            true => Ok(()),
+            false => Err(InstallError::NotServable(failed)),
+        }
+    }
+
+    /// Copies a chaincode of the shared store here (module, package, record) with an artifact for this engine.
+    async fn fetch(self: &Arc<Self>, shared: &SharedStore, record: &ChaincodeRecord) -> Result<(), InstallError> {
+        let module = match self.store.module_path(&record.module_hash).exists() {
+            true => None,
+            false => Some(shared.module(&record.module_hash).await?.ok_or_else(|| missing("module", record))?),
+        };
+        let package = shared.package(&record.ccid).await?.ok_or_else(|| missing("package", record))?;
+        let (this, record) = (self.clone(), record.clone());
+        tokio::task::spawn_blocking(move || -> Result<(), InstallError> {
+            if let Some(module) = module {
+                let found = validate::module_hash(&module);
+                if found != record.module_hash {
+                    return Err(InstallError::ModuleMismatch { hash: record.module_hash, found });
+                }
+                this.store.put_module(&record.module_hash, &module)?;
+            }
+            this.store.put_package(&record.ccid, &package)?;
+            if !this.artifact_path(&record).exists() {
+                this.recompile(&record)?;
+            }
+            Ok(this.store.put_record(&record)?)
+        })
+        .await
+        .expect("fetch task")
+    }
+
+    /// The first time a data directory meets a shared store, the chaincodes in it are this host's own, not a copy:
+    /// they are installed in the shared store on the ports they have (peers' connection.json files name them)
+    /// instead of being removed for not being there. A port the shared store gave another chaincode stops this until
+    /// the operator resolves it (`/readyz` says which).
+    async fn adopt(&self, shared: &mut SharedStore) -> Result<(), InstallError> {
+        let there: HashSet<String> = shared.records().await?.into_iter().map(|r| r.ccid).collect();
+        for record in self.store.records()?.into_iter().filter(|r| !there.contains(&r.ccid)) {
+            let module = self.store.read_module(&record.module_hash)?;
+            let package = self.store.read_package(&record.ccid)?;
+            let sni_name = self.settings.route_name(&record.ccid);
+            let draft = Draft {
+                ccid: &record.ccid,
+                label: &record.label,
+                module_hash: &record.module_hash,
+                module: &module,
+                package: &package,
+                limits: record.limits,
+            };
+            shared.install(&draft, self.port_rules(Some(record.port), sni_name.as_deref())).await?;
+            tracing::info!(ccid = %record.ccid, port = record.port, "installed here before: now in the shared store");
+        }
+        Ok(self.store.mark_following_shared_store()?)
+    }
+
+    /// The shared store's rules for a new chaincode's port: this host's range and shared port.
+    fn port_rules<'a>(&self, pinned: Option<u16>, name: Option<&'a str>) -> PortRules<'a> {
+        let shared = self.settings.shared_listen().map(|a| a.port());
+        PortRules { pinned, range: self.settings.ports, shared, name }
+    }
+
+    /// Keeps the shared store's route book here too (what `wasmcc` shows, and what this directory would go on with).
+    fn keep_routes(&self, book: RouteBook) -> Result<(), InstallError> {
+        let mut routes = self.routes.lock().expect("routes lock");
+        if *routes != book {
+            self.store.put_routes(&book)?;
+            *routes = book;
+        }
+        Ok(())
+    }
+
+    fn set_out_of_step(&self, why: String) {
+        *self.out_of_step.lock().expect("registry lock") = Some(why);
+    }
+}
+
+fn missing(what: &str, record: &ChaincodeRecord) -> InstallError {
+    InstallError::SharedStore(SharedStoreError::Corrupt(format!("no {what} for {}", record.ccid)))
+}
+
+/// Listens to the shared store's announcements and syncs on each; reconnects (and syncs) when the store comes back.
+/// Runs until the registry is gone (its shutdown ends it sooner).
+async fn keep_in_step(registry: Weak<Registry>, url: StoreUrl) {
+    let mut lost_logged = false;
+    loop {
+        let (notes_tx, mut notes) = tokio::sync::mpsc::unbounded_channel();
+        let why = match SharedStore::listen(&url, notes_tx).await {
+            Ok(listener) => {
+                if lost_logged {
+                    tracing::info!("the shared store is reachable again");
+                    lost_logged = false;
+                }
+                // Synced after LISTEN: whatever was announced before it is read now.
+                let mut behind = true;
+                loop {
+                    if behind {
+                        let Some(this) = registry.upgrade() else { return };
+                        behind = this.sync(&url).await.is_err();
+                    }
+                    tokio::select! {
+                        note = notes.recv() => match note {
+                            Some(_) => {
+                                while notes.try_recv().is_ok() {}
+                                behind = true;
+                            }
+                            None => break,
+                        },
+                        _ = tokio::time::sleep(SHARED_STORE_PING_EVERY) => {
+                            let ping = tokio::time::timeout(SHARED_STORE_CONNECT_TIMEOUT, listener.ping()).await;
+                            if !matches!(ping, Ok(Ok(()))) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                "the connection to the shared store was lost".to_owned()
+            }
+            Err(e) => format!("the shared store is not reachable: {e}"),
+        };
+        let Some(this) = registry.upgrade() else { return };
+        if !lost_logged {
+            tracing::warn!("{why}; trying again every {:?}", SHARED_STORE_RETRY_EVERY);
+            lost_logged = true;
+        }
+        this.set_out_of_step(why);
+        drop(this);
+        tokio::time::sleep(SHARED_STORE_RETRY_EVERY).await;
+    }
+}

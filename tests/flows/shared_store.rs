@@ -1,0 +1,85 @@
+//! The shared store of many hosts on a real PostgreSQL: installs from two hosts at once make one record with one
+//! port, routes stay with their chaincode across removals, modules go with their last chaincode, and every change is
+//! announced to the hosts listening.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use wasmcc_host::limits::TxLimits;
+use wasmcc_host::shared_store::{Draft, PortRules, SharedStore, StoreUrl, CHANNEL};
+use wasmcc_tests::postgres::TempPostgres;
+
+const RANGE: (u16, u16) = (9101, 9199);
+
+fn draft<'a>(ccid: &'a str, module_hash: &'a str) -> Draft<'a> {
+    let label = ccid.split(':').next().unwrap();
+    Draft { ccid, label, module_hash, module: b"\0asm module", package: b"package bytes", limits: TxLimits::default() }
+}
+
+fn rules() -> PortRules<'static> {
+    PortRules { pinned: None, range: RANGE, shared: None, name: None }
+}
+
+/// The next announcement, within 5 s.
+async fn next(notes: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(5), notes.recv()).await.expect("an announcement in time").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_share_records_routes_and_modules() {
+    let pg = TempPostgres::start(35433);
+    let url = StoreUrl::new(pg.url());
+    let (mut one, mut two) = (SharedStore::connect(&url).await.unwrap(), SharedStore::connect(&url).await.unwrap());
+
+    // LISTEN on a connection of its own.
+    let (client, mut connection) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls).await.unwrap();
+    let (tx, mut notes) = tokio::sync::mpsc::unbounded_channel();
+    let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = message {
+                let _ = tx.send(n.payload().to_owned());
+            }
+        }
+    });
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await.unwrap();
+
+    // The same package from two hosts at once: one record, one port, one announcement.
+    let a = draft("alpha:aa", "m1");
+    let (first, second) = tokio::join!(one.install(&a, rules()), two.install(&a, rules()));
+    let ((r1, c1), (r2, c2)) = (first.unwrap(), second.unwrap());
+    assert_eq!(r1, r2);
+    assert_eq!(r1.port, RANGE.0);
+    assert!(c1 ^ c2, "exactly one of the two created it");
+    assert_eq!(next(&mut notes).await, "installed alpha:aa");
+
+    // Another chaincode on the same module: the next port; the module is stored once.
+    let (b, _) = two.install(&draft("beta:bb", "m1"), rules()).await.unwrap();
+    assert_eq!(b.port, RANGE.0 + 1);
+    assert_eq!(next(&mut notes).await, "installed beta:bb");
+    assert_eq!(
+        one.records().await.unwrap().iter().map(|r| r.ccid.as_str()).collect::<Vec<_>>(),
+        ["alpha:aa", "beta:bb"]
+    );
+    assert_eq!(one.package("beta:bb").await.unwrap().as_deref(), Some(&b"package bytes"[..]));
+
+    // Removal: the module stays while another chaincode uses it; the route stays with its chaincode.
+    assert_eq!(one.remove("alpha:aa").await.unwrap().map(|r| r.port), Some(RANGE.0));
+    assert_eq!(next(&mut notes).await, "removed alpha:aa");
+    assert!(two.module("m1").await.unwrap().is_some(), "beta still uses it");
+    let (c, _) = one.install(&draft("gamma:cc", "m2"), rules()).await.unwrap();
+    assert_eq!(c.port, RANGE.0 + 2, "alpha's port is never given to another chaincode");
+    let (again, created) = two.install(&a, rules()).await.unwrap();
+    assert!(created);
+    assert_eq!(again.port, RANGE.0, "alpha gets its own port back");
+    one.remove("beta:bb").await.unwrap();
+    one.remove("alpha:aa").await.unwrap();
+    assert!(two.module("m1").await.unwrap().is_none(), "gone with its last chaincode");
+
+    // A pinned port that belongs to another chaincode is refused, and nothing is written.
+    let pinned = PortRules { pinned: Some(RANGE.0 + 2), ..rules() };
+    let refused = two.install(&draft("delta:dd", "m3"), pinned).await.unwrap_err();
+    assert!(refused.to_string().contains("gamma:cc"), "{refused}");
+    assert!(one.records().await.unwrap().iter().all(|r| r.ccid != "delta:dd"));
+    assert!(one.module("m3").await.unwrap().is_none());
+}
