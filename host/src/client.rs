@@ -1,11 +1,9 @@
 //! A client of the admin API (docs/admin-api.md), used by the CLI, the demo and the tests.
 
-use std::sync::Arc;
-
 use reqwest::StatusCode;
-use rustls_pki_types::pem::PemObject;
 
 use crate::admin::ChaincodeInfo;
+use crate::tls::{self, PemRole, PemSource};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -30,21 +28,8 @@ impl AdminClient {
     /// `base` is `http://host:port` or `https://host:port`; `ca_pem` verifies an HTTPS API's certificate (the
     /// public web roots are used when it is absent).
     pub fn new(base: &str, token: Option<String>, ca_pem: Option<&[u8]>) -> Result<Self, ClientError> {
-        let mut roots = rustls::RootCertStore::empty();
-        match ca_pem {
-            Some(pem) => {
-                for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
-                    let cert = cert.map_err(|e| ClientError::Ca(e.to_string()))?;
-                    roots.add(cert).map_err(|e| ClientError::Ca(e.to_string()))?;
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError::Build(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let ca = ca_pem.map(|pem| PemSource::Pem(String::from_utf8_lossy(pem).into_owned()));
+        let tls = tls::client_config(ca.as_ref(), PemRole::AdminCa).map_err(|e| ClientError::Ca(e.to_string()))?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .build()

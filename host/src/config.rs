@@ -48,7 +48,8 @@
 //! # listen = "0.0.0.0:9090"             # and on a plain-HTTP listener of their own (no secrets there)
 //!
 //! [store]                               # optional: many hosts serving the same chaincodes (shared_store.rs)
-//! # postgres = "postgres://wasmcc:…@db/wasmcc"  # else $WASMCC_STORE_POSTGRES; data_dir stays the local cache
+//! # postgres = "postgres://wasmcc:…@db/wasmcc?sslmode=require"  # else $WASMCC_STORE_POSTGRES; data_dir: a copy
+//! # ca = "db-ca.pem"                    # verifies the server's TLS certificate; default: the public web roots
 //!
 //! [limits]                              # defaults for every chaincode; see limits.rs
 //! fuel = 100000000                      # per transaction; fuel decides a runaway's fate
@@ -69,8 +70,8 @@ use serde::Deserialize;
 
 use crate::limits::TxLimits;
 use crate::quota::QuotaConfig;
-use crate::shared_store::StoreUrl;
-use crate::tls::PemSource;
+use crate::shared_store::{StoreAccess, StoreUrl};
+use crate::tls::{PemSource, TlsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -104,6 +105,9 @@ pub struct StoreConfig {
     /// A PostgreSQL every host shares: the records, packages, modules and routes there are what every host serves;
     /// `data_dir` keeps a copy and each host's own compiled artifacts. Unset: `data_dir` is the store.
     pub postgres: Option<StoreUrl>,
+    /// The CA that signed the PostgreSQL server's certificate (TLS per the connection string's `sslmode`); unset:
+    /// the public web roots.
+    pub ca: Option<PemSource>,
 }
 
 impl StoreConfig {
@@ -111,6 +115,11 @@ impl StoreConfig {
     /// holds a password).
     pub fn postgres(&self) -> Option<StoreUrl> {
         self.postgres.clone().or_else(|| std::env::var("WASMCC_STORE_POSTGRES").ok().map(StoreUrl::new))
+    }
+
+    /// How this host reaches the shared store, when it has one.
+    pub fn access(&self) -> Result<Option<StoreAccess>, TlsError> {
+        self.postgres().map(|url| StoreAccess::new(url, self.ca.as_ref())).transpose()
     }
 }
 
@@ -332,13 +341,14 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
+        let mut sources = vec![config.store.ca.as_mut()];
         if let Some(tls) = config.tls.as_mut() {
-            let sources = [Some(&mut tls.cert), Some(&mut tls.key), tls.client_ca.as_mut(), tls.root_cert.as_mut()];
-            for source in sources.into_iter().flatten() {
-                if let PemSource::File(p) = source {
-                    if p.is_relative() {
-                        *p = base.join(&*p);
-                    }
+            sources.extend([Some(&mut tls.cert), Some(&mut tls.key), tls.client_ca.as_mut(), tls.root_cert.as_mut()]);
+        }
+        for source in sources.into_iter().flatten() {
+            if let PemSource::File(p) = source {
+                if p.is_relative() {
+                    *p = base.join(&*p);
                 }
             }
         }
@@ -452,6 +462,24 @@ mod tests {
         assert_eq!(config.data_dir, dir.path().join("d"));
         assert_eq!(config.limits_for["cc"].fuel, 5);
         assert_eq!(config.limits_for["cc"].memory_bytes, TxLimits::default().memory_bytes);
+    }
+
+    #[test]
+    fn store_section_keeps_its_secret_out_of_debug_and_resolves_its_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("host.toml");
+        let url = "postgres://wasmcc:hunter2@db/wasmcc?sslmode=require";
+        std::fs::write(&path, format!("[store]\npostgres = \"{url}\"\nca = {{ file = \"db-ca.pem\" }}\n")).unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.store.postgres(), Some(StoreUrl::new(url)));
+        assert_eq!(config.store.ca, Some(PemSource::File(dir.path().join("db-ca.pem"))));
+        assert!(!format!("{config:?}").contains("hunter2"), "the password never reaches a log");
+        // The CA file is read when the host starts: missing, it says which file.
+        let missing = config.store.access().unwrap_err().to_string();
+        assert!(missing.contains("shared store CA") && missing.contains("db-ca.pem"), "{missing}");
+        // Without a store, the data directory is the store.
+        let none: Config = toml::from_str("").unwrap();
+        assert!(none.store.postgres.is_none() && none.store.ca.is_none());
     }
 
     #[test]

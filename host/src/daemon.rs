@@ -30,6 +30,8 @@ pub enum DaemonError {
     Admin { addr: SocketAddr, source: std::io::Error },
     #[error("metrics listener on {addr}: {source}")]
     Metrics { addr: SocketAddr, source: std::io::Error },
+    #[error("the shared store's TLS ([store] ca): {0}")]
+    StoreTls(crate::tls::TlsError),
     #[error("chaincode TLS ([tls]): {0}")]
     Tls(#[from] crate::tls::TlsError),
     #[error("admin token file {path}: {source}")]
@@ -78,7 +80,7 @@ impl Daemon {
             connections: chaincode_connections,
             shared_plain: config.chaincodes.shared_listen,
             name_suffix: config.chaincodes.name_suffix.trim_matches('.').to_ascii_lowercase(),
-            shared_store: config.store.postgres(),
+            shared_store: config.store.access().map_err(DaemonError::StoreTls)?,
         };
         let registry = Registry::open(engine, store, settings).await?;
 

@@ -11,18 +11,20 @@
 //! middle leaves nothing: the transaction never committed.
 
 use futures::StreamExt;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::limits::{TxLimits, SHARED_STORE_CONNECT_TIMEOUT};
 use crate::routes::{PortChoice, RouteBook};
 use crate::store::ChaincodeRecord;
+use crate::tls::{PemRole, PemSource, TlsError};
 
 /// The notification channel of installs and removals; the payload is `installed <ccid>` or `removed <ccid>`.
 pub const CHANNEL: &str = "wasmcc_chaincodes";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SharedStoreError {
-    #[error("the shared store (PostgreSQL): {0}")]
+    #[error("the shared store (PostgreSQL): {}", with_causes(.0))]
     Db(#[from] tokio_postgres::Error),
     #[error(transparent)]
     Route(#[from] PortChoice),
@@ -71,8 +73,8 @@ pub struct PortRules<'a> {
     pub name: Option<&'a str>,
 }
 
-/// Where the shared store is: a PostgreSQL connection string (`postgres://user:password@host/db` or the key=value
-/// form). It may hold a password, so it never appears in logs or debug output.
+/// A PostgreSQL connection string (`postgres://user:password@host/db` or the key=value form). It may hold a
+/// password, so it never appears in logs or debug output.
 #[derive(Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(transparent)]
 pub struct StoreUrl(String);
@@ -89,6 +91,29 @@ impl std::fmt::Debug for StoreUrl {
     }
 }
 
+/// Where the shared store is and how to reach it: its connection string, and the TLS a connection uses when the
+/// string's `sslmode` asks for it (`prefer`, tokio-postgres' default, uses TLS when the server offers it; `require`
+/// refuses a server that does not). The server's certificate is always verified, against the configured CA or else
+/// the public web roots, and must name the host the string connects to.
+#[derive(Clone)]
+pub struct StoreAccess {
+    url: StoreUrl,
+    tls: MakeRustlsConnect,
+}
+
+impl StoreAccess {
+    pub fn new(url: StoreUrl, ca: Option<&PemSource>) -> Result<StoreAccess, TlsError> {
+        let tls = MakeRustlsConnect::new(crate::tls::client_config(ca, PemRole::StoreCa)?);
+        Ok(StoreAccess { url, tls })
+    }
+}
+
+impl std::fmt::Debug for StoreAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreAccess").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
 /// One host's connection to the shared store, for one piece of work (an install, a removal, reading what changed).
 /// Each is a connection of its own: installs are rare, and a connection that broke never outlives its work.
 pub struct SharedStore {
@@ -97,8 +122,8 @@ pub struct SharedStore {
 
 impl SharedStore {
     /// Connects (the connection is driven by a task of its own) and creates the tables when they are missing.
-    pub async fn connect(url: &StoreUrl) -> Result<SharedStore, SharedStoreError> {
-        let mut client = connection(url, |_| {}).await?;
+    pub async fn connect(store: &StoreAccess) -> Result<SharedStore, SharedStoreError> {
+        let mut client = connection(store, |_| {}).await?;
         let schema = client.transaction().await?;
         schema.batch_execute(SCHEMA).await?;
         schema.commit().await?;
@@ -109,10 +134,10 @@ impl SharedStore {
     /// when the connection ends, which is how the listener learns that the store went away. The client returned
     /// keeps the connection open and answers [`SharedStore::ping`]s.
     pub async fn listen(
-        url: &StoreUrl,
+        store: &StoreAccess,
         notes: tokio::sync::mpsc::UnboundedSender<String>,
     ) -> Result<SharedStore, SharedStoreError> {
-        let client = connection(url, move |payload| {
+        let client = connection(store, move |payload| {
             let _ = notes.send(payload);
         })
         .await?;
@@ -241,8 +266,11 @@ impl SharedStore {
 }
 
 /// Opens a connection and drives it on a task of its own, handing each notification's payload to `on_note`.
-async fn connection(url: &StoreUrl, on_note: impl Fn(String) + Send + 'static) -> Result<Client, SharedStoreError> {
-    let connecting = tokio_postgres::connect(&url.0, NoTls);
+async fn connection(
+    store: &StoreAccess,
+    on_note: impl Fn(String) + Send + 'static,
+) -> Result<Client, SharedStoreError> {
+    let connecting = tokio_postgres::connect(&store.url.0, store.tls.clone());
     let (client, mut connection) = match tokio::time::timeout(SHARED_STORE_CONNECT_TIMEOUT, connecting).await {
         Ok(connected) => connected?,
         Err(_) => return Err(SharedStoreError::Timeout),
@@ -261,6 +289,18 @@ async fn connection(url: &StoreUrl, on_note: impl Fn(String) + Send + 'static) -
         }
     });
     Ok(client)
+}
+
+/// An error with what caused it ("error performing TLS handshake: invalid peer certificate: UnknownIssuer"): the
+/// cause is what tells an operator what to fix.
+fn with_causes(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
 }
 
 fn record_of(row: &tokio_postgres::Row) -> Result<ChaincodeRecord, SharedStoreError> {

@@ -14,7 +14,7 @@ use rustls::pki_types::pem::{PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, VerifierBuilderError, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 /// The ALPN protocol of gRPC: the peer's Go client offers only this one.
 const ALPN_H2: &[u8] = b"h2";
@@ -28,6 +28,8 @@ pub enum PemRole {
     ServerRootCert,
     PeerClientCert,
     PeerClientKey,
+    AdminCa,
+    StoreCa,
 }
 
 impl fmt::Display for PemRole {
@@ -39,6 +41,8 @@ impl fmt::Display for PemRole {
             PemRole::ServerRootCert => "server root certificate",
             PemRole::PeerClientCert => "peer client certificate",
             PemRole::PeerClientKey => "peer client key",
+            PemRole::AdminCa => "admin API CA",
+            PemRole::StoreCa => "shared store CA",
         })
     }
 }
@@ -110,6 +114,26 @@ pub struct ServerTlsSettings {
 /// depends on which provider some other crate installed first.
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A TLS client's configuration (the CLI to the admin API, a host to the shared store): trusts the certificates of
+/// `ca` when given, else the public web roots, and presents no certificate.
+pub fn client_config(ca: Option<&PemSource>, role: PemRole) -> Result<ClientConfig, TlsError> {
+    let mut roots = RootCertStore::empty();
+    match ca {
+        Some(source) => {
+            let origin = source.origin();
+            for cert in parse_certificates(source.read(role)?.as_bytes(), role, &origin)? {
+                roots.add(cert).map_err(|source| TlsError::BadTrustAnchor { role, origin: origin.clone(), source })?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    Ok(ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports rustls' default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Builds the server configuration, reading files as needed. A server certificate that is expired, not yet valid or

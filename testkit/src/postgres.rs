@@ -13,11 +13,23 @@ pub struct TempPostgres {
     port: u16,
     /// Set when the cluster runs as another user than the tests (`postgres`, when they run as root).
     run_as: Option<String>,
+    /// The server offers TLS with `server.crt` and `server.key` of the cluster's directory.
+    tls: bool,
 }
 
 impl TempPostgres {
     /// Creates and starts a cluster on `127.0.0.1:<port>`, with the superuser `postgres` trusted on loopback.
     pub fn start(port: u16) -> TempPostgres {
+        Self::start_with(port, None)
+    }
+
+    /// [`TempPostgres::start`], the server also offering TLS with this certificate chain and key (PEM); connections
+    /// without TLS are still taken.
+    pub fn start_with_tls(port: u16, cert_pem: &str, key_pem: &str) -> TempPostgres {
+        Self::start_with(port, Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(port: u16, tls: Option<(&str, &str)>) -> TempPostgres {
         let bin = server_bin().unwrap_or_else(|| {
             panic!("PostgreSQL's server is missing (no /usr/lib/postgresql/*/bin/initdb): run bash scripts/setup.sh")
         });
@@ -27,7 +39,20 @@ impl TempPostgres {
             let owned = Command::new("chown").arg(user).arg(dir.path()).status().expect("running chown");
             assert!(owned.success(), "giving {} to {user}", dir.path().display());
         }
-        let pg = TempPostgres { dir, bin, port, run_as };
+        let pg = TempPostgres { dir, bin, port, run_as, tls: tls.is_some() };
+        if let Some((cert, key)) = tls {
+            // The server refuses a key that anyone but its owner can read.
+            for (name, pem, mode) in [("server.crt", cert, "0644"), ("server.key", key, "0600")] {
+                let path = pg.dir.path().join(name);
+                std::fs::write(&path, pem).expect("writing the server's TLS files");
+                let chmod = Command::new("chmod").arg(mode).arg(&path).status().expect("running chmod");
+                assert!(chmod.success());
+                if let Some(user) = &pg.run_as {
+                    let owned = Command::new("chown").arg(user).arg(&path).status().expect("running chown");
+                    assert!(owned.success(), "giving {} to {user}", path.display());
+                }
+            }
+        }
         let data = pg.data();
         let init = pg.run("initdb", &["-D", &data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"]);
         assert!(init.status.success(), "initdb failed: {}", String::from_utf8_lossy(&init.stderr));
@@ -58,11 +83,16 @@ impl TempPostgres {
     /// `pg_ctl start`, waiting until the server takes connections. The server's output goes to a log file: left on
     /// pg_ctl's pipes, it would hold them open and this would never return.
     fn start_server(&self) {
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
             self.port,
             self.dir.path().display()
         );
+        if self.tls {
+            let file = |name: &str| self.dir.path().join(name).display().to_string();
+            options +=
+                &format!(" -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}", file("server.crt"), file("server.key"));
+        }
         let log = self.dir.path().join("server.log").display().to_string();
         let started = self.run("pg_ctl", &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "-t", "60", "start"]);
         let server_log = std::fs::read_to_string(&log).unwrap_or_default();

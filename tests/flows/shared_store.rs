@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use rcgen::ExtendedKeyUsagePurpose;
 use wasmcc_host::limits::TxLimits;
-use wasmcc_host::shared_store::{Draft, PortRules, SharedStore, StoreUrl, CHANNEL};
+use wasmcc_host::shared_store::{Draft, PortRules, SharedStore, StoreAccess, StoreUrl, CHANNEL};
+use wasmcc_host::tls::PemSource;
 use wasmcc_tests::postgres::TempPostgres;
 
 const RANGE: (u16, u16) = (9101, 9199);
@@ -28,7 +30,7 @@ async fn next(notes: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hosts_share_records_routes_and_modules() {
     let pg = TempPostgres::start(35433);
-    let url = StoreUrl::new(pg.url());
+    let url = StoreAccess::new(StoreUrl::new(pg.url()), None).unwrap();
     let (mut one, mut two) = (SharedStore::connect(&url).await.unwrap(), SharedStore::connect(&url).await.unwrap());
 
     // LISTEN on a connection of its own.
@@ -82,4 +84,34 @@ async fn two_hosts_share_records_routes_and_modules() {
     assert!(refused.to_string().contains("gamma:cc"), "{refused}");
     assert!(one.records().await.unwrap().iter().all(|r| r.ccid != "delta:dd"));
     assert!(one.module("m3").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_is_reached_over_verified_tls() {
+    let ca = crate::tls::ca("db CA");
+    let (cert, key) = crate::tls::issue(&ca, &["localhost"], true, ExtendedKeyUsagePurpose::ServerAuth);
+    let pg = TempPostgres::start_with_tls(35436, &cert, &key);
+    let require = StoreUrl::new(format!("{} sslmode=require", pg.url()));
+
+    // The server's certificate verified against the configured CA: the store works over TLS.
+    let trusted = StoreAccess::new(require.clone(), Some(&PemSource::Pem(ca.pem()))).unwrap();
+    let mut store = SharedStore::connect(&trusted).await.unwrap();
+    store.install(&draft("alpha:aa", "m1"), rules()).await.unwrap();
+    assert_eq!(store.records().await.unwrap().len(), 1);
+    let (client, connection) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let sql =
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE s.ssl AND a.datname IS NOT NULL";
+    let encrypted: i64 = client.query_one(sql, &[]).await.unwrap().get(0);
+    assert!(encrypted >= 1, "the store's connection is encrypted");
+
+    // Another CA (or the public roots) does not vouch for it: refused, saying why.
+    for ca in [Some(PemSource::Pem(crate::tls::ca("other CA").pem())), None] {
+        let untrusted = StoreAccess::new(require.clone(), ca.as_ref()).unwrap();
+        let refused = SharedStore::connect(&untrusted).await.err().expect("an unknown issuer is refused").to_string();
+        assert!(refused.to_lowercase().contains("certificate") || refused.contains("UnknownIssuer"), "{refused}");
+    }
+    // A CA file that is not PEM is a configuration error, before any connection.
+    let garbage = StoreAccess::new(require, Some(&PemSource::Pem("not a certificate".into())));
+    assert!(garbage.is_err());
 }

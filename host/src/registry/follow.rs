@@ -14,15 +14,15 @@ use std::sync::{Arc, Weak};
 use super::{InstallError, Registry};
 use crate::limits::{SHARED_STORE_CONNECT_TIMEOUT, SHARED_STORE_PING_EVERY, SHARED_STORE_RETRY_EVERY};
 use crate::routes::RouteBook;
-use crate::shared_store::{Draft, PortRules, SharedStore, SharedStoreError, StoreUrl};
+use crate::shared_store::{Draft, PortRules, SharedStore, SharedStoreError, StoreAccess};
 use crate::store::ChaincodeRecord;
 use crate::validate;
 
 impl Registry {
     /// Brings this host in step with the shared store now (a host started empty serves everything once this
     /// returns, unless the store is unreachable: then `/readyz` says so), then keeps it in step from a task.
-    pub(super) async fn follow(self: &Arc<Self>, url: StoreUrl) {
-        if let Err(e) = self.sync(&url).await {
+    pub(super) async fn follow(self: &Arc<Self>, store: StoreAccess) {
+        if let Err(e) = self.sync(&store).await {
             tracing::warn!("not in step with the shared store at start: {e}");
         }
         let registry = Arc::downgrade(self);
@@ -30,7 +30,7 @@ impl Registry {
         tokio::spawn(async move {
             tokio::select! {
                 _ = stop.cancelled() => {}
-                _ = keep_in_step(registry, url) => {}
+                _ = keep_in_step(registry, store) => {}
             }
         });
     }
@@ -39,14 +39,14 @@ impl Registry {
     /// answers the record another host made first. Returns the record and whether it is new.
     pub(super) async fn install_shared(
         &self,
-        url: &StoreUrl,
+        store: &StoreAccess,
         record: &ChaincodeRecord,
         module: &[u8],
         package: &[u8],
         pinned: Option<u16>,
         sni_name: Option<&str>,
     ) -> Result<(ChaincodeRecord, bool), InstallError> {
-        let mut shared = SharedStore::connect(url).await?;
+        let mut shared = SharedStore::connect(store).await?;
         let draft = Draft {
             ccid: &record.ccid,
             label: &record.label,
@@ -63,24 +63,24 @@ impl Registry {
     /// Removes a chaincode from the shared store (every host then stops serving it). Returns what was there.
     pub(super) async fn remove_shared(
         &self,
-        url: &StoreUrl,
+        store: &StoreAccess,
         ccid: &str,
     ) -> Result<Option<ChaincodeRecord>, InstallError> {
-        Ok(SharedStore::connect(url).await?.remove(ccid).await?)
+        Ok(SharedStore::connect(store).await?.remove(ccid).await?)
     }
 
     /// [`Registry::sync_once`], remembering why it failed for `/readyz`.
-    async fn sync(self: &Arc<Self>, url: &StoreUrl) -> Result<(), InstallError> {
-        let result = self.sync_once(url).await;
+    async fn sync(self: &Arc<Self>, store: &StoreAccess) -> Result<(), InstallError> {
+        let result = self.sync_once(store).await;
         *self.out_of_step.lock().expect("registry lock") =
             result.as_ref().err().map(|e| format!("not in step with the shared store: {e}"));
         result
     }
 
     /// Makes the chaincodes served here those of the shared store.
-    async fn sync_once(self: &Arc<Self>, url: &StoreUrl) -> Result<(), InstallError> {
+    async fn sync_once(self: &Arc<Self>, store: &StoreAccess) -> Result<(), InstallError> {
         let _one_at_a_time = self.installing.lock().await;
-        let mut shared = SharedStore::connect(url).await?;
+        let mut shared = SharedStore::connect(store).await?;
         if !self.store.follows_shared_store() {
             self.adopt(&mut shared).await?;
         }
@@ -190,11 +190,11 @@ fn missing(what: &str, record: &ChaincodeRecord) -> InstallError {
 
 /// Listens to the shared store's announcements and syncs on each; reconnects (and syncs) when the store comes back.
 /// Runs until the registry is gone (its shutdown ends it sooner).
-async fn keep_in_step(registry: Weak<Registry>, url: StoreUrl) {
+async fn keep_in_step(registry: Weak<Registry>, store: StoreAccess) {
     let mut lost_logged = false;
     loop {
         let (notes_tx, mut notes) = tokio::sync::mpsc::unbounded_channel();
-        let why = match SharedStore::listen(&url, notes_tx).await {
+        let why = match SharedStore::listen(&store, notes_tx).await {
             Ok(listener) => {
                 if lost_logged {
                     tracing::info!("the shared store is reachable again");
@@ -205,7 +205,7 @@ async fn keep_in_step(registry: Weak<Registry>, url: StoreUrl) {
                 loop {
                     if behind {
                         let Some(this) = registry.upgrade() else { return };
-                        behind = this.sync(&url).await.is_err();
+                        behind = this.sync(&store).await.is_err();
                     }
                     tokio::select! {
                         note = notes.recv() => match note {

@@ -27,7 +27,7 @@ use crate::limits::TxLimits;
 use crate::package::{self, PackageError};
 use crate::routes::{self, PortChoice, RouteBook, RouteTaken};
 use crate::server::{ChaincodeLookup, ChaincodeService, Listener};
-use crate::shared_store::{SharedStoreError, StoreUrl};
+use crate::shared_store::{SharedStoreError, StoreAccess};
 use crate::sni::{Route, SniResolver};
 use crate::store::{ChaincodeRecord, Store, StoreError};
 use crate::telemetry::HostCounters;
@@ -96,7 +96,7 @@ pub struct RegistrySettings {
     /// The DNS suffix of the names that route to chaincodes on the plaintext shared port.
     pub name_suffix: String,
     /// The store every host shares, when there are many: what it holds is what this host serves.
-    pub shared_store: Option<StoreUrl>,
+    pub shared_store: Option<StoreAccess>,
 }
 
 impl RegistrySettings {
@@ -264,8 +264,8 @@ impl Registry {
             let chaincode = registry.lazy(&record);
             registry.serve(record, chaincode).await;
         }
-        if let Some(url) = registry.settings.shared_store.clone() {
-            registry.follow(url).await;
+        if let Some(store) = registry.settings.shared_store.clone() {
+            registry.follow(store).await;
         }
         Ok(registry)
     }
@@ -324,9 +324,9 @@ impl Registry {
             limits,
         };
         let (record, created) = match (&self.settings.shared_store, local_port) {
-            (Some(url), _) => {
+            (Some(store), _) => {
                 let (record, created) = self
-                    .install_shared(url, &record, &pkg.wasm, &package_bytes, pinned_port, sni_name.as_deref())
+                    .install_shared(store, &record, &pkg.wasm, &package_bytes, pinned_port, sni_name.as_deref())
                     .await?;
                 if !created {
                     installed_already(record.clone(), pinned_port)?;
@@ -374,7 +374,7 @@ impl Registry {
     pub async fn remove(&self, ccid: &str) -> Result<ChaincodeRecord, InstallError> {
         let _one_at_a_time = self.installing.lock().await;
         let shared = match &self.settings.shared_store {
-            Some(url) => self.remove_shared(url, ccid).await?,
+            Some(store) => self.remove_shared(store, ccid).await?,
             None => None,
         };
         let removed = self.remove_here(ccid)?.or(shared);

@@ -304,6 +304,13 @@ fn manifests_and_dockerfile_agree_with_the_host() {
     let key = str_of(&reference["key"], "secretKeyRef key");
     assert!(secret["stringData"][key].is_string() || secret["data"][key].is_string(), "the Secret has no key {key}");
     assert_eq!(config.admin.token, None, "a token in the ConfigMap would override the Secret's");
+    // The shared store, likewise: its connection string holds a password, so it comes from the Secret.
+    let store = env.iter().find(|e| e["name"] == "WASMCC_STORE_POSTGRES").expect("WASMCC_STORE_POSTGRES in env");
+    let reference = &store["valueFrom"]["secretKeyRef"];
+    assert_eq!(reference["name"], secret["metadata"]["name"], "WASMCC_STORE_POSTGRES from the Secret");
+    let key = str_of(&reference["key"], "secretKeyRef key");
+    assert!(secret["stringData"][key].is_string() || secret["data"][key].is_string(), "the Secret has no key {key}");
+    assert!(config.store.postgres.is_none(), "a connection string in the ConfigMap would override the Secret's");
 
     // Memory: the pod's limit holds every transaction the quota admits at once, and the host.
     let memory_mb = config.quota.memory_mb.expect("[quota] memory_mb set explicitly, consistent with the pod's limit");

@@ -14,7 +14,8 @@ use wasmcc_testkit::postgres::TempPostgres;
 
 use crate::{example, Served};
 
-const PORTS: (u16, u16) = (38400, 38419);
+/// Chaincode ports of each test (they run at once, on the same loopback addresses).
+const PORTS: [(u16, u16); 2] = [(38400, 38419), (38420, 38439)];
 const PG_PORT: u16 = 35434;
 
 /// One `wasmcc serve` with its own data directory, chaincodes on `127.0.0.<n>`.
@@ -27,15 +28,15 @@ struct Host {
 }
 
 impl Host {
-    fn start(n: u8, pg: &TempPostgres) -> Host {
+    fn start(n: u8, pg: &TempPostgres, ports: (u16, u16)) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let ip = format!("127.0.0.{n}");
         let config = format!(
             "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\ntoken = \"t\"\n\
              [chaincodes]\nlisten_ip = \"{ip}\"\nport_min = {}\nport_max = {}\n[store]\npostgres = \"{}\"\n",
-            PORTS.0,
-            PORTS.1,
+            ports.0,
+            ports.1,
             pg.url()
         );
         std::fs::write(dir.path().join("host.toml"), config).unwrap();
@@ -127,7 +128,8 @@ async fn increment(peer: &PeerSim, ip: &str, port: u16, ccid: &str, key: &str, t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hosts_serve_what_one_store_holds() {
     let pg = TempPostgres::start(PG_PORT);
-    let (one, two, three) = (Host::start(1, &pg), Host::start(2, &pg), Host::start(3, &pg));
+    let start = |n| Host::start(n, &pg, PORTS[0]);
+    let (one, two, three) = (start(1), start(2), start(3));
     let all = [&one, &two, &three];
     for host in all {
         until("every host ready", &all, || async { host.readyz().await.0 == 200 }).await;
@@ -179,7 +181,7 @@ async fn three_hosts_serve_what_one_store_holds() {
     }
 
     // A host started with an empty data directory serves everything the store holds once it is ready.
-    let four = Host::start(4, &pg);
+    let four = start(4);
     until("host 4 ready", &[&four], || async { four.readyz().await.0 == 200 }).await;
     assert_eq!(four.serving().await, [(a.ccid.clone(), a.route.port)]);
     let conn = peer.connect(&format!("{}:{}", four.ip, a.route.port), &a.ccid).await.unwrap();
@@ -208,7 +210,7 @@ async fn three_hosts_serve_what_one_store_holds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_killed_during_an_install_leaves_the_store_whole() {
     let pg = TempPostgres::start(PG_PORT + 1);
-    let (mut one, two) = (Host::start(1, &pg), Host::start(2, &pg));
+    let (mut one, two) = (Host::start(1, &pg, PORTS[1]), Host::start(2, &pg, PORTS[1]));
     let all = [&one, &two];
     until("hosts ready", &all, || async { one.readyz().await.0 == 200 && two.readyz().await.0 == 200 }).await;
 
