@@ -157,6 +157,9 @@ impl Daemon {
         if self.admin_cert.is_some() != config.admin.tls_settings().is_some() {
             restart_needed.push("admin TLS was turned on or off".to_owned());
         }
+        if self.registry.settings().shared_store.as_ref().map(|s| s.url()) != config.store.postgres().as_ref() {
+            restart_needed.push("[store] postgres was set, changed or removed".to_owned());
+        }
         let mut certificates = Vec::new();
         if let (Some(tls), true) = (&config.tls, tls_now) {
             self.registry.reload_tls(tls)?;

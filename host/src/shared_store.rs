@@ -106,6 +106,10 @@ impl StoreAccess {
         let tls = MakeRustlsConnect::new(crate::tls::client_config(ca, PemRole::StoreCa)?);
         Ok(StoreAccess { url, tls })
     }
+
+    pub fn url(&self) -> &StoreUrl {
+        &self.url
+    }
 }
 
 impl std::fmt::Debug for StoreAccess {

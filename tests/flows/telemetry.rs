@@ -23,7 +23,9 @@ async fn metrics_count_what_happened_and_readiness_follows_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut config = host_config(&data, (38300, 38309));
-    config.metrics.listen = Some("127.0.0.1:38310".parse().unwrap());
+    // A port the system hands out now: a fixed one may be some other test's connection's local port.
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    config.metrics.listen = Some(([127, 0, 0, 1], metrics_port).into());
     let small_fuel = TxLimits { fuel: 5_000_000, ..TxLimits::default() };
     config.limits_for.insert("misbehave".into(), small_fuel);
     let daemon = Daemon::start(&config).await.unwrap();
@@ -66,7 +68,7 @@ async fn metrics_count_what_happened_and_readiness_follows_the_store() {
     assert!(!text.contains(&info.ccid), "labels carry the hash's prefix only");
 
     // The same on the [metrics] listener, with the probes.
-    let probes = AdminClient::new("http://127.0.0.1:38310", None, None).unwrap();
+    let probes = AdminClient::new(&format!("http://127.0.0.1:{metrics_port}"), None, None).unwrap();
     let get = |path: &'static str| {
         let probes = &probes;
         async move { probes.probe(path).await.unwrap() }
