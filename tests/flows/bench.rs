@@ -45,6 +45,16 @@ fn bench_quick_prints_every_figure() {
             fields(line(&stdout, &format!("ratio {workload} c={c} ")), &["wasm/node", "wasm/native"]);
         }
     }
+    // The paced part: the open loop at a peer's rate, for every implementation.
+    for workload in ["noop", "get1"] {
+        for which in ["wasm", "native", "node"] {
+            let l = line(&stdout, &format!("paced {workload} rate=500 clients=32 {which} "));
+            let [tps, p50, p99, cpu] = fields(l, &["tx_per_s", "p50_us", "p99_us", "cpu_us_per_tx"])[..] else {
+                unreachable!()
+            };
+            assert!(tps > 0.0 && p50 > 0.0 && p50 <= p99 && cpu > 0.0, "{l}");
+        }
+    }
     let [median, p99] = fields(line(&stdout, "sandbox noop "), &["median_us", "p99_us"])[..] else { unreachable!() };
     assert!(median <= p99, "median {median} above p99 {p99}");
     assert!(fields(line(&stdout, "density rss_mb="), &["rss_mb"])[0] > 0.0);

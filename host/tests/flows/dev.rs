@@ -267,7 +267,8 @@ fn watch_rebuilds_a_changed_crate_and_keeps_the_ledger() {
     let crate_dir = home.path().join("token");
     // The workspace's lock file pins the versions the workspace fetched, so the build needs no network.
     std::fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
-    let mut dev = Dev::start(home.path(), 33360, &["--watch", "token"]);
+    // Ports of its own: the other flow's dev process gives chaincodes the 900 ports after 33351.
+    let mut dev = Dev::start(home.path(), 39000, &["--watch", "token"]);
     assert!(dev.seen.iter().any(|l| l.contains("chaincode token committed on mychannel")), "{:?}", dev.seen);
     let home = home.path();
     stdout_of(dev.call(home, &["invoke", "token", "Create", "r1", "ada", "10"]));

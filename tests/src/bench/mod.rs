@@ -8,6 +8,7 @@ pub mod driver;
 pub mod heavy;
 pub mod isolation;
 pub mod native;
+pub mod paced;
 pub mod report;
 pub mod sandbox;
 pub mod serve;

@@ -4,6 +4,7 @@
 use super::density::Density;
 use super::driver::Figure;
 use super::isolation::VictimFigure;
+use super::paced::PacedFigure;
 use super::serve::Impl;
 use super::stats::Samples;
 
@@ -56,6 +57,21 @@ pub fn ratio_line(figures: &[Figure]) -> Option<String> {
         wasm / node,
         wasm / native
     ))
+}
+
+/// `paced <workload> rate=<tx/s> clients=<n> <impl> …`: the open loop a real peer drives.
+pub fn paced_line(f: &PacedFigure) -> String {
+    format!(
+        "paced {} rate={:.0} clients={} {} tx_per_s={:.1} p50_us={:.1} p99_us={:.1} cpu_us_per_tx={:.1}",
+        f.workload.name(),
+        f.rate,
+        f.clients,
+        f.which.name(),
+        f.achieved_tx_per_s,
+        f.p50_us,
+        f.p99_us,
+        f.cpu_us_per_tx
+    )
 }
 
 pub fn sandbox_line(samples: &Samples) -> String {
@@ -118,6 +134,20 @@ mod tests {
         );
         assert_eq!(ratio_line(&figures).unwrap(), "ratio rw10 c=64 wasm/node=3.00 wasm/native=0.75");
         assert_eq!(ratio_line(&figures[..2]), None);
+        let paced = PacedFigure {
+            workload: Workload::Get1,
+            which: Impl::Native,
+            rate: 500.0,
+            clients: 32,
+            achieved_tx_per_s: 499.5,
+            p50_us: 180.0,
+            p99_us: 400.0,
+            cpu_us_per_tx: 61.25,
+        };
+        assert_eq!(
+            paced_line(&paced),
+            "paced get1 rate=500 clients=32 native tx_per_s=499.5 p50_us=180.0 p99_us=400.0 cpu_us_per_tx=61.2"
+        );
     }
 
     #[test]

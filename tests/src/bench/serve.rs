@@ -75,8 +75,8 @@ impl Drop for Process {
 
 impl Server {
     /// Starts the `which` implementation of the bench chaincode under `ccid`; a wasmcc host (wasm, native) with
-    /// `workers` worker threads.
-    pub async fn start(which: Impl, wasm: &Path, ccid: &str, workers: usize) -> anyhow::Result<Server> {
+    /// `workers` guest threads, else the host's default.
+    pub async fn start(which: Impl, wasm: &Path, ccid: &str, workers: Option<usize>) -> anyhow::Result<Server> {
         if which == Impl::Node {
             let node = NodeChaincode::start("bench", ccid).await;
             let pid = node.pid().context("the Node process has no pid")?;
@@ -90,7 +90,10 @@ impl Server {
         }
         let exe = std::env::current_exe().context("locating the bench binary")?;
         let mut cmd = Command::new(exe);
-        cmd.args(["serve", which.name(), "--ccid", ccid, "--workers", &workers.to_string(), "--wasm"]).arg(wasm);
+        cmd.args(["serve", which.name(), "--ccid", ccid, "--wasm"]).arg(wasm);
+        if let Some(workers) = workers {
+            cmd.arg("--workers").arg(workers.to_string());
+        }
         let (child, stdin, line) = spawn_until_line(cmd, "listening ").await?;
         let pid = child.id().context("the server has no pid")?;
         Ok(Server { which, addr: line, ccid: ccid.into(), pid, _process: Process::Own { child, _stdin: stdin } })

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use wasmcc_peer::PeerSim;
 use wasmcc_tests::bench::attack::{self, Aim, Attack};
 use wasmcc_tests::bench::driver::{self, Plan, Target};
+use wasmcc_tests::bench::paced::{self, Pace};
 use wasmcc_tests::bench::serve::{self, Impl, Server};
 use wasmcc_tests::bench::workload::{self, Workload};
 use wasmcc_tests::bench::{density, isolation, report, sandbox};
@@ -24,9 +25,9 @@ struct Cli {
     /// A short run (under 2 minutes): fewer transactions, 100 chaincodes for density.
     #[arg(long)]
     quick: bool,
-    /// Parts to run (comma-separated): compare, sandbox, density, isolation (not run unless named: it starts many
-    /// processes and loads the machine on purpose).
-    #[arg(long, value_delimiter = ',', default_value = "compare,sandbox,density")]
+    /// Parts to run (comma-separated): compare, paced, sandbox, density, isolation (not run unless named: it starts
+    /// many processes and loads the machine on purpose).
+    #[arg(long, value_delimiter = ',', default_value = "compare,paced,sandbox,density")]
     parts: Vec<String>,
     /// Workloads to run (comma-separated): noop, get1, rw10, range100.
     #[arg(long, value_delimiter = ',', default_value = "noop,get1,rw10,range100")]
@@ -59,6 +60,18 @@ struct Cli {
     /// Attacks of the isolation part (comma-separated): slow, silent-peer, memory, loops, connections, upload.
     #[arg(long, value_delimiter = ',', default_value = "slow,silent-peer,memory,loops,connections,upload")]
     attacks: Vec<String>,
+    /// The paced part's rate: transactions per second a peer sends, over all its clients.
+    #[arg(long, default_value_t = 500.0)]
+    rate: f64,
+    /// The paced part's clients: transactions the peer may have in flight.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Seconds of one implementation's paced round (default 4, quick 0.25); 4 rounds alternate the implementations.
+    #[arg(long)]
+    paced_seconds: Option<f64>,
+    /// Workloads of the paced part (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "noop,get1")]
+    paced_workloads: Vec<String>,
     /// Worker threads of the wasm and native hosts (`wasmcc serve --workers`); default: wasmcc's, one per CPU.
     #[arg(long)]
     host_workers: Option<usize>,
@@ -160,8 +173,8 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     let wasm = std::fs::read(&cli.wasm)
         .with_context(|| format!("{}: build the examples first (bash scripts/build-guests.sh)", cli.wasm.display()))?;
     for part in &cli.parts {
-        if !["compare", "sandbox", "density", "isolation"].contains(&part.as_str()) {
-            bail!("unknown part {part:?}: expected compare, sandbox, density or isolation");
+        if !["compare", "paced", "sandbox", "density", "isolation"].contains(&part.as_str()) {
+            bail!("unknown part {part:?}: expected compare, paced, sandbox, density or isolation");
         }
     }
     let part = |name: &str| cli.parts.iter().any(|p| p == name);
@@ -179,10 +192,13 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         Plan { warmup: (per_impl / 10).max(20), batches, per_batch: per_impl.div_ceil(batches) }
     };
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let host_workers = cli.host_workers.unwrap_or(cpus).max(1);
+    let host_workers = match cli.host_workers {
+        Some(n) => format!("{} guest thread(s) (wasmcc serve --workers {n})", n.max(1)),
+        None => format!("the host's default threads ({cpus} CPUs)"),
+    };
     println!("machine: {}", machine());
     let mut lines = Vec::new();
-    if part("compare") {
+    if part("compare") || part("paced") {
         let (one, many) = (plan_for(1), plan_for(2));
         println!(
             "plan: {} (c=1) or {} (c>1) measured transactions per implementation and configuration, in {batches} alternating rounds, after {} or {} warm-up",
@@ -191,21 +207,39 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             one.warmup,
             many.warmup
         );
-        println!("hosts: wasm and native run with {host_workers} worker thread(s) (wasmcc serve --workers {host_workers}); the driver on one thread");
+        println!("hosts: wasm and native run with {host_workers}; the driver on one thread");
         let peer = PeerSim::new();
         workload::seed(&peer);
         let ccid = wasmcc_common::package::package_id("bench", &wasm);
         let mut targets = Vec::new();
         for which in impls {
-            let server = Server::start(which, &cli.wasm, &ccid, host_workers).await?;
+            let server = Server::start(which, &cli.wasm, &ccid, cli.host_workers.map(|n| n.max(1))).await?;
             targets.push(Target::connect(server, &peer).await?);
         }
-        for &w in &workloads {
-            for &c in &cli.concurrency {
-                let figures = driver::compare(&targets, w, c, plan_for(c)).await?;
-                print!("{}", report::table(&figures));
-                lines.extend(figures.iter().map(report::bench_line));
-                lines.extend(report::ratio_line(&figures));
+        if part("compare") {
+            for &w in &workloads {
+                for &c in &cli.concurrency {
+                    let figures = driver::compare(&targets, w, c, plan_for(c)).await?;
+                    print!("{}", report::table(&figures));
+                    lines.extend(figures.iter().map(report::bench_line));
+                    lines.extend(report::ratio_line(&figures));
+                }
+            }
+        }
+        if part("paced") {
+            let seconds = cli.paced_seconds.unwrap_or(if cli.quick { 0.25 } else { 4.0 });
+            let pace = Pace {
+                rate: cli.rate,
+                clients: cli.clients.clamp(1, workload::MAX_WORKERS),
+                round: Duration::from_secs_f64(seconds),
+                rounds: 4,
+            };
+            for w in &cli.paced_workloads {
+                let figures = paced::measure(&targets, Workload::parse(w)?, pace).await?;
+                for f in &figures {
+                    println!("{}", report::paced_line(f));
+                }
+                lines.extend(figures.iter().map(report::paced_line));
             }
         }
     }
