@@ -65,11 +65,12 @@ impl WasmEngine {
         let mut linker = Linker::new(&engine);
         abi::add_to_linker(&mut linker).map_err(EngineError::Config)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
+        let gauges: Arc<Gauges> = Arc::default();
+        spawn_epoch_ticker(engine.clone(), gauges.clone(), ticker_stop.clone());
         let kicked = engine.clone();
         let quota = Quota::start(quota, Arc::new(move || kicked.increment_epoch())).map_err(EngineError::Threads)?;
         let compiles = CompileSlots::new(limits::MAX_CONCURRENT_COMPILES);
-        Ok(WasmEngine { engine, linker, ticker_stop, gauges: Arc::default(), quota, compiles })
+        Ok(WasmEngine { engine, linker, ticker_stop, gauges, quota, compiles })
     }
 
     fn config(instances: u32) -> Config {
@@ -223,12 +224,15 @@ fn wasmparser_is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && &bytes[0..4] == b"\0asm" && bytes[6..8] == [0x01, 0x00]
 }
 
-fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+/// Ticks every [`limits::EPOCH_TICK`] while guest instances are alive, and every [`limits::EPOCH_IDLE_TICK`] when
+/// the last look found none: a host between transactions is not woken a thousand times a second for nothing.
+fn spawn_epoch_ticker(engine: Engine, gauges: Arc<Gauges>, stop: Arc<AtomicBool>) {
     thread::Builder::new()
         .name("wasmcc-epoch".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                thread::sleep(limits::EPOCH_TICK);
+                let busy = gauges.live_instances() > 0;
+                thread::sleep(if busy { limits::EPOCH_TICK } else { limits::EPOCH_IDLE_TICK });
                 engine.increment_epoch();
             }
         })

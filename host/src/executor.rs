@@ -19,6 +19,7 @@ use crate::failure::TxFailure;
 use crate::ledger::TxLedger;
 use crate::limiter::MemoryLimiter;
 use crate::limits::{self, TxLimits};
+use crate::quota::placement::{Inline, InlineHistory};
 use crate::quota::threads::Backlog;
 use crate::quota::{Demand, Refused, ReleaseLost, Ticket};
 use crate::telemetry::{ChaincodeMetrics, InstanceGuard};
@@ -38,6 +39,8 @@ pub struct LoadedChaincode {
     /// Cancelled when the host stops: each of its streams then starts no new transaction and ends as soon as those
     /// it runs have answered, so the peer redials (another host) and nothing the host started is lost.
     pub draining: CancellationToken,
+    /// Whether its transactions have been short enough to start inline (`quota/placement.rs`).
+    pub inline: Arc<InlineHistory>,
 }
 
 /// Produces a chaincode's program; blocking (it maps and deserialises an artifact, or recompiles one).
@@ -64,7 +67,7 @@ impl LoadedChaincode {
         let program = tokio::sync::OnceCell::new_with(Some(program));
         let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
         let limits = std::sync::RwLock::new(limits);
-        LoadedChaincode { ccid, program, loader: None, limits, retired, metrics, draining }
+        LoadedChaincode { ccid, program, loader: None, limits, retired, metrics, draining, inline: Arc::default() }
     }
 
     /// A chaincode whose program `loader` produces when it is first needed. A host with many installed chaincodes
@@ -74,7 +77,8 @@ impl LoadedChaincode {
         let program = tokio::sync::OnceCell::new();
         let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
         let limits = std::sync::RwLock::new(limits);
-        LoadedChaincode { ccid, program, loader: Some(loader), limits, retired, metrics, draining }
+        let inline = Arc::default();
+        LoadedChaincode { ccid, program, loader: Some(loader), limits, retired, metrics, draining, inline }
     }
 
     /// The limits a transaction starting now runs under (read once per transaction).
@@ -167,13 +171,15 @@ pub struct TxStats {
 }
 
 /// Runs one INIT or TRANSACTION to its end: admitted (`entry`, from [`enter`]), on a CPU turn, in a fresh
-/// instance. What the guest used is added to the chaincode's figures and returned with the outcome.
+/// instance. What the guest used is added to the chaincode's figures and returned with the outcome. `inline`: it
+/// started on a network thread, and its guest says when it must move ([`crate::quota::placement`]).
 pub async fn execute(
     engine: &WasmEngine,
     cc: &LoadedChaincode,
     ctx: TxContext,
     mut ledger: TxLedger,
     entry: Entry,
+    inline: Option<Inline>,
 ) -> (GuestOutcome, TxStats) {
     let Entry { ticket, limits } = entry;
     let program = match cc.program().await {
@@ -191,7 +197,7 @@ pub async fn execute(
     let limiter = MemoryLimiter::new(limits.memory_bytes);
     let state = TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone()));
     let (mut state, result, fuel) = match program {
-        Program::Wasm(pre) => match run_wasm(engine, pre, &limits, state).await {
+        Program::Wasm(pre) => match run_wasm(engine, pre, &limits, state, inline).await {
             Ok(ended) => ended,
             Err(lost) => return (GuestOutcome::Failed(lost.into()), TxStats::default()),
         },
@@ -226,11 +232,12 @@ async fn run_wasm(
     pre: &ChaincodePre<TxState>,
     limits: &TxLimits,
     state: TxState,
+    inline: Option<Inline>,
 ) -> Result<(TxState, Result<GuestResponse, TxFailure>, u64), ReleaseLost> {
     let is_init = state.ctx.is_init;
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.limiter);
-    if let Err(e) = configure(&mut store, limits, engine.quota().threads.backlog()) {
+    if let Err(e) = configure(&mut store, limits, engine.quota().threads.backlog(), inline) {
         return Ok((store.into_data(), Err(TxFailure::Prepare(format!("{e:#}"))), 0));
     }
     let result = async {
@@ -264,18 +271,26 @@ fn demand(limits: &TxLimits) -> Demand {
     Demand { memory_bytes: limits.memory_bytes as u64, concurrency: limits.concurrency, queue: limits.queue }
 }
 
-fn configure(store: &mut Store<TxState>, limits: &TxLimits, backlog: Backlog) -> wasmtime::Result<()> {
+fn configure(
+    store: &mut Store<TxState>,
+    limits: &TxLimits,
+    backlog: Backlog,
+    inline: Option<Inline>,
+) -> wasmtime::Result<()> {
     store.set_fuel(limits.fuel)?;
     store.fuel_async_yield_interval(Some(limits::FUEL_YIELD_INTERVAL))?;
-    // At every epoch (a tick, or a bump by a waiting chaincode or a woken task): end a guest past its run time, hand
-    // the CPU turn over when the scheduler says so, let the thread poll its woken tasks (lending them the turn),
-    // else go on.
+    // At every epoch (a tick, or a bump by a waiting chaincode or a woken task): end a guest past its run time, move
+    // one that started on a network thread and ran long to the guest threads, hand the CPU turn over when the
+    // scheduler says so, let the thread poll its woken tasks (lending them the turn), else go on.
     let run_time = limits.run_time();
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |ctx| {
         let Some(turn) = ctx.data().ledger.turn() else { return Ok(UpdateDeadline::Continue(1)) };
-        if turn.ran() > run_time {
+        let ran = turn.ran();
+        if ran > run_time {
             Ok(UpdateDeadline::Interrupt)
+        } else if inline.as_ref().is_some_and(|inline| inline.must_move(ran)) {
+            Ok(UpdateDeadline::YieldCustom(1, Box::pin(crate::quota::cpu::YieldOnce::new())))
         } else if turn.should_yield() {
             Ok(UpdateDeadline::YieldCustom(1, Box::pin(turn.yield_now())))
         } else if backlog.waiting() {

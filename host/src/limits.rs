@@ -40,6 +40,13 @@ pub const DEFAULT_EXECUTE_TIMEOUT: Duration = Duration::from_secs(30);
 /// bumps the epoch itself); 1 ms bounds the rest at one atomic increment a millisecond.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
+/// The ticker's period when its last look found no guest instance alive. At a peer's pace (hundreds of transactions
+/// a second, each alive for a fraction of a millisecond) the ticker mostly finds none, and waking a thousand times a
+/// second was a tenth of the host's CPU. The cost: a guest that starts just after such a look reaches its first epoch
+/// check within 4 ms instead of 1 (its run-time backstop is seconds; CPU turns handed on demand bump the epoch
+/// themselves).
+pub const EPOCH_IDLE_TICK: Duration = Duration::from_millis(4);
+
 /// How long a guest keeps its CPU turn while others of its own chaincode (or of one running as many guests) wait:
 /// short enough that a transaction's latency does not grow by much behind a long one, long enough that switching
 /// (a future poll and a lock) stays under 1% of the slice.
@@ -83,6 +90,16 @@ pub const RELEASE_THREAD_NICE: i32 = 10;
 pub fn network_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(4))
 }
+
+/// How long a transaction started on the network thread that read it (`quota/placement.rs`) may hold its CPU turn
+/// before it moves to the guest threads. The transactions Fabric chaincodes run take tens of microseconds of guest
+/// time; 200 µs keeps nearly all of them where they started, and the network thread is held at most until the next
+/// epoch check past it ([`EPOCH_TICK`], or [`EPOCH_IDLE_TICK`] when the host was idle).
+pub const INLINE_RUN_TIME: Duration = Duration::from_micros(200);
+
+/// How many of a chaincode's transactions start on the guest threads after one of them had to move there: a
+/// chaincode of long transactions then holds a network thread once in this many.
+pub const INLINE_COOLDOWN: u32 = 256;
 
 /// How much of each freed linear memory stays mapped and is reset in place. A Rust guest's memory is its 1 MiB
 /// stack plus data and heap: 2 MiB covers what a typical transaction touches, and PAGEMAP_SCAN resets only the

@@ -34,6 +34,7 @@ use crate::failure::TxFailure;
 use crate::ledger::{PeerParams, TxLedger};
 use crate::limits;
 use crate::log_throttle::LogThrottle;
+use crate::quota::placement;
 use crate::telemetry::{OpenStream, Outcome, TransactionGuard};
 
 /// Response.status at or above which the Go shim turns an Init result into ERROR.
@@ -302,19 +303,23 @@ impl Session {
         let outbound = self.outbound.clone();
         let routes = self.routes.clone();
         let guest_threads = &self.engine.quota().threads;
-        guest_threads.spawn(&mut self.tasks, async move {
+        let running = self.engine.gauges().live_transactions();
+        let inline = placement::choose(&self.chaincode.inline, running, guest_threads);
+        let inline_here = inline.clone();
+        let transaction = async move {
             let _guard = TransactionGuard::new(engine.gauges().clone());
             let ledger = TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
             // The transaction's one deadline: admission, CPU and the peer's answers included. Past it the
             // instance is dropped with the future, and the peer, which has given up too, gets ERROR.
             let deadline = entry.limits.execute_timeout();
             let (outcome, stats) = match TxContext::from_message(&msg, is_init) {
-                Ok(ctx) => tokio::time::timeout(deadline, executor::execute(&engine, &chaincode, ctx, ledger, entry))
-                    .await
-                    .unwrap_or_else(|_| {
+                Ok(ctx) => {
+                    let run = executor::execute(&engine, &chaincode, ctx, ledger, entry, inline_here);
+                    tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
                         let timeout = TxFailure::ExecuteTimeout { timeout: deadline, ccid: chaincode.ccid.clone() };
                         (GuestOutcome::Failed(timeout), TxStats::default())
-                    }),
+                    })
+                }
                 Err(e) => (GuestOutcome::Failed(e.into()), TxStats::default()),
             };
             let ended = Outcome::of(&outcome);
@@ -323,7 +328,14 @@ impl Session {
                 cpu_us = stats.cpu.as_micros() as u64, memory_bytes = stats.memory_bytes,
                 took_us = received.elapsed().as_micros() as u64, "transaction");
             answer(&outbound, &routes, &key, result_message(&msg, is_init, outcome)).await;
-        });
+        };
+        match inline {
+            Some(inline) => {
+                let engine = self.engine.clone();
+                self.tasks.spawn(async move { placement::run(transaction, inline, &engine.quota().threads).await });
+            }
+            None => guest_threads.spawn(&mut self.tasks, transaction),
+        }
         Ok(())
     }
 

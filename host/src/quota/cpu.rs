@@ -325,7 +325,13 @@ impl Turn {
 /// Pending once, woken at once: back of the thread's queue, behind the tasks it has to poll. (Tokio's `yield_now`
 /// wakes a yielded task only when its thread runs out of other work, which under load took tens of milliseconds,
 /// with the turn lent all along.)
-struct YieldOnce(bool);
+pub(crate) struct YieldOnce(bool);
+
+impl YieldOnce {
+    pub(crate) fn new() -> YieldOnce {
+        YieldOnce(false)
+    }
+}
 
 impl std::future::Future for YieldOnce {
     type Output = ();

@@ -7,6 +7,8 @@
 //!   back while they wait on the peer and when a less served chaincode waits.
 //! - [`threads`]: the guest threads, a runtime apart from the sockets', so that busy guests never delay reading a
 //!   quiet chaincode's messages.
+//! - [`placement`]: while the host is quiet, a short transaction runs where its message was read instead, sparing
+//!   the thread wake-ups that would otherwise cost more than the guest.
 //! - [`release`]: a thread at the lowest priority where instances that grew big are torn down, so giving their
 //!   memory back never holds a guest thread.
 //!
@@ -14,6 +16,7 @@
 
 pub mod admission;
 pub mod cpu;
+pub mod placement;
 pub mod release;
 pub mod threads;
 

@@ -59,6 +59,16 @@ impl GuestThreads {
         self.woken();
     }
 
+    /// Runs a task on the guest threads; the caller awaits (or aborts) it.
+    pub fn spawn_handle<F>(&self, task: F) -> tokio::task::JoinHandle<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let handle = self.handle.spawn(task);
+        self.woken();
+        handle
+    }
+
     /// Says that a task of the guest threads was woken from outside them (a new transaction, a peer's answer). A
     /// guest thread looks at its queue only between polls, and a guest may run for milliseconds in one poll: this
     /// makes running guests reach their epoch check now, where [`GuestThreads::backlog`] sends them back to their

@@ -236,9 +236,6 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             };
             for w in &cli.paced_workloads {
                 let figures = paced::measure(&targets, Workload::parse(w)?, pace).await?;
-                for f in &figures {
-                    println!("{}", report::paced_line(f));
-                }
                 lines.extend(figures.iter().map(report::paced_line));
             }
         }
