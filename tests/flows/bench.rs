@@ -61,6 +61,12 @@ fn bench_quick_prints_every_figure() {
     fields(line(&stdout, "density restart_ms="), &["restart_ms"]);
     fields(line(&stdout, "density first_tx_us="), &["first_tx_us"]);
     fields(line(&stdout, "density chaincodes="), &["chaincodes"]);
+    let connected = fields(line(&stdout, "density connected="), &["connected", "connected_rss_mb"]);
+    assert!(connected[0] > 0.0 && connected[1] > 0.0);
+    let served = fields(line(&stdout, "density install_to_serving_ms="), &["install_to_serving_ms", "module_kb"]);
+    assert!(served[0] > 0.0 && served[1] > 100.0, "a module of over 100 KB");
+    let many = fields(line(&stdout, "density many="), &["many", "install_s", "idle_rss_mb", "restart_ms"]);
+    assert!(many[0] == 200.0 && many[2] > 0.0);
 }
 
 /// The isolation part is not among the default parts (it loads the machine on purpose); its quick run prints a line

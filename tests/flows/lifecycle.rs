@@ -78,6 +78,15 @@ async fn two_hundred_chaincodes_serve_and_survive_a_restart_without_recompiling(
     let mut sorted = infos.clone();
     sorted.sort_by(|a, b| a.ccid.cmp(&b.ccid));
     assert_eq!(client(&daemon).list().await.unwrap(), sorted, "same chaincodes on the same routes");
+
+    // Another package of code the host compiled before (a new label, the same module): installed without compiling,
+    // and served.
+    let again = write_package("counter-again", &variant(&counter, 0), &[]).unwrap();
+    let (info, created) = client(&daemon).install(again).await.unwrap();
+    assert!(created && info.module_hash == infos[0].module_hash);
+    assert_eq!(engine.gauges().compilations(), 0, "its artifact was already there");
+    let conn = peer.connect(&info.route.address, &info.ccid).await.unwrap();
+    assert_eq!(conn.invoke("ch", args(["inc", "hits"])).await.unwrap().payload(), b"1");
     daemon.shutdown().await;
 }
 

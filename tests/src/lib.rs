@@ -121,10 +121,13 @@ pub fn variant(base: &[u8], n: u32) -> Vec<u8> {
 }
 
 /// A loopback configuration for an in-process host on a data directory, admin API on a free port.
+/// The admin token of every host [`host_config`] makes.
+pub const ADMIN_TOKEN: &str = "test-token";
+
 pub fn host_config(data_dir: &std::path::Path, ports: (u16, u16)) -> wasmcc_host::config::Config {
     let mut config = wasmcc_host::config::Config { data_dir: data_dir.to_path_buf(), ..Default::default() };
     config.admin.listen = "127.0.0.1:0".parse().unwrap();
-    config.admin.token = Some("test-token".into());
+    config.admin.token = Some(ADMIN_TOKEN.into());
     config.chaincodes.port_min = ports.0;
     config.chaincodes.port_max = ports.1;
     config

@@ -359,13 +359,22 @@ impl Registry {
 
     /// Checks a module, keeps it, compiles it into this host's artifact cache and loads it: what every host does with
     /// a module before serving it. Returns the module's hash and what runs it. Blocking work.
+    /// A module this host compiled before (another package of the same code: another label, another version's
+    /// metadata) is not compiled again: its artifact is keyed by module hash and engine build.
     fn compile(&self, ccid: &str, wasm: &[u8], limits: TxLimits) -> Result<(String, LoadedChaincode), InstallError> {
         let validated = validate::validate(wasm)?;
         self.store.put_module(&validated.module_hash, wasm)?;
-        let artifact = self.engine.precompile(&validated.component)?;
-        let path = self.store.put_artifact(&validated.module_hash, &self.engine.compatibility_hash(), &artifact)?;
-        let chaincode = LoadedChaincode::new(ccid.to_owned(), self.engine.load_artifact(&path)?, limits)
-            .drained_with(&self.draining);
+        let engine_hash = self.engine.compatibility_hash();
+        let compiled = self.store.artifact_path(&validated.module_hash, &engine_hash);
+        let pre = match compiled.exists().then(|| self.engine.load_artifact(&compiled)) {
+            Some(Ok(pre)) => pre,
+            _ => {
+                let artifact = self.engine.precompile(&validated.component)?;
+                let path = self.store.put_artifact(&validated.module_hash, &engine_hash, &artifact)?;
+                self.engine.load_artifact(&path)?
+            }
+        };
+        let chaincode = LoadedChaincode::new(ccid.to_owned(), pre, limits).drained_with(&self.draining);
         Ok((validated.module_hash, chaincode))
     }
 

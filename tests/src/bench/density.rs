@@ -28,11 +28,25 @@ pub struct Density {
     pub restart_ms: f64,
     pub connect_us: f64,
     pub first_tx_us: f64,
+    /// RSS once every chaincode has a live peer stream and has served a transaction.
+    pub connected_rss_mb: f64,
+    /// Upload of a module of `install_module_kb` to its first answered transaction, on the restarted host.
+    pub install_to_serving_ms: f64,
+    pub install_module_kb: f64,
+}
+
+/// Many chaincodes of one module: what a host's own bookkeeping costs per chaincode.
+#[derive(Clone, Debug)]
+pub struct ManyDensity {
+    pub chaincodes: usize,
+    pub install_s: f64,
+    pub rss_mb: f64,
+    pub restart_ms: f64,
 }
 
 /// Installs `count` distinct variants of `wasm` into a fresh data directory, restarts the host on it, and
-/// measures it.
-pub async fn measure(wasm: &[u8], count: usize) -> anyhow::Result<Density> {
+/// measures it idle, then with every chaincode connected, then installing `fresh` (another module) and serving it.
+pub async fn measure(wasm: &[u8], count: usize, fresh: &[u8]) -> anyhow::Result<Density> {
     let dir = tempfile::tempdir()?;
     let ports = (PORT_BASE, PORT_BASE + count as u16 + 64);
     let config = crate::host_config(dir.path(), ports);
@@ -52,6 +66,7 @@ pub async fn measure(wasm: &[u8], count: usize) -> anyhow::Result<Density> {
     let started = Instant::now();
     let (child, _stdin, served) = restart(dir.path(), ports).await?;
     let restart_ms = started.elapsed().as_secs_f64() * 1e3;
+    let admin_url = served.split_whitespace().find_map(|w| w.strip_prefix("admin=")).unwrap_or_default().to_owned();
     let served = served.split_whitespace().next().unwrap_or_default();
     ensure!(served == count.to_string(), "the restarted host serves {served} chaincodes, not {count}");
     for r in &installed {
@@ -89,8 +104,67 @@ pub async fn measure(wasm: &[u8], count: usize) -> anyhow::Result<Density> {
     if let Some(median) = others.get(others.len() / 2) {
         println!("density: first stream of a chaincode after the restart: {connect_us:.0} µs for the first, median {median:.0} µs for {} more", others.len());
     }
+
+    // Every chaincode with a live stream (as behind a peer that uses them all) and one transaction served.
+    let peer = PeerSim::new();
+    let mut streams = Vec::with_capacity(installed.len());
+    for r in &installed {
+        let conn = peer.connect_with(&format!("127.0.0.1:{}", r.port), &r.ccid, ConnectOptions::default()).await?;
+        let result = conn.invoke("bench", args(["noop"])).await?;
+        ensure!(result.status() == Some(200), "{}: {:?}", r.ccid, result.outcome);
+        streams.push(conn);
+    }
+    tokio::time::sleep(SETTLE).await;
+    let connected_rss_mb = process_rss(pid)? as f64 / (1024.0 * 1024.0);
+
+    // A new chaincode: upload, validate, compile, listen, and its first transaction answered.
+    let admin = wasmcc_host::client::AdminClient::new(&admin_url, Some(crate::ADMIN_TOKEN.into()), None)?;
+    let package = wasmcc_common::package::package("fresh", fresh, &[])?;
+    let started = Instant::now();
+    let (info, _) = admin.install(package).await?;
+    let conn = peer.connect_with(&info.route.address, &info.ccid, ConnectOptions::default()).await?;
+    let answered = conn.invoke("bench", args(["noop"])).await?;
+    let install_to_serving_ms = started.elapsed().as_secs_f64() * 1e3;
+    ensure!(answered.status().is_some(), "the fresh chaincode did not answer: {:?}", answered.outcome);
+    drop((streams, conn, child));
+    Ok(Density {
+        chaincodes: count,
+        install_s,
+        rss_mb,
+        restart_ms,
+        connect_us,
+        first_tx_us,
+        connected_rss_mb,
+        install_to_serving_ms,
+        install_module_kb: fresh.len() as f64 / 1024.0,
+    })
+}
+
+/// Installs `count` chaincodes of one module (a label each) through the registry, restarts the host on them, and
+/// reads its idle RSS: the host's own cost per installed chaincode, apart from modules (one artifact here).
+pub async fn measure_many(wasm: &[u8], count: usize) -> anyhow::Result<ManyDensity> {
+    let dir = tempfile::tempdir()?;
+    let ports = (PORT_BASE, PORT_BASE + count as u16 + 64);
+    let config = crate::host_config(dir.path(), ports);
+    let started = Instant::now();
+    let daemon = Daemon::start(&config).await?;
+    for i in 0..count {
+        let package = wasmcc_common::package::package(&format!("many{i}"), wasm, &[])?;
+        daemon.registry().install(package).await.with_context(|| format!("installing #{i}"))?;
+    }
+    let install_s = started.elapsed().as_secs_f64();
+    daemon.shutdown().await;
+
+    let started = Instant::now();
+    let (child, _stdin, served) = restart(dir.path(), ports).await?;
+    let restart_ms = started.elapsed().as_secs_f64() * 1e3;
+    let served = served.split_whitespace().next().unwrap_or_default();
+    ensure!(served == count.to_string(), "the restarted host serves {served} chaincodes, not {count}");
+    tokio::time::sleep(SETTLE).await;
+    let pid = child.id().context("the host has no pid")?;
+    let rss_mb = process_rss(pid)? as f64 / (1024.0 * 1024.0);
     drop(child);
-    Ok(Density { chaincodes: count, install_s, rss_mb, restart_ms, connect_us, first_tx_us })
+    Ok(ManyDensity { chaincodes: count, install_s, rss_mb, restart_ms })
 }
 
 async fn restart(

@@ -1,7 +1,7 @@
 //! What the bench prints: a table for people, then one `key=value` line per figure for machines (BENCHMARKS.md
 //! describes both).
 
-use super::density::Density;
+use super::density::{Density, ManyDensity};
 use super::driver::Figure;
 use super::isolation::VictimFigure;
 use super::paced::PacedFigure;
@@ -84,7 +84,16 @@ pub fn density_lines(d: &Density) -> Vec<String> {
         format!("density rss_mb={:.1}", d.rss_mb),
         format!("density restart_ms={:.0}", d.restart_ms),
         format!("density first_tx_us={:.0}", d.first_tx_us),
+        format!("density connected={} connected_rss_mb={:.1}", d.chaincodes, d.connected_rss_mb),
+        format!("density install_to_serving_ms={:.0} module_kb={:.0}", d.install_to_serving_ms, d.install_module_kb),
     ]
+}
+
+pub fn many_density_line(d: &ManyDensity) -> String {
+    format!(
+        "density many={} install_s={:.1} idle_rss_mb={:.1} restart_ms={:.0}",
+        d.chaincodes, d.install_s, d.rss_mb, d.restart_ms
+    )
 }
 
 /// `isolation quiet …` (every quiet round pooled), or `isolation <attack> …` with the ratio of the victim's p99 to

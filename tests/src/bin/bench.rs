@@ -51,6 +51,9 @@ struct Cli {
     /// Chaincodes for the density figures (default 1000, quick 100); 0 skips them.
     #[arg(long)]
     density: Option<usize>,
+    /// Chaincodes of one module for the `density many=` figure (default 10000, quick 200); 0 skips it.
+    #[arg(long)]
+    density_many: Option<usize>,
     /// Fresh instances timed for the sandbox figure (default 20000, quick 2000).
     #[arg(long)]
     sandbox: Option<usize>,
@@ -248,8 +251,14 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     }
     let chaincodes = cli.density.unwrap_or(if cli.quick { 100 } else { 1000 });
     if part("density") && chaincodes > 0 {
-        let d = density::measure(&wasm, chaincodes).await?;
+        let fresh_path = cli.wasm.with_file_name("marbles.wasm");
+        let fresh = std::fs::read(&fresh_path).with_context(|| format!("reading {}", fresh_path.display()))?;
+        let d = density::measure(&wasm, chaincodes, &fresh).await?;
         lines.extend(report::density_lines(&d));
+        let many = cli.density_many.unwrap_or(if cli.quick { 200 } else { 10_000 });
+        if many > 0 {
+            lines.push(report::many_density_line(&density::measure_many(&wasm, many).await?));
+        }
     }
     let victim_tx = cli.isolation_tx.unwrap_or(if cli.quick { 200 } else { 2000 });
     if part("isolation") && victim_tx > 0 {
