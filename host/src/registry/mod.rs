@@ -227,6 +227,9 @@ pub struct Registry {
     /// Why this host may not serve what the shared store holds (unreachable, or a chaincode that would not load);
     /// `None` when it does, and always without a shared store.
     out_of_step: Mutex<Option<String>>,
+    /// Modules loaded, by hash: chaincodes of the same code (labels, versions of the metadata) share one mapping of
+    /// its artifact, so that neither memory nor the process's mappings grow per chaincode.
+    loaded: Mutex<HashMap<String, ChaincodePre<TxState>>>,
 }
 
 impl Registry {
@@ -255,6 +258,7 @@ impl Registry {
             changes: tokio::sync::watch::Sender::new(0),
             counters: HostCounters::default(),
             out_of_step: Mutex::new(out_of_step),
+            loaded: Mutex::default(),
         });
         registry.serve_shared().await?;
         let this = registry.clone();
@@ -366,12 +370,19 @@ impl Registry {
         self.store.put_module(&validated.module_hash, wasm)?;
         let engine_hash = self.engine.compatibility_hash();
         let compiled = self.store.artifact_path(&validated.module_hash, &engine_hash);
-        let pre = match compiled.exists().then(|| self.engine.load_artifact(&compiled)) {
-            Some(Ok(pre)) => pre,
-            _ => {
-                let artifact = self.engine.precompile(&validated.component)?;
-                let path = self.store.put_artifact(&validated.module_hash, &engine_hash, &artifact)?;
-                self.engine.load_artifact(&path)?
+        let pre = match self.loaded_module(&validated.module_hash) {
+            Some(pre) => pre,
+            None => {
+                let pre = match compiled.exists().then(|| self.engine.load_artifact(&compiled)) {
+                    Some(Ok(pre)) => pre,
+                    _ => {
+                        let artifact = self.engine.precompile(&validated.component)?;
+                        let path = self.store.put_artifact(&validated.module_hash, &engine_hash, &artifact)?;
+                        self.engine.load_artifact(&path)?
+                    }
+                };
+                self.keep_loaded(&validated.module_hash, &pre);
+                pre
             }
         };
         let chaincode = LoadedChaincode::new(ccid.to_owned(), pre, limits).drained_with(&self.draining);
@@ -398,6 +409,10 @@ impl Registry {
         let live = self.live.lock().expect("registry lock").remove(ccid);
         let Some(live) = live else { return Ok(None) };
         live.chaincode.retired.cancel();
+        let hash = &live.record.module_hash;
+        if !self.live.lock().expect("registry lock").values().any(|l| &l.record.module_hash == hash) {
+            self.loaded.lock().expect("loaded modules lock").remove(hash);
+        }
         self.store.remove(ccid)?;
         self.changes.send_modify(|n| *n += 1);
         Ok(Some(live.record))
@@ -559,14 +574,27 @@ impl Registry {
     /// Maps a chaincode's artifact in; one that cannot be used (damaged on disk) is compiled again from the stored
     /// module.
     fn load(&self, record: &ChaincodeRecord) -> Result<ChaincodePre<TxState>, InstallError> {
-        match self.engine.load_artifact(&self.artifact_path(record)) {
-            Ok(pre) => Ok(pre),
+        if let Some(pre) = self.loaded_module(&record.module_hash) {
+            return Ok(pre);
+        }
+        let pre = match self.engine.load_artifact(&self.artifact_path(record)) {
+            Ok(pre) => pre,
             Err(e) => {
                 tracing::warn!(ccid = %record.ccid, "stored artifact unusable, recompiling: {e}");
                 let path = self.recompile(record)?;
-                Ok(self.engine.load_artifact(&path)?)
+                self.engine.load_artifact(&path)?
             }
-        }
+        };
+        self.keep_loaded(&record.module_hash, &pre);
+        Ok(pre)
+    }
+
+    fn loaded_module(&self, module_hash: &str) -> Option<ChaincodePre<TxState>> {
+        self.loaded.lock().expect("loaded modules lock").get(module_hash).cloned()
+    }
+
+    fn keep_loaded(&self, module_hash: &str, pre: &ChaincodePre<TxState>) {
+        self.loaded.lock().expect("loaded modules lock").insert(module_hash.to_owned(), pre.clone());
     }
 
     fn recompile(&self, record: &ChaincodeRecord) -> Result<PathBuf, InstallError> {

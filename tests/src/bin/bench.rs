@@ -255,10 +255,10 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         let fresh = std::fs::read(&fresh_path).with_context(|| format!("reading {}", fresh_path.display()))?;
         let d = density::measure(&wasm, chaincodes, &fresh).await?;
         lines.extend(report::density_lines(&d));
-        let many = cli.density_many.unwrap_or(if cli.quick { 200 } else { 10_000 });
-        if many > 0 {
-            lines.push(report::many_density_line(&density::measure_many(&wasm, many).await?));
-        }
+    }
+    let many = cli.density_many.unwrap_or(if cli.quick { 200 } else { 10_000 });
+    if part("density") && many > 0 {
+        lines.push(report::many_density_line(&density::measure_many(&wasm, many).await?));
     }
     let victim_tx = cli.isolation_tx.unwrap_or(if cli.quick { 200 } else { 2000 });
     if part("isolation") && victim_tx > 0 {
