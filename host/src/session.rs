@@ -303,11 +303,14 @@ impl Session {
         let outbound = self.outbound.clone();
         let routes = self.routes.clone();
         let guest_threads = &self.engine.quota().threads;
+        // Counted from here, not from when its task first runs: the messages of one read are placed one after the
+        // other before any of their tasks runs, and each must see those placed before it.
         let running = self.engine.gauges().live_transactions();
+        let guard = TransactionGuard::new(self.engine.gauges().clone());
         let inline = placement::choose(&self.chaincode.inline, running, guest_threads);
         let inline_here = inline.clone();
         let transaction = async move {
-            let _guard = TransactionGuard::new(engine.gauges().clone());
+            let _guard = guard;
             let ledger = TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
             // The transaction's one deadline: admission, CPU and the peer's answers included. Past it the
             // instance is dropped with the future, and the peer, which has given up too, gets ERROR.
