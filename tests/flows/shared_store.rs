@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use rcgen::ExtendedKeyUsagePurpose;
 use wasmcc_host::limits::TxLimits;
-use wasmcc_host::shared_store::{Draft, PortRules, SharedStore, StoreAccess, StoreUrl, CHANNEL};
+use wasmcc_host::shared_store::{Draft, PortRules, SharedStore, StoreAccess, StoreUrl};
 use wasmcc_host::tls::PemSource;
 use wasmcc_tests::postgres::TempPostgres;
 
@@ -33,18 +32,9 @@ async fn two_hosts_share_records_routes_and_modules() {
     let url = StoreAccess::new(StoreUrl::new(pg.url()), None).unwrap();
     let (mut one, mut two) = (SharedStore::connect(&url).await.unwrap(), SharedStore::connect(&url).await.unwrap());
 
-    // LISTEN on a connection of its own.
-    let (client, mut connection) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls).await.unwrap();
+    // What every host listens to ([`SharedStore::listen`]), on a connection of its own.
     let (tx, mut notes) = tokio::sync::mpsc::unbounded_channel();
-    let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
-    tokio::spawn(async move {
-        while let Some(Ok(message)) = messages.next().await {
-            if let tokio_postgres::AsyncMessage::Notification(n) = message {
-                let _ = tx.send(n.payload().to_owned());
-            }
-        }
-    });
-    client.batch_execute(&format!("LISTEN {CHANNEL}")).await.unwrap();
+    let _listener = SharedStore::listen(&url, tx).await.unwrap();
 
     // The same package from two hosts at once: one record, one port, one announcement.
     let a = draft("alpha:aa", "m1");

@@ -6,17 +6,8 @@ use wasmcc_host::client::AdminClient;
 use wasmcc_host::daemon::Daemon;
 use wasmcc_host::limits::TxLimits;
 use wasmcc_peer::{args, PeerSim};
+use wasmcc_testkit::metrics::sample;
 use wasmcc_tests::{host_config, wasm};
-
-/// The value of the sample whose name and labels contain every one of `parts`.
-fn sample(text: &str, parts: &[&str]) -> f64 {
-    let line = text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|l| parts.iter().all(|p| l.contains(p)))
-        .unwrap_or_else(|| panic!("no sample with {parts:?} in:\n{text}"));
-    line.rsplit(' ').next().unwrap().parse().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_what_happened_and_readiness_follows_the_store() {

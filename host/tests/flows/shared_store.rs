@@ -86,12 +86,7 @@ impl Host {
 
     async fn metric(&self, parts: &[&str]) -> f64 {
         let (_, text) = self.admin.probe("/metrics").await.unwrap();
-        let line = text
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .find(|l| parts.iter().all(|p| l.contains(p)))
-            .unwrap_or_else(|| panic!("no sample with {parts:?} in:\n{text}"));
-        line.rsplit(' ').next().unwrap().parse().unwrap()
+        wasmcc_testkit::metrics::sample(&text, parts)
     }
 }
 
