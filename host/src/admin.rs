@@ -279,6 +279,10 @@ async fn remove(
             Ok(Json(info(&s.registry, &record)))
         }
         Err(e @ InstallError::NotInstalled(_)) => Err(ApiError::new(StatusCode::NOT_FOUND, e.to_string())),
+        // Nothing was removed; the same request succeeds once the store is back.
+        Err(e @ InstallError::SharedStore(_)) => {
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("chaincode {ccid} was not removed: {e}")))
+        }
         Err(e) => {
             audit::upload_failed(remote, &format!("removing {ccid}: {e}"));
             let why = format!("chaincode {ccid} could not be removed: an internal error, detailed in the host's log");

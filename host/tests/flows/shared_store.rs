@@ -192,14 +192,16 @@ async fn three_hosts_serve_what_one_store_holds() {
     })
     .await;
     let refused = two.admin.install(package("counter", "counter")).await.unwrap_err().to_string();
-    assert!(refused.contains("503") || refused.contains("shared store"), "{refused}");
+    assert!(refused.contains("503") && refused.contains("shared store"), "{refused}");
+    let kept = two.admin.remove(&a.ccid).await.unwrap_err().to_string();
+    assert!(kept.contains("503") && kept.contains("not removed") && kept.contains("shared store"), "{kept}");
     let still = peer.connect(&format!("{}:{}", one.ip, a.route.port), &a.ccid).await.unwrap();
     assert!(matches!(still.invoke("mychannel", args(["get", "x"])).await.unwrap().outcome, TxOutcome::Completed(_)));
     pg.restart();
     for host in all {
         until("ready again", &all, || async { host.readyz().await.0 == 200 }).await;
     }
-    assert_eq!(two.serving().await, [(a.ccid.clone(), a.route.port)], "the refused install left nothing");
+    assert_eq!(two.serving().await, [(a.ccid.clone(), a.route.port)], "the refused install and removal left nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
