@@ -63,6 +63,20 @@ pub struct Draft<'a> {
     pub limits: TxLimits,
 }
 
+impl<'a> Draft<'a> {
+    /// A chaincode as recorded, with its module and package.
+    pub fn of(record: &'a ChaincodeRecord, module: &'a [u8], package: &'a [u8]) -> Draft<'a> {
+        Draft {
+            ccid: &record.ccid,
+            label: &record.label,
+            module_hash: &record.module_hash,
+            module,
+            package,
+            limits: record.limits,
+        }
+    }
+}
+
 /// Where ports come from: the pinned one, the range, the shared port (never a chaincode's own), and the name that
 /// routes to the chaincode on the shared port, when there is one.
 #[derive(Clone, Copy, Debug)]
@@ -157,13 +171,8 @@ impl SharedStore {
 
     /// Every installed chaincode, sorted by CCID.
     pub async fn records(&self) -> Result<Vec<ChaincodeRecord>, SharedStoreError> {
-        let rows = self
-            .client
-            .query(
-                "SELECT ccid, label, module_hash, module_size, port, limits FROM wasmcc_chaincodes ORDER BY ccid",
-                &[],
-            )
-            .await?;
+        let rows =
+            self.client.query(&format!("SELECT {RECORD_COLUMNS} FROM wasmcc_chaincodes ORDER BY ccid"), &[]).await?;
         rows.iter().map(record_of).collect()
     }
 
@@ -195,10 +204,7 @@ impl SharedStore {
         let book = tx.query_one("SELECT book FROM wasmcc_routes WHERE id = 1 FOR UPDATE", &[]).await?;
         let mut book = book_of(book.get(0))?;
         let existing = tx
-            .query_opt(
-                "SELECT ccid, label, module_hash, module_size, port, limits FROM wasmcc_chaincodes WHERE ccid = $1",
-                &[&draft.ccid],
-            )
+            .query_opt(&format!("SELECT {RECORD_COLUMNS} FROM wasmcc_chaincodes WHERE ccid = $1"), &[&draft.ccid])
             .await?;
         if let Some(row) = existing {
             return Ok((record_of(&row)?, false));
@@ -249,11 +255,7 @@ impl SharedStore {
     pub async fn remove(&mut self, ccid: &str) -> Result<Option<ChaincodeRecord>, SharedStoreError> {
         let tx = self.client.transaction().await?;
         let removed = tx
-            .query_opt(
-                "DELETE FROM wasmcc_chaincodes WHERE ccid = $1 \
-                 RETURNING ccid, label, module_hash, module_size, port, limits",
-                &[&ccid],
-            )
+            .query_opt(&format!("DELETE FROM wasmcc_chaincodes WHERE ccid = $1 RETURNING {RECORD_COLUMNS}"), &[&ccid])
             .await?;
         let Some(row) = removed else { return Ok(None) };
         let record = record_of(&row)?;
@@ -306,6 +308,9 @@ fn with_causes(e: &tokio_postgres::Error) -> String {
     }
     text
 }
+
+/// The columns [`record_of`] reads, in its order.
+const RECORD_COLUMNS: &str = "ccid, label, module_hash, module_size, port, limits";
 
 fn record_of(row: &tokio_postgres::Row) -> Result<ChaincodeRecord, SharedStoreError> {
     let port: i32 = row.get(4);

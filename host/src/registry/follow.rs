@@ -38,7 +38,7 @@ impl Registry {
     /// Installs a compiled chaincode in the shared store: the store chooses its port (the same on every host) or
     /// answers the record another host made first. Returns the record and whether it is new.
     pub(super) async fn install_shared(
-        &self,
+        self: &Arc<Self>,
         store: &StoreAccess,
         record: &ChaincodeRecord,
         module: &[u8],
@@ -47,16 +47,9 @@ impl Registry {
         sni_name: Option<&str>,
     ) -> Result<(ChaincodeRecord, bool), InstallError> {
         let mut shared = SharedStore::connect(store).await?;
-        let draft = Draft {
-            ccid: &record.ccid,
-            label: &record.label,
-            module_hash: &record.module_hash,
-            module,
-            package,
-            limits: record.limits,
-        };
+        let draft = Draft::of(record, module, package);
         let installed = shared.install(&draft, self.port_rules(pinned, sni_name)).await?;
-        self.keep_routes(shared.routes().await?)?;
+        self.keep_routes(shared.routes().await?).await?;
         Ok(installed)
     }
 
@@ -85,7 +78,7 @@ impl Registry {
             self.adopt(&mut shared).await?;
         }
         let records = shared.records().await?;
-        self.keep_routes(shared.routes().await?)?;
+        self.keep_routes(shared.routes().await?).await?;
         let wanted: HashSet<&str> = records.iter().map(|r| r.ccid.as_str()).collect();
         for served in self.records() {
             if !wanted.contains(served.ccid.as_str()) && self.remove_here(&served.ccid)?.is_some() {
@@ -149,14 +142,7 @@ impl Registry {
             let module = self.store.read_module(&record.module_hash)?;
             let package = self.store.read_package(&record.ccid)?;
             let sni_name = self.settings.route_name(&record.ccid);
-            let draft = Draft {
-                ccid: &record.ccid,
-                label: &record.label,
-                module_hash: &record.module_hash,
-                module: &module,
-                package: &package,
-                limits: record.limits,
-            };
+            let draft = Draft::of(&record, &module, &package);
             shared.install(&draft, self.port_rules(Some(record.port), sni_name.as_deref())).await?;
             tracing::info!(ccid = %record.ccid, port = record.port, "installed here before: now in the shared store");
         }
@@ -170,13 +156,20 @@ impl Registry {
     }
 
     /// Keeps the shared store's route book here too (what `wasmcc` shows, and what this directory would go on with).
-    fn keep_routes(&self, book: RouteBook) -> Result<(), InstallError> {
-        let mut routes = self.routes.lock().expect("routes lock");
-        if *routes != book {
-            self.store.put_routes(&book)?;
-            *routes = book;
+    /// Written off the runtime's threads: they may be running transactions (`quota/placement.rs`). Callers hold
+    /// the install lock, so no other writer of the book runs meanwhile.
+    async fn keep_routes(self: &Arc<Self>, book: RouteBook) -> Result<(), InstallError> {
+        if *self.routes.lock().expect("routes lock") == book {
+            return Ok(());
         }
-        Ok(())
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), InstallError> {
+            this.store.put_routes(&book)?;
+            *this.routes.lock().expect("routes lock") = book;
+            Ok(())
+        })
+        .await
+        .expect("route book task")
     }
 
     fn set_out_of_step(&self, why: String) {

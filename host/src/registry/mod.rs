@@ -370,21 +370,14 @@ impl Registry {
         self.store.put_module(&validated.module_hash, wasm)?;
         let engine_hash = self.engine.compatibility_hash();
         let compiled = self.store.artifact_path(&validated.module_hash, &engine_hash);
-        let pre = match self.loaded_module(&validated.module_hash) {
-            Some(pre) => pre,
-            None => {
-                let pre = match compiled.exists().then(|| self.engine.load_artifact(&compiled)) {
-                    Some(Ok(pre)) => pre,
-                    _ => {
-                        let artifact = self.engine.precompile(&validated.component)?;
-                        let path = self.store.put_artifact(&validated.module_hash, &engine_hash, &artifact)?;
-                        self.engine.load_artifact(&path)?
-                    }
-                };
-                self.keep_loaded(&validated.module_hash, &pre);
-                pre
+        let pre = self.loaded_module(&validated.module_hash, || {
+            if let Some(Ok(pre)) = compiled.exists().then(|| self.engine.load_artifact(&compiled)) {
+                return Ok(pre);
             }
-        };
+            let artifact = self.engine.precompile(&validated.component)?;
+            let path = self.store.put_artifact(&validated.module_hash, &engine_hash, &artifact)?;
+            Ok(self.engine.load_artifact(&path)?)
+        })?;
         let chaincode = LoadedChaincode::new(ccid.to_owned(), pre, limits).drained_with(&self.draining);
         Ok((validated.module_hash, chaincode))
     }
@@ -574,27 +567,29 @@ impl Registry {
     /// Maps a chaincode's artifact in; one that cannot be used (damaged on disk) is compiled again from the stored
     /// module.
     fn load(&self, record: &ChaincodeRecord) -> Result<ChaincodePre<TxState>, InstallError> {
-        if let Some(pre) = self.loaded_module(&record.module_hash) {
-            return Ok(pre);
-        }
-        let pre = match self.engine.load_artifact(&self.artifact_path(record)) {
-            Ok(pre) => pre,
+        self.loaded_module(&record.module_hash, || match self.engine.load_artifact(&self.artifact_path(record)) {
+            Ok(pre) => Ok(pre),
             Err(e) => {
                 tracing::warn!(ccid = %record.ccid, "stored artifact unusable, recompiling: {e}");
                 let path = self.recompile(record)?;
-                self.engine.load_artifact(&path)?
+                Ok(self.engine.load_artifact(&path)?)
             }
-        };
-        self.keep_loaded(&record.module_hash, &pre);
-        Ok(pre)
+        })
     }
 
-    fn loaded_module(&self, module_hash: &str) -> Option<ChaincodePre<TxState>> {
-        self.loaded.lock().expect("loaded modules lock").get(module_hash).cloned()
-    }
-
-    fn keep_loaded(&self, module_hash: &str, pre: &ChaincodePre<TxState>) {
+    /// The module loaded under this hash, or `load`'s, kept for the chaincodes of the same code that follow. Loading
+    /// is not under the lock: two first loads of one module at once cost a second mapping, never a wait.
+    fn loaded_module(
+        &self,
+        module_hash: &str,
+        load: impl FnOnce() -> Result<ChaincodePre<TxState>, InstallError>,
+    ) -> Result<ChaincodePre<TxState>, InstallError> {
+        if let Some(pre) = self.loaded.lock().expect("loaded modules lock").get(module_hash) {
+            return Ok(pre.clone());
+        }
+        let pre = load()?;
         self.loaded.lock().expect("loaded modules lock").insert(module_hash.to_owned(), pre.clone());
+        Ok(pre)
     }
 
     fn recompile(&self, record: &ChaincodeRecord) -> Result<PathBuf, InstallError> {

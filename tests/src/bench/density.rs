@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context};
 use tokio::process::Command;
 use wasmcc_host::daemon::Daemon;
+use wasmcc_host::store::ChaincodeRecord;
 use wasmcc_peer::{args, ConnectOptions, PeerSim};
 
 use super::serve::spawn_until_line;
@@ -49,34 +50,18 @@ pub struct ManyDensity {
 pub async fn measure(wasm: &[u8], count: usize, fresh: &[u8]) -> anyhow::Result<Density> {
     let dir = tempfile::tempdir()?;
     let ports = (PORT_BASE, PORT_BASE + count as u16 + 64);
-    let config = crate::host_config(dir.path(), ports);
-
-    let started = Instant::now();
-    let daemon = Daemon::start(&config).await?;
-    let mut installed = Vec::with_capacity(count);
-    for i in 0..count {
-        let module = crate::variant(wasm, i as u32);
-        let package = wasmcc_common::package::package(&format!("bench{i}"), &module, &[])?;
-        let (record, _) = daemon.registry().install(package).await.with_context(|| format!("installing #{i}"))?;
-        installed.push(record);
-    }
-    let install_s = started.elapsed().as_secs_f64();
-    daemon.shutdown().await;
-
-    let started = Instant::now();
-    let (child, _stdin, served) = restart(dir.path(), ports).await?;
-    let restart_ms = started.elapsed().as_secs_f64() * 1e3;
-    let admin_url = served.split_whitespace().find_map(|w| w.strip_prefix("admin=")).unwrap_or_default().to_owned();
-    let served = served.split_whitespace().next().unwrap_or_default();
-    ensure!(served == count.to_string(), "the restarted host serves {served} chaincodes, not {count}");
+    let (installed, install_s) = install_all(dir.path(), ports, count, |i| {
+        Ok(wasmcc_common::package::package(&format!("bench{i}"), &crate::variant(wasm, i as u32), &[])?)
+    })
+    .await?;
+    let Restarted { child, _stdin, restart_ms, admin_url } = restart(dir.path(), ports, count).await?;
     for r in &installed {
         tokio::net::TcpStream::connect(("127.0.0.1", r.port))
             .await
             .with_context(|| format!("{} is not listening on {} after the restart", r.ccid, r.port))?;
     }
-    tokio::time::sleep(SETTLE).await;
     let pid = child.id().context("the host has no pid")?;
-    let rss_mb = process_rss(pid)? as f64 / (1024.0 * 1024.0);
+    let rss_mb = settled_rss_mb(pid).await?;
     let mb = |field| status_bytes(pid, field).map(|b| b as f64 / (1024.0 * 1024.0));
     println!("density: idle RSS {rss_mb:.1} MB = anonymous {:.1} + file-backed {:.1}", mb("RssAnon")?, mb("RssFile")?);
 
@@ -114,8 +99,7 @@ pub async fn measure(wasm: &[u8], count: usize, fresh: &[u8]) -> anyhow::Result<
         ensure!(result.status() == Some(200), "{}: {:?}", r.ccid, result.outcome);
         streams.push(conn);
     }
-    tokio::time::sleep(SETTLE).await;
-    let connected_rss_mb = process_rss(pid)? as f64 / (1024.0 * 1024.0);
+    let connected_rss_mb = settled_rss_mb(pid).await?;
 
     // A new chaincode: upload, validate, compile, listen, and its first transaction answered.
     let admin = wasmcc_host::client::AdminClient::new(&admin_url, Some(crate::ADMIN_TOKEN.into()), None)?;
@@ -145,35 +129,59 @@ pub async fn measure(wasm: &[u8], count: usize, fresh: &[u8]) -> anyhow::Result<
 pub async fn measure_many(wasm: &[u8], count: usize) -> anyhow::Result<ManyDensity> {
     let dir = tempfile::tempdir()?;
     let ports = (PORT_BASE, PORT_BASE + count as u16 + 64);
-    let config = crate::host_config(dir.path(), ports);
-    let started = Instant::now();
-    let daemon = Daemon::start(&config).await?;
-    for i in 0..count {
-        let package = wasmcc_common::package::package(&format!("many{i}"), wasm, &[])?;
-        daemon.registry().install(package).await.with_context(|| format!("installing #{i}"))?;
-    }
-    let install_s = started.elapsed().as_secs_f64();
-    daemon.shutdown().await;
-
-    let started = Instant::now();
-    let (child, _stdin, served) = restart(dir.path(), ports).await?;
-    let restart_ms = started.elapsed().as_secs_f64() * 1e3;
-    let served = served.split_whitespace().next().unwrap_or_default();
-    ensure!(served == count.to_string(), "the restarted host serves {served} chaincodes, not {count}");
-    tokio::time::sleep(SETTLE).await;
-    let pid = child.id().context("the host has no pid")?;
-    let rss_mb = process_rss(pid)? as f64 / (1024.0 * 1024.0);
-    drop(child);
+    let (_, install_s) =
+        install_all(dir.path(), ports, count, |i| Ok(wasmcc_common::package::package(&format!("many{i}"), wasm, &[])?))
+            .await?;
+    let Restarted { child, _stdin, restart_ms, .. } = restart(dir.path(), ports, count).await?;
+    let rss_mb = settled_rss_mb(child.id().context("the host has no pid")?).await?;
     Ok(ManyDensity { chaincodes: count, install_s, rss_mb, restart_ms })
 }
 
-async fn restart(
+/// Installs `count` packages (`package(i)`) through the registry of a host on `data_dir`, then stops it; the records
+/// and the seconds it took.
+async fn install_all(
     data_dir: &Path,
     ports: (u16, u16),
-) -> anyhow::Result<(tokio::process::Child, tokio::process::ChildStdin, String)> {
+    count: usize,
+    package: impl Fn(usize) -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<(Vec<ChaincodeRecord>, f64)> {
+    let started = Instant::now();
+    let daemon = Daemon::start(&crate::host_config(data_dir, ports)).await?;
+    let mut installed = Vec::with_capacity(count);
+    for i in 0..count {
+        let (record, _) = daemon.registry().install(package(i)?).await.with_context(|| format!("installing #{i}"))?;
+        installed.push(record);
+    }
+    let install_s = started.elapsed().as_secs_f64();
+    daemon.shutdown().await;
+    Ok((installed, install_s))
+}
+
+/// A host process restarted on a data directory, serving every chaincode in it; killed when dropped.
+struct Restarted {
+    child: tokio::process::Child,
+    _stdin: tokio::process::ChildStdin,
+    restart_ms: f64,
+    admin_url: String,
+}
+
+/// Starts `bench serve-daemon` on `data_dir` and waits until it serves the `count` chaincodes installed there.
+async fn restart(data_dir: &Path, ports: (u16, u16), count: usize) -> anyhow::Result<Restarted> {
+    let started = Instant::now();
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.arg("serve-daemon").arg("--data-dir").arg(data_dir).args(["--ports", &format!("{}-{}", ports.0, ports.1)]);
-    spawn_until_line(cmd, "serving ").await
+    let (child, stdin, served) = spawn_until_line(cmd, "serving ").await?;
+    let restart_ms = started.elapsed().as_secs_f64() * 1e3;
+    let admin_url = served.split_whitespace().find_map(|w| w.strip_prefix("admin=")).unwrap_or_default().to_owned();
+    let served = served.split_whitespace().next().unwrap_or_default();
+    ensure!(served == count.to_string(), "the restarted host serves {served} chaincodes, not {count}");
+    Ok(Restarted { child, _stdin: stdin, restart_ms, admin_url })
+}
+
+/// A process's RSS in MB once it has been left alone for [`SETTLE`].
+async fn settled_rss_mb(pid: u32) -> anyhow::Result<f64> {
+    tokio::time::sleep(SETTLE).await;
+    Ok(process_rss(pid)? as f64 / (1024.0 * 1024.0))
 }
 
 /// `bench serve-daemon`: a host on `data_dir`, started as `wasmcc serve` starts; prints `serving <n> admin=<url>`
