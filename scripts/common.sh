@@ -31,7 +31,7 @@ ensure_node() {
     apt_ensure nodejs npm
 }
 
-# ensure_postgres: Debian's PostgreSQL server (the tests start temporary clusters of it: tests/src/postgres.rs).
+# ensure_postgres: Debian's PostgreSQL server (the tests start temporary clusters of it: testkit/src/postgres.rs).
 ensure_postgres() {
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && return 0
     apt_ensure postgresql
