@@ -3,4 +3,5 @@
 //! stand-in: a part that is missing makes the test that needs it fail, saying how to install it.
 
 pub mod metrics;
+pub mod ports;
 pub mod postgres;

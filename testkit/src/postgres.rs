@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::ports::free_port;
+
 /// A running temporary cluster; stopped (`immediate`) and deleted when dropped.
 pub struct TempPostgres {
     dir: tempfile::TempDir,
@@ -18,18 +20,20 @@ pub struct TempPostgres {
 }
 
 impl TempPostgres {
-    /// Creates and starts a cluster on `127.0.0.1:<port>`, with the superuser `postgres` trusted on loopback.
-    pub fn start(port: u16) -> TempPostgres {
-        Self::start_with(port, None)
+    /// Creates and starts a cluster on a free loopback port ([`TempPostgres::port`]), with the superuser `postgres`
+    /// trusted on loopback.
+    pub fn start() -> TempPostgres {
+        Self::start_with(None)
     }
 
     /// [`TempPostgres::start`], the server also offering TLS with this certificate chain and key (PEM); connections
     /// without TLS are still taken.
-    pub fn start_with_tls(port: u16, cert_pem: &str, key_pem: &str) -> TempPostgres {
-        Self::start_with(port, Some((cert_pem, key_pem)))
+    pub fn start_with_tls(cert_pem: &str, key_pem: &str) -> TempPostgres {
+        Self::start_with(Some((cert_pem, key_pem)))
     }
 
-    fn start_with(port: u16, tls: Option<(&str, &str)>) -> TempPostgres {
+    fn start_with(tls: Option<(&str, &str)>) -> TempPostgres {
+        let port = free_port();
         let bin = server_bin().unwrap_or_else(|| {
             panic!("PostgreSQL's server is missing (no /usr/lib/postgresql/*/bin/initdb): run bash scripts/setup.sh")
         });

@@ -14,7 +14,7 @@ async fn connect(pg: &TempPostgres) -> tokio_postgres::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_temporary_cluster_serves_survives_a_crash_and_notifies() {
-    let pg = TempPostgres::start(35432);
+    let pg = TempPostgres::start();
     let client = connect(&pg).await;
     client.batch_execute("CREATE TABLE records (ccid text PRIMARY KEY, port int NOT NULL)").await.unwrap();
     client.execute("INSERT INTO records VALUES ($1, $2)", &[&"cc:ab", &9101i32]).await.unwrap();

@@ -28,7 +28,7 @@ async fn next(notes: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hosts_share_records_routes_and_modules() {
-    let pg = TempPostgres::start(35433);
+    let pg = TempPostgres::start();
     let url = StoreAccess::new(StoreUrl::new(pg.url()), None).unwrap();
     let (mut one, mut two) = (SharedStore::connect(&url).await.unwrap(), SharedStore::connect(&url).await.unwrap());
 
@@ -80,7 +80,7 @@ async fn two_hosts_share_records_routes_and_modules() {
 async fn the_store_is_reached_over_verified_tls() {
     let ca = crate::tls::ca("db CA");
     let (cert, key) = crate::tls::issue(&ca, &["localhost"], true, ExtendedKeyUsagePurpose::ServerAuth);
-    let pg = TempPostgres::start_with_tls(35436, &cert, &key);
+    let pg = TempPostgres::start_with_tls(&cert, &key);
     let require = StoreUrl::new(format!("{} sslmode=require", pg.url()));
 
     // The server's certificate verified against the configured CA: the store works over TLS.

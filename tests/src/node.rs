@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
+use wasmcc_testkit::ports::free_port;
 
 /// How long the Node process may take to print its `listening` line.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -154,11 +155,6 @@ fn check_setup() {
         "{} is missing: the Node reference chaincodes need Fabric's fabric-shim. Run: bash scripts/setup-node.sh",
         shim.display()
     );
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    listener.local_addr().expect("local addr").port()
 }
 
 fn push(output: &Mutex<String>, line: &str) {

@@ -5,13 +5,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use wasmcc_testkit::ports::free_port;
 
 const TOKEN: &str = "audit-test-token-5f2c";
 const WRONG: &str = "not-the-token-9a41";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// Kills the host when the test ends, however it ends.
 struct Host(Child);

@@ -215,7 +215,7 @@ fn install_counter(config: &Path) -> Output {
 #[test]
 fn install_pins_a_port_and_remove_says_the_route_stays_reserved() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _, admin_port) = host_config(dir.path(), (33300, 33309));
+    let (config, _, admin_port) = host_config(dir.path(), (30300, 30309));
     let _host = serve(&config, false);
     let admin = format!("http://127.0.0.1:{admin_port}");
     let data = dir.path().join("data");
@@ -231,10 +231,10 @@ fn install_pins_a_port_and_remove_says_the_route_stays_reserved() {
     }
 
     let wasm = example("counter");
-    let installed = run(&["install", "--wasm", arg(&wasm), "--label", "counter", "--port", "33305"]);
+    let installed = run(&["install", "--wasm", arg(&wasm), "--label", "counter", "--port", "30305"]);
     let out = text(&installed.stdout);
     assert!(installed.status.success(), "{}", text(&installed.stderr));
-    assert!(out.contains("peers dial 127.0.0.1:33305"), "{out}");
+    assert!(out.contains("peers dial 127.0.0.1:30305"), "{out}");
     let ccid = out.lines().next().unwrap().rsplit(' ').next().unwrap().to_string();
 
     // The host's own configuration is enough to find its admin API and its token.
@@ -251,13 +251,13 @@ fn install_pins_a_port_and_remove_says_the_route_stays_reserved() {
     let removed = run(&["remove", &ccid]);
     let out = text(&removed.stdout);
     assert!(removed.status.success(), "{}", text(&removed.stderr));
-    assert!(out.contains("127.0.0.1:33305") && out.contains("stays reserved") && out.contains("fail"), "{out}");
+    assert!(out.contains("127.0.0.1:30305") && out.contains("stays reserved") && out.contains("fail"), "{out}");
 
     // Another chaincode cannot take the port; the CLI says whose it is.
-    let other = run(&["install", "--wasm", arg(&example("probe")), "--label", "probe", "--port", "33305"]);
+    let other = run(&["install", "--wasm", arg(&example("probe")), "--label", "probe", "--port", "30305"]);
     assert_eq!(other.status.code(), Some(1));
     let err = text(&other.stderr);
-    assert!(err.contains("33305") && err.contains(&ccid), "{err}");
+    assert!(err.contains("30305") && err.contains(&ccid), "{err}");
 }
 
 /// SIGTERM (what Kubernetes and systemd send) stops the host gracefully: it drains, says so, and exits 0; logs are
@@ -265,7 +265,7 @@ fn install_pins_a_port_and_remove_says_the_route_stays_reserved() {
 #[test]
 fn serve_stops_gracefully_on_sigterm_and_logs_json_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _, admin_port) = host_config(dir.path(), (33306, 33309));
+    let (config, _, admin_port) = host_config(dir.path(), (30306, 30309));
     let served = serve(&config, true);
     let health = format!("http://127.0.0.1:{admin_port}/healthz");
     let up = (0..300).any(|_| {
@@ -296,18 +296,18 @@ fn install_prints_the_shared_port_and_server_name_too() {
     for (name, pem) in [("server.pem", &pki.server_cert), ("server.key", &pki.server_key), ("ca.pem", &pki.ca)] {
         std::fs::write(dir.path().join(name), pem).unwrap();
     }
-    let (config, base, _) = host_config(dir.path(), (33310, 33311));
+    let (config, base, _) = host_config(dir.path(), (30310, 30311));
     let tls = format!(
         "[tls]\ncert = \"{0}/server.pem\"\nkey = \"{0}/server.key\"\nclient_ca = \"{0}/ca.pem\"\n\
-         shared_listen = \"127.0.0.1:33312\"\nsni_suffix = \"cc.test\"\n",
+         shared_listen = \"127.0.0.1:30312\"\nsni_suffix = \"cc.test\"\n",
         dir.path().display()
     );
     std::fs::write(&config, format!("{base}{tls}")).unwrap();
     let _host = serve(&config, false);
     let installed = install_counter(&config);
     let out = text(&installed.stdout);
-    assert!(out.contains("peers dial 127.0.0.1:3331"), "{out}");
-    assert!(out.contains("or the shared port 127.0.0.1:33312 with TLS server name counter-"), "{out}");
+    assert!(out.contains("peers dial 127.0.0.1:3031"), "{out}");
+    assert!(out.contains("or the shared port 127.0.0.1:30312 with TLS server name counter-"), "{out}");
     assert!(out.contains(".cc.test (builders with use_sni)"), "{out}");
 }
 
@@ -315,7 +315,7 @@ fn install_prints_the_shared_port_and_server_name_too() {
 #[test]
 fn serve_reloads_its_configuration_on_sighup() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, base, _) = host_config(dir.path(), (33313, 33314));
+    let (config, base, _) = host_config(dir.path(), (30313, 30314));
     let mut served = serve(&config, true);
     let stderr = served.0.stderr.take().unwrap();
     let (tx, lines) = std::sync::mpsc::channel::<String>();

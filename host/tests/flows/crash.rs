@@ -11,6 +11,7 @@ use tokio::process::{Child, Command};
 use wasmcc_host::client::AdminClient;
 use wasmcc_host::package::write_package;
 use wasmcc_peer::{args, PeerSim};
+use wasmcc_testkit::ports::free_port;
 
 const UPLOADS: u32 = 24;
 const KILL_AFTER_ACKS: usize = 6;
@@ -28,10 +29,6 @@ fn variant(base: &[u8], n: u32) -> Vec<u8> {
     out.extend_from_slice(&[0, payload.len() as u8]);
     out.extend_from_slice(&payload);
     out
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn start(config: &Path, admin: &str) -> Child {

@@ -157,7 +157,7 @@ fn a_fabric_gateway_application_and_the_cli_run_against_it_and_its_ledger_surviv
     ];
     let mut args: Vec<&str> = chaincodes.iter().flat_map(|c| ["--chaincode", c.as_str()]).collect();
     args.extend(["--collections", &collections, "--init-required", "counter"]);
-    let dev = Dev::start(home.path(), 33350, &args);
+    let dev = Dev::start(home.path(), 28350, &args);
     assert!(dev.seen.iter().any(|l| l.contains("chaincode counter committed on mychannel (init required)")));
     let key = dev.banner("client key");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
@@ -222,7 +222,7 @@ fn a_fabric_gateway_application_and_the_cli_run_against_it_and_its_ledger_surviv
     // Every acknowledged transaction survives kill -9: the same ledger, with no --chaincode given this time.
     let height = stdout_of(dev.call(home, &["query", "asset-transfer", "GetAllAssets"]));
     drop(dev);
-    let dev = Dev::start(home, 33350, &["--collections", &collections, "--init-required", "counter"]);
+    let dev = Dev::start(home, 28350, &["--collections", &collections, "--init-required", "counter"]);
     assert_eq!(stdout_of(dev.call(home, &["query", "asset-transfer", "GetAllAssets"])), height);
     let private = stdout_of(
         dev.call(home, &["query", "private-asset", "ReadAssetPrivateDetails", "Org1MSPPrivateCollection", "cli1"]),
@@ -232,7 +232,7 @@ fn a_fabric_gateway_application_and_the_cli_run_against_it_and_its_ledger_surviv
 
     // `wasmcc install` and `wasmcc remove` on the running process commit and take off a chaincode at once.
     let mut dev = dev;
-    let admin = ["--admin", "http://127.0.0.1:33351", "--data-dir", "data"];
+    let admin = ["--admin", "http://127.0.0.1:28351", "--data-dir", "data"];
     let counter = wasm("counter");
     let installed =
         stdout_of(dev.call(home, &[&["install", "--wasm", &counter, "--label", "tally"][..], &admin].concat()));
@@ -247,7 +247,7 @@ fn a_fabric_gateway_application_and_the_cli_run_against_it_and_its_ledger_surviv
     drop(dev);
 
     // --ephemeral: the same chaincodes and organisation, an empty channel.
-    let dev = Dev::start(home, 33350, &["--ephemeral"]);
+    let dev = Dev::start(home, 28350, &["--ephemeral"]);
     assert!(dev.seen.iter().any(|l| l.contains("ledger at block 0")), "{:?}", dev.seen);
     assert_eq!(stdout_of(dev.call(home, &["query", "asset-transfer", "GetAllAssets"])).trim(), "[]");
 }
@@ -267,8 +267,9 @@ fn watch_rebuilds_a_changed_crate_and_keeps_the_ledger() {
     let crate_dir = home.path().join("token");
     // The workspace's lock file pins the versions the workspace fetched, so the build needs no network.
     std::fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
-    // Ports of its own: the other flow's dev process gives chaincodes the 900 ports after 33351.
-    let mut dev = Dev::start(home.path(), 39000, &["--watch", "token"]);
+    // Ports of their own (the other flow's dev process gives chaincodes the 900 ports after 28351), below Linux's
+    // ephemeral range (32768–60999) where no client socket can be holding them.
+    let mut dev = Dev::start(home.path(), 27000, &["--watch", "token"]);
     assert!(dev.seen.iter().any(|l| l.contains("chaincode token committed on mychannel")), "{:?}", dev.seen);
     let home = home.path();
     stdout_of(dev.call(home, &["invoke", "token", "Create", "r1", "ada", "10"]));

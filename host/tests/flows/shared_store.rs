@@ -16,7 +16,6 @@ use crate::{example, Served};
 
 /// Chaincode ports of each test (they run at once, on the same loopback addresses).
 const PORTS: [(u16, u16); 2] = [(38400, 38419), (38420, 38439)];
-const PG_PORT: u16 = 35434;
 
 /// One `wasmcc serve` with its own data directory, chaincodes on `127.0.0.<n>`.
 struct Host {
@@ -122,7 +121,7 @@ async fn increment(peer: &PeerSim, ip: &str, port: u16, ccid: &str, key: &str, t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hosts_serve_what_one_store_holds() {
-    let pg = TempPostgres::start(PG_PORT);
+    let pg = TempPostgres::start();
     let start = |n| Host::start(n, &pg, PORTS[0]);
     let (one, two, three) = (start(1), start(2), start(3));
     let all = [&one, &two, &three];
@@ -206,7 +205,7 @@ async fn three_hosts_serve_what_one_store_holds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_killed_during_an_install_leaves_the_store_whole() {
-    let pg = TempPostgres::start(PG_PORT + 1);
+    let pg = TempPostgres::start();
     let (mut one, two) = (Host::start(1, &pg, PORTS[1]), Host::start(2, &pg, PORTS[1]));
     let all = [&one, &two];
     until("hosts ready", &all, || async { one.readyz().await.0 == 200 && two.readyz().await.0 == 200 }).await;
