@@ -278,7 +278,7 @@ mod tests {
         let addr = fake::serve(f).await;
         let admin = Admin::new(&config(format!("http://{addr}"), None)).unwrap();
         let info = admin.lookup("cc:ab").await.unwrap();
-        assert_eq!((info.ccid.as_str(), info.route.address.as_str()), ("cc:ab", "10.0.0.1:9101"));
+        assert_eq!((info.ccid.as_str(), info.route.address.as_deref()), ("cc:ab", Some("10.0.0.1:9101")));
         let err = admin.lookup("cc:cd").await.unwrap_err().to_string();
         assert!(err.starts_with("chaincode cc:cd is not installed on the host http://127.0.0.1:"), "{err}");
     }

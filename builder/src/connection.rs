@@ -41,15 +41,24 @@ pub fn connection_json(info: &ChaincodeInfo, config: &Config) -> anyhow::Result<
         (None, None)
     };
     let shared = info.route.sni.as_ref().zip(config.shared_address.as_ref().or(info.route.shared_address.as_ref()));
-    let (address, domain) = match shared {
+    // A chaincode without a port of its own (the host's `chaincodes.own_ports = false`) is reached on the shared
+    // port whatever `use_sni` and `use_host_names` say.
+    let own = info.route.address.as_deref();
+    let (address, domain) = match (shared, own) {
         // The peer sets the TLS server name from `domain` only with client auth
         // (docs/fabric-protocol.md §10 item 13).
-        Some((sni, shared_address)) if client_auth && config.use_sni => (shared_address.clone(), Some(sni.clone())),
+        (Some((sni, shared_address)), _) if client_auth && (config.use_sni || own.is_none()) => {
+            (shared_address.clone(), Some(sni.clone()))
+        }
         // In plaintext the peer still sends the address as `:authority`: the chaincode's name routes it.
-        Some((name, shared_address)) if !tls.enabled && config.use_host_names => {
+        (Some((name, shared_address)), _) if !tls.enabled && (config.use_host_names || own.is_none()) => {
             (with_host(shared_address, Some(name))?, None)
         }
-        _ => (with_host(&info.route.address, config.chaincode_host.as_deref())?, None),
+        (_, Some(own)) => (with_host(own, config.chaincode_host.as_deref())?, None),
+        (_, None) => bail!(
+            "the host serves {} only on its shared port, and reports no shared port a peer could use for it",
+            info.ccid
+        ),
     };
     Ok(ConnectionJson {
         address,
@@ -169,5 +178,24 @@ mod tests {
         let tls = info(json!({"enabled": true, "client_auth": false, "root_cert": PEM}));
         let tls = connection_json(&tls, &config(json!({"use_host_names": true}))).unwrap();
         assert_eq!(tls.address, "10.0.0.1:9101", "TLS routes by the certificate's names, not by these");
+    }
+
+    #[test]
+    fn a_chaincode_without_a_port_of_its_own_is_reached_on_the_shared_port() {
+        let shared_only = |tls: Value| {
+            let mut info = info(tls);
+            (info.route.address, info.route.port) = (None, None);
+            info
+        };
+        let plain = connection_json(&shared_only(json!({"enabled": false})), &config(json!({}))).unwrap();
+        assert_eq!(plain.address, "cc-ab.chaincodes.wasmcc:9443");
+        let identity = json!({"client_cert": PEM, "client_key": PEM});
+        let mtls = shared_only(json!({"enabled": true, "client_auth": true, "root_cert": "ca"}));
+        let c = connection_json(&mtls, &config(identity)).unwrap();
+        assert_eq!((c.address.as_str(), c.domain.as_deref()), ("10.0.0.1:9443", Some("cc-ab.chaincodes.wasmcc")));
+        let mut unreachable = shared_only(json!({"enabled": false}));
+        unreachable.route.shared_address = None;
+        let err = connection_json(&unreachable, &config(json!({}))).unwrap_err().to_string();
+        assert!(err.contains("only on its shared port"), "{err}");
     }
 }

@@ -19,15 +19,29 @@ pub struct ChaincodeInfo {
 /// Where a peer reaches the chaincode.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RouteInfo {
-    /// `host:port` of the chaincode's own listener.
-    pub address: String,
-    pub port: u16,
+    /// `host:port` of the chaincode's own listener; `None` when the host serves it only on the shared port
+    /// (`sni` and `shared_address` then say how to reach it).
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
     /// The TLS server name that routes to it on the shared port, when the host has one.
     #[serde(default)]
     pub sni: Option<String>,
     /// `host:port` of the shared port, when the host has one.
     #[serde(default)]
     pub shared_address: Option<String>,
+}
+
+impl RouteInfo {
+    /// Where a peer reaches the chaincode, in words: its own address, else its name on the shared port.
+    pub fn summary(&self) -> String {
+        match (&self.address, &self.shared_address, &self.sni) {
+            (Some(own), _, _) => own.clone(),
+            (None, Some(shared), Some(name)) => format!("{name} on the shared port {shared}"),
+            _ => "no route".to_owned(),
+        }
+    }
 }
 
 /// How the chaincode's listeners do TLS.

@@ -198,7 +198,7 @@ async fn upload_slot(s: &AdminState, remote: Remote) -> Result<OwnedSemaphorePer
 /// The public view of a record: its route as a peer would dial it.
 pub fn info(registry: &Registry, record: &ChaincodeRecord) -> ChaincodeInfo {
     let host = &registry.settings().advertise_host;
-    let port = registry.listen_addr(&record.ccid).map(|a| a.port()).unwrap_or(record.port);
+    let port = registry.listen_addr(&record.ccid).map(|a| a.port()).or(record.port);
     let tls = registry.settings().tls.as_ref();
     // The SNI name and shared address only while the shared port is actually listening.
     let shared = registry.shared_addr().and_then(|addr| Some((registry.settings().route_name(&record.ccid)?, addr)));
@@ -211,7 +211,7 @@ pub fn info(registry: &Registry, record: &ChaincodeRecord) -> ChaincodeInfo {
         label: record.label.clone(),
         module_hash: record.module_hash.clone(),
         module_size: record.module_size,
-        route: RouteInfo { address: format!("{host}:{port}"), port, sni, shared_address },
+        route: RouteInfo { address: port.map(|port| format!("{host}:{port}")), port, sni, shared_address },
         tls: match tls {
             Some(tls) => {
                 TlsInfo { enabled: true, client_auth: tls.client_auth, root_cert: Some(tls.root_cert.clone()) }

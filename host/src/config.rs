@@ -18,6 +18,7 @@
 //! port_min = 9101                       # each chaincode gets its own port from this range, kept across restarts
 //! port_max = 9999
 //! # shared_listen = "0.0.0.0:9200"     # plaintext: one port for all, routed by HTTP/2 :authority (not with [tls])
+//! own_ports = true                      # false: chaincodes only on the shared port (this or tls.shared_listen)
 //! name_suffix = "chaincodes.wasmcc"     # names on it: <label>-<hash12>.<name_suffix>
 //!
 //! [tls]                                 # optional: TLS on every chaincode endpoint
@@ -157,6 +158,9 @@ pub struct ChaincodesConfig {
     pub shared_listen: Option<SocketAddr>,
     /// The DNS suffix of the chaincodes' names on `shared_listen`.
     pub name_suffix: String,
+    /// Whether each chaincode also gets a port of its own from `port_min..=port_max`. `false` serves chaincodes only
+    /// on the shared port: no port range to size or open in a firewall, and no limit on chaincodes from it.
+    pub own_ports: bool,
 }
 
 /// Connection hygiene of every listener (`[connections]`); each default and its reason is in limits.rs.
@@ -322,6 +326,7 @@ impl Default for ChaincodesConfig {
             port_max: 9999,
             shared_listen: None,
             name_suffix: DEFAULT_SNI_SUFFIX.to_owned(),
+            own_ports: true,
         }
     }
 }
@@ -375,6 +380,13 @@ impl Config {
                      tls.shared_listen (routed by TLS server name)"
                 )));
             }
+        }
+        if !c.own_ports && c.shared_listen.or(self.tls.as_ref().and_then(|t| t.shared_listen)).is_none() {
+            return Err(ConfigError::Invalid(
+                "chaincodes.own_ports = false needs a shared port for peers to reach the chaincodes: \
+                 chaincodes.shared_listen, or tls.shared_listen with [tls]"
+                    .into(),
+            ));
         }
         check_dns_suffix("chaincodes.name_suffix", &c.name_suffix)?;
         self.quota.check().map_err(|e| ConfigError::Invalid(format!("quota: {e}")))?;
@@ -528,5 +540,10 @@ mod tests {
         assert!(config.check().is_err());
         let config: Config = toml::from_str("[admin]\nmax_concurrent_uploads = 0\n").unwrap();
         assert!(config.check().unwrap_err().to_string().contains("max_concurrent_uploads"));
+        let config: Config = toml::from_str("[chaincodes]\nown_ports = false\n").unwrap();
+        assert!(config.check().unwrap_err().to_string().contains("needs a shared port"));
+        let config: Config =
+            toml::from_str("[chaincodes]\nown_ports = false\nshared_listen = \"127.0.0.1:9200\"\n").unwrap();
+        config.check().unwrap();
     }
 }

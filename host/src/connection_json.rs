@@ -63,6 +63,8 @@ pub enum ConnectionJsonError {
     DomainWithoutClientAuth(String),
     #[error("the endpoint requires a client certificate but no peer client identity was given")]
     MissingPeerIdentity,
+    #[error("chaincode {0} has no port of its own and the host reports no shared port a peer could use for it")]
+    NoRoute(String),
 }
 
 /// The connection.json for a route at `address`: plaintext when `tls` is `None`; with client auth, `peer`'s
@@ -95,11 +97,18 @@ pub fn for_route(
 }
 
 /// The connection.json a peer needs to dial the chaincode the admin API described: with client auth and a shared
-/// port, the shared address with `domain` = the SNI name; otherwise the chaincode's own port. `peer` is the peer's
-/// client identity, required when the endpoint demands client certificates.
+/// port, the shared address with `domain` = the SNI name; otherwise the chaincode's own port, or, in plaintext on a
+/// host that gives chaincodes no port of their own, its name on the shared port (routed by `:authority`). `peer` is
+/// the peer's client identity, required when the endpoint demands client certificates.
 pub fn for_chaincode(info: &ChaincodeInfo, peer: Option<&PeerConfig>) -> Result<ConnectionJson, ConnectionJsonError> {
+    let no_route = || ConnectionJsonError::NoRoute(info.ccid.clone());
     let Some(root_cert) = info.tls.root_cert.clone().filter(|_| info.tls.enabled) else {
-        return for_route(info.route.address.clone(), None, peer);
+        let address = match (&info.route.address, &info.route.shared_address, &info.route.sni) {
+            (Some(own), _, _) => own.clone(),
+            (None, Some(shared), Some(name)) => wasmcc_common::connection::with_host(shared, name).ok_or_else(no_route)?,
+            _ => return Err(no_route()),
+        };
+        return for_route(address, None, peer);
     };
     let shared = match (&info.route.shared_address, &info.route.sni) {
         (Some(address), Some(sni)) if info.tls.client_auth => Some((address.clone(), sni.clone())),
@@ -107,7 +116,7 @@ pub fn for_chaincode(info: &ChaincodeInfo, peer: Option<&PeerConfig>) -> Result<
     };
     let (address, domain) = match shared {
         Some((address, sni)) => (address, Some(sni)),
-        None => (info.route.address.clone(), None),
+        None => (info.route.address.clone().ok_or_else(no_route)?, None),
     };
     let tls = TlsInfo { root_cert, client_auth_required: info.tls.client_auth, domain };
     for_route(address, Some(&tls), peer)

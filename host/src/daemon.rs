@@ -73,7 +73,7 @@ impl Daemon {
         let settings = RegistrySettings {
             listen_ip: config.chaincodes.listen_ip,
             advertise_host: config.advertise_host(),
-            ports: (config.chaincodes.port_min, config.chaincodes.port_max),
+            ports: config.chaincodes.own_ports.then_some((config.chaincodes.port_min, config.chaincodes.port_max)),
             limits: config.limits,
             limits_for: config.limits_for.clone(),
             tls: config.tls.as_ref().map(ChaincodeTls::from_config).transpose()?,

@@ -51,7 +51,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .with_context(|| format!("reading {} (build the examples with scripts/build-guests.sh)", path.display()))?;
         let (info, created) = client.install(package::write_package(label, &wasm, &[])?).await?;
         println!("{} {}", if created { "installed" } else { "already installed" }, info.ccid);
-        served.push((info.ccid, info.route.address));
+        let address = info.route.address.context("the demo's host gives every chaincode a port of its own")?;
+        served.push((info.ccid, address));
     }
 
     session(&served).await?;

@@ -238,7 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::List { admin } => {
             let admin = admin.client()?;
             for info in admin.explain(admin.client.list().await)? {
-                println!("{}\t{}", info.ccid, info.route.address);
+                println!("{}\t{}", info.ccid, info.route.summary());
             }
             Ok(())
         }
@@ -270,7 +270,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "its route ({}) stays reserved for it: peers that installed this chaincode keep dialling it and fail \
                  until it is installed here again",
-                info.route.address
+                info.route.summary()
             );
             Ok(())
         }
@@ -287,12 +287,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Where peers reach an installed chaincode: its own port, and the shared port with the TLS server name that routes
-/// to it when the host has one (builders with `use_sni` send peers there).
+/// Where peers reach an installed chaincode: its own port, and the shared port with the name that routes to it when
+/// the host has one (builders with `use_sni` or `use_host_names` send peers there; without an own port, always).
 fn print_routes(route: &wasmcc_host::admin::RouteInfo) {
-    println!("peers dial {}", route.address);
-    if let (Some(shared), Some(sni)) = (&route.shared_address, &route.sni) {
-        println!("or the shared port {shared} with TLS server name {sni} (builders with use_sni)");
+    let shared = route.shared_address.as_ref().zip(route.sni.as_ref());
+    match (&route.address, shared) {
+        (Some(own), Some((shared, name))) => {
+            println!("peers dial {own}");
+            println!("or the shared port {shared} with TLS server name {name} (builders with use_sni)");
+        }
+        (Some(own), None) => println!("peers dial {own}"),
+        (None, _) => println!("peers reach it only as {}", route.summary()),
     }
 }
 

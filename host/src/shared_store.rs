@@ -44,10 +44,12 @@ CREATE TABLE IF NOT EXISTS wasmcc_chaincodes (
     label text NOT NULL,
     module_hash text NOT NULL REFERENCES wasmcc_modules (hash),
     module_size bigint NOT NULL,
-    port integer NOT NULL UNIQUE,
+    port integer UNIQUE,
     limits jsonb NOT NULL,
     package bytea NOT NULL
 );
+-- Stores created before chaincodes could go without a port of their own (chaincodes.own_ports = false).
+ALTER TABLE wasmcc_chaincodes ALTER COLUMN port DROP NOT NULL;
 CREATE TABLE IF NOT EXISTS wasmcc_routes (id integer PRIMARY KEY CHECK (id = 1), book jsonb NOT NULL);
 INSERT INTO wasmcc_routes VALUES (1, '{}') ON CONFLICT DO NOTHING;
 ";
@@ -82,7 +84,8 @@ impl<'a> Draft<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct PortRules<'a> {
     pub pinned: Option<u16>,
-    pub range: (u16, u16),
+    /// `None`: chaincodes get no port of their own (the shared port only).
+    pub range: Option<(u16, u16)>,
     pub shared: Option<u16>,
     pub name: Option<&'a str>,
 }
@@ -211,7 +214,9 @@ impl SharedStore {
         }
         // Whether a port can be bound is each host's own business: here only the book decides.
         let port = book.choose_port(draft.ccid, rules.pinned, rules.name, rules.range, rules.shared, |_| Ok(()))?;
-        book.reserve_port(port, draft.ccid).map_err(PortChoice::from)?;
+        if let Some(port) = port {
+            book.reserve_port(port, draft.ccid).map_err(PortChoice::from)?;
+        }
         if let Some(name) = rules.name {
             book.reserve_sni_name(name, draft.ccid).map_err(PortChoice::from)?;
         }
@@ -239,7 +244,7 @@ impl SharedStore {
                 &record.label,
                 &record.module_hash,
                 &(record.module_size as i64),
-                &i32::from(port),
+                &port.map(i32::from),
                 &limits,
                 &draft.package,
             ],
@@ -313,7 +318,7 @@ fn with_causes(e: &tokio_postgres::Error) -> String {
 const RECORD_COLUMNS: &str = "ccid, label, module_hash, module_size, port, limits";
 
 fn record_of(row: &tokio_postgres::Row) -> Result<ChaincodeRecord, SharedStoreError> {
-    let port: i32 = row.get(4);
+    let port: Option<i32> = row.get(4);
     let size: i64 = row.get(3);
     let limits: serde_json::Value = row.get(5);
     Ok(ChaincodeRecord {
@@ -321,7 +326,9 @@ fn record_of(row: &tokio_postgres::Row) -> Result<ChaincodeRecord, SharedStoreEr
         label: row.get(1),
         module_hash: row.get(2),
         module_size: u64::try_from(size).map_err(|_| SharedStoreError::Corrupt(format!("module size {size}")))?,
-        port: u16::try_from(port).map_err(|_| SharedStoreError::Corrupt(format!("port {port}")))?,
+        port: port
+            .map(|port| u16::try_from(port).map_err(|_| SharedStoreError::Corrupt(format!("port {port}"))))
+            .transpose()?,
         limits: serde_json::from_value(limits).map_err(|e| SharedStoreError::Corrupt(format!("limits: {e}")))?,
     })
 }

@@ -44,8 +44,9 @@ pub struct ChaincodeRecord {
     /// sha256 hex of the module: the key of `modules/` and `compiled/`.
     pub module_hash: String,
     pub module_size: u64,
-    /// This chaincode's own listen port, allocated at install and kept across restarts.
-    pub port: u16,
+    /// This chaincode's own listen port, allocated at install and kept across restarts; `None` when it was installed
+    /// on a host that serves chaincodes only on the shared port (`chaincodes.own_ports = false`).
+    pub port: Option<u16>,
     /// The operator's limits at install time (configuration may override them at start).
     #[serde(default)]
     pub limits: TxLimits,
@@ -277,7 +278,7 @@ mod tests {
             label: label.into(),
             module_hash: module_hash.into(),
             module_size: 3,
-            port,
+            port: Some(port),
             limits: TxLimits::default(),
         }
     }

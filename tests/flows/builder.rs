@@ -170,7 +170,7 @@ async fn lookup_mode_points_the_peer_at_the_right_chaincode() {
     assert_ne!(connection["address"], json!(other_info.route.address));
     let index = scratch.join("release/statedb/couchdb/indexes/by-n.json");
     assert_eq!(std::fs::read_to_string(index).unwrap(), r#"{"index":{"fields":["n"]}}"#);
-    transact(&info.route.address, &pkg.ccid, b"1").await;
+    transact(info.route.address.as_deref().unwrap(), &pkg.ccid, b"1").await;
     daemon.shutdown().await;
 }
 
@@ -190,7 +190,7 @@ async fn upload_mode_installs_the_package_on_the_host() {
     let info = api.show(&pkg.ccid).await.unwrap();
     let connection = connection_json(&scratch);
     assert_eq!(connection["address"], json!(info.route.address));
-    transact(&info.route.address, &pkg.ccid, b"1").await;
+    transact(info.route.address.as_deref().unwrap(), &pkg.ccid, b"1").await;
 
     // A package wasmcc did not make cannot be rebuilt, so its CCID cannot be vouched for: refused with the reason.
     let foreign_ccid = wasmcc_common::package::package_id(&pkg.label, b"made by another tool");
@@ -282,7 +282,7 @@ async fn upload_mode_uses_a_package_the_operator_installed_by_hand() {
     assert_eq!(installed, std::slice::from_ref(&ccid), "the builder uploaded nothing");
     let index_file = scratch.join("release/statedb/couchdb/indexes/by-n.json");
     assert_eq!(std::fs::read_to_string(index_file).unwrap(), index.1);
-    transact(&info.route.address, &ccid, b"1").await;
+    transact(info.route.address.as_deref().unwrap(), &ccid, b"1").await;
     daemon.shutdown().await;
 }
 
@@ -577,6 +577,6 @@ async fn static_binary_works_in_an_empty_root_resolving_the_host_by_name() {
     let connection: Value =
         serde_json::from_slice(&std::fs::read(scratch.join("bld/connection.json")).unwrap()).unwrap();
     assert_eq!(connection["address"], json!(info.route.address));
-    transact(&info.route.address, &pkg.ccid, b"1").await;
+    transact(info.route.address.as_deref().unwrap(), &pkg.ccid, b"1").await;
     daemon.shutdown().await;
 }

@@ -69,11 +69,11 @@ async fn thousands_of_idle_connections_keep_neither_a_peer_nor_the_admin_api_out
     let (info, _) = api.install(write_package("counter", &wasm("counter"), &[]).unwrap()).await.unwrap();
 
     // Far more idle sockets than one port keeps pending: each newcomer evicts the oldest.
-    let mut idle = silent_connections(&info.route.address, 2_000).await;
+    let mut idle = silent_connections(info.route.address.as_deref().unwrap(), 2_000).await;
 
     // A real peer still gets REGISTER and completes a transaction, and the admin API answers.
     let peer = PeerSim::new();
-    let conn = peer.connect(&info.route.address, &info.ccid).await.expect("a peer connects through the flood");
+    let conn = peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.expect("a peer connects through the flood");
     assert_eq!(conn.invoke("ch", args(["inc", "hits"])).await.unwrap().payload(), b"1");
     let answer = health(daemon.admin_addr()).await;
     assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"ok\""), "{answer}");
@@ -140,7 +140,7 @@ async fn silent_tls_clients_never_delay_a_real_mtls_peer() {
     let identity = PeerConfig::from_pem(&peer_cert, &peer_key).unwrap();
     let via_sni = wasmcc_host::connection_json::for_chaincode(&info, Some(&identity)).unwrap();
     let own_port = wasmcc_host::connection_json::ConnectionJson {
-        address: info.route.address.clone(),
+        address: info.route.address.clone().unwrap(),
         domain: None,
         ..via_sni.clone()
     };

@@ -52,7 +52,7 @@ async fn two_hundred_chaincodes_serve_and_survive_a_restart_without_recompiling(
                 .map(|info| {
                     let peer = peer.clone();
                     async move {
-                        let conn = peer.connect(&info.route.address, &info.ccid).await.unwrap();
+                        let conn = peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.unwrap();
                         let r = conn.invoke("ch", args(["inc", "hits"])).await.unwrap();
                         assert_eq!(r.payload(), expected, "{}", info.ccid);
                     }
@@ -85,7 +85,7 @@ async fn two_hundred_chaincodes_serve_and_survive_a_restart_without_recompiling(
     let (info, created) = client(&daemon).install(again).await.unwrap();
     assert!(created && info.module_hash == infos[0].module_hash);
     assert_eq!(engine.gauges().compilations(), 0, "its artifact was already there");
-    let conn = peer.connect(&info.route.address, &info.ccid).await.unwrap();
+    let conn = peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.unwrap();
     assert_eq!(conn.invoke("ch", args(["inc", "hits"])).await.unwrap().payload(), b"1");
     daemon.shutdown().await;
 }
@@ -104,12 +104,12 @@ async fn install_is_served_at_once_and_removal_closes_streams_and_frees_the_rout
     assert_eq!(again, info);
 
     let peer = PeerSim::new();
-    let conn = peer.connect(&info.route.address, &info.ccid).await.unwrap();
+    let conn = peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.unwrap();
     assert_eq!(conn.invoke("ch", args(["inc", "a"])).await.unwrap().payload(), b"1");
 
     api.remove(&info.ccid).await.unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(5), conn.closed()).await.expect("stream closed on removal");
-    assert!(peer.connect(&info.route.address, &info.ccid).await.is_err(), "the route is gone");
+    assert!(peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.is_err(), "the route is gone");
     match api.show(&info.ccid).await {
         Err(ClientError::Api { status: 404, .. }) => {}
         other => panic!("expected 404, got {other:?}"),
@@ -119,7 +119,7 @@ async fn install_is_served_at_once_and_removal_closes_streams_and_frees_the_rout
     // Installing it again brings it back.
     let (back, created) = api.install(pkg).await.unwrap();
     assert!(created);
-    let conn = peer.connect(&back.route.address, &back.ccid).await.unwrap();
+    let conn = peer.connect(back.route.address.as_deref().unwrap(), &back.ccid).await.unwrap();
     assert_eq!(conn.invoke("ch", args(["inc", "a"])).await.unwrap().payload(), b"2");
     daemon.shutdown().await;
 }
@@ -139,7 +139,7 @@ async fn a_damaged_artifact_is_recompiled_on_first_use_and_an_upgraded_engine_re
     let engine = Arc::new(WasmEngine::new().unwrap());
     let daemon = Daemon::start_with_engine(&config, engine.clone()).await.unwrap();
     assert_eq!(engine.gauges().compilations(), 0, "a damaged artifact is only found when loaded");
-    let conn = PeerSim::new().connect(&info.route.address, &info.ccid).await.unwrap();
+    let conn = PeerSim::new().connect(info.route.address.as_deref().unwrap(), &info.ccid).await.unwrap();
     assert_eq!(conn.invoke("ch", args(["inc", "a"])).await.unwrap().payload(), b"1");
     assert_eq!(engine.gauges().compilations(), 1, "recompiled from the stored module");
     drop(conn);
@@ -150,7 +150,7 @@ async fn a_damaged_artifact_is_recompiled_on_first_use_and_an_upgraded_engine_re
     let engine = Arc::new(WasmEngine::new().unwrap());
     let daemon = Daemon::start_with_engine(&config, engine.clone()).await.unwrap();
     assert_eq!(engine.gauges().compilations(), 1, "recompiled at start, before any peer connects");
-    let conn = PeerSim::new().connect(&info.route.address, &info.ccid).await.unwrap();
+    let conn = PeerSim::new().connect(info.route.address.as_deref().unwrap(), &info.ccid).await.unwrap();
     assert_eq!(conn.invoke("ch", args(["inc", "a"])).await.unwrap().payload(), b"1");
     assert_eq!(engine.gauges().compilations(), 1);
     daemon.shutdown().await;
@@ -181,18 +181,18 @@ async fn a_route_once_given_never_leads_to_another_chaincode_across_removals_and
     assert_eq!(p_again.route, p_info.route);
     let peer = PeerSim::new();
     for info in [&p_again, &f_info] {
-        let conn = peer.connect(&info.route.address, &info.ccid).await.unwrap();
+        let conn = peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.unwrap();
         assert_eq!(conn.ccid(), info.ccid, "each route leads to its own chaincode");
     }
 
     // An operator may pin a port, but never one that belonged to another chaincode.
     let g = write_package("g", &variant(&counter, 3), &[]).unwrap();
-    match api.install_on(g.clone(), Some(p_info.route.port)).await {
+    match api.install_on(g.clone(), p_info.route.port).await {
         Err(ClientError::Api { status: 409, message }) => assert!(message.contains(&p_info.ccid), "{message}"),
         other => panic!("expected 409, got {other:?}"),
     }
     let (g_info, _) = api.install_on(g.clone(), Some(31428)).await.unwrap();
-    assert_eq!(g_info.route.port, 31428);
+    assert_eq!(g_info.route.port, Some(31428));
     api.remove(&g_info.ccid).await.unwrap();
     daemon.shutdown().await;
 
@@ -204,9 +204,9 @@ async fn a_route_once_given_never_leads_to_another_chaincode_across_removals_and
         other => panic!("expected 409, got {other:?}"),
     }
     let (g_back, _) = api.install(g).await.unwrap();
-    assert_eq!(g_back.route.port, 31428);
+    assert_eq!(g_back.route.port, Some(31428));
     for info in [&p_again, &f_info, &g_back] {
-        let conn = peer.connect(&info.route.address, &info.ccid).await.unwrap();
+        let conn = peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.unwrap();
         assert_eq!(conn.ccid(), info.ccid);
     }
     daemon.shutdown().await;

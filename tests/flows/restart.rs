@@ -19,7 +19,7 @@ async fn host(dir: &std::path::Path, ports: (u16, u16)) -> (Daemon, String, Stri
     let admin = AdminClient::new(&daemon.admin_url(), Some("test-token".into()), None).unwrap();
     let package = wasmcc_host::package::write_package("counter", &wasm("counter"), &[]).unwrap();
     let (info, _) = admin.install(package).await.unwrap();
-    (daemon, info.route.address, info.ccid)
+    (daemon, info.route.address.unwrap(), info.ccid)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -58,3 +58,55 @@ async fn a_plaintext_shared_port_routes_streams_by_authority() {
     assert_eq!(conn_b.invoke("ch", args(["inc", "n"])).await.unwrap().payload(), b"2");
     daemon.shutdown().await;
 }
+
+/// `chaincodes.own_ports = false`: chaincodes have no port of their own (none is reserved, none listens), every one
+/// is reached by its name on the shared port, across a restart, and a port cannot be pinned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_own_ports_every_chaincode_is_served_on_the_shared_port_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = host_config(dir.path(), (34110, 34119));
+    config.chaincodes.shared_listen = Some("127.0.0.1:0".parse().unwrap());
+    config.chaincodes.own_ports = false;
+    let daemon = Daemon::start(&config).await.unwrap();
+    let api = AdminClient::new(&daemon.admin_url(), Some("test-token".into()), None).unwrap();
+    let counter = wasm("counter");
+    let (a, _) = api.install(write_package("counter-a", &counter, &[]).unwrap()).await.unwrap();
+    assert_eq!((a.route.address.as_deref(), a.route.port), (None, None), "{a:?}");
+    let shared = a.route.shared_address.clone().expect("the shared address");
+    let name = a.route.sni.clone().expect("the chaincode's name on the shared port");
+    assert_eq!(a.route.summary(), format!("{name} on the shared port {shared}"));
+    // What a peer would be given: the name on the shared port, routed by `:authority`.
+    let json = wasmcc_host::connection_json::for_chaincode(&a, None).unwrap();
+    let port = shared.rsplit_once(':').unwrap().1;
+    assert_eq!(json.address, format!("{name}:{port}"));
+
+    let peer = PeerSim::new();
+    let named = ConnectOptions { authority: Some(json.address.clone()), ..Default::default() };
+    let conn = peer.connect_with(&shared, &a.ccid, named.clone()).await.unwrap();
+    assert_eq!(conn.invoke("ch", args(["inc", "n"])).await.unwrap().payload(), b"1");
+    assert!(daemon.registry().not_ready().is_none(), "{:?}", daemon.registry().not_ready());
+    for port in 34110..=34119 {
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "something listens on {port}");
+    }
+    let pinned = write_package("counter-b", &variant(&counter, 1), &[]).unwrap();
+    match api.install_on(pinned, Some(34111)).await {
+        Err(wasmcc_host::client::ClientError::Api { status, message }) => {
+            assert!(status >= 400 && message.contains("only on its shared port"), "{status} {message}")
+        }
+        other => panic!("a pinned port must be refused, got {other:?}"),
+    }
+    drop(conn);
+    daemon.shutdown().await;
+
+    // Restarted on the same data directory (and another shared port): the same chaincode by the same name.
+    let daemon = Daemon::start(&config).await.unwrap();
+    let shared = daemon.registry().shared_addr().unwrap().to_string();
+    let named = ConnectOptions {
+        authority: Some(format!("{name}:{}", shared.rsplit_once(':').unwrap().1)),
+        ..Default::default()
+    };
+    let conn = peer.connect_with(&shared, &a.ccid, named).await.unwrap();
+    assert_eq!(conn.invoke("ch", args(["inc", "n"])).await.unwrap().payload(), b"2");
+    assert_eq!(daemon.registry().records().len(), 1, "the refused pinned install left nothing");
+    daemon.shutdown().await;
+}

@@ -18,7 +18,7 @@ fn draft<'a>(ccid: &'a str, module_hash: &'a str) -> Draft<'a> {
 }
 
 fn rules() -> PortRules<'static> {
-    PortRules { pinned: None, range: RANGE, shared: None, name: None }
+    PortRules { pinned: None, range: Some(RANGE), shared: None, name: None }
 }
 
 /// The next announcement, within 5 s.
@@ -41,13 +41,13 @@ async fn two_hosts_share_records_routes_and_modules() {
     let (first, second) = tokio::join!(one.install(&a, rules()), two.install(&a, rules()));
     let ((r1, c1), (r2, c2)) = (first.unwrap(), second.unwrap());
     assert_eq!(r1, r2);
-    assert_eq!(r1.port, RANGE.0);
+    assert_eq!(r1.port, Some(RANGE.0));
     assert!(c1 ^ c2, "exactly one of the two created it");
     assert_eq!(next(&mut notes).await, "installed alpha:aa");
 
     // Another chaincode on the same module: the next port; the module is stored once.
     let (b, _) = two.install(&draft("beta:bb", "m1"), rules()).await.unwrap();
-    assert_eq!(b.port, RANGE.0 + 1);
+    assert_eq!(b.port, Some(RANGE.0 + 1));
     assert_eq!(next(&mut notes).await, "installed beta:bb");
     assert_eq!(
         one.records().await.unwrap().iter().map(|r| r.ccid.as_str()).collect::<Vec<_>>(),
@@ -56,14 +56,14 @@ async fn two_hosts_share_records_routes_and_modules() {
     assert_eq!(one.package("beta:bb").await.unwrap().as_deref(), Some(&b"package bytes"[..]));
 
     // Removal: the module stays while another chaincode uses it; the route stays with its chaincode.
-    assert_eq!(one.remove("alpha:aa").await.unwrap().map(|r| r.port), Some(RANGE.0));
+    assert_eq!(one.remove("alpha:aa").await.unwrap().and_then(|r| r.port), Some(RANGE.0));
     assert_eq!(next(&mut notes).await, "removed alpha:aa");
     assert!(two.module("m1").await.unwrap().is_some(), "beta still uses it");
     let (c, _) = one.install(&draft("gamma:cc", "m2"), rules()).await.unwrap();
-    assert_eq!(c.port, RANGE.0 + 2, "alpha's port is never given to another chaincode");
+    assert_eq!(c.port, Some(RANGE.0 + 2), "alpha's port is never given to another chaincode");
     let (again, created) = two.install(&a, rules()).await.unwrap();
     assert!(created);
-    assert_eq!(again.port, RANGE.0, "alpha gets its own port back");
+    assert_eq!(again.port, Some(RANGE.0), "alpha gets its own port back");
     one.remove("beta:bb").await.unwrap();
     one.remove("alpha:aa").await.unwrap();
     assert!(two.module("m1").await.unwrap().is_none(), "gone with its last chaincode");

@@ -28,7 +28,7 @@ async fn removing_a_chaincode_answers_its_in_flight_transactions_and_says_why() 
     let gauges = daemon.registry().engine().gauges().clone();
     // The peer sits on GET_STATE, so the transactions are in flight when the chaincode goes.
     let slow = ConnectOptions { request_delay: Some(Duration::from_secs(600)), ..ConnectOptions::default() };
-    let conn = PeerSim::new().connect_with(&info.route.address, &info.ccid, slow).await.unwrap();
+    let conn = PeerSim::new().connect_with(info.route.address.as_deref().unwrap(), &info.ccid, slow).await.unwrap();
     let pending: Vec<_> = (0..3)
         .map(|_| {
             let conn = conn.clone();

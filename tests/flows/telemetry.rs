@@ -25,7 +25,7 @@ async fn metrics_count_what_happened_and_readiness_follows_the_store() {
     let (info, _) = admin.install(package).await.unwrap();
 
     let peer = PeerSim::new();
-    let conn = peer.connect(&info.route.address, &info.ccid).await.unwrap();
+    let conn = peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.unwrap();
     for call in [&["ok"][..], &["ok"], &["nope"], &["trap"], &["loop"], &["put", "k", "v"]] {
         conn.invoke("mychannel", args(call.iter().copied())).await.unwrap();
     }

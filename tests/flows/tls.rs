@@ -111,7 +111,7 @@ async fn shared_port_routes_by_sni_under_mutual_tls_and_refuses_strangers() {
         assert_eq!(info.tls.root_cert.as_deref().map(str::trim), Some(host_ca.pem().trim()));
         assert_eq!(info.route.sni, sni_name_for_ccid(&info.ccid, SUFFIX));
         assert_eq!(info.route.shared_address.as_deref(), Some(format!("127.0.0.1:{shared_port}").as_str()));
-        assert_ne!(info.route.port, shared_port);
+        assert_ne!(info.route.port, Some(shared_port));
     }
     assert_ne!(a.route.sni, b.route.sni);
 
@@ -151,7 +151,7 @@ async fn shared_port_routes_by_sni_under_mutual_tls_and_refuses_strangers() {
     // The chaincode's own port speaks mutual TLS too (no `domain`: the server certificate's IP SAN is checked).
     let tls = TlsInfo { root_cert: a.tls.root_cert.clone().unwrap(), client_auth_required: true, domain: None };
     let own_port =
-        wasmcc_host::connection_json::for_route(a.route.address.clone(), Some(&tls), Some(&identity)).unwrap();
+        wasmcc_host::connection_json::for_route(a.route.address.clone().unwrap(), Some(&tls), Some(&identity)).unwrap();
     let direct = peer.connect_json(&own_port, &a.ccid, quick()).await.unwrap();
     assert_eq!(direct.invoke("ch", args(["inc", "hits"])).await.unwrap().payload(), b"3");
     let anonymous = ConnectionJson { client_cert: None, client_key: None, ..own_port.clone() };
@@ -222,7 +222,7 @@ async fn a_reload_renews_certificates_and_limits_without_dropping_streams() {
     let api = AdminClient::new(&daemon.admin_url(), Some(daemon.token().to_string()), None).unwrap();
     let (info, _) = api.install(write_package("misbehave", &wasm("misbehave"), &[]).unwrap()).await.unwrap();
     let trusting = |issuer: &CertifiedIssuer<'static, KeyPair>| ConnectionJson {
-        address: info.route.address.clone(),
+        address: info.route.address.clone().unwrap(),
         dial_timeout: "3s".into(),
         tls_required: true,
         client_auth_required: false,

@@ -73,7 +73,7 @@ impl TestHost {
         let settings = RegistrySettings {
             listen_ip: [127, 0, 0, 1].into(),
             advertise_host: "127.0.0.1".into(),
-            ports: (first, first + PORTS_PER_SERVE - 1),
+            ports: Some((first, first + PORTS_PER_SERVE - 1)),
             limits,
             limits_for: Default::default(),
             tls: None,

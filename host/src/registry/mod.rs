@@ -50,8 +50,8 @@ pub enum InstallError {
     RouteTaken(#[from] RouteTaken),
     #[error("port {port} cannot be given to a chaincode: {reason}")]
     PortUnavailable { port: u16, reason: String },
-    #[error("chaincode {ccid} is already installed on port {port}; remove it first to move it to port {asked}")]
-    InstalledElsewhere { ccid: String, port: u16, asked: u16 },
+    #[error("chaincode {ccid} is already installed {}; remove it first to move it to port {asked}", where_served(*.port))]
+    InstalledElsewhere { ccid: String, port: Option<u16>, asked: u16 },
     #[error("chaincode {0} is not installed")]
     NotInstalled(String),
     #[error("cannot listen on the shared chaincode port {addr}: {source}")]
@@ -80,8 +80,8 @@ pub struct RegistrySettings {
     pub listen_ip: IpAddr,
     /// The host name or IP peers dial (connection.json `address`).
     pub advertise_host: String,
-    /// Inclusive range of per-chaincode ports.
-    pub ports: (u16, u16),
+    /// Inclusive range of per-chaincode ports; `None`: chaincodes are served only on the shared port.
+    pub ports: Option<(u16, u16)>,
     /// Limits for every chaincode, unless `limits_for` names its label or CCID: those at start
     /// ([`Registry::reload_limits`] replaces them; the registry keeps the ones in force).
     pub limits: TxLimits,
@@ -177,9 +177,14 @@ fn last_certificate(pem: &str) -> Option<String> {
     Some(format!("{}\n", &pem[start..end]))
 }
 
+/// Where peers reach a chaincode, in words.
+fn where_served(port: Option<u16>) -> String {
+    port.map_or_else(|| "on the shared port only".to_owned(), |port| format!("on port {port}"))
+}
+
 /// The answer to installing a chaincode that is installed: its record, unless the operator pinned another port.
 fn installed_already(record: ChaincodeRecord, pinned_port: Option<u16>) -> Result<ChaincodeRecord, InstallError> {
-    match pinned_port.filter(|p| *p != record.port) {
+    match pinned_port.filter(|p| Some(*p) != record.port) {
         Some(asked) => Err(InstallError::InstalledElsewhere { ccid: record.ccid, port: record.port, asked }),
         None => Ok(record),
     }
@@ -306,10 +311,16 @@ impl Registry {
             return Ok((installed_already(record, pinned_port)?, false));
         }
         let sni_name = self.settings.route_name(&pkg.ccid);
+        if let (None, Some(port)) = (self.settings.ports, pinned_port) {
+            return Err(InstallError::PortUnavailable {
+                port,
+                reason: "this host serves chaincodes only on its shared port (chaincodes.own_ports = false)".into(),
+            });
+        }
         // On one host the port is chosen first: a range with no port left costs no compilation.
         let local_port = match &self.settings.shared_store {
+            None => self.port_for(&pkg.ccid, pinned_port, sni_name.as_deref())?,
             Some(_) => None,
-            None => Some(self.port_for(&pkg.ccid, pinned_port, sni_name.as_deref())?),
         };
         let limits = self.limits_of(&pkg.label, &pkg.ccid);
         let this = self.clone();
@@ -324,11 +335,11 @@ impl Registry {
             label: pkg.label.clone(),
             module_hash,
             module_size: pkg.wasm.len() as u64,
-            port: local_port.unwrap_or_default(),
+            port: local_port,
             limits,
         };
-        let (record, created) = match (&self.settings.shared_store, local_port) {
-            (Some(store), _) => {
+        let (record, created) = match &self.settings.shared_store {
+            Some(store) => {
                 let (record, created) = self
                     .install_shared(store, &record, &pkg.wasm, &package_bytes, pinned_port, sni_name.as_deref())
                     .await?;
@@ -337,7 +348,7 @@ impl Registry {
                 }
                 (record, created)
             }
-            _ => (record, true),
+            None => (record, true),
         };
         let this = self.clone();
         let keep = record.clone();
@@ -352,10 +363,10 @@ impl Registry {
         .expect("install task")?;
         self.serve(record.clone(), Arc::new(chaincode)).await;
         if created {
-            tracing::info!(ccid = %record.ccid, port = record.port, "installed");
+            tracing::info!(ccid = %record.ccid, port = ?record.port, "installed");
             self.counters.installed();
         } else {
-            tracing::info!(ccid = %record.ccid, port = record.port, "installed already (by another host): serving it");
+            tracing::info!(ccid = %record.ccid, port = ?record.port, "installed already (by another host): serving it");
         }
         self.changes.send_modify(|n| *n += 1);
         Ok((record, created))
@@ -392,7 +403,7 @@ impl Registry {
         };
         let removed = self.remove_here(ccid)?.or(shared);
         let Some(record) = removed else { return Err(InstallError::NotInstalled(ccid.into())) };
-        tracing::info!(%ccid, port = record.port, "removed; its routes stay reserved for it");
+        tracing::info!(%ccid, port = ?record.port, "removed; its routes stay reserved for it");
         self.counters.removed();
         Ok(record)
     }
@@ -424,8 +435,9 @@ impl Registry {
             return Some(why);
         }
         let live = self.live.lock().expect("registry lock");
+        let own_port = |l: &&Live| l.record.port.is_some() && self.settings.ports.is_some();
         let mut silent: Vec<&str> =
-            live.values().filter(|l| l.addr.is_none()).map(|l| l.record.ccid.as_str()).collect();
+            live.values().filter(own_port).filter(|l| l.addr.is_none()).map(|l| l.record.ccid.as_str()).collect();
         silent.sort_unstable();
         (!silent.is_empty()).then(|| format!("not listening: {}", silent.join(", ")))
     }
@@ -637,9 +649,15 @@ impl Registry {
         Ok(())
     }
 
-    /// Starts the chaincode's own listener (TLS when configured) and makes it visible.
+    /// Starts the chaincode's own listener (TLS when configured), unless the host serves chaincodes only on its shared
+    /// port, and makes it visible.
     async fn serve(self: &Arc<Self>, record: ChaincodeRecord, chaincode: Arc<LoadedChaincode>) {
-        let addr = SocketAddr::new(self.settings.listen_ip, record.port);
+        let port = record.port.filter(|_| self.settings.ports.is_some());
+        let Some(addr) = port.map(|port| SocketAddr::new(self.settings.listen_ip, port)) else {
+            let ccid = record.ccid.clone();
+            self.live.lock().expect("registry lock").insert(ccid, Live { record, chaincode, addr: None });
+            return;
+        };
         let ccid = Some(record.ccid.clone());
         let route = match &self.settings.tls {
             Some(tls) => Route::Tls { ccid, config: tls.server.clone() },
@@ -680,8 +698,9 @@ impl Registry {
         let before = book.clone();
         for record in store.records()? {
             let sni_name = settings.route_name(&record.ccid);
-            let reserved = book
-                .reserve_port(record.port, &record.ccid)
+            let reserved = record
+                .port
+                .map_or(Ok(false), |port| book.reserve_port(port, &record.ccid))
                 .and_then(|_| sni_name.map_or(Ok(false), |name| book.reserve_sni_name(&name, &record.ccid)));
             if let Err(e) = reserved {
                 tracing::error!(ccid = %record.ccid, "installed chaincode shares a route: {e}");
@@ -695,10 +714,12 @@ impl Registry {
 
     /// Gives the routes to the CCID for good, durably (before its record: a crash in between leaves a reservation
     /// for a chaincode that is not installed, which only costs a port).
-    fn reserve(&self, ccid: &str, port: u16, sni_name: Option<&str>) -> Result<(), InstallError> {
+    fn reserve(&self, ccid: &str, port: Option<u16>, sni_name: Option<&str>) -> Result<(), InstallError> {
         let mut routes = self.routes.lock().expect("routes lock");
         let mut book = routes.clone();
-        book.reserve_port(port, ccid)?;
+        if let Some(port) = port {
+            book.reserve_port(port, ccid)?;
+        }
         if let Some(name) = sni_name {
             book.reserve_sni_name(name, ccid)?;
         }
@@ -710,7 +731,7 @@ impl Registry {
     }
 
     /// The port a chaincode installs on ([`RouteBook::choose_port`]).
-    fn port_for(&self, ccid: &str, pinned: Option<u16>, sni_name: Option<&str>) -> Result<u16, InstallError> {
+    fn port_for(&self, ccid: &str, pinned: Option<u16>, sni_name: Option<&str>) -> Result<Option<u16>, InstallError> {
         let book = self.routes.lock().expect("routes lock").clone();
         let shared = self.settings.shared_listen().map(|a| a.port());
         let bindable =

@@ -118,7 +118,7 @@ async fn acknowledged_installs_survive_sigkill() {
     for ccid in &acked {
         assert!(listed.contains(ccid), "acknowledged {ccid} lost");
         let info = api.show(ccid).await.unwrap();
-        let conn = peer.connect(&info.route.address, ccid).await.unwrap();
+        let conn = peer.connect(info.route.address.as_deref().unwrap(), ccid).await.unwrap();
         assert_eq!(conn.invoke("ch", args(["inc", "k"])).await.unwrap().payload(), b"1");
     }
     host.start_kill().unwrap();

@@ -80,7 +80,7 @@ impl Host {
     /// The CCIDs this host serves, with their ports.
     async fn serving(&self) -> Vec<(String, u16)> {
         let list = self.admin.list().await.unwrap_or_default();
-        list.into_iter().map(|c| (c.ccid, c.route.port)).collect()
+        list.into_iter().map(|c| (c.ccid, c.route.port.unwrap())).collect()
     }
 
     async fn metric(&self, parts: &[&str]) -> f64 {
@@ -138,13 +138,13 @@ async fn three_hosts_serve_what_one_store_holds() {
     .await;
     eprintln!("an install on host 1 was served by hosts 2 and 3 {took:?} after it was answered");
     for host in all {
-        assert_eq!(host.serving().await, [(counter.ccid.clone(), counter.route.port)], "{}", host.ip);
+        assert_eq!(host.serving().await, [(counter.ccid.clone(), counter.route.port.unwrap())], "{}", host.ip);
     }
 
     // Transactions through hosts 2 and 3 (one peer, one ledger).
     let peer = PeerSim::new();
-    increment(&peer, &two.ip, counter.route.port, &counter.ccid, "k", 3).await;
-    increment(&peer, &three.ip, counter.route.port, &counter.ccid, "k", 2).await;
+    increment(&peer, &two.ip, counter.route.port.unwrap(), &counter.ccid, "k", 3).await;
+    increment(&peer, &three.ip, counter.route.port.unwrap(), &counter.ccid, "k", 2).await;
     assert_eq!(peer.get("mychannel", "counter", "k").as_deref(), Some(&b"5"[..]));
     let hash = &counter.ccid["counter:".len().."counter:".len() + 12];
     let ok = ["wasmcc_transactions_total{", "chaincode=\"counter\"", hash, "outcome=\"ok\""];
@@ -157,7 +157,7 @@ async fn three_hosts_serve_what_one_store_holds() {
     let ((a, created_a), (b, created_b)) = (on_two.unwrap(), on_three.unwrap());
     assert_eq!((&a.ccid, a.route.port), (&b.ccid, b.route.port));
     assert!(created_a ^ created_b, "exactly one host created it");
-    assert_ne!(a.route.port, counter.route.port);
+    assert_ne!(a.route.port.unwrap(), counter.route.port.unwrap());
     until("host 1 serves probe", &all, || serves(&one, &a.ccid)).await;
     let installs = two.metric(&["wasmcc_installs_total"]).await + three.metric(&["wasmcc_installs_total"]).await;
     assert_eq!(installs, 1.0);
@@ -170,15 +170,15 @@ async fn three_hosts_serve_what_one_store_holds() {
     .await;
     assert_eq!(three.metric(&["wasmcc_removes_total"]).await, 1.0);
     for host in all {
-        let refused = peer.connect(&format!("{}:{}", host.ip, counter.route.port), &counter.ccid).await;
+        let refused = peer.connect(&format!("{}:{}", host.ip, counter.route.port.unwrap()), &counter.ccid).await;
         assert!(refused.is_err(), "{} still answers on counter's port", host.ip);
     }
 
     // A host started with an empty data directory serves everything the store holds once it is ready.
     let four = start(4);
     until("host 4 ready", &[&four], || async { four.readyz().await.0 == 200 }).await;
-    assert_eq!(four.serving().await, [(a.ccid.clone(), a.route.port)]);
-    let conn = peer.connect(&format!("{}:{}", four.ip, a.route.port), &a.ccid).await.unwrap();
+    assert_eq!(four.serving().await, [(a.ccid.clone(), a.route.port.unwrap())]);
+    let conn = peer.connect(&format!("{}:{}", four.ip, a.route.port.unwrap()), &a.ccid).await.unwrap();
     let answered = conn.invoke("mychannel", args(["get", "x"])).await.unwrap();
     assert!(matches!(answered.outcome, TxOutcome::Completed(_)), "{:?}", answered.outcome);
 
@@ -194,13 +194,13 @@ async fn three_hosts_serve_what_one_store_holds() {
     assert!(refused.contains("503") && refused.contains("shared store"), "{refused}");
     let kept = two.admin.remove(&a.ccid).await.unwrap_err().to_string();
     assert!(kept.contains("503") && kept.contains("not removed") && kept.contains("shared store"), "{kept}");
-    let still = peer.connect(&format!("{}:{}", one.ip, a.route.port), &a.ccid).await.unwrap();
+    let still = peer.connect(&format!("{}:{}", one.ip, a.route.port.unwrap()), &a.ccid).await.unwrap();
     assert!(matches!(still.invoke("mychannel", args(["get", "x"])).await.unwrap().outcome, TxOutcome::Completed(_)));
     pg.restart();
     for host in all {
         until("ready again", &all, || async { host.readyz().await.0 == 200 }).await;
     }
-    assert_eq!(two.serving().await, [(a.ccid.clone(), a.route.port)], "the refused install and removal left nothing");
+    assert_eq!(two.serving().await, [(a.ccid.clone(), a.route.port.unwrap())], "the refused install and removal left nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

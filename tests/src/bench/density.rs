@@ -2,22 +2,22 @@
 //!
 //! Installation runs in this process through the registry (what the admin API calls); the restarted host is
 //! `bench serve-daemon`, a process running [`Daemon::start`] exactly as `wasmcc serve` does, so its RSS and start
-//! time are a host's own.
+//! time are a host's own. The chaincodes have no ports of their own: every one is served on the host's shared
+//! plaintext port, routed by the name a peer sends as `:authority`, as a host of thousands of chaincodes is run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use tokio::process::Command;
+use wasmcc_host::config::Config;
 use wasmcc_host::daemon::Daemon;
 use wasmcc_host::store::ChaincodeRecord;
-use wasmcc_peer::{args, ConnectOptions, PeerSim};
+use wasmcc_peer::{args, ConnectOptions, PeerConnection, PeerSim};
 
 use super::serve::spawn_until_line;
 use super::stats::{process_rss, status_bytes};
 
-/// The first port of the chaincodes' range (loopback only; clear of the test suite's ranges).
-pub const PORT_BASE: u16 = 36000;
 /// How long the restarted host is left idle before its RSS is read.
 const SETTLE: Duration = Duration::from_millis(500);
 
@@ -49,17 +49,11 @@ pub struct ManyDensity {
 /// measures it idle, then with every chaincode connected, then installing `fresh` (another module) and serving it.
 pub async fn measure(wasm: &[u8], count: usize, fresh: &[u8]) -> anyhow::Result<Density> {
     let dir = tempfile::tempdir()?;
-    let ports = (PORT_BASE, PORT_BASE + count as u16 + 64);
-    let (installed, install_s) = install_all(dir.path(), ports, count, |i| {
+    let (installed, install_s) = install_all(dir.path(), count, |i| {
         Ok(wasmcc_common::package::package(&format!("bench{i}"), &crate::variant(wasm, i as u32), &[])?)
     })
     .await?;
-    let Restarted { child, _stdin, restart_ms, admin_url } = restart(dir.path(), ports, count).await?;
-    for r in &installed {
-        tokio::net::TcpStream::connect(("127.0.0.1", r.port))
-            .await
-            .with_context(|| format!("{} is not listening on {} after the restart", r.ccid, r.port))?;
-    }
+    let Restarted { child, _stdin, restart_ms, admin_url, shared } = restart(dir.path(), count).await?;
     let pid = child.id().context("the host has no pid")?;
     let rss_mb = settled_rss_mb(pid).await?;
     let mb = |field| status_bytes(pid, field).map(|b| b as f64 / (1024.0 * 1024.0));
@@ -68,8 +62,7 @@ pub async fn measure(wasm: &[u8], count: usize, fresh: &[u8]) -> anyhow::Result<
     // The first transaction of a chaincode after the restart: its artifact's pages are touched for the first time.
     let last = installed.last().context("nothing installed")?;
     let started = Instant::now();
-    let conn =
-        PeerSim::new().connect_with(&format!("127.0.0.1:{}", last.port), &last.ccid, ConnectOptions::default()).await?;
+    let conn = connect(&PeerSim::new(), &shared, &last.ccid).await?;
     let connect_us = started.elapsed().as_secs_f64() * 1e6;
     let started = Instant::now();
     let result = conn.invoke("bench", args(["noop"])).await?;
@@ -80,8 +73,7 @@ pub async fn measure(wasm: &[u8], count: usize, fresh: &[u8]) -> anyhow::Result<
     let mut others = Vec::new();
     for r in installed.iter().rev().skip(1).take(9) {
         let started = Instant::now();
-        let conn =
-            PeerSim::new().connect_with(&format!("127.0.0.1:{}", r.port), &r.ccid, ConnectOptions::default()).await?;
+        let conn = connect(&PeerSim::new(), &shared, &r.ccid).await?;
         others.push(started.elapsed().as_secs_f64() * 1e6);
         drop(conn);
     }
@@ -94,7 +86,7 @@ pub async fn measure(wasm: &[u8], count: usize, fresh: &[u8]) -> anyhow::Result<
     let peer = PeerSim::new();
     let mut streams = Vec::with_capacity(installed.len());
     for r in &installed {
-        let conn = peer.connect_with(&format!("127.0.0.1:{}", r.port), &r.ccid, ConnectOptions::default()).await?;
+        let conn = connect(&peer, &shared, &r.ccid).await?;
         let result = conn.invoke("bench", args(["noop"])).await?;
         ensure!(result.status() == Some(200), "{}: {:?}", r.ccid, result.outcome);
         streams.push(conn);
@@ -106,7 +98,7 @@ pub async fn measure(wasm: &[u8], count: usize, fresh: &[u8]) -> anyhow::Result<
     let package = wasmcc_common::package::package("fresh", fresh, &[])?;
     let started = Instant::now();
     let (info, _) = admin.install(package).await?;
-    let conn = peer.connect_with(&info.route.address, &info.ccid, ConnectOptions::default()).await?;
+    let conn = connect(&peer, &shared, &info.ccid).await?;
     let answered = conn.invoke("bench", args(["noop"])).await?;
     let install_to_serving_ms = started.elapsed().as_secs_f64() * 1e3;
     ensure!(answered.status().is_some(), "the fresh chaincode did not answer: {:?}", answered.outcome);
@@ -128,11 +120,10 @@ pub async fn measure(wasm: &[u8], count: usize, fresh: &[u8]) -> anyhow::Result<
 /// reads its idle RSS: the host's own cost per installed chaincode, apart from modules (one artifact here).
 pub async fn measure_many(wasm: &[u8], count: usize) -> anyhow::Result<ManyDensity> {
     let dir = tempfile::tempdir()?;
-    let ports = (PORT_BASE, PORT_BASE + count as u16 + 64);
     let (_, install_s) =
-        install_all(dir.path(), ports, count, |i| Ok(wasmcc_common::package::package(&format!("many{i}"), wasm, &[])?))
+        install_all(dir.path(), count, |i| Ok(wasmcc_common::package::package(&format!("many{i}"), wasm, &[])?))
             .await?;
-    let Restarted { child, _stdin, restart_ms, .. } = restart(dir.path(), ports, count).await?;
+    let Restarted { child, _stdin, restart_ms, .. } = restart(dir.path(), count).await?;
     let rss_mb = settled_rss_mb(child.id().context("the host has no pid")?).await?;
     Ok(ManyDensity { chaincodes: count, install_s, rss_mb, restart_ms })
 }
@@ -141,12 +132,11 @@ pub async fn measure_many(wasm: &[u8], count: usize) -> anyhow::Result<ManyDensi
 /// and the seconds it took.
 async fn install_all(
     data_dir: &Path,
-    ports: (u16, u16),
     count: usize,
     package: impl Fn(usize) -> anyhow::Result<Vec<u8>>,
 ) -> anyhow::Result<(Vec<ChaincodeRecord>, f64)> {
     let started = Instant::now();
-    let daemon = Daemon::start(&crate::host_config(data_dir, ports)).await?;
+    let daemon = Daemon::start(&host_config(data_dir, None)).await?;
     let mut installed = Vec::with_capacity(count);
     for i in 0..count {
         let (record, _) = daemon.registry().install(package(i)?).await.with_context(|| format!("installing #{i}"))?;
@@ -163,19 +153,46 @@ struct Restarted {
     _stdin: tokio::process::ChildStdin,
     restart_ms: f64,
     admin_url: String,
+    /// The shared port every chaincode is served on.
+    shared: String,
 }
 
 /// Starts `bench serve-daemon` on `data_dir` and waits until it serves the `count` chaincodes installed there.
-async fn restart(data_dir: &Path, ports: (u16, u16), count: usize) -> anyhow::Result<Restarted> {
+async fn restart(data_dir: &Path, count: usize) -> anyhow::Result<Restarted> {
     let started = Instant::now();
     let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("serve-daemon").arg("--data-dir").arg(data_dir).args(["--ports", &format!("{}-{}", ports.0, ports.1)]);
+    cmd.arg("serve-daemon").arg("--data-dir").arg(data_dir);
     let (child, stdin, served) = spawn_until_line(cmd, "serving ").await?;
     let restart_ms = started.elapsed().as_secs_f64() * 1e3;
-    let admin_url = served.split_whitespace().find_map(|w| w.strip_prefix("admin=")).unwrap_or_default().to_owned();
+    let field = |name: &str| served.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap_or_default().to_owned();
+    let (admin_url, shared) = (field("admin="), field("shared="));
     let served = served.split_whitespace().next().unwrap_or_default();
     ensure!(served == count.to_string(), "the restarted host serves {served} chaincodes, not {count}");
-    Ok(Restarted { child, _stdin: stdin, restart_ms, admin_url })
+    ensure!(!shared.is_empty(), "the restarted host reports no shared port: {served}");
+    Ok(Restarted { child, _stdin: stdin, restart_ms, admin_url, shared })
+}
+
+/// A host configuration for `data_dir`: chaincodes on their own ports from `ports`, else only on a shared plaintext
+/// port the system picks.
+fn host_config(data_dir: &Path, ports: Option<(u16, u16)>) -> Config {
+    match ports {
+        Some(ports) => crate::host_config(data_dir, ports),
+        None => {
+            let mut config = crate::host_config(data_dir, (1, 1));
+            config.chaincodes.own_ports = false;
+            config.chaincodes.shared_listen = Some("127.0.0.1:0".parse().expect("an address"));
+            config
+        }
+    }
+}
+
+/// A stream for `ccid` through the shared port, named as a peer names it (`:authority`, from connection.json).
+async fn connect(peer: &PeerSim, shared: &str, ccid: &str) -> anyhow::Result<PeerConnection> {
+    let suffix = &Config::default().chaincodes.name_suffix;
+    let name = wasmcc_host::routes::sni_name_for_ccid(ccid, suffix).context("a CCID has a label and a hash")?;
+    let port = shared.rsplit_once(':').context("the shared port is host:port")?.1;
+    let authority = Some(format!("{name}:{port}"));
+    Ok(peer.connect_with(shared, ccid, ConnectOptions { authority, ..Default::default() }).await?)
 }
 
 /// A process's RSS in MB once it has been left alone for [`SETTLE`].
@@ -184,12 +201,13 @@ async fn settled_rss_mb(pid: u32) -> anyhow::Result<f64> {
     Ok(process_rss(pid)? as f64 / (1024.0 * 1024.0))
 }
 
-/// `bench serve-daemon`: a host on `data_dir`, started as `wasmcc serve` starts; prints `serving <n> admin=<url>`
-/// once every installed chaincode is served, then runs until stdin closes.
-pub async fn serve_daemon(data_dir: &Path, ports: (u16, u16)) -> anyhow::Result<()> {
-    let config = crate::host_config(data_dir, ports);
-    let daemon = Daemon::start(&config).await?;
-    println!("serving {} admin={}", daemon.registry().records().len(), daemon.admin_url());
+/// `bench serve-daemon`: a host on `data_dir`, started as `wasmcc serve` starts; prints `serving <n> admin=<url>
+/// shared=<address>` once every installed chaincode is served, then runs until stdin closes.
+pub async fn serve_daemon(data_dir: &Path, ports: Option<(u16, u16)>) -> anyhow::Result<()> {
+    let daemon = Daemon::start(&host_config(data_dir, ports)).await?;
+    let shared = daemon.registry().shared_addr().map(|a| a.to_string()).unwrap_or_default();
+    let count = daemon.registry().records().len();
+    println!("serving {count} admin={} shared={shared}", daemon.admin_url());
     super::serve::stdin_closed().await;
     daemon.shutdown().await;
     Ok(())

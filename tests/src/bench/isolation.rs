@@ -106,7 +106,7 @@ impl Host {
     fn aim(&self, attack: Attack, victim_wasm_path: &Path) -> anyhow::Result<Aim> {
         let (_, target) = self.targets.iter().find(|(name, _)| *name == attack.target_module()).context("target")?;
         Ok(Aim {
-            addr: format!("127.0.0.1:{}", target.port),
+            addr: format!("127.0.0.1:{}", target.port.context("a chaincode of its own port")?),
             ccid: target.ccid.clone(),
             admin_url: self.admin_url.clone(),
             token: self.token.clone(),
@@ -126,7 +126,8 @@ pub async fn measure(victim_wasm_path: &Path, attacks: &[Attack], rounds: Rounds
     let peer = PeerSim::new();
     workload::seed(&peer);
     let opts = ConnectOptions { namespace: Some(NAMESPACE.into()), ..ConnectOptions::default() };
-    let conn = peer.connect_with(&format!("127.0.0.1:{}", host.victim.port), &host.victim.ccid, opts).await?;
+    let victim = format!("127.0.0.1:{}", host.victim.port.context("the victim has its own port")?);
+    let conn = peer.connect_with(&victim, &host.victim.ccid, opts).await?;
     let warmup = Rounds { transactions: (rounds.transactions / 2).max(50), ..rounds };
     let warm = victim_round(&conn, warmup).await;
     ensure!(warm.errors == 0, "the victim failed before any attack: {:?}", warm.first_error);

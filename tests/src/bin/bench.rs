@@ -103,9 +103,10 @@ enum Internal {
     ServeDaemon {
         #[arg(long)]
         data_dir: PathBuf,
-        /// `min-max`.
+        /// Each chaincode's own port from `min-max`; without it, chaincodes are served only on a shared plaintext
+        /// port (`chaincodes.own_ports = false`).
         #[arg(long)]
-        ports: String,
+        ports: Option<String>,
     },
     /// Attacks a chaincode of a host until stdin closes (the isolation part).
     #[command(hide = true)]
@@ -155,8 +156,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             serve::serve(Impl::parse(which)?, ccid, wasm, *workers).await
         }
         Some(Internal::ServeDaemon { data_dir, ports }) => {
-            let (lo, hi) = ports.split_once('-').context("--ports min-max")?;
-            density::serve_daemon(data_dir, (lo.parse()?, hi.parse()?)).await
+            let ports = match ports {
+                Some(ports) => {
+                    let (lo, hi) = ports.split_once('-').context("--ports min-max")?;
+                    Some((lo.parse()?, hi.parse()?))
+                }
+                None => None,
+            };
+            density::serve_daemon(data_dir, ports).await
         }
         Some(Internal::Attack { kind, addr, ccid, admin, token, wasm }) => {
             let aim = Aim {
