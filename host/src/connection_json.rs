@@ -105,7 +105,9 @@ pub fn for_chaincode(info: &ChaincodeInfo, peer: Option<&PeerConfig>) -> Result<
     let Some(root_cert) = info.tls.root_cert.clone().filter(|_| info.tls.enabled) else {
         let address = match (&info.route.address, &info.route.shared_address, &info.route.sni) {
             (Some(own), _, _) => own.clone(),
-            (None, Some(shared), Some(name)) => wasmcc_common::connection::with_host(shared, name).ok_or_else(no_route)?,
+            (None, Some(shared), Some(name)) => {
+                wasmcc_common::connection::with_host(shared, name).ok_or_else(no_route)?
+            }
             _ => return Err(no_route()),
         };
         return for_route(address, None, peer);

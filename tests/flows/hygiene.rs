@@ -73,7 +73,10 @@ async fn thousands_of_idle_connections_keep_neither_a_peer_nor_the_admin_api_out
 
     // A real peer still gets REGISTER and completes a transaction, and the admin API answers.
     let peer = PeerSim::new();
-    let conn = peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.expect("a peer connects through the flood");
+    let conn = peer
+        .connect(info.route.address.as_deref().unwrap(), &info.ccid)
+        .await
+        .expect("a peer connects through the flood");
     assert_eq!(conn.invoke("ch", args(["inc", "hits"])).await.unwrap().payload(), b"1");
     let answer = health(daemon.admin_addr()).await;
     assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"ok\""), "{answer}");

@@ -200,7 +200,11 @@ async fn three_hosts_serve_what_one_store_holds() {
     for host in all {
         until("ready again", &all, || async { host.readyz().await.0 == 200 }).await;
     }
-    assert_eq!(two.serving().await, [(a.ccid.clone(), a.route.port.unwrap())], "the refused install and removal left nothing");
+    assert_eq!(
+        two.serving().await,
+        [(a.ccid.clone(), a.route.port.unwrap())],
+        "the refused install and removal left nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -164,7 +164,8 @@ async fn restart(data_dir: &Path, count: usize) -> anyhow::Result<Restarted> {
     cmd.arg("serve-daemon").arg("--data-dir").arg(data_dir);
     let (child, stdin, served) = spawn_until_line(cmd, "serving ").await?;
     let restart_ms = started.elapsed().as_secs_f64() * 1e3;
-    let field = |name: &str| served.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap_or_default().to_owned();
+    let field =
+        |name: &str| served.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap_or_default().to_owned();
     let (admin_url, shared) = (field("admin="), field("shared="));
     let served = served.split_whitespace().next().unwrap_or_default();
     ensure!(served == count.to_string(), "the restarted host serves {served} chaincodes, not {count}");

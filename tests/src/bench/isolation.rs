@@ -99,7 +99,8 @@ impl Host {
         cmd.arg("serve-daemon").arg("--data-dir").arg(dir).args(["--ports", &format!("{}-{}", ports.0, ports.1)]);
         let (process, stdin, serving) = spawn_until_line(cmd, "serving ").await?;
         let pid = process.id().context("the host has no pid")?;
-        let admin_url = serving.split_once(" admin=").map(|(_, url)| url.to_string()).context("no admin URL")?;
+        let admin_url =
+            serving.split_whitespace().find_map(|w| w.strip_prefix("admin=")).context("no admin URL")?.to_owned();
         Ok(Host { process, _stdin: stdin, pid, admin_url, token, victim, targets })
     }
 
