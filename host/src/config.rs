@@ -61,6 +61,13 @@
 //! queue = 256                           # transactions of one chaincode waiting to run
 //! [limits_for."asset-transfer"]         # per label or CCID: the operator says how a chaincode runs
 //! fuel = 2000000000
+//!
+//! [record]                              # recorded transactions, for `wasmcc replay` (recording/); off by default
+//! mode = "off"                          # "errors": ERROR or status >= 400; "all"
+//! sample = 1.0                          # of those, the share recorded (by txid)
+//! max_mb = 64                           # per chaincode: the oldest recordings are deleted first
+//! [record_for."asset-transfer"]         # per label or CCID
+//! mode = "errors"
 //! ```
 
 use std::collections::HashMap;
@@ -71,6 +78,7 @@ use serde::Deserialize;
 
 use crate::limits::TxLimits;
 use crate::quota::QuotaConfig;
+use crate::recording::recorder::RecordPolicy;
 use crate::shared_store::{StoreAccess, StoreUrl};
 use crate::tls::{PemSource, TlsError};
 
@@ -95,6 +103,8 @@ pub struct Config {
     pub connections: ConnectionsConfig,
     pub limits: TxLimits,
     pub limits_for: HashMap<String, TxLimits>,
+    pub record: RecordPolicy,
+    pub record_for: HashMap<String, RecordPolicy>,
     pub metrics: MetricsConfig,
     pub store: StoreConfig,
 }
@@ -285,6 +295,8 @@ impl Default for Config {
             connections: ConnectionsConfig::default(),
             limits: TxLimits::default(),
             limits_for: HashMap::new(),
+            record: RecordPolicy::default(),
+            record_for: HashMap::new(),
             metrics: MetricsConfig::default(),
             store: StoreConfig::default(),
         }
@@ -395,6 +407,11 @@ impl Config {
             std::iter::once(("limits", &self.limits)).chain(self.limits_for.iter().map(|(k, v)| (k.as_str(), v)))
         {
             limits.check().map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
+        }
+        for (name, policy) in
+            std::iter::once(("record", &self.record)).chain(self.record_for.iter().map(|(k, v)| (k.as_str(), v)))
+        {
+            policy.check().map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
         }
         Ok(())
     }

@@ -76,6 +76,8 @@ impl Daemon {
             ports: config.chaincodes.own_ports.then_some((config.chaincodes.port_min, config.chaincodes.port_max)),
             limits: config.limits,
             limits_for: config.limits_for.clone(),
+            record: config.record,
+            record_for: config.record_for.clone(),
             tls: config.tls.as_ref().map(ChaincodeTls::from_config).transpose()?,
             connections: chaincode_connections,
             shared_plain: config.chaincodes.shared_listen,
@@ -170,6 +172,7 @@ impl Daemon {
             certificates.push("admin API".to_owned());
         }
         let limits_changed = self.registry.reload_limits(config.limits, config.limits_for.clone());
+        self.registry.reload_recording(config.record, config.record_for.clone());
         Ok(Reloaded { limits_changed, certificates, restart_needed })
     }
 

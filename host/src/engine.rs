@@ -60,8 +60,22 @@ impl WasmEngine {
 
     /// As [`WasmEngine::new`], with the operator's host-wide bounds (`[quota]`).
     pub fn with_quota(quota: &QuotaConfig) -> Result<Self, EngineError> {
+        Self::build(quota, Self::config(quota.instances))
+    }
+
+    /// As [`WasmEngine::new`], compiling with DWARF debug info and without optimisations, and telling a native
+    /// debugger (gdb, lldb: the GDB JIT interface) where each compiled function is: `wasmcc replay --debug` steps
+    /// through a chaincode's own source. Everything else, limits included, is as on a host.
+    pub fn for_debugging() -> Result<Self, EngineError> {
+        let quota = QuotaConfig::default();
+        let mut config = Self::config(quota.instances);
+        config.debug_info(true).cranelift_opt_level(wasmtime::OptLevel::None);
+        Self::build(&quota, config)
+    }
+
+    fn build(quota: &QuotaConfig, config: Config) -> Result<Self, EngineError> {
         quota.check().map_err(EngineError::Quota)?;
-        let engine = Engine::new(&Self::config(quota.instances)).map_err(EngineError::Config)?;
+        let engine = Engine::new(&config).map_err(EngineError::Config)?;
         let mut linker = Linker::new(&engine);
         abi::add_to_linker(&mut linker).map_err(EngineError::Config)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));

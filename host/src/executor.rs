@@ -22,6 +22,7 @@ use crate::limits::{self, TxLimits};
 use crate::quota::placement::{Inline, InlineHistory};
 use crate::quota::threads::Backlog;
 use crate::quota::{Demand, Refused, ReleaseLost, Ticket};
+use crate::recording::recorder::RecordTarget;
 use crate::telemetry::{ChaincodeMetrics, InstanceGuard};
 
 /// A chaincode to run: its CCID, its code (loaded now or on first use) and the operator's limits for it.
@@ -41,6 +42,8 @@ pub struct LoadedChaincode {
     pub draining: CancellationToken,
     /// Whether its transactions have been short enough to start inline (`quota/placement.rs`).
     pub inline: Arc<InlineHistory>,
+    /// Which of its transactions are recorded, and where; `None` when none are.
+    recording: std::sync::RwLock<Option<Arc<RecordTarget>>>,
 }
 
 /// Produces a chaincode's program; blocking (it maps and deserialises an artifact, or recompiles one).
@@ -67,7 +70,8 @@ impl LoadedChaincode {
         let program = tokio::sync::OnceCell::new_with(Some(program));
         let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
         let limits = std::sync::RwLock::new(limits);
-        LoadedChaincode { ccid, program, loader: None, limits, retired, metrics, draining, inline: Arc::default() }
+        let (inline, recording) = (Arc::default(), Default::default());
+        LoadedChaincode { ccid, program, loader: None, limits, retired, metrics, draining, inline, recording }
     }
 
     /// A chaincode whose program `loader` produces when it is first needed. A host with many installed chaincodes
@@ -77,8 +81,8 @@ impl LoadedChaincode {
         let program = tokio::sync::OnceCell::new();
         let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
         let limits = std::sync::RwLock::new(limits);
-        let inline = Arc::default();
-        LoadedChaincode { ccid, program, loader: Some(loader), limits, retired, metrics, draining, inline }
+        let (inline, recording) = (Arc::default(), Default::default());
+        LoadedChaincode { ccid, program, loader: Some(loader), limits, retired, metrics, draining, inline, recording }
     }
 
     /// The limits a transaction starting now runs under (read once per transaction).
@@ -88,6 +92,15 @@ impl LoadedChaincode {
 
     pub fn set_limits(&self, limits: TxLimits) {
         *self.limits.write().expect("limits lock") = limits;
+    }
+
+    /// Where a transaction starting now is recorded, if it may be.
+    pub fn recording(&self) -> Option<Arc<RecordTarget>> {
+        self.recording.read().expect("recording lock").clone()
+    }
+
+    pub fn set_recording(&self, target: Option<Arc<RecordTarget>>) {
+        *self.recording.write().expect("recording lock") = target;
     }
 
     /// The chaincode, drained when `host` is: its streams follow the host's stop.

@@ -32,6 +32,7 @@ pub mod limits;
 mod log_throttle;
 pub mod package;
 pub mod quota;
+pub mod recording;
 pub mod registry;
 pub mod routes;
 pub mod runtime;

@@ -267,6 +267,16 @@ pub const SHARED_STORE_RETRY_EVERY: Duration = Duration::from_secs(1);
 /// operator what is happening without letting a peer in a loop fill the disk.
 pub const LOG_LINES_PER_SECOND: u32 = 10;
 
+// --- Recording transactions (recording/) ---
+
+/// Recordings waiting for the writer thread. A transaction hands its recording over without waiting; when the disk
+/// falls this far behind, further recordings are dropped (counted and logged) rather than slowing transactions or
+/// holding their memory.
+pub const RECORDING_QUEUE: usize = 1_024;
+
+/// Disk one chaincode's recordings may use unless `[record] max_mb` says otherwise; the oldest are deleted first.
+pub const DEFAULT_RECORDING_MAX_MB: u64 = 64;
+
 // --- Accepting connections: every listener, chaincode and admin (connections.rs, sni.rs, admin_server.rs) ---
 
 /// Default longest time from TCP accept until a connection has opened its first stream (a chaincode `Connect`, an

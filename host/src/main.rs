@@ -8,6 +8,7 @@ mod demo;
 #[cfg(feature = "dev")]
 mod dev;
 mod offline;
+mod replay;
 
 use std::path::PathBuf;
 
@@ -112,6 +113,9 @@ enum Command {
     /// Serve the bundled examples, drive a short session through the peer simulator, then keep serving.
     #[cfg(feature = "dev")]
     Demo(demo::DemoArgs),
+    /// Run recorded transactions again, offline, and report whether each did exactly what it did on the host; with
+    /// --wasm or --package, which of them a new version would answer differently.
+    Replay(Box<replay::ReplayArgs>),
     #[command(flatten)]
     Offline(OfflineCommand),
     #[command(flatten)]
@@ -282,6 +286,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(args) => call::query(args).await,
         #[cfg(feature = "dev")]
         Command::Demo(args) => demo::run(args).await,
+        Command::Replay(args) => replay::run(*args).await,
         Command::Offline(command) => offline::run(command),
         Command::Author(command) => author::run(command),
     }

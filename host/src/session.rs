@@ -27,6 +27,7 @@ use tokio::task::JoinSet;
 use wasmcc_proto::protos::chaincode_message::Type;
 use wasmcc_proto::protos::{ChaincodeEvent, ChaincodeId, ChaincodeMessage, Response};
 
+use crate::recording::Transcript;
 use crate::context::TxContext;
 use crate::engine::WasmEngine;
 use crate::executor::{self, GuestOutcome, LoadError, LoadedChaincode, TxStats};
@@ -309,9 +310,15 @@ impl Session {
         let guard = TransactionGuard::new(self.engine.gauges().clone());
         let inline = placement::choose(&self.chaincode.inline, running, guest_threads);
         let inline_here = inline.clone();
+        let recording = self.chaincode.recording();
+        let tape = recording.as_ref().and_then(|r| r.tape_for(&msg.txid));
+        let limits = entry.limits;
         let transaction = async move {
             let _guard = guard;
-            let ledger = TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
+            let mut ledger = TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
+            if let Some(tape) = &tape {
+                ledger.record_into(tape.clone());
+            }
             // The transaction's one deadline: admission, CPU and the peer's answers included. Past it the
             // instance is dropped with the future, and the peer, which has given up too, gets ERROR.
             let deadline = entry.limits.execute_timeout();
@@ -330,7 +337,22 @@ impl Session {
             tracing::debug!(ccid = %chaincode.ccid, txid = %msg.txid, outcome = ended.label(), fuel = stats.fuel,
                 cpu_us = stats.cpu.as_micros() as u64, memory_bytes = stats.memory_bytes,
                 took_us = received.elapsed().as_micros() as u64, "transaction");
-            answer(&outbound, &routes, &key, result_message(&msg, is_init, outcome)).await;
+            let ending = result_message(&msg, is_init, outcome);
+            if let (Some(recording), Some(tape)) = (recording, tape) {
+                let transcript = |calls| Transcript {
+                    ccid: &chaincode.ccid,
+                    module_hash: &recording.module_hash,
+                    input: &msg,
+                    is_init,
+                    limits,
+                    peer: params,
+                    calls,
+                    ending: &ending,
+                    fuel: stats.fuel,
+                };
+                recording.finish(&tape, transcript, &ending);
+            }
+            answer(&outbound, &routes, &key, ending).await;
         };
         match inline {
             Some(inline) => {
@@ -408,7 +430,7 @@ async fn answer(outbound: &mpsc::Sender<ChaincodeMessage>, routes: &Routes, key:
 }
 
 /// COMPLETED or ERROR exactly as the Go shim sends them (docs/fabric-protocol.md §4).
-fn result_message(msg: &ChaincodeMessage, is_init: bool, outcome: GuestOutcome) -> ChaincodeMessage {
+pub(crate) fn result_message(msg: &ChaincodeMessage, is_init: bool, outcome: GuestOutcome) -> ChaincodeMessage {
     match outcome {
         GuestOutcome::Returned { response, event } => {
             let chaincode_event =

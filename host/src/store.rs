@@ -52,6 +52,11 @@ pub struct ChaincodeRecord {
     pub limits: TxLimits,
 }
 
+/// Where a data directory keeps a module, by hash (readers outside the host, such as `wasmcc replay`, too).
+pub fn module_file(root: &Path, module_hash: &str) -> PathBuf {
+    root.join("modules").join(module_hash)
+}
+
 /// The data directory.
 #[derive(Debug)]
 pub struct Store {
@@ -85,7 +90,7 @@ impl Store {
     }
 
     pub fn module_path(&self, module_hash: &str) -> PathBuf {
-        self.root.join("modules").join(module_hash)
+        module_file(&self.root, module_hash)
     }
 
     pub fn artifact_path(&self, module_hash: &str, engine_hash: &str) -> PathBuf {

@@ -76,6 +76,8 @@ impl TestHost {
             ports: Some((first, first + PORTS_PER_SERVE - 1)),
             limits,
             limits_for: Default::default(),
+            record: Default::default(),
+            record_for: Default::default(),
             tls: None,
             connections: Default::default(),
             shared_plain: None,

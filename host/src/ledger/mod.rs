@@ -31,6 +31,7 @@ use wasmcc_proto::protos::{
 
 use crate::limits;
 use crate::quota::Turn;
+use crate::recording::{Exchange, Tape, Wire};
 use crate::telemetry::ChaincodeMetrics;
 use batch::WriteBatch;
 pub use query::{Cursor, CursorKind};
@@ -100,6 +101,8 @@ pub struct TxLedger {
     turn: Option<Turn>,
     /// The chaincode's figures, which count every request by type.
     metrics: Option<Arc<ChaincodeMetrics>>,
+    /// Where every request and its reply go when the transaction may be recorded ([`crate::recording`]).
+    tape: Option<Tape>,
 }
 
 /// A handle on one of the transaction's open queries (what the guest's iterator resource holds).
@@ -129,7 +132,13 @@ impl TxLedger {
             next_cursor: 0,
             turn: None,
             metrics: None,
+            tape: None,
         }
+    }
+
+    /// Keeps every request and reply of this transaction on `tape`.
+    pub fn record_into(&mut self, tape: Tape) {
+        self.tape = Some(tape);
     }
 
     /// Counts this transaction's requests in its chaincode's figures.
@@ -472,6 +481,7 @@ impl TxLedger {
             ..Default::default()
         };
         self.count(ty);
+        let request = self.tape.as_ref().map(|_| Wire::new(msg.r#type, msg.payload.clone()));
         // Waiting on the peer holds no CPU turn: another transaction runs meanwhile.
         if let Some(turn) = &self.turn {
             turn.pause();
@@ -485,6 +495,10 @@ impl TxLedger {
             turn.resume().await;
         }
         let reply = reply?;
+        if let (Some(tape), Some(request)) = (&self.tape, request) {
+            let reply = Wire::new(reply.r#type, reply.payload.clone());
+            tape.lock().expect("tape lock").push(Exchange { request, reply });
+        }
         match Type::try_from(reply.r#type) {
             Ok(Type::Response) => Ok(reply.payload),
             Ok(Type::Error) => Err(LedgerError::Peer(String::from_utf8_lossy(&reply.payload).into_owned())),

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::recording::recorder::{RecordMode, RecordPolicy, RecordTarget, Recorder};
 use crate::abi::{ChaincodePre, TxState};
 use crate::config::TlsConfig;
 use crate::connections::ListenerPolicy;
@@ -86,6 +87,9 @@ pub struct RegistrySettings {
     /// ([`Registry::reload_limits`] replaces them; the registry keeps the ones in force).
     pub limits: TxLimits,
     pub limits_for: HashMap<String, TxLimits>,
+    /// Which transactions are recorded, unless `record_for` names the chaincode's label or CCID.
+    pub record: RecordPolicy,
+    pub record_for: HashMap<String, RecordPolicy>,
     /// TLS of the chaincode endpoints; `None`: plaintext ports only.
     pub tls: Option<ChaincodeTls>,
     /// How each chaincode port admits connections (the shared SNI port: the same, without a per-port cap).
@@ -235,6 +239,10 @@ pub struct Registry {
     /// Modules loaded, by hash: chaincodes of the same code (labels, versions of the metadata) share one mapping of
     /// its artifact, so that neither memory nor the process's mappings grow per chaincode.
     loaded: Mutex<HashMap<String, ChaincodePre<TxState>>>,
+    /// The operator's recording policies now (`[record]`, `[record_for]`), replaced on reload.
+    recording: RwLock<(RecordPolicy, HashMap<String, RecordPolicy>)>,
+    /// The writer of recordings, started when a chaincode is first recorded.
+    recorder: std::sync::OnceLock<Arc<Recorder>>,
 }
 
 impl Registry {
@@ -248,6 +256,7 @@ impl Registry {
     ) -> Result<Arc<Self>, InstallError> {
         let routes = Self::reserved_routes(&store, &settings)?;
         let limits = RwLock::new((settings.limits, settings.limits_for.clone()));
+        let recording = RwLock::new((settings.record, settings.record_for.clone()));
         let out_of_step = settings.shared_store.as_ref().map(|_| "not yet in step with the shared store".to_owned());
         let registry = Arc::new(Registry {
             engine,
@@ -264,6 +273,8 @@ impl Registry {
             counters: HostCounters::default(),
             out_of_step: Mutex::new(out_of_step),
             loaded: Mutex::default(),
+            recording,
+            recorder: std::sync::OnceLock::new(),
         });
         registry.serve_shared().await?;
         let this = registry.clone();
@@ -649,9 +660,48 @@ impl Registry {
         Ok(())
     }
 
+    /// Where a chaincode's transactions are recorded under the operator's policy now: its CCID's `record_for`, else its
+    /// label's, else `[record]`; `None` when they are not. A recorder that cannot start is logged, and nothing is
+    /// recorded (transactions are never refused for it).
+    fn record_target(&self, record: &ChaincodeRecord) -> Option<Arc<RecordTarget>> {
+        let policy = {
+            let (defaults, by_name) = &*self.recording.read().expect("recording lock");
+            *by_name.get(&record.ccid).or_else(|| by_name.get(&record.label)).unwrap_or(defaults)
+        };
+        if policy.mode == RecordMode::Off {
+            return None;
+        }
+        let recorder = match self.recorder.get() {
+            Some(recorder) => recorder.clone(),
+            None => match Recorder::start(self.store.root().join("recordings")) {
+                Ok(started) => self.recorder.get_or_init(|| started).clone(),
+                Err(e) => {
+                    tracing::error!(ccid = %record.ccid, "transactions cannot be recorded: {e}");
+                    return None;
+                }
+            },
+        };
+        Some(Arc::new(RecordTarget::new(policy, record.module_hash.clone(), recorder)))
+    }
+
+    /// Applies new recording policies (a reloaded configuration) to every installed chaincode, for transactions that
+    /// start from now on.
+    pub fn reload_recording(&self, defaults: RecordPolicy, by_name: HashMap<String, RecordPolicy>) {
+        *self.recording.write().expect("recording lock") = (defaults, by_name);
+        for (record, chaincode) in self.chaincodes() {
+            chaincode.set_recording(self.record_target(&record));
+        }
+    }
+
+    /// The writer of this host's recordings, once one was started.
+    pub fn recorder(&self) -> Option<&Arc<Recorder>> {
+        self.recorder.get()
+    }
+
     /// Starts the chaincode's own listener (TLS when configured), unless the host serves chaincodes only on its shared
     /// port, and makes it visible.
     async fn serve(self: &Arc<Self>, record: ChaincodeRecord, chaincode: Arc<LoadedChaincode>) {
+        chaincode.set_recording(self.record_target(&record));
         let port = record.port.filter(|_| self.settings.ports.is_some());
         let Some(addr) = port.map(|port| SocketAddr::new(self.settings.listen_ip, port)) else {
             let ccid = record.ccid.clone();
