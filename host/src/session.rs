@@ -27,7 +27,6 @@ use tokio::task::JoinSet;
 use wasmcc_proto::protos::chaincode_message::Type;
 use wasmcc_proto::protos::{ChaincodeEvent, ChaincodeId, ChaincodeMessage, Response};
 
-use crate::recording::Transcript;
 use crate::context::TxContext;
 use crate::engine::WasmEngine;
 use crate::executor::{self, GuestOutcome, LoadError, LoadedChaincode, TxStats};
@@ -36,6 +35,7 @@ use crate::ledger::{PeerParams, TxLedger};
 use crate::limits;
 use crate::log_throttle::LogThrottle;
 use crate::quota::placement;
+use crate::recording::Transcript;
 use crate::telemetry::{OpenStream, Outcome, TransactionGuard};
 
 /// Response.status at or above which the Go shim turns an Init result into ERROR.
@@ -315,7 +315,8 @@ impl Session {
         let limits = entry.limits;
         let transaction = async move {
             let _guard = guard;
-            let mut ledger = TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
+            let mut ledger =
+                TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
             if let Some(tape) = &tape {
                 ledger.record_into(tape.clone());
             }

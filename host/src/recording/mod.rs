@@ -20,9 +20,10 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmcc_proto::protos::chaincode_message::Type;
+use wasmcc_proto::protos::write_record::Type as WriteRecordType;
 use wasmcc_proto::protos::{
     ChaincodeInput, ChaincodeMessage, DelState, GetHistoryForKey, GetQueryResult, GetState, GetStateByRange,
-    GetStateMetadata, PutState, PutStateMetadata, QueryStateClose, QueryStateNext, Response,
+    GetStateMetadata, PutState, PutStateMetadata, QueryStateClose, QueryStateNext, Response, WriteBatchState,
 };
 
 use crate::ledger::PeerParams;
@@ -102,7 +103,6 @@ pub struct Ending {
 
 /// One recorded transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Recording {
     pub format: String,
     pub ccid: String,
@@ -255,9 +255,9 @@ pub fn describe(ty: i32, payload: &[u8]) -> String {
         Ok(Type::GetState) => GetState::decode(payload).ok().map(|m| keyed(&m.collection, &m.key)),
         Ok(Type::GetStateMetadata) => GetStateMetadata::decode(payload).ok().map(|m| keyed(&m.collection, &m.key)),
         Ok(Type::GetPrivateDataHash) => GetState::decode(payload).ok().map(|m| keyed(&m.collection, &m.key)),
-        Ok(Type::PutState) => PutState::decode(payload)
-            .ok()
-            .map(|m| format!("{} = {}", keyed(&m.collection, &m.key), lossy(&m.value))),
+        Ok(Type::PutState) => {
+            PutState::decode(payload).ok().map(|m| format!("{} = {}", keyed(&m.collection, &m.key), lossy(&m.value)))
+        }
         Ok(Type::PutStateMetadata) => PutStateMetadata::decode(payload).ok().map(|m| keyed(&m.collection, &m.key)),
         Ok(Type::DelState | Type::PurgePrivateData) => {
             DelState::decode(payload).ok().map(|m| keyed(&m.collection, &m.key))
@@ -269,6 +269,17 @@ pub fn describe(ty: i32, payload: &[u8]) -> String {
         Ok(Type::GetHistoryForKey) => GetHistoryForKey::decode(payload).ok().map(|m| format!("key {:?}", m.key)),
         Ok(Type::QueryStateNext) => QueryStateNext::decode(payload).ok().map(|m| format!("query {}", m.id)),
         Ok(Type::QueryStateClose) => QueryStateClose::decode(payload).ok().map(|m| format!("query {}", m.id)),
+        Ok(Type::WriteBatchState) => WriteBatchState::decode(payload).ok().map(|batch| {
+            let writes: Vec<String> = batch
+                .rec
+                .iter()
+                .map(|w| match WriteRecordType::try_from(w.r#type) {
+                    Ok(WriteRecordType::PutState) => format!("{} = {}", keyed(&w.collection, &w.key), lossy(&w.value)),
+                    _ => format!("{} {}", w.r#type, keyed(&w.collection, &w.key)),
+                })
+                .collect();
+            writes.join(", ")
+        }),
         Ok(Type::InvokeChaincode) => ChaincodeInput::decode(payload).ok().map(|_| format!("{} bytes", payload.len())),
         Ok(Type::Error) => Some(lossy(payload)),
         _ => None,
@@ -294,7 +305,8 @@ pub fn describe_ending(message: &[u8]) -> String {
 }
 
 fn readable_args(payload: &[u8]) -> Vec<String> {
-    ChaincodeInput::decode(payload).map(|i| i.args.iter().map(|a| lossy(a)).collect()).unwrap_or_default()
+    let args = ChaincodeInput::decode(payload).map(|i| i.args).unwrap_or_default();
+    args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect()
 }
 
 fn keyed(collection_name: &str, key: &str) -> String {

@@ -77,9 +77,12 @@ impl RecordPolicy {
     }
 }
 
-/// The share `sample` of txids, by a hash of the txid (FNV-1a: stable across hosts and releases).
+/// The share `sample` of txids, by a hash of the txid (SHA-256: evenly spread whatever txids look like, and the same
+/// on every host and release).
 fn picked(txid: &str, sample: f64) -> bool {
-    let hash = txid.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(txid.as_bytes());
+    let hash = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
     (hash as f64 / u64::MAX as f64) < sample
 }
 
@@ -241,8 +244,7 @@ impl Ring {
         let mut ring = Ring::default();
         for entry in std::fs::read_dir(dir)?.flatten() {
             let name = entry.file_name();
-            let Some(seq) = name.to_str().and_then(|n| n.split('-').next()).and_then(|s| s.parse::<u64>().ok())
-            else {
+            let Some(seq) = name.to_str().and_then(|n| n.split('-').next()).and_then(|s| s.parse::<u64>().ok()) else {
                 continue;
             };
             let size = entry.metadata()?.len();

@@ -144,7 +144,7 @@ async fn play(
                 }
             }
             recorded => {
-                let recorded = recorded.map(|e| e.request.clone());
+                let recorded = recorded.map(|e| e.request.clone().described());
                 return (answered, Some(Divergence { call: answered + 1, recorded, replayed }));
             }
         }

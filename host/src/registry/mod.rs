@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::recording::recorder::{RecordMode, RecordPolicy, RecordTarget, Recorder};
 use crate::abi::{ChaincodePre, TxState};
 use crate::config::TlsConfig;
 use crate::connections::ListenerPolicy;
@@ -26,6 +25,7 @@ use crate::engine::{EngineError, WasmEngine};
 use crate::executor::{LoadedChaincode, Program, ProgramLoader};
 use crate::limits::TxLimits;
 use crate::package::{self, PackageError};
+use crate::recording::recorder::{RecordMode, RecordPolicy, RecordTarget, Recorder};
 use crate::routes::{self, PortChoice, RouteBook, RouteTaken};
 use crate::server::{ChaincodeLookup, ChaincodeService, Listener};
 use crate::shared_store::{SharedStoreError, StoreAccess};

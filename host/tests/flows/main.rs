@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod deploy;
 mod dev;
+mod recording;
 mod shared_store;
 mod tls;
 
