@@ -26,7 +26,9 @@ pub struct ReplayArgs {
     /// Where the recorded modules are (by hash, in modules/) when neither --wasm nor --package is given.
     #[arg(long, env = "WASMCC_DATA_DIR", default_value = ".wasmcc")]
     pub data_dir: PathBuf,
-    /// Compile with debug info and no optimisation, for stepping through the chaincode in gdb or lldb.
+    /// Compile with debug info and no optimisation, for stepping through the chaincode in gdb or lldb. The module is
+    /// compiled as built: a debug build is larger than a host accepts, and the host's rewrite of memory.fill and
+    /// memory.copy would move its code away from its debug info (fuel then differs by a few units per 64 KiB).
     #[arg(long)]
     pub debug: bool,
 }
@@ -37,11 +39,11 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!files.is_empty(), "no recordings (*.{EXTENSION}) in {:?}", args.paths);
     let engine = if args.debug { WasmEngine::for_debugging()? } else { WasmEngine::new()? };
     let given = match (&args.wasm, &args.package) {
-        (Some(path), _) => Some(load(&engine, &read(path)?, path)?.0),
+        (Some(path), _) => Some(load(&engine, &read(path)?, path, args.debug)?),
         (None, Some(path)) => {
             let package = wasmcc_host::package::read_package(&read(path)?)
                 .with_context(|| format!("reading the package {}", path.display()))?;
-            Some(load(&engine, &package.wasm, path)?.0)
+            Some(load(&engine, &package.wasm, path, args.debug)?)
         }
         (None, None) => None,
     };
@@ -52,7 +54,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
             let recording = Recording::read(file)?;
             let pre = match &given {
                 Some(pre) => pre.clone(),
-                None => recorded_module(&engine, &args.data_dir, &recording.module_hash, &mut recorded_modules)?,
+                None => recorded_module(&engine, &args, &recording.module_hash, &mut recorded_modules)?,
             };
             let comparison = replay(&engine, pre, &recording).await?;
             anyhow::Ok((recording, comparison))
@@ -126,21 +128,28 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Checks and compiles a module as the host does at install (the same rewrite, the same engine configuration).
-fn load(engine: &WasmEngine, wasm: &[u8], from: &Path) -> anyhow::Result<(ChaincodePre<TxState>, String)> {
-    let validated =
-        wasmcc_host::validate::validate(wasm).with_context(|| format!("the module of {}", from.display()))?;
-    let pre = engine.load(&validated.component).with_context(|| format!("compiling {}", from.display()))?;
-    Ok((pre, validated.module_hash))
+/// Checks and compiles a module as the host does at install (the same rewrite, the same engine configuration), or for
+/// a debugger, as built.
+fn load(engine: &WasmEngine, wasm: &[u8], from: &Path, debug: bool) -> anyhow::Result<ChaincodePre<TxState>> {
+    let component = match debug {
+        true => wasm.to_vec(),
+        false => {
+            wasmcc_host::validate::validate(wasm)
+                .with_context(|| format!("the module of {}", from.display()))?
+                .component
+        }
+    };
+    engine.load(&component).with_context(|| format!("compiling {}", from.display()))
 }
 
 /// The module a recording names, from the data directory's modules (read only: the host may be running).
 fn recorded_module(
     engine: &WasmEngine,
-    data_dir: &Path,
+    args: &ReplayArgs,
     hash: &str,
     loaded: &mut HashMap<String, ChaincodePre<TxState>>,
 ) -> anyhow::Result<ChaincodePre<TxState>> {
+    let data_dir = &args.data_dir;
     if let Some(pre) = loaded.get(hash) {
         return Ok(pre.clone());
     }
@@ -148,7 +157,7 @@ fn recorded_module(
     let wasm = std::fs::read(&path).with_context(|| {
         format!("the recorded module {hash} is not in {} (give --data-dir, --wasm or --package)", data_dir.display())
     })?;
-    let (pre, _) = load(engine, &wasm, &path)?;
+    let pre = load(engine, &wasm, &path, args.debug)?;
     loaded.insert(hash.to_owned(), pre.clone());
     Ok(pre)
 }

@@ -22,6 +22,10 @@ pub struct BuildArgs {
     /// The cargo profile to build with.
     #[arg(long, default_value = "release")]
     pub profile: String,
+    /// Build the `dev` profile, with debug info, for `wasmcc replay --debug` under gdb or lldb: no check and no
+    /// package (such a module is larger and slower than a host should take); prints the module's path.
+    #[arg(long, conflicts_with_all = ["profile", "label", "output"])]
+    pub debug: bool,
 }
 
 /// A built, checked package.
@@ -33,6 +37,14 @@ pub struct Built {
 }
 
 pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
+    if args.debug {
+        let toolchain = Toolchain::detect()?;
+        eprintln!("building {} (dev profile, debug info) with {}", args.dir.display(), toolchain.describe());
+        let request = Build { dir: args.dir.clone(), packages: Vec::new(), profile: "dev".into(), target_dir: None };
+        let module = wasmcc_toolchain::build(toolchain, &request)?.pop().context("the build produced no module")?;
+        println!("debug module (for wasmcc replay --debug, not for a host): {}", module.wasm.display());
+        return Ok(());
+    }
     let built = build(args)?;
     println!("{}", built.checked);
     println!("package: {}", built.package.display());

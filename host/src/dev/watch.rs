@@ -16,7 +16,7 @@ const POLL: Duration = Duration::from_secs(1);
 /// Builds the crate at `dir` and installs it: what happens at start and after every change. The label is the
 /// crate's package name.
 pub async fn build_and_install(registry: &Arc<Registry>, dir: &Path) -> anyhow::Result<String> {
-    let args = BuildArgs { dir: dir.to_owned(), label: None, output: None, profile: "release".into() };
+    let args = BuildArgs { dir: dir.to_owned(), label: None, output: None, profile: "release".into(), debug: false };
     let built = tokio::task::spawn_blocking(move || build(&args)).await??;
     let bytes = std::fs::read(&built.package)?;
     let (record, _) = registry.install(bytes).await?;

@@ -59,6 +59,20 @@ pub fn ratio_line(figures: &[Figure]) -> Option<String> {
     ))
 }
 
+/// What recording errors costs when none happen: the recording host's CPU per transaction and throughput over the
+/// plain wasm host's, measured in the same run.
+pub fn recording_line(figures: &[Figure]) -> Option<String> {
+    let find = |i: Impl| figures.iter().find(|f| f.which == i);
+    let (wasm, recording) = (find(Impl::Wasm)?, find(Impl::WasmRecording)?);
+    Some(format!(
+        "recording {} c={} wasm-recording/wasm cpu={:.3} tx_per_s={:.3}",
+        wasm.workload.name(),
+        wasm.concurrency,
+        recording.cpu_us_per_tx / wasm.cpu_us_per_tx,
+        recording.tx_per_s / wasm.tx_per_s
+    ))
+}
+
 /// `paced <workload> rate=<tx/s> clients=<n> <impl> …`: the open loop a real peer drives.
 pub fn paced_line(f: &PacedFigure) -> String {
     format!(

@@ -13,6 +13,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use wasmcc_host::engine::WasmEngine;
 use wasmcc_host::executor::{LoadedChaincode, Program};
 use wasmcc_host::limits::TxLimits;
+use wasmcc_host::recording::recorder::{RecordMode, RecordPolicy, RecordTarget, Recorder};
 use wasmcc_host::server::Listener;
 
 use super::native::NativeChaincode;
@@ -27,16 +28,19 @@ pub enum Impl {
     Wasm,
     Native,
     Node,
+    /// The wasm host recording its errors (`[record] mode = "errors"`): what recording costs when nothing fails.
+    WasmRecording,
 }
 
 impl Impl {
-    pub const ALL: [Impl; 3] = [Impl::Wasm, Impl::Native, Impl::Node];
+    pub const ALL: [Impl; 4] = [Impl::Wasm, Impl::Native, Impl::Node, Impl::WasmRecording];
 
     pub fn name(self) -> &'static str {
         match self {
             Impl::Wasm => "wasm",
             Impl::Native => "native",
             Impl::Node => "node",
+            Impl::WasmRecording => "wasm-recording",
         }
     }
 
@@ -130,10 +134,18 @@ pub async fn spawn_until_line(mut cmd: Command, prefix: &str) -> anyhow::Result<
 pub async fn serve(which: Impl, ccid: &str, wasm: &Path, workers: Option<u16>) -> anyhow::Result<()> {
     let quota = wasmcc_host::quota::QuotaConfig { threads: workers, ..Default::default() };
     let engine = Arc::new(WasmEngine::with_quota(&quota)?);
+    // Kept until the server ends: the recordings go here.
+    let recordings = tempfile::tempdir()?;
     let chaincode = match which {
-        Impl::Wasm => {
+        Impl::Wasm | Impl::WasmRecording => {
             let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
-            Arc::new(LoadedChaincode::new(ccid.into(), engine.load(&bytes)?, TxLimits::default()))
+            let chaincode = LoadedChaincode::new(ccid.into(), engine.load(&bytes)?, TxLimits::default());
+            if which == Impl::WasmRecording {
+                let policy = RecordPolicy { mode: RecordMode::Errors, ..Default::default() };
+                let recorder = Recorder::start(recordings.path().to_path_buf())?;
+                chaincode.set_recording(Some(Arc::new(RecordTarget::new(policy, "bench".into(), recorder))));
+            }
+            Arc::new(chaincode)
         }
         Impl::Native => {
             let program = Program::Native(Arc::new(NativeChaincode::<bench::Bench>::default()));

@@ -32,7 +32,7 @@ struct Cli {
     /// Workloads to run (comma-separated): noop, get1, rw10, range100.
     #[arg(long, value_delimiter = ',', default_value = "noop,get1,rw10,range100")]
     workloads: Vec<String>,
-    /// Implementations to compare (comma-separated): wasm, native, node.
+    /// Implementations to compare (comma-separated): wasm, native, node; wasm-recording (recording errors on).
     #[arg(long, value_delimiter = ',', default_value = "wasm,native,node")]
     impls: Vec<String>,
     /// Concurrency levels (transactions in flight on the stream).
@@ -233,6 +233,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                     print!("{}", report::table(&figures));
                     lines.extend(figures.iter().map(report::bench_line));
                     lines.extend(report::ratio_line(&figures));
+                    lines.extend(report::recording_line(&figures));
                 }
             }
         }
