@@ -124,6 +124,9 @@ pub struct Recording {
     #[serde(default, skip_deserializing)]
     pub args: Vec<String>,
     pub calls: Vec<Exchange>,
+    /// The writes it sent, for people (they are among `calls`, which replay compares; ignored when read back).
+    #[serde(default, skip_deserializing)]
+    pub writes: Vec<String>,
     pub ending: Ending,
 }
 
@@ -191,6 +194,7 @@ impl Recording {
             args: Vec::new(),
             input,
             calls: t.calls,
+            writes: Vec::new(),
             ending: Ending { summary: String::new(), message, fuel: t.fuel },
         }
     }
@@ -202,6 +206,14 @@ impl Recording {
             call.request.summary = describe(call.request.ty, &call.request.payload);
             call.reply.summary = describe(call.reply.ty, &call.reply.payload);
         }
+        let writes =
+            [Type::PutState, Type::DelState, Type::PutStateMetadata, Type::PurgePrivateData, Type::WriteBatchState];
+        self.writes = self
+            .calls
+            .iter()
+            .filter(|c| writes.iter().any(|t| *t as i32 == c.request.ty))
+            .map(|c| c.request.summary.clone())
+            .collect();
         self.ending.summary = describe_ending(&self.ending.message);
         self
     }
@@ -409,6 +421,7 @@ mod tests {
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(text.contains(r#""summary":"GET_STATE key \"k\"""#), "{text}");
         assert!(text.contains(r#""args":["get","k"]"#) && text.contains("COMPLETED status 200"), "{text}");
+        assert!(text.contains(r#""writes":[]"#), "{text}");
         let back = Recording::decode(&bytes, "r").unwrap();
         assert_eq!((back.txid.as_str(), back.ending.fuel, back.calls.len()), ("tx1", 42, 1));
         assert!(back.calls[0].request.same_as(&recording.calls[0].request));

@@ -109,12 +109,14 @@ pub async fn replay(
     let ending = crate::session::result_message(&input, recording.is_init, outcome);
     let ending_bytes = prost::Message::encode_to_vec(&ending);
     let recorded_calls = recording.calls.len();
+    // Past a divergence the replay stopped answering: what the guest answered and burned then says nothing more.
+    let ran_through = divergence.is_none();
     Ok(Comparison {
-        fewer_calls: (divergence.is_none() && calls < recorded_calls).then_some((calls, recorded_calls)),
+        fewer_calls: (ran_through && calls < recorded_calls).then_some((calls, recorded_calls)),
         divergence,
-        ending: (ending_bytes != recording.ending.message)
+        ending: (ran_through && ending_bytes != recording.ending.message)
             .then(|| (describe_ending(&recording.ending.message), describe_ending(&ending_bytes))),
-        fuel: (stats.fuel != recording.ending.fuel).then_some((recording.ending.fuel, stats.fuel)),
+        fuel: (ran_through && stats.fuel != recording.ending.fuel).then_some((recording.ending.fuel, stats.fuel)),
     })
 }
 

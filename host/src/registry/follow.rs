@@ -89,7 +89,7 @@ impl Registry {
         for record in records.into_iter().filter(|r| self.record(&r.ccid).is_none()) {
             match self.fetch(&shared, &record).await {
                 Ok(()) => {
-                    tracing::info!(ccid = %record.ccid, port = ?record.port, "installed by another host: serving it");
+                    tracing::info!(ccid = %record.ccid, port = record.port, "installed by another host: serving it");
                     let chaincode = self.lazy(&record);
                     self.serve(record, chaincode).await;
                     self.changes.send_modify(|n| *n += 1);
@@ -144,7 +144,7 @@ impl Registry {
             let sni_name = self.settings.route_name(&record.ccid);
             let draft = Draft::of(&record, &module, &package);
             shared.install(&draft, self.port_rules(record.port, sni_name.as_deref())).await?;
-            tracing::info!(ccid = %record.ccid, port = ?record.port, "installed here before: now in the shared store");
+            tracing::info!(ccid = %record.ccid, port = record.port, "installed here before: now in the shared store");
         }
         Ok(self.store.mark_following_shared_store()?)
     }

@@ -374,10 +374,10 @@ impl Registry {
         .expect("install task")?;
         self.serve(record.clone(), Arc::new(chaincode)).await;
         if created {
-            tracing::info!(ccid = %record.ccid, port = ?record.port, "installed");
+            tracing::info!(ccid = %record.ccid, port = record.port, "installed");
             self.counters.installed();
         } else {
-            tracing::info!(ccid = %record.ccid, port = ?record.port, "installed already (by another host): serving it");
+            tracing::info!(ccid = %record.ccid, port = record.port, "installed already (by another host): serving it");
         }
         self.changes.send_modify(|n| *n += 1);
         Ok((record, created))
@@ -414,7 +414,7 @@ impl Registry {
         };
         let removed = self.remove_here(ccid)?.or(shared);
         let Some(record) = removed else { return Err(InstallError::NotInstalled(ccid.into())) };
-        tracing::info!(%ccid, port = ?record.port, "removed; its routes stay reserved for it");
+        tracing::info!(%ccid, port = record.port, "removed; its routes stay reserved for it");
         self.counters.removed();
         Ok(record)
     }
