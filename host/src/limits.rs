@@ -102,8 +102,11 @@ pub const INLINE_RUN_TIME: Duration = Duration::from_micros(200);
 pub const INLINE_COOLDOWN: u32 = 256;
 
 /// How much of each freed linear memory stays mapped and is reset in place. A Rust guest's memory is its 1 MiB
-/// stack plus data and heap: 2 MiB covers what a typical transaction touches, and PAGEMAP_SCAN resets only the
-/// pages it dirtied, so the size costs nothing per transaction. Beyond it, pages are released with `madvise`.
+/// stack plus data and heap: 2 MiB covers what a typical transaction touches, so its reset needs no `madvise` (a TLB
+/// shootdown on every core). PAGEMAP_SCAN rewrites the pages a slot has ever dirtied within this size, not only
+/// this transaction's: after one transaction that used all of it, each later one in that slot pays ~40 µs to reset
+/// (BENCHMARKS.md, change 20), a cost smaller sizes would trade for an `madvise` per transaction. Beyond it, pages
+/// are released with `madvise`.
 pub const KEEP_RESIDENT_MEMORY_BYTES: usize = 2 * 1024 * 1024;
 /// The most one `memory.fill` or `memory.copy` writes before the guest reaches an epoch check (validate/slices.rs
 /// slices every one into these): 64 KiB of fresh pages fault in within tens of microseconds, where a 1 MiB fill held the guest's CPU
