@@ -377,10 +377,10 @@ mod b64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample() -> Recording {
+    pub(crate) fn sample() -> Recording {
         let input = ChaincodeInput { args: vec![b"get".to_vec(), b"k".to_vec()], ..Default::default() };
         let input = ChaincodeMessage {
             r#type: Type::Transaction as i32,

@@ -282,6 +282,44 @@ mod tests {
         assert!(bad.check().is_err());
     }
 
+    /// The oldest recordings of a chaincode go once its budget is used, another chaincode's stay, and after a
+    /// restart the sequence goes on from the files already there.
+    #[test]
+    fn each_chaincode_keeps_its_newest_recordings_within_its_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (format!("a:{}", "1".repeat(64)), format!("b:{}", "2".repeat(64)));
+        let recording = |ccid: &str, txid: &str| {
+            let mut r = crate::recording::tests::sample();
+            (r.ccid, r.txid) = (ccid.to_owned(), txid.to_owned());
+            r
+        };
+        let size = recording(&a, "tx00").described().encode().len() as u64;
+        let root = dir.path().to_path_buf();
+        std::fs::create_dir_all(root.join(".tmp")).unwrap();
+        let mut writer = Writer { root: root.clone(), rings: HashMap::new(), written: Arc::default() };
+        for i in 0..5 {
+            writer.write(recording(&a, &format!("tx{i:02}")), 3 * size).unwrap();
+        }
+        writer.write(recording(&b, "tx99"), 3 * size).unwrap();
+        let names = |ccid: &str| {
+            let mut names: Vec<String> = std::fs::read_dir(chaincode_dir(&root, ccid))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        let kept = names(&a);
+        assert_eq!(kept.len(), 3, "{kept:?}");
+        assert!(kept[0].starts_with("000000000003-tx02") && kept[2].starts_with("000000000005-tx04"), "{kept:?}");
+        assert_eq!(names(&b).len(), 1);
+
+        let mut restarted = Writer { root: root.clone(), rings: HashMap::new(), written: Arc::default() };
+        restarted.write(recording(&a, "tx05"), 3 * size).unwrap();
+        let kept = names(&a);
+        assert!(kept[0].starts_with("000000000004-") && kept[2].starts_with("000000000006-tx05"), "{kept:?}");
+    }
+
     #[test]
     fn chaincode_directories_are_safe_names() {
         let dir = chaincode_dir(Path::new("/r"), &format!("my cc/..:{}", "ab".repeat(32)));

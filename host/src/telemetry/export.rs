@@ -184,6 +184,16 @@ impl prometheus_client::collector::Collector for Exporter {
         for (status, n) in counters.admin_responses() {
             counter(&mut m, &vec![("status", status.to_string())], n)?;
         }
+        let (written, dropped) = registry.recorder().map(|r| r.counts()).unwrap_or_default();
+        let mut m = encoder.encode_descriptor(
+            "wasmcc_recordings",
+            "Transactions recorded ([record]): written, or dropped because the writer fell behind",
+            None,
+            MetricType::Counter,
+        )?;
+        for (result, n) in [("written", written), ("dropped", dropped)] {
+            counter(&mut m, &vec![("result", result.to_string())], n)?;
+        }
         Ok(())
     }
 }

@@ -78,6 +78,9 @@ async fn recorded_transactions_replay_identically_and_differences_are_named() {
     assert_eq!(mb.invoke("ch", args(["put", "k", "v"])).await.unwrap().status(), Some(200));
     // counter: all three; misbehave, errors only: the trap and the loop that ran out of fuel.
     written(&daemon, 5).await;
+    let metrics = wasmcc_host::telemetry::render(daemon.registry());
+    assert!(metrics.contains("wasmcc_recordings_total{result=\"written\"} 5"), "{metrics}");
+    assert!(metrics.contains("wasmcc_recordings_total{result=\"dropped\"} 0"), "{metrics}");
     let root = data.join("recordings");
     let counter_files = recordings_in(&chaincode_dir(&root, &counter.ccid));
     let misbehave_files = recordings_in(&chaincode_dir(&root, &misbehave.ccid));
@@ -124,6 +127,17 @@ async fn recorded_transactions_replay_identically_and_differences_are_named() {
         "{text}"
     );
     assert!(text.contains("0 identical") && text.contains("1 changed"), "{text}");
+    // A recording that ends before the guest does: the call it does not hold is named, nothing crashes.
+    let mut short = inc.clone();
+    short.calls.pop();
+    let short_file = dir.path().join(format!("short.{EXTENSION}"));
+    std::fs::write(&short_file, short.encode()).unwrap();
+    let out = replay(&["--data-dir", data_arg, short_file.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("stub call #2 is not in the recording (it ended after 1 calls): replayed WRITE_BATCH_STATE"),
+        "{text}"
+    );
 
     // Shadow check before an upgrade: the counter's recordings against its next version, which writes one key more.
     // The increments change at the stub call that sends the writes; the refused `dec` runs the very same code.
