@@ -68,6 +68,7 @@ async fn recorded_transactions_replay_identically_and_differences_are_named() {
 
     let peer = PeerSim::new();
     let cc = peer.connect(&format!("127.0.0.1:{}", counter.port.unwrap()), &counter.ccid).await.unwrap();
+    assert_eq!(cc.init("ch", args(["init"])).await.unwrap().status(), Some(200));
     assert_eq!(cc.invoke("ch", args(["inc", "n"])).await.unwrap().payload(), b"1");
     assert_eq!(cc.invoke("ch", args(["inc", "n"])).await.unwrap().payload(), b"2");
     assert_eq!(cc.invoke("ch", args(["dec", "n"])).await.unwrap().status(), Some(500));
@@ -76,15 +77,17 @@ async fn recorded_transactions_replay_identically_and_differences_are_named() {
     mb.invoke("ch", args(["trap"])).await.unwrap();
     mb.invoke("ch", args(["loop"])).await.unwrap();
     assert_eq!(mb.invoke("ch", args(["put", "k", "v"])).await.unwrap().status(), Some(200));
-    // counter: all three; misbehave, errors only: the trap and the loop that ran out of fuel.
-    written(&daemon, 5).await;
+    // counter: all four (the Init too); misbehave, errors only: the trap and the loop that ran out of fuel.
+    written(&daemon, 6).await;
     let metrics = wasmcc_host::telemetry::render(daemon.registry());
-    assert!(metrics.contains("wasmcc_recordings_total{result=\"written\"} 5"), "{metrics}");
+    assert!(metrics.contains("wasmcc_recordings_total{result=\"written\"} 6"), "{metrics}");
     assert!(metrics.contains("wasmcc_recordings_total{result=\"dropped\"} 0"), "{metrics}");
     let root = data.join("recordings");
     let counter_files = recordings_in(&chaincode_dir(&root, &counter.ccid));
     let misbehave_files = recordings_in(&chaincode_dir(&root, &misbehave.ccid));
-    assert_eq!((counter_files.len(), misbehave_files.len()), (3, 2));
+    assert_eq!((counter_files.len(), misbehave_files.len()), (4, 2));
+    assert!(Recording::read(&counter_files[0]).unwrap().is_init);
+    let counter_files = counter_files[1..].to_vec();
     let trap = Recording::read(&misbehave_files[0]).unwrap();
     let out_of_fuel = Recording::read(&misbehave_files[1]).unwrap();
     assert!(trap.ending.summary.is_empty(), "summaries are for people, not read back");
@@ -101,7 +104,7 @@ async fn recorded_transactions_replay_identically_and_differences_are_named() {
     let out = replay(&["--data-dir", data_arg, root.to_str().unwrap()]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("5 recording(s): 5 identical, 0 same result with other fuel, 0 changed"), "{text}");
+    assert!(text.contains("6 recording(s): 6 identical, 0 same result with other fuel, 0 changed"), "{text}");
     // The same, compiled for a debugger: as built, without the host's rewrite of memory.copy and memory.fill, so the
     // same calls and answer with a few units of fuel less.
     let out = replay(&["--debug", "--data-dir", data_arg, counter_files[1].to_str().unwrap()]);
@@ -147,7 +150,7 @@ async fn recorded_transactions_replay_identically_and_differences_are_named() {
     let out = replay(&["--package", v2.to_str().unwrap(), counter_dir.to_str().unwrap()]);
     let text = stdout(&out);
     assert!(!out.status.success(), "{text}");
-    assert!(text.contains("3 recording(s): 1 identical, 0 same result with other fuel, 2 changed"), "{text}");
+    assert!(text.contains("4 recording(s): 2 identical, 0 same result with other fuel, 2 changed"), "{text}");
     let by = r#"replayed WRITE_BATCH_STATE key "n" = "2", key "n~by" = "Org1MSP""#;
     assert!(
         text.contains(&format!(r#"stub call #2 differs: recorded WRITE_BATCH_STATE key "n" = "2", {by}"#)),
@@ -159,13 +162,14 @@ async fn recorded_transactions_replay_identically_and_differences_are_named() {
     let out = replay(&["--wasm", probe.to_str().unwrap(), counter_dir.to_str().unwrap()]);
     let text = stdout(&out);
     assert!(!out.status.success(), "{text}");
-    assert!(text.contains("3 recording(s): 0 identical, 0 same result with other fuel, 3 changed"), "{text}");
+    assert!(text.contains("4 recording(s): 0 identical, 0 same result with other fuel, 4 changed"), "{text}");
+    assert!(text.contains(r#"stub call #1 is not in the recording (it ended after 0 calls): replayed WRITE_BATCH_STATE key "initialized""#), "{text}");
     assert!(text.contains("the replay made 0 stub calls, the recording 2"), "{text}");
     // The same package, as a package: nothing changes.
     let package = dir.path().join("counter.tgz");
     std::fs::write(&package, write_package("counter", &module("counter"), &[]).unwrap()).unwrap();
     let out = replay(&["--package", package.to_str().unwrap(), counter_dir.to_str().unwrap()]);
-    assert!(out.status.success() && stdout(&out).contains("3 identical"), "{}", stdout(&out));
+    assert!(out.status.success() && stdout(&out).contains("4 identical"), "{}", stdout(&out));
 
     // Damaged files: cut short, changed in one byte, not a recording at all.
     let bytes = std::fs::read(&counter_files[0]).unwrap();
