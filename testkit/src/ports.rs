@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 const PORTS: std::ops::Range<u16> = 29400..30000;
 static NEXT: AtomicU16 = AtomicU16::new(PORTS.start);
 
-/// A port of 29400–29999 that nobody listens on now and that this process has not handed out before.
+/// A port of the tests' own range that nobody listens on now and that this process has not handed out before.
 pub fn free_port() -> u16 {
     loop {
         let port = NEXT.fetch_add(1, Ordering::Relaxed);
