@@ -283,3 +283,35 @@ async fn a_host_killed_while_recording_leaves_only_whole_recordings() {
     }
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "{tmp:?} is cleared at start");
 }
+
+/// Recording follows a reloaded configuration (SIGHUP): off, nothing is written; turned on, the next transactions of
+/// the chaincode it names are recorded, and only those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_configuration_turns_recording_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config { data_dir: dir.path().join("data"), ..Default::default() };
+    config.admin.listen = "127.0.0.1:0".parse().unwrap();
+    (config.chaincodes.port_min, config.chaincodes.port_max) = (30530, 30539);
+    let daemon = Daemon::start(&config).await.unwrap();
+    let (counter, _) =
+        daemon.registry().install(write_package("counter", &module("counter"), &[]).unwrap()).await.unwrap();
+    let (probe, _) = daemon.registry().install(write_package("probe", &module("probe"), &[]).unwrap()).await.unwrap();
+    let peer = PeerSim::new();
+    let cc = peer.connect(&format!("127.0.0.1:{}", counter.port.unwrap()), &counter.ccid).await.unwrap();
+    let other = peer.connect(&format!("127.0.0.1:{}", probe.port.unwrap()), &probe.ccid).await.unwrap();
+    cc.invoke("ch", args(["inc", "n"])).await.unwrap();
+    assert!(daemon.registry().recorder().is_none(), "nothing asked for recording");
+
+    config.record_for.insert(counter.ccid.clone(), RecordPolicy { mode: RecordMode::All, ..Default::default() });
+    daemon.reload(&config).unwrap();
+    cc.invoke("ch", args(["inc", "n"])).await.unwrap();
+    other.invoke("ch", args(["put", "k", "v"])).await.unwrap();
+    written(&daemon, 1).await;
+    let root = dir.path().join("data/recordings");
+    let files = recordings_in(&chaincode_dir(&root, &counter.ccid));
+    assert_eq!(files.len(), 1);
+    Recording::read(&files[0]).unwrap();
+    assert!(std::fs::read_to_string(&files[0]).unwrap().contains(r#""args":["inc","n"]"#));
+    assert!(recordings_in(&chaincode_dir(&root, &probe.ccid)).is_empty(), "probe is not named");
+    daemon.shutdown().await;
+}
