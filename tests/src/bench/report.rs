@@ -157,6 +157,12 @@ mod tests {
         );
         assert_eq!(ratio_line(&figures).unwrap(), "ratio rw10 c=64 wasm/node=3.00 wasm/native=0.75");
         assert_eq!(ratio_line(&figures[..2]), None);
+        assert_eq!(recording_line(&figures), None);
+        let recorded = [fig(Impl::Wasm, 3000.0), fig(Impl::WasmRecording, 2970.0)];
+        assert_eq!(
+            recording_line(&recorded).unwrap(),
+            "recording rw10 c=64 wasm-recording/wasm cpu=1.000 tx_per_s=0.990"
+        );
         let paced = PacedFigure {
             workload: Workload::Get1,
             which: Impl::Native,
