@@ -131,13 +131,10 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 /// Checks and compiles a module as the host does at install (the same rewrite, the same engine configuration), or for
 /// a debugger, as built.
 fn load(engine: &WasmEngine, wasm: &[u8], from: &Path, debug: bool) -> anyhow::Result<ChaincodePre<TxState>> {
-    let component = match debug {
-        true => wasm.to_vec(),
-        false => {
-            wasmcc_host::validate::validate(wasm)
-                .with_context(|| format!("the module of {}", from.display()))?
-                .component
-        }
+    let component = if debug {
+        wasm.to_vec()
+    } else {
+        wasmcc_host::validate::validate(wasm).with_context(|| format!("the module of {}", from.display()))?.component
     };
     engine.load(&component).with_context(|| format!("compiling {}", from.display()))
 }

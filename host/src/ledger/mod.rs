@@ -59,8 +59,9 @@ pub enum LedgerError {
     Unexpected { txid: String, request: &'static str, got: String },
 }
 
-/// What the peer offered in READY, kept per stream (older peers send an empty payload: no batching).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What the peer offered in READY, kept per stream (older peers send an empty payload: no batching). Recordings keep
+/// it too: it decides which requests a transaction sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PeerParams {
     pub use_write_batch: bool,
     pub max_size_write_batch: u32,

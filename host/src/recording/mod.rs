@@ -116,7 +116,7 @@ pub struct Recording {
     /// The limits it ran under: replay runs under the same.
     pub limits: TxLimits,
     /// What the peer offered in READY (write batching changes the requests a transaction sends).
-    pub peer: RecordedPeerParams,
+    pub peer: PeerParams,
     /// The INIT or TRANSACTION message, protobuf as base64.
     #[serde(with = "b64")]
     pub input: Vec<u8>,
@@ -128,37 +128,6 @@ pub struct Recording {
     #[serde(default, skip_deserializing)]
     pub writes: Vec<String>,
     pub ending: Ending,
-}
-
-/// [`PeerParams`] as a recording keeps them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedPeerParams {
-    pub use_write_batch: bool,
-    pub max_size_write_batch: u32,
-    pub use_get_multiple_keys: bool,
-    pub max_size_get_multiple_keys: u32,
-}
-
-impl From<PeerParams> for RecordedPeerParams {
-    fn from(p: PeerParams) -> Self {
-        RecordedPeerParams {
-            use_write_batch: p.use_write_batch,
-            max_size_write_batch: p.max_size_write_batch,
-            use_get_multiple_keys: p.use_get_multiple_keys,
-            max_size_get_multiple_keys: p.max_size_get_multiple_keys,
-        }
-    }
-}
-
-impl From<RecordedPeerParams> for PeerParams {
-    fn from(p: RecordedPeerParams) -> Self {
-        PeerParams {
-            use_write_batch: p.use_write_batch,
-            max_size_write_batch: p.max_size_write_batch,
-            use_get_multiple_keys: p.use_get_multiple_keys,
-            max_size_get_multiple_keys: p.max_size_get_multiple_keys,
-        }
-    }
 }
 
 /// What a transaction was given and answered, before it is written.
@@ -190,7 +159,7 @@ impl Recording {
             is_init: t.is_init,
             recorded_at,
             limits: t.limits,
-            peer: t.peer.into(),
+            peer: t.peer,
             args: Vec::new(),
             input,
             calls: t.calls,

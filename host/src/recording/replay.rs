@@ -97,7 +97,7 @@ pub async fn replay(
     let chaincode = Arc::new(LoadedChaincode::new(recording.ccid.clone(), pre, recording.limits));
     let (outbound, requests) = mpsc::channel(16);
     let (replies, inbox) = mpsc::channel(1);
-    let ledger = TxLedger::new(input.channel_id.clone(), input.txid.clone(), outbound, inbox, recording.peer.into());
+    let ledger = TxLedger::new(input.channel_id.clone(), input.txid.clone(), outbound, inbox, recording.peer);
     let run = async {
         match (TxContext::from_message(&input, recording.is_init), executor::enter(engine, &chaincode)) {
             (Ok(ctx), Ok(entry)) => executor::execute(engine, &chaincode, ctx, ledger, entry, None).await,

@@ -36,6 +36,17 @@ fn recordings_in(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Whether the host's admin API answers within 5 s.
+async fn answers(api: &wasmcc_host::client::AdminClient) -> bool {
+    for _ in 0..200 {
+        if api.list().await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
 /// Waits until the host's recorder has written `count` recordings.
 async fn written(daemon: &Daemon, count: u64) {
     for _ in 0..200 {
@@ -224,15 +235,7 @@ async fn a_host_killed_while_recording_leaves_only_whole_recordings() {
     let api =
         wasmcc_host::client::AdminClient::new(&format!("http://127.0.0.1:{admin_port}"), Some("t0ken".into()), None)
             .unwrap();
-    let mut up = false;
-    for _ in 0..200 {
-        if api.list().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(up, "the host did not come up");
+    assert!(answers(&api).await, "the host did not come up");
     let (info, _) = api.install(write_package("counter", &module("counter"), &[]).unwrap()).await.unwrap();
     let peer = PeerSim::new();
     let conn = peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.unwrap();
@@ -267,12 +270,7 @@ async fn a_host_killed_while_recording_leaves_only_whole_recordings() {
 
     // The next start clears what the killed writer left in .tmp.
     let _host = serve();
-    for _ in 0..200 {
-        if api.list().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    answers(&api).await;
     let conn = peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.unwrap();
     conn.invoke("ch", args(["get", "k0"])).await.unwrap();
     let tmp = data.join("recordings/.tmp");
