@@ -7,7 +7,7 @@
 //! address.
 
 use anyhow::bail;
-use wasmcc_common::admin::ChaincodeInfo;
+use wasmcc_common::admin::{ChaincodeInfo, Dial, DialPreference};
 use wasmcc_common::connection::ConnectionJson;
 
 use crate::config::Config;
@@ -40,22 +40,16 @@ pub fn connection_json(info: &ChaincodeInfo, config: &Config) -> anyhow::Result<
     } else {
         (None, None)
     };
-    let shared = info.route.sni.as_ref().zip(config.shared_address.as_ref().or(info.route.shared_address.as_ref()));
-    // A chaincode without a port of its own (the host's `chaincodes.own_ports = false`) is reached on the shared
-    // port whatever `use_sni` and `use_host_names` say.
-    let own = info.route.address.as_deref();
-    let (address, domain) = match (shared, own) {
-        // The peer sets the TLS server name from `domain` only with client auth
-        // (docs/fabric-protocol.md §10 item 13).
-        (Some((sni, shared_address)), _) if client_auth && (config.use_sni || own.is_none()) => {
-            (shared_address.clone(), Some(sni.clone()))
-        }
-        // In plaintext the peer still sends the address as `:authority`: the chaincode's name routes it.
-        (Some((name, shared_address)), _) if !tls.enabled && (config.use_host_names || own.is_none()) => {
-            (with_host(shared_address, Some(name))?, None)
-        }
-        (_, Some(own)) => (with_host(own, config.chaincode_host.as_deref())?, None),
-        (_, None) => bail!(
+    let prefer = DialPreference {
+        shared_address: config.shared_address.as_deref(),
+        use_sni: config.use_sni,
+        use_host_names: config.use_host_names,
+    };
+    let (address, domain) = match info.route.dial(tls, prefer) {
+        Some(Dial::SharedBySni { address, domain }) => (address, Some(domain)),
+        Some(Dial::SharedByName(address)) => (address, None),
+        Some(Dial::Own(own)) => (with_host(&own, config.chaincode_host.as_deref())?, None),
+        None => bail!(
             "the host serves {} only on its shared port, and reports no shared port a peer could use for it",
             info.ccid
         ),

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use wasmcc_common::admin::ChaincodeInfo;
+use wasmcc_common::admin::{ChaincodeInfo, Dial, DialPreference};
 pub use wasmcc_common::connection::{go_duration, ConnectionJson, DIAL_TIMEOUT};
 
 use crate::tls::{check_key_pair, PemRole, PemSource, TlsError};
@@ -102,24 +102,15 @@ pub fn for_route(
 /// the peer's client identity, required when the endpoint demands client certificates.
 pub fn for_chaincode(info: &ChaincodeInfo, peer: Option<&PeerConfig>) -> Result<ConnectionJson, ConnectionJsonError> {
     let no_route = || ConnectionJsonError::NoRoute(info.ccid.clone());
-    let Some(root_cert) = info.tls.root_cert.clone().filter(|_| info.tls.enabled) else {
-        let address = match (&info.route.address, &info.route.shared_address, &info.route.sni) {
-            (Some(own), _, _) => own.clone(),
-            (None, Some(shared), Some(name)) => {
-                wasmcc_common::connection::with_host(shared, name).ok_or_else(no_route)?
-            }
-            _ => return Err(no_route()),
-        };
-        return for_route(address, None, peer);
+    let root_cert = info.tls.root_cert.clone().filter(|_| info.tls.enabled);
+    // The host's own choice: the shared port by SNI whenever client auth allows it, by name only when it must.
+    let prefer = DialPreference { use_sni: true, ..Default::default() };
+    let route_tls = if root_cert.is_some() { info.tls.clone() } else { Default::default() };
+    let (address, domain) = match info.route.dial(&route_tls, prefer).ok_or_else(no_route)? {
+        Dial::SharedBySni { address, domain } => (address, Some(domain)),
+        Dial::SharedByName(address) | Dial::Own(address) => (address, None),
     };
-    let shared = match (&info.route.shared_address, &info.route.sni) {
-        (Some(address), Some(sni)) if info.tls.client_auth => Some((address.clone(), sni.clone())),
-        _ => None,
-    };
-    let (address, domain) = match shared {
-        Some((address, sni)) => (address, Some(sni)),
-        None => (info.route.address.clone().ok_or_else(no_route)?, None),
-    };
+    let Some(root_cert) = root_cert else { return for_route(address, None, peer) };
     let tls = TlsInfo { root_cert, client_auth_required: info.tls.client_auth, domain };
     for_route(address, Some(&tls), peer)
 }

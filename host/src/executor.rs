@@ -43,7 +43,7 @@ pub struct LoadedChaincode {
     /// Whether its transactions have been short enough to start inline (`quota/placement.rs`).
     pub inline: Arc<InlineHistory>,
     /// Which of its transactions are recorded, and where; `None` when none are.
-    recording: std::sync::RwLock<Option<Arc<RecordTarget>>>,
+    recording: arc_swap::ArcSwapOption<RecordTarget>,
 }
 
 /// Produces a chaincode's program; blocking (it maps and deserialises an artifact, or recompiles one).
@@ -96,11 +96,11 @@ impl LoadedChaincode {
 
     /// Where a transaction starting now is recorded, if it may be.
     pub fn recording(&self) -> Option<Arc<RecordTarget>> {
-        self.recording.read().expect("recording lock").clone()
+        self.recording.load_full()
     }
 
     pub fn set_recording(&self, target: Option<Arc<RecordTarget>>) {
-        *self.recording.write().expect("recording lock") = target;
+        self.recording.store(target);
     }
 
     /// The chaincode, drained when `host` is: its streams follow the host's stop.

@@ -75,14 +75,17 @@ pub const REFUSAL_DELAY: Duration = Duration::from_millis(200);
 /// Nice value of the threads that run guests ([`crate::quota::threads`]); the threads that serve sockets keep the
 /// process's own. At 10 a guest thread weighs a tenth of a network thread in the kernel's scheduler, so a message
 /// is read and handed on at once even while every guest thread is busy; an idle machine still gives guests all of
-/// its CPU.
+/// its CPU. It has a price: a guest thread that hands a message to a sleeping network thread is preempted at once.
+/// Measured (BENCHMARKS.md, change 22): at 0, get1 at c=64 needs 15% less CPU, but a victim's p99 under the
+/// isolation attacks is 12 to 14 times its quiet p99 (a scheduler slice); at 5, 4.3 to 4.8 times; at 10, 2 times.
 pub const GUEST_THREAD_NICE: i32 = 10;
 
-/// Nice value of the thread that tears down instances which grew past [`KEEP_RESIDENT_MEMORY_BYTES`]: the lowest
-/// priority, so giving a memory bomb's pages back runs on CPU that guests leave idle and never delays a guest.
-/// Linux gives a nice-19 thread about 6% of a CPU against two busy nice-10 threads: teardowns are slowed under load,
-/// never stopped, and a transaction keeps its admission until its memory is back.
-pub const RELEASE_THREAD_NICE: i32 = 10;
+/// Nice value of the thread that tears down instances which grew past [`KEEP_RESIDENT_MEMORY_BYTES`]: that of the
+/// guest threads, below the network threads. On a thread of its own, a guest never waits behind a memory bomb's
+/// teardown; not below the guests, because a transaction keeps its admission until its memory is back (Linux gives a
+/// nice-19 thread about 6% of a CPU against two busy nice-10 threads: the chaincode's memory share would come back
+/// that slowly under load).
+pub const RELEASE_THREAD_NICE: i32 = GUEST_THREAD_NICE;
 
 /// Worker threads of the network runtime: one per four CPUs, at least one. Reading, decoding and writing a
 /// message costs a few microseconds against a transaction's tens to hundreds, and guests have threads of their

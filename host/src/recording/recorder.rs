@@ -320,6 +320,27 @@ mod tests {
         assert!(kept[0].starts_with("000000000004-") && kept[2].starts_with("000000000006-tx05"), "{kept:?}");
     }
 
+    /// A writer that falls behind costs recordings, counted, never a wait on the transaction's path.
+    #[test]
+    fn a_full_queue_drops_the_recording_and_counts_it() {
+        let (queue, jobs) = sync_channel(1);
+        let recorder =
+            Recorder { queue, root: PathBuf::from("/nowhere"), dropped: AtomicU64::new(0), written: Arc::default() };
+        let recording = |txid: &str| {
+            let mut r = crate::recording::tests::sample();
+            r.txid = txid.to_owned();
+            r
+        };
+        recorder.submit(recording("first"), 1);
+        recorder.submit(recording("second"), 1);
+        assert_eq!(recorder.counts(), (0, 1));
+        assert_eq!(jobs.try_recv().unwrap().0.txid, "first");
+        assert!(jobs.try_recv().is_err(), "the second recording was queued");
+        drop(jobs);
+        recorder.submit(recording("third"), 1);
+        assert_eq!(recorder.counts(), (0, 2), "a stopped writer drops too");
+    }
+
     #[test]
     fn chaincode_directories_are_safe_names() {
         let dir = chaincode_dir(Path::new("/r"), &format!("my cc/..:{}", "ab".repeat(32)));
