@@ -55,6 +55,8 @@ pub struct Figure {
     pub cpu_us_per_tx: f64,
     /// The driver's own CPU (the simulated peer and its gRPC client) per transaction of this implementation.
     pub driver_cpu_us_per_tx: f64,
+    /// Times the implementation's threads were switched in, per transaction (each a hand-off or a wake-up).
+    pub switches_per_tx: f64,
 }
 
 #[derive(Default)]
@@ -63,6 +65,7 @@ struct Totals {
     wall: Duration,
     cpu: Duration,
     driver_cpu: Duration,
+    switches: u64,
 }
 
 /// Runs `workload` at `concurrency` on every target and returns one figure per target.
@@ -88,7 +91,9 @@ pub async fn compare(
             let started = Instant::now();
             let samples = run_batch(&t.conn, workload, concurrency, plan.per_batch).await?;
             totals[i].wall += started.elapsed();
-            totals[i].cpu += CpuSample::read(t.server.pid)?.since(&cpu_before);
+            let cpu_after = CpuSample::read(t.server.pid)?;
+            totals[i].cpu += cpu_after.since(&cpu_before);
+            totals[i].switches += cpu_after.switches_since(&cpu_before);
             totals[i].driver_cpu += CpuSample::read(std::process::id())?.since(&driver_before);
             totals[i].samples.extend(samples);
             t.conn.log().clear();
@@ -108,6 +113,7 @@ pub async fn compare(
                 p99_us: totals.samples.quantile(0.99),
                 cpu_us_per_tx: totals.cpu.as_secs_f64() * 1e6 / n,
                 driver_cpu_us_per_tx: totals.driver_cpu.as_secs_f64() * 1e6 / n,
+                switches_per_tx: totals.switches as f64 / n,
             }
         })
         .collect())

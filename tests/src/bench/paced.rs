@@ -41,6 +41,8 @@ pub struct PacedFigure {
     pub p50_us: f64,
     pub p99_us: f64,
     pub cpu_us_per_tx: f64,
+    /// Times the implementation's threads were switched in, per transaction.
+    pub switches_per_tx: f64,
 }
 
 /// Runs `workload` at `pace` on every target, in alternating rounds; one figure per target.
@@ -49,7 +51,7 @@ pub async fn measure(targets: &[Target], workload: Workload, pace: Pace) -> anyh
     for t in targets {
         round(t, workload, warmup).await?;
     }
-    let mut totals: Vec<(Samples, Duration, Duration)> = targets.iter().map(|_| Default::default()).collect();
+    let mut totals: Vec<(Samples, Duration, Duration, u64)> = targets.iter().map(|_| Default::default()).collect();
     for r in 0..pace.rounds {
         for k in 0..targets.len() {
             let i = (r + k) % targets.len();
@@ -59,7 +61,9 @@ pub async fn measure(targets: &[Target], workload: Workload, pace: Pace) -> anyh
             let started = Instant::now();
             let samples = round(t, workload, pace).await?;
             totals[i].1 += started.elapsed();
-            totals[i].2 += CpuSample::read(t.server.pid)?.since(&before);
+            let after = CpuSample::read(t.server.pid)?;
+            totals[i].2 += after.since(&before);
+            totals[i].3 += after.switches_since(&before);
             totals[i].0.extend(samples);
             t.conn.log().clear();
         }
@@ -67,7 +71,7 @@ pub async fn measure(targets: &[Target], workload: Workload, pace: Pace) -> anyh
     Ok(targets
         .iter()
         .zip(totals)
-        .map(|(t, (samples, wall, cpu))| {
+        .map(|(t, (samples, wall, cpu, switches))| {
             let n = samples.len() as f64;
             PacedFigure {
                 workload,
@@ -78,6 +82,7 @@ pub async fn measure(targets: &[Target], workload: Workload, pace: Pace) -> anyh
                 p50_us: samples.quantile(0.5),
                 p99_us: samples.quantile(0.99),
                 cpu_us_per_tx: cpu.as_secs_f64() * 1e6 / n,
+                switches_per_tx: switches as f64 / n,
             }
         })
         .collect())

@@ -14,19 +14,20 @@ pub fn table(figures: &[Figure]) -> String {
     if let Some(f) = figures.first() {
         out.push_str(&format!("{} c={}\n", f.workload.name(), f.concurrency));
         out.push_str(&format!(
-            "  {:<7} {:>10} {:>10} {:>10} {:>12} {:>14}\n",
-            "impl", "tx/s", "p50 µs", "p99 µs", "cpu µs/tx", "driver µs/tx"
+            "  {:<7} {:>10} {:>10} {:>10} {:>12} {:>14} {:>12}\n",
+            "impl", "tx/s", "p50 µs", "p99 µs", "cpu µs/tx", "driver µs/tx", "switches/tx"
         ));
     }
     for f in figures {
         out.push_str(&format!(
-            "  {:<7} {:>10.0} {:>10.1} {:>10.1} {:>12.1} {:>14.1}\n",
+            "  {:<7} {:>10.0} {:>10.1} {:>10.1} {:>12.1} {:>14.1} {:>12.2}\n",
             f.which.name(),
             f.tx_per_s,
             f.p50_us,
             f.p99_us,
             f.cpu_us_per_tx,
-            f.driver_cpu_us_per_tx
+            f.driver_cpu_us_per_tx,
+            f.switches_per_tx
         ));
     }
     out
@@ -34,14 +35,15 @@ pub fn table(figures: &[Figure]) -> String {
 
 pub fn bench_line(f: &Figure) -> String {
     format!(
-        "bench {} c={} {} tx_per_s={:.1} p50_us={:.1} p99_us={:.1} cpu_us_per_tx={:.1}",
+        "bench {} c={} {} tx_per_s={:.1} p50_us={:.1} p99_us={:.1} cpu_us_per_tx={:.1} switches_per_tx={:.2}",
         f.workload.name(),
         f.concurrency,
         f.which.name(),
         f.tx_per_s,
         f.p50_us,
         f.p99_us,
-        f.cpu_us_per_tx
+        f.cpu_us_per_tx,
+        f.switches_per_tx
     )
 }
 
@@ -76,7 +78,8 @@ pub fn recording_line(figures: &[Figure]) -> Option<String> {
 /// `paced <workload> rate=<tx/s> clients=<n> <impl> …`: the open loop a real peer drives.
 pub fn paced_line(f: &PacedFigure) -> String {
     format!(
-        "paced {} rate={:.0} clients={} {} tx_per_s={:.1} p50_us={:.1} p99_us={:.1} cpu_us_per_tx={:.1}",
+        "paced {} rate={:.0} clients={} {} tx_per_s={:.1} p50_us={:.1} p99_us={:.1} cpu_us_per_tx={:.1} \
+         switches_per_tx={:.2}",
         f.workload.name(),
         f.rate,
         f.clients,
@@ -84,7 +87,8 @@ pub fn paced_line(f: &PacedFigure) -> String {
         f.achieved_tx_per_s,
         f.p50_us,
         f.p99_us,
-        f.cpu_us_per_tx
+        f.cpu_us_per_tx,
+        f.switches_per_tx
     )
 }
 
@@ -145,6 +149,7 @@ mod tests {
             p99_us: 2.0,
             cpu_us_per_tx: 3.0,
             driver_cpu_us_per_tx: 4.0,
+            switches_per_tx: 0.5,
         }
     }
 
@@ -153,7 +158,7 @@ mod tests {
         let figures = [fig(Impl::Wasm, 3000.0), fig(Impl::Native, 4000.0), fig(Impl::Node, 1000.0)];
         assert_eq!(
             bench_line(&figures[0]),
-            "bench rw10 c=64 wasm tx_per_s=3000.0 p50_us=1.0 p99_us=2.0 cpu_us_per_tx=3.0"
+            "bench rw10 c=64 wasm tx_per_s=3000.0 p50_us=1.0 p99_us=2.0 cpu_us_per_tx=3.0 switches_per_tx=0.50"
         );
         assert_eq!(ratio_line(&figures).unwrap(), "ratio rw10 c=64 wasm/node=3.00 wasm/native=0.75");
         assert_eq!(ratio_line(&figures[..2]), None);
@@ -172,10 +177,12 @@ mod tests {
             p50_us: 180.0,
             p99_us: 400.0,
             cpu_us_per_tx: 61.25,
+            switches_per_tx: 4.0,
         };
         assert_eq!(
             paced_line(&paced),
-            "paced get1 rate=500 clients=32 native tx_per_s=499.5 p50_us=180.0 p99_us=400.0 cpu_us_per_tx=61.2"
+            "paced get1 rate=500 clients=32 native tx_per_s=499.5 p50_us=180.0 p99_us=400.0 cpu_us_per_tx=61.2 \
+             switches_per_tx=4.00"
         );
     }
 

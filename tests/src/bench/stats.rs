@@ -40,15 +40,26 @@ impl Samples {
 /// A process's CPU clock read two ways: the kernel's per-thread run time in nanoseconds (fine enough for one short
 /// round; live threads only) and `/proc/<pid>/stat`'s user + system time (every thread, exited ones too, but in
 /// 10 ms ticks: on a 0.2 s round of a cheap workload that alone would be ±10%).
+///
+/// It also counts how many times the process's threads were switched in: a count of hand-offs between threads and
+/// sleeps, which moves with how the host is built, not with how busy the machine is (CPU time per transaction on
+/// this VM can differ by a third between runs an hour apart; BENCHMARKS.md).
 #[derive(Clone, Copy, Debug)]
 pub struct CpuSample {
     threads: Duration,
     ticks: Duration,
+    switches: u64,
 }
 
 impl CpuSample {
     pub fn read(pid: u32) -> std::io::Result<CpuSample> {
-        Ok(CpuSample { threads: threads_cpu(pid)?, ticks: process_cpu(pid)? })
+        let (threads, switches) = threads_schedstat(pid)?;
+        Ok(CpuSample { threads, ticks: process_cpu(pid)?, switches })
+    }
+
+    /// Times the process's live threads were switched in since `before`.
+    pub fn switches_since(&self, before: &CpuSample) -> u64 {
+        self.switches.saturating_sub(before.switches)
     }
 
     /// The CPU used since `before`: the fine figure, unless the coarse one shows more than a tick of work it cannot
@@ -64,15 +75,18 @@ impl CpuSample {
     }
 }
 
-/// The run time of a process's live threads: the first field of each `/proc/<pid>/task/<tid>/schedstat`, in ns.
-fn threads_cpu(pid: u32) -> std::io::Result<Duration> {
-    let mut total = 0u64;
+/// The run time of a process's live threads and how many times they were switched in: the first and third fields of
+/// each `/proc/<pid>/task/<tid>/schedstat` (nanoseconds on the CPU, time waiting for it, timeslices run).
+fn threads_schedstat(pid: u32) -> std::io::Result<(Duration, u64)> {
+    let (mut ns, mut switches) = (0u64, 0u64);
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
         // A thread may exit between the listing and the read.
         let Ok(schedstat) = std::fs::read_to_string(task?.path().join("schedstat")) else { continue };
-        total += schedstat.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()).unwrap_or(0);
+        let fields: Vec<u64> = schedstat.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+        ns += fields.first().copied().unwrap_or(0);
+        switches += fields.get(2).copied().unwrap_or(0);
     }
-    Ok(Duration::from_nanos(total))
+    Ok((Duration::from_nanos(ns), switches))
 }
 
 /// The user + system CPU time a process has used so far (`/proc/<pid>/stat` fields 14 and 15, all its threads,
@@ -172,6 +186,34 @@ mod tests {
         };
         busy.kill().unwrap();
         busy.wait().unwrap();
+        outcome.unwrap();
+    }
+
+    /// A process that sleeps and wakes is switched in each time it wakes, and the count never goes back.
+    #[test]
+    fn a_process_that_sleeps_and_wakes_counts_its_switches() {
+        let mut sleeper =
+            std::process::Command::new("sh").args(["-c", "while :; do sleep 0.01; done"]).spawn().unwrap();
+        let pid = sleeper.id();
+        let before = CpuSample::read(pid).unwrap();
+        let started = std::time::Instant::now();
+        let mut last = 0;
+        let outcome = loop {
+            std::thread::sleep(Duration::from_millis(20));
+            let switches = CpuSample::read(pid).unwrap().switches_since(&before);
+            if switches < last {
+                break Err(format!("the count went back: {last} then {switches}"));
+            }
+            last = switches;
+            if switches >= 3 {
+                break Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                break Err(format!("a minute of sleeping and waking counted as {switches} switches"));
+            }
+        };
+        sleeper.kill().unwrap();
+        sleeper.wait().unwrap();
         outcome.unwrap();
     }
 }
