@@ -8,18 +8,17 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread;
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::abi::{self, ChaincodePre, TxState};
+use crate::epoch::EpochTicker;
 use crate::features;
 use crate::limits;
 use crate::quota::{Quota, QuotaConfig};
-use crate::telemetry::Gauges;
+use crate::telemetry::{Gauges, InstanceGuard};
 
 /// Why a module could not become a runnable chaincode.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +27,7 @@ pub enum EngineError {
     Quota(String),
     #[error("the engine could not be configured: {0:#}")]
     Config(wasmtime::Error),
-    #[error("the engine could not be configured: starting the guest threads: {0}")]
+    #[error("the engine could not be configured: starting its threads: {0}")]
     Threads(#[source] std::io::Error),
     #[error("not a valid wasm module or component: {0:#}")]
     Encode(anyhow::Error),
@@ -45,7 +44,7 @@ pub enum EngineError {
 pub struct WasmEngine {
     engine: Engine,
     linker: Linker<TxState>,
-    ticker_stop: Arc<AtomicBool>,
+    ticker: EpochTicker,
     gauges: Arc<Gauges>,
     quota: Quota,
     compiles: CompileSlots,
@@ -78,13 +77,14 @@ impl WasmEngine {
         let engine = Engine::new(&config).map_err(EngineError::Config)?;
         let mut linker = Linker::new(&engine);
         abi::add_to_linker(&mut linker).map_err(EngineError::Config)?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
         let gauges: Arc<Gauges> = Arc::default();
-        spawn_epoch_ticker(engine.clone(), gauges.clone(), ticker_stop.clone());
+        let ticked = engine.clone();
+        let ticker =
+            EpochTicker::start(move || ticked.increment_epoch(), gauges.clone()).map_err(EngineError::Threads)?;
         let kicked = engine.clone();
         let quota = Quota::start(quota, Arc::new(move || kicked.increment_epoch())).map_err(EngineError::Threads)?;
         let compiles = CompileSlots::new(limits::MAX_CONCURRENT_COMPILES);
-        Ok(WasmEngine { engine, linker, ticker_stop, gauges, quota, compiles })
+        Ok(WasmEngine { engine, linker, ticker, gauges, quota, compiles })
     }
 
     fn config(instances: u32) -> Config {
@@ -132,6 +132,13 @@ impl WasmEngine {
     /// The live-instance and live-transaction gauges of everything run on this engine.
     pub fn gauges(&self) -> &Arc<Gauges> {
         &self.gauges
+    }
+
+    /// Counts a guest instance for as long as the guard lives, and makes sure the epoch ticks for it.
+    pub fn count_instance(&self) -> InstanceGuard {
+        let guard = InstanceGuard::new(self.gauges.clone());
+        self.ticker.instance_started();
+        guard
     }
 
     pub fn engine(&self) -> &Engine {
@@ -184,12 +191,6 @@ impl WasmEngine {
     }
 }
 
-impl Drop for WasmEngine {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
-    }
-}
-
 /// A counting semaphore for the blocking compile paths (they run on blocking threads, not on the async runtime).
 /// A compilation takes one core and hundreds of MiB for a large module; bounding how many run at once, whatever
 /// asked for them (an upload, a restart that recompiles, a damaged artifact), bounds that.
@@ -236,21 +237,6 @@ pub fn to_component(bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
 /// A wasm binary starts with `\0asm` and a version; components use layer 1 in the version's upper half.
 fn wasmparser_is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && &bytes[0..4] == b"\0asm" && bytes[6..8] == [0x01, 0x00]
-}
-
-/// Ticks every [`limits::EPOCH_TICK`] while guest instances are alive, and every [`limits::EPOCH_IDLE_TICK`] when
-/// the last look found none: a host between transactions is not woken a thousand times a second for nothing.
-fn spawn_epoch_ticker(engine: Engine, gauges: Arc<Gauges>, stop: Arc<AtomicBool>) {
-    thread::Builder::new()
-        .name("wasmcc-epoch".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let busy = gauges.live_instances() > 0;
-                thread::sleep(if busy { limits::EPOCH_TICK } else { limits::EPOCH_IDLE_TICK });
-                engine.increment_epoch();
-            }
-        })
-        .expect("spawning the epoch ticker thread");
 }
 
 #[cfg(test)]

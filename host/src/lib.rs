@@ -22,6 +22,7 @@ pub mod connections;
 pub mod context;
 pub mod daemon;
 pub mod engine;
+mod epoch;
 pub mod executor;
 pub mod failure;
 mod features;
