@@ -66,7 +66,9 @@ impl Drop for EpochTicker {
 }
 
 fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared) {
-    let (mut idle_since, mut seen) = (Instant::now(), 0);
+    // When an instance last started or was seen alive; `None` until one does, so a host that was just started parks
+    // at once.
+    let (mut active_at, mut seen): (Option<Instant>, u64) = (None, 0);
     while !shared.stop.load(Ordering::SeqCst) {
         // An instance started since the last look counts as activity even if it has ended: at a peer's pace most
         // instances live a few dozen microseconds between two looks, and a ticker that parked between them would be
@@ -75,11 +77,11 @@ fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared) {
         let busy = gauges.live_instances() > 0;
         if busy || started != seen {
             seen = started;
-            idle_since = Instant::now();
+            active_at = Some(Instant::now());
         }
         if busy {
             thread::sleep(limits::EPOCH_TICK);
-        } else if idle_since.elapsed() < limits::EPOCH_PARK_AFTER {
+        } else if active_at.is_some_and(|at| at.elapsed() < limits::EPOCH_PARK_AFTER) {
             thread::sleep(limits::EPOCH_IDLE_TICK);
         } else {
             // Parked is said before the last look: an instance counted after that look sees it and unparks us (both

@@ -16,10 +16,13 @@ use wasmcc_host::store::ChaincodeRecord;
 use wasmcc_peer::{args, ConnectOptions, PeerConnection, PeerSim};
 
 use super::serve::spawn_until_line;
-use super::stats::{process_rss, status_bytes};
+use super::stats::{idle_wakeups_per_s, process_rss, status_bytes};
 
 /// How long the restarted host is left idle before its RSS is read.
 const SETTLE: Duration = Duration::from_millis(500);
+
+/// How long the idle host's wake-ups are counted, after [`SETTLE`].
+const IDLE_WINDOW: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Debug)]
 pub struct Density {
@@ -43,6 +46,8 @@ pub struct ManyDensity {
     pub install_s: f64,
     pub rss_mb: f64,
     pub restart_ms: f64,
+    /// How often the idle host's threads woke, per second: a host with nothing to serve should sleep.
+    pub idle_wakeups_per_s: f64,
 }
 
 /// Installs `count` distinct variants of `wasm` into a fresh data directory, restarts the host on it, and
@@ -124,8 +129,10 @@ pub async fn measure_many(wasm: &[u8], count: usize) -> anyhow::Result<ManyDensi
         install_all(dir.path(), count, |i| Ok(wasmcc_common::package::package(&format!("many{i}"), wasm, &[])?))
             .await?;
     let Restarted { child, _stdin, restart_ms, .. } = restart(dir.path(), count).await?;
-    let rss_mb = settled_rss_mb(child.id().context("the host has no pid")?).await?;
-    Ok(ManyDensity { chaincodes: count, install_s, rss_mb, restart_ms })
+    let pid = child.id().context("the host has no pid")?;
+    let rss_mb = settled_rss_mb(pid).await?;
+    let idle_wakeups_per_s = tokio::task::spawn_blocking(move || idle_wakeups_per_s(pid, IDLE_WINDOW)).await??;
+    Ok(ManyDensity { chaincodes: count, install_s, rss_mb, restart_ms, idle_wakeups_per_s })
 }
 
 /// Installs `count` packages (`package(i)`) through the registry of a host on `data_dir`, then stops it; the records

@@ -109,8 +109,8 @@ pub fn density_lines(d: &Density) -> Vec<String> {
 
 pub fn many_density_line(d: &ManyDensity) -> String {
     format!(
-        "density many={} install_s={:.1} idle_rss_mb={:.1} restart_ms={:.0}",
-        d.chaincodes, d.install_s, d.rss_mb, d.restart_ms
+        "density many={} install_s={:.1} idle_rss_mb={:.1} restart_ms={:.0} idle_wakeups_per_s={:.1}",
+        d.chaincodes, d.install_s, d.rss_mb, d.restart_ms, d.idle_wakeups_per_s
     )
 }
 

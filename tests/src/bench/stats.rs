@@ -89,6 +89,29 @@ fn threads_schedstat(pid: u32) -> std::io::Result<(Duration, u64)> {
     Ok((Duration::from_nanos(ns), switches))
 }
 
+/// How many times a process's threads were switched in per second over `window` in which it is left alone: each is a
+/// wake-up (an idle thread's timer, a poll). Counted per thread, over the threads alive at both ends, so a thread
+/// that exits in between neither adds nor hides any.
+pub fn idle_wakeups_per_s(pid: u32, window: Duration) -> std::io::Result<f64> {
+    let before = switches_by_thread(pid)?;
+    std::thread::sleep(window);
+    let after = switches_by_thread(pid)?;
+    let woken: u64 = after.iter().filter_map(|(tid, n)| before.get(tid).map(|was| n.saturating_sub(*was))).sum();
+    Ok(woken as f64 / window.as_secs_f64())
+}
+
+/// Each live thread's count of times switched in (the third field of its `schedstat`).
+fn switches_by_thread(pid: u32) -> std::io::Result<std::collections::BTreeMap<std::ffi::OsString, u64>> {
+    let mut out = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let task = task?;
+        let Ok(schedstat) = std::fs::read_to_string(task.path().join("schedstat")) else { continue };
+        let switches = schedstat.split_whitespace().nth(2).and_then(|f| f.parse().ok()).unwrap_or(0);
+        out.insert(task.file_name(), switches);
+    }
+    Ok(out)
+}
+
 /// The user + system CPU time a process has used so far (`/proc/<pid>/stat` fields 14 and 15, all its threads,
 /// including those that have exited).
 pub fn process_cpu(pid: u32) -> std::io::Result<Duration> {
@@ -187,6 +210,25 @@ mod tests {
         busy.kill().unwrap();
         busy.wait().unwrap();
         outcome.unwrap();
+    }
+
+    /// A process that wakes every 10 ms reads as such; one that only waits on a child reads as idle.
+    #[test]
+    fn idle_wake_ups_count_a_sleeper_and_not_a_waiter() {
+        let mut sleeper =
+            std::process::Command::new("sh").args(["-c", "while :; do sleep 0.01; done"]).spawn().unwrap();
+        let mut waiter = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(100)); // both past their start
+        let woken = idle_wakeups_per_s(sleeper.id(), Duration::from_millis(500));
+        let idle = idle_wakeups_per_s(waiter.id(), Duration::from_millis(500));
+        for child in [&mut sleeper, &mut waiter] {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        // At most 100 a second; on a loaded machine fewer, but the shell wakes for every child that ends.
+        let (woken, idle) = (woken.unwrap(), idle.unwrap());
+        assert!(woken >= 2.0, "a shell starting a sleep every 10 ms woke {woken}/s");
+        assert_eq!(idle, 0.0, "a sleeping process does not wake");
     }
 
     /// A process that sleeps and wakes is switched in each time it wakes, and the count never goes back.
