@@ -188,45 +188,61 @@ mod tests {
     /// loop longer; the wall-time bound is there to fail a clock that never moves.
     #[test]
     fn a_busy_process_cpu_clock_advances() {
-        let mut busy = std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap();
-        let pid = busy.id();
-        let before = CpuSample::read(pid).unwrap();
-        let started = std::time::Instant::now();
-        let mut last = Duration::ZERO;
-        let outcome = loop {
-            std::thread::sleep(Duration::from_millis(5));
-            let used = CpuSample::read(pid).unwrap().since(&before);
-            if used < last {
-                break Err(format!("the clock went back: {last:?} then {used:?}"));
-            }
-            last = used;
-            if used >= Duration::from_millis(20) {
-                break Ok(());
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                break Err(format!("a minute of a busy process measured as {used:?}"));
-            }
-        };
-        busy.kill().unwrap();
-        busy.wait().unwrap();
-        outcome.unwrap();
+        let busy = Shell::run("while :; do :; done");
+        let before = CpuSample::read(busy.pid()).unwrap();
+        rises_to(Duration::from_millis(20), || CpuSample::read(busy.pid()).unwrap().since(&before)).unwrap();
     }
 
-    /// A process that wakes every 10 ms reads as such; one that only waits on a child reads as idle.
+    /// A shell script, killed when dropped.
+    struct Shell(std::process::Child);
+
+    impl Shell {
+        fn run(script: &str) -> Shell {
+            Shell(std::process::Command::new("sh").args(["-c", script]).spawn().unwrap())
+        }
+
+        fn pid(&self) -> u32 {
+            self.0.id()
+        }
+    }
+
+    impl Drop for Shell {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Reads `read` until it reaches `enough`, failing if it ever goes back or has not got there in a minute (a
+    /// counter that never moves; a loaded machine only makes the wait longer).
+    fn rises_to<T: PartialOrd + Copy + std::fmt::Debug>(enough: T, mut read: impl FnMut() -> T) -> Result<(), String> {
+        let started = std::time::Instant::now();
+        let mut last = read();
+        loop {
+            std::thread::sleep(Duration::from_millis(5));
+            let now = read();
+            if now < last {
+                return Err(format!("went back: {last:?} then {now:?}"));
+            }
+            if now >= enough {
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                return Err(format!("a minute, and only {now:?}"));
+            }
+            last = now;
+        }
+    }
+
+    /// A process that wakes every 10 ms reads as such; one that only waits reads as idle.
     #[test]
     fn idle_wake_ups_count_a_sleeper_and_not_a_waiter() {
-        let mut sleeper =
-            std::process::Command::new("sh").args(["-c", "while :; do sleep 0.01; done"]).spawn().unwrap();
-        let mut waiter = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let sleeper = Shell::run("while :; do sleep 0.01; done");
+        let waiter = Shell::run("exec sleep 30");
         std::thread::sleep(Duration::from_millis(100)); // both past their start
-        let woken = idle_wakeups_per_s(sleeper.id(), Duration::from_millis(500));
-        let idle = idle_wakeups_per_s(waiter.id(), Duration::from_millis(500));
-        for child in [&mut sleeper, &mut waiter] {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
+        let woken = idle_wakeups_per_s(sleeper.pid(), Duration::from_millis(500)).unwrap();
+        let idle = idle_wakeups_per_s(waiter.pid(), Duration::from_millis(500)).unwrap();
         // At most 100 a second; on a loaded machine fewer, but the shell wakes for every child that ends.
-        let (woken, idle) = (woken.unwrap(), idle.unwrap());
         assert!(woken >= 2.0, "a shell starting a sleep every 10 ms woke {woken}/s");
         assert_eq!(idle, 0.0, "a sleeping process does not wake");
     }
@@ -234,28 +250,8 @@ mod tests {
     /// A process that sleeps and wakes is switched in each time it wakes, and the count never goes back.
     #[test]
     fn a_process_that_sleeps_and_wakes_counts_its_switches() {
-        let mut sleeper =
-            std::process::Command::new("sh").args(["-c", "while :; do sleep 0.01; done"]).spawn().unwrap();
-        let pid = sleeper.id();
-        let before = CpuSample::read(pid).unwrap();
-        let started = std::time::Instant::now();
-        let mut last = 0;
-        let outcome = loop {
-            std::thread::sleep(Duration::from_millis(20));
-            let switches = CpuSample::read(pid).unwrap().switches_since(&before);
-            if switches < last {
-                break Err(format!("the count went back: {last} then {switches}"));
-            }
-            last = switches;
-            if switches >= 3 {
-                break Ok(());
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                break Err(format!("a minute of sleeping and waking counted as {switches} switches"));
-            }
-        };
-        sleeper.kill().unwrap();
-        sleeper.wait().unwrap();
-        outcome.unwrap();
+        let sleeper = Shell::run("while :; do sleep 0.01; done");
+        let before = CpuSample::read(sleeper.pid()).unwrap();
+        rises_to(3, || CpuSample::read(sleeper.pid()).unwrap().switches_since(&before)).unwrap();
     }
 }
