@@ -14,11 +14,11 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::abi::{self, ChaincodePre, TxState};
-use crate::epoch::{EpochTicker, Ticking};
+use crate::epoch::EpochTicker;
 use crate::features;
 use crate::limits;
 use crate::quota::{Quota, QuotaConfig};
-use crate::telemetry::Gauges;
+use crate::telemetry::{Gauges, InstanceGuard};
 
 /// Why a module could not become a runnable chaincode.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +79,8 @@ impl WasmEngine {
         abi::add_to_linker(&mut linker).map_err(EngineError::Config)?;
         let gauges: Arc<Gauges> = Arc::default();
         let ticked = engine.clone();
-        let ticker = EpochTicker::start(move || ticked.increment_epoch()).map_err(EngineError::Threads)?;
+        let ticker =
+            EpochTicker::start(move || ticked.increment_epoch(), gauges.clone()).map_err(EngineError::Threads)?;
         let kicked = engine.clone();
         let quota = Quota::start(quota, Arc::new(move || kicked.increment_epoch())).map_err(EngineError::Threads)?;
         let compiles = CompileSlots::new(limits::MAX_CONCURRENT_COMPILES);
@@ -133,9 +134,11 @@ impl WasmEngine {
         &self.gauges
     }
 
-    /// Makes the epoch tick for a guest on the guest threads for as long as the guard lives.
-    pub fn ticking(&self) -> Ticking {
-        self.ticker.ticking()
+    /// Counts a guest instance for as long as the guard lives, and makes sure the epoch ticks for it.
+    pub fn count_instance(&self) -> InstanceGuard {
+        let guard = InstanceGuard::new(self.gauges.clone());
+        self.ticker.instance_started();
+        guard
     }
 
     pub fn engine(&self) -> &Engine {

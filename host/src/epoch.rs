@@ -1,19 +1,18 @@
-//! The engine's epoch ticker: the clock that makes a guest on the guest threads reach its epoch checks (CPU turns,
-//! the run-time backstop). A guest running inline on a network thread has its own clock instead
-//! ([`crate::quota::alarm`]).
+//! The engine's epoch ticker: the clock that makes a running guest reach its epoch checks (CPU turns, inline
+//! placement, the run-time backstop).
 //!
-//! It ticks every [`limits::EPOCH_TICK`] while guests that need it run ([`Ticking`]) and every
-//! [`limits::EPOCH_IDLE_TICK`] when its last look found none. After [`limits::EPOCH_PARK_AFTER`] without any starting,
-//! it sleeps until one does: on this VM each wake-up of the thread costs ~17 µs of CPU, so an idle host ticking 250
-//! times a second spent 0.4% of a core on nothing (BENCHMARKS.md, change 25), and a host that serves no transaction,
-//! or only transactions short enough to run inline, should not wake it at all (change 26).
+//! It ticks every [`limits::EPOCH_TICK`] while guest instances are alive and every [`limits::EPOCH_IDLE_TICK`] when
+//! its last look found none. After [`limits::EPOCH_PARK_AFTER`] without any starting, it sleeps until one does: on
+//! this VM each wake-up of the thread costs ~17 µs of CPU, so an idle host ticking 250 times a second spent 0.4% of a
+//! core on nothing (BENCHMARKS.md, change 25), and a host that serves no transaction should not wake at all.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, Thread};
 use std::time::Instant;
 
 use crate::limits;
+use crate::telemetry::Gauges;
 
 /// The running ticker; stopped when dropped.
 pub struct EpochTicker {
@@ -24,36 +23,32 @@ pub struct EpochTicker {
 struct Shared {
     /// Set (before its last look at the gauges) while the ticker sleeps with no deadline.
     parked: AtomicBool,
-    /// Guests that need ticks, running now.
-    ticking: AtomicI64,
-    /// Guests that needed ticks, started so far.
+    /// Instances started so far.
     started: AtomicU64,
     stop: AtomicBool,
 }
 
 impl EpochTicker {
-    /// Starts the ticker thread; `increment` advances the engine's epoch.
-    pub fn start(increment: impl Fn() + Send + 'static) -> std::io::Result<Self> {
+    /// Starts the ticker thread; `increment` advances the engine's epoch, `gauges` say whether instances are alive.
+    pub fn start(increment: impl Fn() + Send + 'static, gauges: Arc<Gauges>) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             parked: AtomicBool::new(false),
-            ticking: AtomicI64::new(0),
             started: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
         let ticking = shared.clone();
-        let handle = thread::Builder::new().name("wasmcc-epoch".into()).spawn(move || tick(&increment, &ticking))?;
+        let handle =
+            thread::Builder::new().name("wasmcc-epoch".into()).spawn(move || tick(&increment, &gauges, &ticking))?;
         Ok(EpochTicker { shared, thread: handle.thread().clone() })
     }
 
-    /// Ticks for a guest on the guest threads until the guard is dropped; a parked ticker ticks again. Costs two
-    /// counters' increments when the ticker is awake.
-    pub fn ticking(&self) -> Ticking {
-        self.shared.ticking.fetch_add(1, Ordering::SeqCst);
+    /// Says that a guest instance started (after it was counted in the gauges): a parked ticker ticks again. Costs a
+    /// counter's increment when the ticker is awake.
+    pub fn instance_started(&self) {
         self.shared.started.fetch_add(1, Ordering::Relaxed);
         if self.shared.parked.load(Ordering::SeqCst) {
             self.thread.unpark();
         }
-        Ticking(self.shared.clone())
     }
 
     /// Whether the ticker sleeps until the next instance starts.
@@ -70,25 +65,16 @@ impl Drop for EpochTicker {
     }
 }
 
-/// A guest that needs the ticker, counted while it lives ([`EpochTicker::ticking`]).
-pub struct Ticking(Arc<Shared>);
-
-impl Drop for Ticking {
-    fn drop(&mut self) {
-        self.0.ticking.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn tick(increment: &dyn Fn(), shared: &Shared) {
+fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared) {
     // When an instance last started or was seen alive; `None` until one does, so a host that was just started parks
     // at once.
     let (mut active_at, mut seen): (Option<Instant>, u64) = (None, 0);
     while !shared.stop.load(Ordering::SeqCst) {
-        // A guest started since the last look counts as activity even if it has ended: most live a few dozen
-        // microseconds between two looks, and a ticker that parked between them would be woken on the path of the
-        // next transaction (measured: p99 twice as long at 500 tx/s).
+        // An instance started since the last look counts as activity even if it has ended: at a peer's pace most
+        // instances live a few dozen microseconds between two looks, and a ticker that parked between them would be
+        // woken on the path of the next transaction (measured: p99 twice as long at 500 tx/s).
         let started = shared.started.load(Ordering::Relaxed);
-        let busy = shared.ticking.load(Ordering::SeqCst) > 0;
+        let busy = gauges.live_instances() > 0;
         if busy || started != seen {
             seen = started;
             active_at = Some(Instant::now());
@@ -98,10 +84,10 @@ fn tick(increment: &dyn Fn(), shared: &Shared) {
         } else if active_at.is_some_and(|at| at.elapsed() < limits::EPOCH_PARK_AFTER) {
             thread::sleep(limits::EPOCH_IDLE_TICK);
         } else {
-            // Parked is said before the last look: a guest counted after that look sees it and unparks us (both sides
-            // SeqCst), one counted before it is seen here. A stale unpark only makes the next park return early.
+            // Parked is said before the last look: an instance counted after that look sees it and unparks us (both
+            // sides SeqCst), one counted before it is seen here. A stale unpark only makes the next park return early.
             shared.parked.store(true, Ordering::SeqCst);
-            if shared.ticking.load(Ordering::SeqCst) == 0 && !shared.stop.load(Ordering::SeqCst) {
+            if gauges.live_instances() == 0 && !shared.stop.load(Ordering::SeqCst) {
                 thread::park();
             }
             shared.parked.store(false, Ordering::SeqCst);
@@ -116,6 +102,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::telemetry::InstanceGuard;
 
     fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         let started = Instant::now();
@@ -125,22 +112,24 @@ mod tests {
         }
     }
 
-    /// The ticker stops ticking on an idle host, and the first guest that needs it gets its ticks again.
+    /// The ticker stops ticking on an idle host, and the first instance to start gets its ticks again.
     #[test]
     fn an_idle_ticker_sleeps_until_an_instance_starts() {
         let ticks = Arc::new(AtomicU64::new(0));
+        let gauges = Arc::new(Gauges::default());
         let counted = ticks.clone();
-        let ticker = EpochTicker::start(move || _ = counted.fetch_add(1, Ordering::SeqCst)).unwrap();
+        let ticker = EpochTicker::start(move || _ = counted.fetch_add(1, Ordering::SeqCst), gauges.clone()).unwrap();
         let epoch = || ticks.load(Ordering::SeqCst);
         wait_until("the ticker parks once the host is idle", || ticker.is_parked());
         let parked_at = epoch();
         thread::sleep(limits::EPOCH_IDLE_TICK * 5);
         assert_eq!(epoch(), parked_at, "a parked ticker does not tick");
 
-        let guest = ticker.ticking();
+        let instance = InstanceGuard::new(gauges.clone());
+        ticker.instance_started();
         wait_until("an instance's epoch advances", || epoch() >= parked_at + 3);
         assert!(!ticker.is_parked());
-        drop(guest);
+        drop(instance);
         wait_until("parked again after the instance ended", || ticker.is_parked());
         drop(ticker);
     }

@@ -23,7 +23,7 @@ use crate::quota::placement::{Inline, InlineHistory};
 use crate::quota::threads::Backlog;
 use crate::quota::{Demand, Refused, ReleaseLost, Ticket};
 use crate::recording::recorder::RecordTarget;
-use crate::telemetry::{ChaincodeMetrics, InstanceGuard};
+use crate::telemetry::ChaincodeMetrics;
 
 /// A chaincode to run: its CCID, its code (loaded now or on first use) and the operator's limits for it.
 pub struct LoadedChaincode {
@@ -207,11 +207,8 @@ pub async fn execute(
     turn.resume().await;
     ledger.set_turn(turn);
     ledger.set_metrics(cc.metrics.clone());
-    // A guest on the guest threads is kept to its checks by the ticker; one inline, by its thread's alarm (and by
-    // the ticker too once it moves: `quota/placement.rs`).
-    let _ticking = inline.is_none().then(|| engine.ticking());
     let limiter = MemoryLimiter::new(limits.memory_bytes);
-    let state = TxState::new(ctx, ledger, limiter, InstanceGuard::new(engine.gauges().clone()));
+    let state = TxState::new(ctx, ledger, limiter, engine.count_instance());
     let (mut state, result, fuel) = match program {
         Program::Wasm(pre) => match run_wasm(engine, pre, &limits, state, inline).await {
             Ok(ended) => ended,

@@ -40,10 +40,11 @@ pub const DEFAULT_EXECUTE_TIMEOUT: Duration = Duration::from_secs(30);
 /// bumps the epoch itself); 1 ms bounds the rest at one atomic increment a millisecond.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// The ticker's period when its last look found no guest on the guest threads. Waking a thousand times a second
-/// was a tenth of the host's CPU at a peer's pace. The cost: a guest that starts on the guest threads just after
-/// such a look reaches its first epoch check within 4 ms instead of 1 (its run-time backstop is seconds; CPU turns
-/// handed on demand bump the epoch themselves).
+/// The ticker's period when its last look found no guest instance alive. At a peer's pace (hundreds of transactions
+/// a second, each alive for a fraction of a millisecond) the ticker mostly finds none, and waking a thousand times a
+/// second was a tenth of the host's CPU. The cost: a guest that starts just after such a look reaches its first epoch
+/// check within 4 ms instead of 1 (its run-time backstop is seconds; CPU turns handed on demand bump the epoch
+/// themselves).
 pub const EPOCH_IDLE_TICK: Duration = Duration::from_millis(4);
 
 /// How long the ticker goes on looking every [`EPOCH_IDLE_TICK`] after the last guest instance started, before it
@@ -100,11 +101,10 @@ pub fn network_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(4))
 }
 
-/// How much of the network thread's CPU a transaction started there (`quota/placement.rs`) may use, all its polls
-/// together, before it moves to the guest threads. The transactions Fabric chaincodes run take tens of microseconds
-/// of guest time; 200 µs keeps nearly all of them where they started. A poll that runs past it is stopped by the
-/// thread's alarm (`quota/alarm.rs`), which Linux checks at its scheduler tick: the network thread is held at most
-/// a tick (4 ms at 250 Hz) longer.
+/// How long a transaction started on the network thread that read it (`quota/placement.rs`) may hold its CPU turn
+/// before it moves to the guest threads. The transactions Fabric chaincodes run take tens of microseconds of guest
+/// time; 200 µs keeps nearly all of them where they started, and the network thread is held at most until the next
+/// epoch check past it ([`EPOCH_TICK`], or [`EPOCH_IDLE_TICK`] when the host was idle).
 pub const INLINE_RUN_TIME: Duration = Duration::from_micros(200);
 
 /// How many of a chaincode's transactions start on the guest threads after one of them had to move there: a

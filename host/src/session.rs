@@ -358,7 +358,7 @@ impl Session {
         match inline {
             Some(inline) => {
                 let engine = self.engine.clone();
-                self.tasks.spawn(async move { placement::run(transaction, inline, &engine).await });
+                self.tasks.spawn(async move { placement::run(transaction, inline, &engine.quota().threads).await });
             }
             None => guest_threads.spawn(&mut self.tasks, transaction),
         }

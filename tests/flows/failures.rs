@@ -66,9 +66,6 @@ async fn endless_loop_runs_out_of_fuel() {
     assert_still_serving(&conn).await;
 }
 
-/// On a quiet host the loop starts inline, on the network thread that read it, where no ticker advances the epoch:
-/// only that thread's CPU-time alarm (`quota/alarm.rs`) gets it to an epoch check, to the guest threads and to its
-/// backstop. Without the alarm it would run until the execute timeout.
 #[tokio::test]
 async fn endless_loop_hits_the_run_time_backstop() {
     let limits = TxLimits { fuel: u64::MAX / 2, run_time_ms: 300, ..TEST_LIMITS };

@@ -9,15 +9,12 @@
 //!   quiet chaincode's messages.
 //! - [`placement`]: while the host is quiet, a short transaction runs where its message was read instead, sparing
 //!   the thread wake-ups that would otherwise cost more than the guest.
-//! - [`alarm`]: a signal on a network thread's CPU clock, so that a transaction placed there reaches its epoch
-//!   checks without another thread waking to advance the epoch.
 //! - [`release`]: a thread at the lowest priority where instances that grew big are torn down, so giving their
 //!   memory back never holds a guest thread.
 //!
 //! Time is bounded per transaction by the execute timeout (the session) and the run-time backstop (the executor).
 
 pub mod admission;
-pub mod alarm;
 pub mod cpu;
 pub mod placement;
 pub mod release;

@@ -7,11 +7,11 @@
 //! running than half the guest threads — a transaction starts where its message was read, and its peer's answers
 //! come back to that same thread.
 //!
-//! A guest is not trusted to be short: a poll of it on the network thread that runs [`limits::INLINE_RUN_TIME`] of
-//! the thread's CPU sets off the thread's alarm ([`super::alarm`]), its next epoch check finds that it has held its
-//! CPU turn that long, and it moves to the guest threads; its chaincode's next [`limits::INLINE_COOLDOWN`]
-//! transactions start there directly, so a chaincode of long transactions holds a network thread once, not once per
-//! transaction. Where the alarm cannot be set, transactions start on the guest threads.
+//! A guest is not trusted to be short: one that has held its CPU turn for [`limits::INLINE_RUN_TIME`] moves to the
+//! guest threads at its next epoch check ([`limits::EPOCH_TICK`] later, or [`limits::EPOCH_IDLE_TICK`] on a host
+//! that was idle), and its chaincode's next
+//! [`limits::INLINE_COOLDOWN`] transactions start there directly, so a chaincode of long transactions holds a
+//! network thread once, not once per transaction.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -19,9 +19,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use super::alarm;
 use super::threads::GuestThreads;
-use crate::engine::WasmEngine;
 use crate::limits;
 
 /// A chaincode's record of transactions that ran long inline.
@@ -61,14 +59,10 @@ impl Inline {
     /// Asked at the guest's epoch checks with the CPU time it has used: whether it must move to the guest threads now
     /// (it then yields, and its task moves it).
     pub fn must_move(&self, ran: Duration) -> bool {
-        ran >= self.budget && self.start_moving()
-    }
-
-    /// Marks the transaction as moving, once (its chaincode's next transactions then start on the guest threads).
-    fn start_moving(&self) -> bool {
-        if self.moving.swap(true, Ordering::Relaxed) {
+        if ran < self.budget || self.moving.load(Ordering::Relaxed) {
             return false;
         }
+        self.moving.store(true, Ordering::Relaxed);
         self.history.moved();
         true
     }
@@ -88,39 +82,22 @@ pub fn choose(history: &Arc<InlineHistory>, running: i64, threads: &GuestThreads
     Some(Inline { moving, history: history.clone(), budget: limits::INLINE_RUN_TIME })
 }
 
-/// Runs `transaction` on the current (network) thread, each poll under the thread's alarm, until it ends or its
-/// guest must move; then on the guest threads, with the ticker's ticks, until it ends. Dropping this ends the
-/// transaction wherever it runs.
-pub async fn run<F>(transaction: F, inline: Inline, engine: &WasmEngine)
+/// Runs `transaction` on the current (network) thread until it ends or its guest must move; then on the guest
+/// threads, until it ends. Dropping this ends the transaction wherever it runs.
+pub async fn run<F>(transaction: F, inline: Inline, threads: &GuestThreads)
 where
     F: Future<Output = ()> + Send + 'static,
 {
     let mut transaction = Box::pin(transaction);
-    // The CPU its polls here may still use, all of them together.
-    let mut left = inline.budget;
-    let must_move = std::future::poll_fn(|cx| {
-        let Ok(armed) = alarm::arm(engine.engine(), left) else {
-            // Nothing here could end a long poll: run it where the ticker does.
-            return Poll::Ready(true);
-        };
-        let polled = transaction.as_mut().poll(cx);
-        left = left.saturating_sub(armed.disarm());
-        match polled {
-            Poll::Ready(()) => Poll::Ready(false),
-            // The guest yielded at the epoch check that told it to move: it goes on wherever it is polled next.
-            Poll::Pending if inline.moving.load(Ordering::Relaxed) => Poll::Ready(true),
-            // Many short polls (a stub call each) that used up its share: it moves while it waits.
-            Poll::Pending if left.is_zero() => {
-                inline.start_moving();
-                Poll::Ready(true)
-            }
-            Poll::Pending => Poll::Pending,
-        }
+    let must_move = std::future::poll_fn(|cx| match transaction.as_mut().poll(cx) {
+        Poll::Ready(()) => Poll::Ready(false),
+        // The guest yielded at the epoch check that told it to move: it is ready to go on, wherever it is polled next.
+        Poll::Pending if inline.moving.load(Ordering::Relaxed) => Poll::Ready(true),
+        Poll::Pending => Poll::Pending,
     })
     .await;
     if must_move {
-        let _ticking = engine.ticking();
-        let mut moved = AbortOnDrop(engine.quota().threads.spawn_handle(transaction));
+        let mut moved = AbortOnDrop(threads.spawn_handle(transaction));
         let _ = (&mut moved.0).await;
     }
 }
@@ -154,12 +131,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_transaction_that_must_move_finishes_on_a_guest_thread() {
-        let engine =
-            WasmEngine::with_quota(&crate::quota::QuotaConfig { threads: Some(1), ..Default::default() }).unwrap();
-        let threads = &engine.quota().threads;
+        let threads = GuestThreads::new(1, Arc::new(|| {})).unwrap();
         let history = Arc::new(InlineHistory::default());
-        let inline = choose(&history, 0, threads).expect("a quiet host runs it inline");
-        assert!(choose(&history, 1, threads).is_none(), "one running already: not quiet");
+        let inline = choose(&history, 0, &threads).expect("a quiet host runs it inline");
+        assert!(choose(&history, 1, &threads).is_none(), "one running already: not quiet");
         let (tx, rx) = tokio::sync::oneshot::channel();
         let guest = inline.clone();
         let here = std::thread::current().id();
@@ -171,7 +146,7 @@ mod tests {
                 let _ = tx.send((started, std::thread::current().id()));
             },
             inline,
-            &engine,
+            &threads,
         )
         .await;
         let (started, ended) = rx.await.unwrap();

@@ -44,7 +44,8 @@ impl Gauges {
 pub struct InstanceGuard(Arc<Gauges>);
 
 impl InstanceGuard {
-    pub fn new(gauges: Arc<Gauges>) -> Self {
+    /// Counted through [`crate::engine::WasmEngine::count_instance`], which also wakes the epoch ticker.
+    pub(crate) fn new(gauges: Arc<Gauges>) -> Self {
         gauges.instances.fetch_add(1, Ordering::SeqCst);
         InstanceGuard(gauges)
     }
