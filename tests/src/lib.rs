@@ -45,8 +45,10 @@ pub struct TestHost {
 }
 
 /// Ports the test hosts of this process give chaincodes: a block of [`PORTS_PER_SERVE`] per [`TestHost::serve`],
-/// from a range no other test uses.
-const FIRST_PORT: u16 = 45_000;
+/// from a range no other test uses, and below Linux's ephemeral ports (32768–60999): a registry checks that a port
+/// binds when it installs a chaincode and binds it a moment later, and an outgoing connection of another test given
+/// that port in between once left a chaincode with no listener.
+const FIRST_PORT: u16 = 24_000;
 const PORTS_PER_SERVE: u16 = 8;
 static NEXT_BLOCK: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
