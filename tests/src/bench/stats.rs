@@ -42,8 +42,9 @@ impl Samples {
 /// 10 ms ticks: on a 0.2 s round of a cheap workload that alone would be ±10%).
 ///
 /// It also counts how many times the process's threads were switched in: a count of hand-offs between threads and
-/// sleeps, which moves with how the host is built, not with how busy the machine is (CPU time per transaction on
-/// this VM can differ by a third between runs an hour apart; BENCHMARKS.md).
+/// sleeps. At one transaction in flight, or at a peer's pace, it moves with how the host is built, not with how busy
+/// the machine is (CPU time per transaction on this VM can differ by a third between runs an hour apart; at c=64 the
+/// count moves with the threads' interleaving too: BENCHMARKS.md, change 24).
 #[derive(Clone, Copy, Debug)]
 pub struct CpuSample {
     threads: Duration,
@@ -75,17 +76,9 @@ impl CpuSample {
     }
 }
 
-/// The run time of a process's live threads and how many times they were switched in: the first and third fields of
-/// each `/proc/<pid>/task/<tid>/schedstat` (nanoseconds on the CPU, time waiting for it, timeslices run).
+/// The run time of a process's live threads and how many times they were switched in, summed.
 fn threads_schedstat(pid: u32) -> std::io::Result<(Duration, u64)> {
-    let (mut ns, mut switches) = (0u64, 0u64);
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
-        // A thread may exit between the listing and the read.
-        let Ok(schedstat) = std::fs::read_to_string(task?.path().join("schedstat")) else { continue };
-        let fields: Vec<u64> = schedstat.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
-        ns += fields.first().copied().unwrap_or(0);
-        switches += fields.get(2).copied().unwrap_or(0);
-    }
+    let (ns, switches) = schedstat_by_thread(pid)?.into_values().fold((0, 0), |(n, s), t| (n + t.0, s + t.1));
     Ok((Duration::from_nanos(ns), switches))
 }
 
@@ -93,21 +86,24 @@ fn threads_schedstat(pid: u32) -> std::io::Result<(Duration, u64)> {
 /// wake-up (an idle thread's timer, a poll). Counted per thread, over the threads alive at both ends, so a thread
 /// that exits in between neither adds nor hides any.
 pub fn idle_wakeups_per_s(pid: u32, window: Duration) -> std::io::Result<f64> {
-    let before = switches_by_thread(pid)?;
+    let before = schedstat_by_thread(pid)?;
     std::thread::sleep(window);
-    let after = switches_by_thread(pid)?;
-    let woken: u64 = after.iter().filter_map(|(tid, n)| before.get(tid).map(|was| n.saturating_sub(*was))).sum();
+    let after = schedstat_by_thread(pid)?;
+    let woken: u64 =
+        after.iter().filter_map(|(tid, (_, n))| before.get(tid).map(|(_, was)| n.saturating_sub(*was))).sum();
     Ok(woken as f64 / window.as_secs_f64())
 }
 
-/// Each live thread's count of times switched in (the third field of its `schedstat`).
-fn switches_by_thread(pid: u32) -> std::io::Result<std::collections::BTreeMap<std::ffi::OsString, u64>> {
+/// Each live thread's nanoseconds on the CPU and times switched in: the first and third fields of its
+/// `/proc/<pid>/task/<tid>/schedstat` (the second is time spent waiting for a CPU).
+fn schedstat_by_thread(pid: u32) -> std::io::Result<std::collections::BTreeMap<std::ffi::OsString, (u64, u64)>> {
     let mut out = std::collections::BTreeMap::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
         let task = task?;
+        // A thread may exit between the listing and the read.
         let Ok(schedstat) = std::fs::read_to_string(task.path().join("schedstat")) else { continue };
-        let switches = schedstat.split_whitespace().nth(2).and_then(|f| f.parse().ok()).unwrap_or(0);
-        out.insert(task.file_name(), switches);
+        let field = |n| schedstat.split_whitespace().nth(n).and_then(|f| f.parse().ok()).unwrap_or(0);
+        out.insert(task.file_name(), (field(0), field(2)));
     }
     Ok(out)
 }
