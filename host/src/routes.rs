@@ -139,30 +139,31 @@ impl RouteBook {
     /// The port a chaincode installs on: the pinned one, if no other CCID ever had it; else none when the host gives
     /// chaincodes no ports of their own (`range` is `None`: the shared port only); else the first of its own
     /// reserved ports that can be bound; else the lowest port of `range` that was never given to anyone. `shared`
-    /// is the shared port (never a chaincode's own); `bindable` tries a port. `sni_name` is checked either way.
-    pub fn choose_port(
+    /// is the shared port (never a chaincode's own); `bind` tries a port, and what it bound comes back with the port,
+    /// for the caller to hold until it serves there. `sni_name` is checked either way.
+    pub fn choose_port<L>(
         &self,
         ccid: &str,
         pinned: Option<u16>,
         sni_name: Option<&str>,
         range: Option<(u16, u16)>,
         shared: Option<u16>,
-        bindable: impl Fn(u16) -> io::Result<()>,
-    ) -> Result<Option<u16>, PortChoice> {
+        bind: impl Fn(u16) -> io::Result<L>,
+    ) -> Result<Option<(u16, L)>, PortChoice> {
         if let Some(port) = pinned {
             self.check(ccid, Some(port), sni_name)?;
             if port == 0 || Some(port) == shared {
                 let reason = if port == 0 { "a chaincode needs a fixed port" } else { "it is the shared port" };
                 return Err(PortChoice::Unavailable { port, reason: reason.into() });
             }
-            bindable(port).map_err(|e| PortChoice::Unavailable { port, reason: e.to_string() })?;
-            return Ok(Some(port));
+            let bound = bind(port).map_err(|e| PortChoice::Unavailable { port, reason: e.to_string() })?;
+            return Ok(Some((port, bound)));
         }
         self.check(ccid, None, sni_name)?;
         let Some((lo, hi)) = range else { return Ok(None) };
         for port in self.ports_of(ccid) {
-            match bindable(port) {
-                Ok(()) => return Ok(Some(port)),
+            match bind(port) {
+                Ok(bound) => return Ok(Some((port, bound))),
                 Err(e) => {
                     tracing::warn!(%ccid, port, "the chaincode's reserved port cannot be bound ({e}): another one is given")
                 }
@@ -170,8 +171,7 @@ impl RouteBook {
         }
         (lo..=hi)
             .filter(|p| self.port_owner(*p).is_none() && Some(*p) != shared)
-            .find(|p| bindable(*p).is_ok())
-            .map(Some)
+            .find_map(|p| bind(p).ok().map(|bound| Some((p, bound))))
             .ok_or(PortChoice::Exhausted(lo, hi))
     }
 }
@@ -238,9 +238,9 @@ mod tests {
         let mut book = RouteBook::default();
         book.reserve_port(9101, "a:1").unwrap();
         let any = |_: u16| Ok(());
-        assert_eq!(book.choose_port("b:2", None, None, Some((9100, 9110)), Some(9100), any).unwrap(), Some(9102));
-        assert_eq!(book.choose_port("a:1", None, None, Some((9100, 9110)), None, any).unwrap(), Some(9101));
-        assert_eq!(book.choose_port("b:2", Some(9105), None, Some((9100, 9110)), None, any).unwrap(), Some(9105));
+        assert_eq!(book.choose_port("b:2", None, None, Some((9100, 9110)), Some(9100), any).unwrap(), Some((9102, ())));
+        assert_eq!(book.choose_port("a:1", None, None, Some((9100, 9110)), None, any).unwrap(), Some((9101, ())));
+        assert_eq!(book.choose_port("b:2", Some(9105), None, Some((9100, 9110)), None, any).unwrap(), Some((9105, ())));
         assert!(matches!(
             book.choose_port("b:2", Some(9101), None, Some((9100, 9110)), None, any),
             Err(PortChoice::Taken(_))
@@ -249,14 +249,14 @@ mod tests {
             book.choose_port("b:2", Some(9100), None, Some((9100, 9110)), Some(9100), any),
             Err(PortChoice::Unavailable { port: 9100, .. })
         ));
-        let busy = |_: u16| Err(io::Error::from(io::ErrorKind::AddrInUse));
+        let busy = |_: u16| Err::<(), _>(io::Error::from(io::ErrorKind::AddrInUse));
         assert!(matches!(
             book.choose_port("b:2", None, None, Some((9100, 9110)), None, busy),
             Err(PortChoice::Exhausted(9100, 9110))
         ));
         // Without ports of their own only a pinned port is given, and a name of another chaincode is still refused.
         assert_eq!(book.choose_port("a:1", None, None, None, Some(9100), any).unwrap(), None);
-        assert_eq!(book.choose_port("c:3", Some(9107), None, None, None, any).unwrap(), Some(9107));
+        assert_eq!(book.choose_port("c:3", Some(9107), None, None, None, any).unwrap(), Some((9107, ())));
         book.reserve_sni_name("a-1.cc", "a:1").unwrap();
         assert!(matches!(book.choose_port("c:3", None, Some("a-1.cc"), None, None, any), Err(PortChoice::Taken(_))));
     }

@@ -147,6 +147,16 @@ impl Chaincode for ChaincodeService {
 }
 
 /// A bound listener, so callers learn the real address (port 0 picks a free one) before serving.
+/// Binds and listens on `addr` as tokio's `TcpListener::bind` does (address reuse, a backlog of 1024), without
+/// awaiting: a registry binds a chaincode's port when it chooses it and holds the socket until it serves there.
+/// Must run inside the runtime.
+pub fn bind_port(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
 pub struct Listener {
     incoming: RoutedIncoming,
     service: ChaincodeService,
@@ -174,7 +184,16 @@ impl Listener {
         service: ChaincodeService,
         policy: ListenerPolicy,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        Self::on(bind_port(addr)?, route, service, policy)
+    }
+
+    /// A listener on a socket bound already ([`bind_port`]), routed and admitted as for [`Listener::bind_route`].
+    pub fn on(
+        listener: TcpListener,
+        route: Route,
+        service: ChaincodeService,
+        policy: ListenerPolicy,
+    ) -> std::io::Result<Self> {
         Ok(Listener { incoming: RoutedIncoming::with_policy(listener, route, policy)?, service })
     }
 

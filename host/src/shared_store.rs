@@ -213,7 +213,8 @@ impl SharedStore {
             return Ok((record_of(&row)?, false));
         }
         // Whether a port can be bound is each host's own business: here only the book decides.
-        let port = book.choose_port(draft.ccid, rules.pinned, rules.name, rules.range, rules.shared, |_| Ok(()))?;
+        let chosen = book.choose_port(draft.ccid, rules.pinned, rules.name, rules.range, rules.shared, |_| Ok(()))?;
+        let port = chosen.map(|(port, ())| port);
         if let Some(port) = port {
             book.reserve_port(port, draft.ccid).map_err(PortChoice::from)?;
         }

@@ -8,7 +8,7 @@ use wasmcc_host::daemon::Daemon;
 use wasmcc_host::engine::WasmEngine;
 use wasmcc_host::package::write_package;
 use wasmcc_peer::{args, PeerSim};
-use wasmcc_tests::{host_config, variant, wasm};
+use wasmcc_tests::{host_config, ports, variant, wasm};
 
 const CHAINCODES: u32 = 200;
 
@@ -19,7 +19,7 @@ fn client(daemon: &Daemon) -> AdminClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_chaincodes_serve_and_survive_a_restart_without_recompiling() {
     let dir = tempfile::tempdir().unwrap();
-    let config = host_config(dir.path(), (31000, 31299));
+    let config = host_config(dir.path(), ports(300));
     let counter = wasm("counter");
     let packages: Vec<(String, Vec<u8>)> = (0..CHAINCODES)
         .map(|i| {
@@ -93,7 +93,7 @@ async fn two_hundred_chaincodes_serve_and_survive_a_restart_without_recompiling(
 #[tokio::test]
 async fn install_is_served_at_once_and_removal_closes_streams_and_frees_the_route() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&host_config(dir.path(), (31400, 31409))).await.unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), ports(10))).await.unwrap();
     let api = client(&daemon);
     let pkg = write_package("counter", &wasm("counter"), &[]).unwrap();
     let (info, created) = api.install(pkg.clone()).await.unwrap();
@@ -127,7 +127,7 @@ async fn install_is_served_at_once_and_removal_closes_streams_and_frees_the_rout
 #[tokio::test]
 async fn a_damaged_artifact_is_recompiled_on_first_use_and_an_upgraded_engine_recompiles_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let config = host_config(dir.path(), (31410, 31419));
+    let config = host_config(dir.path(), ports(10));
     let daemon = Daemon::start(&config).await.unwrap();
     let pkg = write_package("counter", &wasm("counter"), &[]).unwrap();
     let (info, _) = client(&daemon).install(pkg).await.unwrap();
@@ -161,7 +161,8 @@ async fn a_damaged_artifact_is_recompiled_on_first_use_and_an_upgraded_engine_re
 #[tokio::test]
 async fn a_route_once_given_never_leads_to_another_chaincode_across_removals_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let config = host_config(dir.path(), (31420, 31429));
+    let config = host_config(dir.path(), ports(10));
+    let pinned = config.chaincodes.port_max - 1;
     let daemon = Daemon::start(&config).await.unwrap();
     let api = client(&daemon);
     let counter = wasm("counter");
@@ -191,20 +192,20 @@ async fn a_route_once_given_never_leads_to_another_chaincode_across_removals_and
         Err(ClientError::Api { status: 409, message }) => assert!(message.contains(&p_info.ccid), "{message}"),
         other => panic!("expected 409, got {other:?}"),
     }
-    let (g_info, _) = api.install_on(g.clone(), Some(31428)).await.unwrap();
-    assert_eq!(g_info.route.port, Some(31428));
+    let (g_info, _) = api.install_on(g.clone(), Some(pinned)).await.unwrap();
+    assert_eq!(g_info.route.port, Some(pinned));
     api.remove(&g_info.ccid).await.unwrap();
     daemon.shutdown().await;
 
     // After a restart the reservations hold: G's port is not free for a new chaincode, and comes back to G.
     let daemon = Daemon::start(&config).await.unwrap();
     let api = client(&daemon);
-    match api.install_on(write_package("h", &variant(&counter, 4), &[]).unwrap(), Some(31428)).await {
+    match api.install_on(write_package("h", &variant(&counter, 4), &[]).unwrap(), Some(pinned)).await {
         Err(ClientError::Api { status: 409, message }) => assert!(message.contains(&g_info.ccid), "{message}"),
         other => panic!("expected 409, got {other:?}"),
     }
     let (g_back, _) = api.install(g).await.unwrap();
-    assert_eq!(g_back.route.port, Some(31428));
+    assert_eq!(g_back.route.port, Some(pinned));
     for info in [&p_again, &f_info, &g_back] {
         let conn = peer.connect(info.route.address.as_deref().unwrap(), &info.ccid).await.unwrap();
         assert_eq!(conn.ccid(), info.ccid);

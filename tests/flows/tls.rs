@@ -15,10 +15,9 @@ use wasmcc_host::daemon::Daemon;
 use wasmcc_host::package::write_package;
 use wasmcc_host::routes::{sni_name, sni_name_for_ccid};
 use wasmcc_peer::{args, ConnectOptions, PeerSim, SimError};
-use wasmcc_tests::{variant, wasm};
+use wasmcc_tests::{port, ports, variant, wasm};
 
 const SUFFIX: &str = "chaincodes.test";
-const PORTS: (u16, u16) = (34000, 34099);
 
 pub(crate) fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -42,16 +41,6 @@ pub(crate) fn issue(
     params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("peer0.org1"));
     params.extended_key_usages = vec![usage];
     (params.signed_by(&key, ca).unwrap().pem(), key.serialize_pem())
-}
-
-/// A free loopback port outside the chaincode range.
-pub(crate) fn free_port() -> u16 {
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if !(PORTS.0..=PORTS.1).contains(&port) {
-            return port;
-        }
-    }
 }
 
 /// Fails fast: every refusal below is a TLS refusal, not a slow peer.
@@ -86,14 +75,15 @@ async fn shared_port_routes_by_sni_under_mutual_tls_and_refuses_strangers() {
     std::fs::write(dir.path().join("server.pem"), format!("{server_cert}{}", host_ca.pem())).unwrap();
     std::fs::write(dir.path().join("server.key"), &server_key).unwrap();
     std::fs::write(dir.path().join("peers-ca.pem"), peer_ca.pem()).unwrap();
-    let shared_port = free_port();
+    let shared_port = port();
+    let chaincode_ports = ports(100);
     let toml = format!(
         "data_dir = \"data\"\n\
          [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"test-token\"\n\
          [chaincodes]\nport_min = {}\nport_max = {}\n\
          [tls]\ncert = \"server.pem\"\nkey = \"server.key\"\nclient_ca = \"peers-ca.pem\"\n\
          shared_listen = \"127.0.0.1:{shared_port}\"\nsni_suffix = \"{SUFFIX}\"\n",
-        PORTS.0, PORTS.1
+        chaincode_ports.0, chaincode_ports.1
     );
     let config_path = dir.path().join("host.toml");
     std::fs::write(&config_path, toml).unwrap();
@@ -172,7 +162,7 @@ async fn shared_port_routes_by_sni_under_mutual_tls_and_refuses_strangers() {
 #[tokio::test]
 async fn admin_api_needs_tls_off_loopback_and_serves_https_with_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = wasmcc_tests::host_config(dir.path(), (34200, 34209));
+    let mut config = wasmcc_tests::host_config(dir.path(), ports(10));
     config.admin.listen = "0.0.0.0:0".parse().unwrap();
     let refused = Daemon::start(&config).await.err().expect("plain HTTP off loopback must be refused");
     assert!(refused.to_string().contains("plain HTTP is served only on loopback"), "{refused}");
@@ -209,10 +199,11 @@ async fn a_reload_renews_certificates_and_limits_without_dropping_streams() {
         std::fs::write(dir.path().join("server.key"), key).unwrap();
     };
     write_server(&old_ca);
+    let (port_min, port_max) = ports(10);
     let config_text = |fuel: u64| {
         format!(
             "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"test-token\"\n\
-             [chaincodes]\nport_min = 34100\nport_max = 34109\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
+             [chaincodes]\nport_min = {port_min}\nport_max = {port_max}\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
              [limits_for.misbehave]\nfuel = {fuel}\n"
         )
     };

@@ -44,13 +44,34 @@ pub struct TestHost {
     data: tempfile::TempDir,
 }
 
-/// Ports the test hosts of this process give chaincodes: a block of [`PORTS_PER_SERVE`] per [`TestHost::serve`],
-/// from a range no other test uses, and below Linux's ephemeral ports (32768–60999): a registry checks that a port
-/// binds when it installs a chaincode and binds it a moment later, and an outgoing connection of another test given
-/// that port in between once left a chaincode with no listener.
-const FIRST_PORT: u16 = 24_000;
+/// Ports this process's test hosts give chaincodes and shared listeners, a block per caller of [`ports`] so two
+/// tests running at once never meet on one. The range lies below Linux's ephemeral ports (32768–60999): a registry
+/// checks that a port binds when it installs a chaincode and binds it a moment later, and an outgoing connection of
+/// another test handed that port in between once left a chaincode with no listener. [`BENCH_PORT_BASE`] is the
+/// bench's, which runs as another process beside these tests.
+const TEST_PORTS: std::ops::Range<u16> = 24_000..32_768;
+static NEXT_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(TEST_PORTS.start);
+
+/// Where the bench's own hosts take ports: below [`TEST_PORTS`], so a bench run by a test meets no test's host.
+pub const BENCH_PORT_BASE: u16 = 20_000;
+
+/// `n` ports no other caller in this process gets, as the inclusive `(min, max)` a host's configuration takes.
+pub fn ports(n: u16) -> (u16, u16) {
+    let first = NEXT_PORT.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        u32::from(first) + u32::from(n) <= u32::from(TEST_PORTS.end),
+        "the tests of one process use more than {} ports",
+        TEST_PORTS.len()
+    );
+    (first, first + n - 1)
+}
+
+/// One port no other caller in this process gets.
+pub fn port() -> u16 {
+    ports(1).0
+}
+
 const PORTS_PER_SERVE: u16 = 8;
-static NEXT_BLOCK: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
 impl TestHost {
     pub fn new() -> Self {
@@ -70,12 +91,10 @@ impl TestHost {
     /// Packages an example under `label`, installs it with the given limits and serves it on a loopback port.
     pub async fn serve(&mut self, label: &str, module: &str, limits: TxLimits) -> Served {
         let package = wasmcc_common::package::package(label, &wasm(module), &[]).expect("package");
-        let block = NEXT_BLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let first = FIRST_PORT + block * PORTS_PER_SERVE;
         let settings = RegistrySettings {
             listen_ip: [127, 0, 0, 1].into(),
             advertise_host: "127.0.0.1".into(),
-            ports: Some((first, first + PORTS_PER_SERVE - 1)),
+            ports: Some(ports(PORTS_PER_SERVE)),
             limits,
             limits_for: Default::default(),
             record: Default::default(),

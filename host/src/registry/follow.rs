@@ -91,7 +91,7 @@ impl Registry {
                 Ok(()) => {
                     tracing::info!(ccid = %record.ccid, port = record.port, "installed by another host: serving it");
                     let chaincode = self.lazy(&record);
-                    self.serve(record, chaincode).await;
+                    self.serve(record, chaincode, None).await;
                     self.changes.send_modify(|n| *n += 1);
                 }
                 Err(e) => {

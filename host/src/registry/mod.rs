@@ -27,7 +27,7 @@ use crate::limits::TxLimits;
 use crate::package::{self, PackageError};
 use crate::recording::recorder::{RecordMode, RecordPolicy, RecordTarget, Recorder};
 use crate::routes::{self, PortChoice, RouteBook, RouteTaken};
-use crate::server::{ChaincodeLookup, ChaincodeService, Listener};
+use crate::server::{bind_port, ChaincodeLookup, ChaincodeService, Listener};
 use crate::shared_store::{SharedStoreError, StoreAccess};
 use crate::sni::{Route, SniResolver};
 use crate::store::{ChaincodeRecord, Store, StoreError};
@@ -282,7 +282,7 @@ impl Registry {
             tokio::task::spawn_blocking(move || this.servable_records()).await.expect("artifact check task")?;
         for record in servable {
             let chaincode = registry.lazy(&record);
-            registry.serve(record, chaincode).await;
+            registry.serve(record, chaincode, None).await;
         }
         if let Some(store) = registry.settings.shared_store.clone() {
             registry.follow(store).await;
@@ -328,10 +328,10 @@ impl Registry {
                 reason: "this host serves chaincodes only on its shared port (chaincodes.own_ports = false)".into(),
             });
         }
-        // On one host the port is chosen first: a range with no port left costs no compilation.
-        let local_port = match &self.settings.shared_store {
-            None => self.port_for(&pkg.ccid, pinned_port, sni_name.as_deref())?,
-            Some(_) => None,
+        // On one host the port is chosen (and bound) first: a range with no port left costs no compilation.
+        let (local_port, held) = match &self.settings.shared_store {
+            None => self.port_for(&pkg.ccid, pinned_port, sni_name.as_deref())?.unzip(),
+            Some(_) => (None, None),
         };
         let limits = self.limits_of(&pkg.label, &pkg.ccid);
         let this = self.clone();
@@ -372,7 +372,7 @@ impl Registry {
         })
         .await
         .expect("install task")?;
-        self.serve(record.clone(), Arc::new(chaincode)).await;
+        self.serve(record.clone(), Arc::new(chaincode), held).await;
         if created {
             tracing::info!(ccid = %record.ccid, port = record.port, "installed");
             self.counters.installed();
@@ -698,9 +698,14 @@ impl Registry {
         self.recorder.get()
     }
 
-    /// Starts the chaincode's own listener (TLS when configured), unless the host serves chaincodes only on its shared
-    /// port, and makes it visible.
-    async fn serve(self: &Arc<Self>, record: ChaincodeRecord, chaincode: Arc<LoadedChaincode>) {
+    /// Starts the chaincode's own listener (TLS when configured) on the socket `held` since its port was chosen, or
+    /// on one bound now, unless the host serves chaincodes only on its shared port; and makes the chaincode visible.
+    async fn serve(
+        self: &Arc<Self>,
+        record: ChaincodeRecord,
+        chaincode: Arc<LoadedChaincode>,
+        held: Option<tokio::net::TcpListener>,
+    ) {
         chaincode.set_recording(self.record_target(&record));
         let port = record.port.filter(|_| self.settings.ports.is_some());
         let Some(addr) = port.map(|port| SocketAddr::new(self.settings.listen_ip, port)) else {
@@ -713,7 +718,9 @@ impl Registry {
             Some(tls) => Route::Tls { ccid, config: tls.server.clone() },
             None => Route::Plain { ccid },
         };
-        let bound = match Listener::bind_route(addr, route, self.service(), self.settings.connections.clone()).await {
+        let socket = held.map_or_else(|| bind_port(addr), Ok);
+        let bound = match socket.and_then(|s| Listener::on(s, route, self.service(), self.settings.connections.clone()))
+        {
             Ok(listener) => {
                 let stop = chaincode.retired.clone();
                 let (shutdown, draining) = (self.shutdown.clone(), self.draining.clone());
@@ -780,12 +787,18 @@ impl Registry {
         Ok(())
     }
 
-    /// The port a chaincode installs on ([`RouteBook::choose_port`]).
-    fn port_for(&self, ccid: &str, pinned: Option<u16>, sni_name: Option<&str>) -> Result<Option<u16>, InstallError> {
+    /// The port a chaincode installs on ([`RouteBook::choose_port`]), with the socket bound to it: held until the
+    /// chaincode serves there, so nothing else (an outgoing connection given it as its local port, say) takes the
+    /// port while the module compiles.
+    fn port_for(
+        &self,
+        ccid: &str,
+        pinned: Option<u16>,
+        sni_name: Option<&str>,
+    ) -> Result<Option<(u16, tokio::net::TcpListener)>, InstallError> {
         let book = self.routes.lock().expect("routes lock").clone();
         let shared = self.settings.shared_listen().map(|a| a.port());
-        let bindable =
-            |port: u16| std::net::TcpListener::bind(SocketAddr::new(self.settings.listen_ip, port)).map(drop);
-        Ok(book.choose_port(ccid, pinned, sni_name, self.settings.ports, shared, bindable)?)
+        let bind = |port: u16| bind_port(SocketAddr::new(self.settings.listen_ip, port));
+        Ok(book.choose_port(ccid, pinned, sni_name, self.settings.ports, shared, bind)?)
     }
 }

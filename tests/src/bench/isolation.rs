@@ -21,8 +21,7 @@ use super::stats::{process_rss, CpuSample, Samples};
 use super::workload::{self, Workload, CHANNEL, NAMESPACE};
 
 /// The chaincodes' ports: the three installed here, then room for every chaincode the `upload` attack installs.
-/// Loopback only; clear of density's range and the test suite's.
-pub const PORT_BASE: u16 = 38000;
+const PORT_BASE: u16 = crate::BENCH_PORT_BASE;
 /// What the victim runs: one GET_STATE, so each transaction also waits on its peer as real ones do.
 pub const VICTIM_WORKLOAD: Workload = Workload::Get1;
 /// From the attacker being in place to the victim's first measured transaction: the attack's transactions are
