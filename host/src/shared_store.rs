@@ -19,8 +19,42 @@ use crate::routes::{PortChoice, RouteBook};
 use crate::store::ChaincodeRecord;
 use crate::tls::{PemRole, PemSource, TlsError};
 
-/// The notification channel of installs and removals; the payload is `installed <ccid>` or `removed <ccid>`.
+/// The notification channel of installs and removals; the payload is an [`Announcement`].
 pub const CHANNEL: &str = "wasmcc_chaincodes";
+
+/// What an announcement on [`CHANNEL`] says: `installed <ccid>` or `removed <ccid>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Announcement {
+    Installed(String),
+    Removed(String),
+}
+
+impl Announcement {
+    /// Reads a payload; `None` for one this host does not know (a newer host's), which calls for reading everything.
+    pub fn parse(payload: &str) -> Option<Self> {
+        match payload.split_once(' ')? {
+            ("installed", ccid) => Some(Announcement::Installed(ccid.to_owned())),
+            ("removed", ccid) => Some(Announcement::Removed(ccid.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// The chaincode it is about.
+    pub fn ccid(&self) -> &str {
+        match self {
+            Announcement::Installed(ccid) | Announcement::Removed(ccid) => ccid,
+        }
+    }
+}
+
+impl std::fmt::Display for Announcement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Announcement::Installed(ccid) => write!(f, "installed {ccid}"),
+            Announcement::Removed(ccid) => write!(f, "removed {ccid}"),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SharedStoreError {
@@ -179,6 +213,12 @@ impl SharedStore {
         rows.iter().map(record_of).collect()
     }
 
+    /// One installed chaincode.
+    pub async fn record(&self, ccid: &str) -> Result<Option<ChaincodeRecord>, SharedStoreError> {
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM wasmcc_chaincodes WHERE ccid = $1");
+        self.client.query_opt(&sql, &[&ccid]).await?.as_ref().map(record_of).transpose()
+    }
+
     /// A chaincode's package as installed.
     pub async fn package(&self, ccid: &str) -> Result<Option<Vec<u8>>, SharedStoreError> {
         let row = self.client.query_opt("SELECT package FROM wasmcc_chaincodes WHERE ccid = $1", &[&ccid]).await?;
@@ -251,7 +291,8 @@ impl SharedStore {
             ],
         )
         .await?;
-        tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &format!("installed {}", record.ccid)]).await?;
+        tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &Announcement::Installed(record.ccid.clone()).to_string()])
+            .await?;
         tx.commit().await?;
         Ok((record, true))
     }
@@ -271,7 +312,8 @@ impl SharedStore {
             &[&record.module_hash],
         )
         .await?;
-        tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &format!("removed {ccid}")]).await?;
+        tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &Announcement::Removed(ccid.to_owned()).to_string()])
+            .await?;
         tx.commit().await?;
         Ok(Some(record))
     }
@@ -336,4 +378,19 @@ fn record_of(row: &tokio_postgres::Row) -> Result<ChaincodeRecord, SharedStoreEr
 
 fn book_of(json: serde_json::Value) -> Result<RouteBook, SharedStoreError> {
     serde_json::from_value(json).map_err(|e| SharedStoreError::Corrupt(format!("route book: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Announcement;
+
+    #[test]
+    fn announcements_read_back_as_written_and_unknown_ones_are_none() {
+        for said in [Announcement::Installed("cc:ab".into()), Announcement::Removed("cc:ab".into())] {
+            assert_eq!(Announcement::parse(&said.to_string()), Some(said.clone()));
+            assert_eq!(said.ccid(), "cc:ab");
+        }
+        assert_eq!(Announcement::parse("upgraded cc:ab"), None);
+        assert_eq!(Announcement::parse("installed"), None);
+    }
 }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use wasmcc_host::client::AdminClient;
 use wasmcc_host::daemon::Daemon;
 use wasmcc_peer::{args, PeerSim};
-use wasmcc_tests::{host_config, ports, variant, wasm};
+use wasmcc_tests::{free_ports, host_config, variant, wasm};
 
 const CH: &str = "mychannel";
 
@@ -146,7 +146,7 @@ async fn transact(address: &str, ccid: &str, expect: &[u8]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookup_mode_points_the_peer_at_the_right_chaincode() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&host_config(dir.path(), ports(50))).await.unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), free_ports(50))).await.unwrap();
     let counter = wasm("counter");
     // Two chaincodes on the host: the builder must route to the one the peer installs.
     let other = Pkg::new("counter-other", variant(&counter, 1), &[]);
@@ -177,7 +177,7 @@ async fn lookup_mode_points_the_peer_at_the_right_chaincode() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_mode_installs_the_package_on_the_host() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&host_config(dir.path(), ports(50))).await.unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), free_ports(50))).await.unwrap();
     let pkg = Pkg::new("counter-up", wasm("counter"), &[("i.json", "{}")]);
     let api = client(&daemon);
     assert!(api.show(&pkg.ccid).await.is_err(), "not installed before the build");
@@ -247,7 +247,7 @@ fn hand_made_package(label: &str, wasm: &[u8], indexes: &[(&str, &str)]) -> (Vec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_mode_uses_a_package_the_operator_installed_by_hand() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&host_config(dir.path(), ports(40))).await.unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), free_ports(40))).await.unwrap();
     let index = ("by-n.json", r#"{"index":{"fields":["n"]}}"#);
     // What the peer untars from the hand-made package is exactly this package's contents.
     let contents = Pkg::new("counter-hand", wasm("counter"), &[index]);
@@ -289,7 +289,7 @@ async fn upload_mode_uses_a_package_the_operator_installed_by_hand() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launcher_mode_has_the_host_dial_the_peer_through_bin_run() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&host_config(dir.path(), ports(50))).await.unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), free_ports(50))).await.unwrap();
     let pkg = Pkg::new("counter-launch", wasm("counter"), &[]);
     client(&daemon).install(pkg.bytes.clone()).await.unwrap();
 
@@ -348,7 +348,7 @@ async fn launcher_mode_has_the_host_dial_the_peer_through_bin_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_launcher_build_outlives_a_change_of_the_peer_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&host_config(dir.path(), ports(40))).await.unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), free_ports(40))).await.unwrap();
     let pkg = Pkg::new("counter-moved", wasm("counter"), &[]);
     client(&daemon).install(pkg.bytes.clone()).await.unwrap();
 
@@ -383,7 +383,7 @@ async fn a_launcher_build_outlives_a_change_of_the_peer_configuration() {
         "root_cert": "", "mspid": "Org1MSP",
     });
     std::fs::write(run_dir.join("chaincode.json"), chaincode_json.to_string()).unwrap();
-    let dead_port = wasmcc_tests::port();
+    let dead_port = wasmcc_tests::free_port();
     let mut moved = json!({"admin_url": format!("http://127.0.0.1:{dead_port}"), "mode": "lookup"});
 
     // Without the token, run cannot launch: it says which chaincode needs it and what to keep configured.
@@ -431,11 +431,11 @@ fn one_line_failure(out: &Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_fails_with_a_one_line_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&host_config(dir.path(), ports(50))).await.unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), free_ports(50))).await.unwrap();
     let pkg = Pkg::new("counter-bad", wasm("counter"), &[]);
     client(&daemon).install(pkg.bytes.clone()).await.unwrap();
     let unknown = Pkg::new("counter-unknown", variant(&pkg.wasm, 7), &[]);
-    let dead_port = wasmcc_tests::port();
+    let dead_port = wasmcc_tests::free_port();
     let good = json!({"admin_url": daemon.admin_url()});
     let peer = Peer::new();
 
@@ -531,7 +531,7 @@ async fn static_binary_works_in_an_empty_root_resolving_the_host_by_name() {
     assert!(text.contains("not a dynamic executable") || text.contains("statically linked"), "ldd: {text}");
 
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&host_config(dir.path(), ports(50))).await.unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), free_ports(50))).await.unwrap();
     let pkg = Pkg::new("counter-chroot", wasm("counter"), &[]);
     let info = client(&daemon).install(pkg.bytes.clone()).await.unwrap().0;
 

@@ -20,7 +20,7 @@ use wasmcc_host::daemon::Daemon;
 use wasmcc_host::limits::{self, TxLimits};
 use wasmcc_host::package::write_package;
 use wasmcc_peer::{args, ConnectOptions, PeerSim};
-use wasmcc_tests::{host_config, port, ports, wasm, TestHost};
+use wasmcc_tests::{free_port, free_ports, host_config, wasm, TestHost};
 
 use crate::tls::{ca, issue};
 
@@ -61,7 +61,7 @@ async fn health(addr: SocketAddr) -> String {
 async fn thousands_of_idle_connections_keep_neither_a_peer_nor_the_admin_api_out() {
     raise_fd_limit().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = host_config(dir.path(), ports(10));
+    let mut config = host_config(dir.path(), free_ports(10));
     // Short, so the test sees the flood closed soon; a peer opens its stream in milliseconds.
     config.connections.handshake_timeout_ms = 3_000;
     let daemon = Daemon::start(&config).await.unwrap();
@@ -125,8 +125,8 @@ async fn silent_tls_clients_never_delay_a_real_mtls_peer() {
     std::fs::write(dir.path().join("server.pem"), format!("{server_cert}{}", host_ca.pem())).unwrap();
     std::fs::write(dir.path().join("server.key"), &server_key).unwrap();
     std::fs::write(dir.path().join("peers-ca.pem"), peer_ca.pem()).unwrap();
-    let shared_port = port();
-    let (port_min, port_max) = ports(10);
+    let shared_port = free_port();
+    let (port_min, port_max) = free_ports(10);
     let toml = format!(
         "data_dir = \"data\"\n\
          [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"test-token\"\n\
@@ -177,7 +177,7 @@ async fn silent_tls_clients_never_delay_a_real_mtls_peer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_slowloris_and_stalled_bodies_are_closed_by_the_host() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = host_config(dir.path(), ports(10));
+    let mut config = host_config(dir.path(), free_ports(10));
     config.connections.admin_header_timeout_ms = 1_000;
     config.connections.admin_body_timeout_ms = 1_000;
     // Far beyond the header timeout, so that it is the header timeout that closes them.

@@ -8,7 +8,7 @@ use wasmcc_host::daemon::Daemon;
 use wasmcc_host::engine::WasmEngine;
 use wasmcc_host::package::write_package;
 use wasmcc_peer::{args, PeerSim};
-use wasmcc_tests::{host_config, ports, variant, wasm};
+use wasmcc_tests::{free_ports, host_config, variant, wasm};
 
 const CHAINCODES: u32 = 200;
 
@@ -19,7 +19,7 @@ fn client(daemon: &Daemon) -> AdminClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_chaincodes_serve_and_survive_a_restart_without_recompiling() {
     let dir = tempfile::tempdir().unwrap();
-    let config = host_config(dir.path(), ports(300));
+    let config = host_config(dir.path(), free_ports(300));
     let counter = wasm("counter");
     let packages: Vec<(String, Vec<u8>)> = (0..CHAINCODES)
         .map(|i| {
@@ -93,7 +93,7 @@ async fn two_hundred_chaincodes_serve_and_survive_a_restart_without_recompiling(
 #[tokio::test]
 async fn install_is_served_at_once_and_removal_closes_streams_and_frees_the_route() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&host_config(dir.path(), ports(10))).await.unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), free_ports(10))).await.unwrap();
     let api = client(&daemon);
     let pkg = write_package("counter", &wasm("counter"), &[]).unwrap();
     let (info, created) = api.install(pkg.clone()).await.unwrap();
@@ -127,7 +127,7 @@ async fn install_is_served_at_once_and_removal_closes_streams_and_frees_the_rout
 #[tokio::test]
 async fn a_damaged_artifact_is_recompiled_on_first_use_and_an_upgraded_engine_recompiles_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let config = host_config(dir.path(), ports(10));
+    let config = host_config(dir.path(), free_ports(10));
     let daemon = Daemon::start(&config).await.unwrap();
     let pkg = write_package("counter", &wasm("counter"), &[]).unwrap();
     let (info, _) = client(&daemon).install(pkg).await.unwrap();
@@ -161,7 +161,7 @@ async fn a_damaged_artifact_is_recompiled_on_first_use_and_an_upgraded_engine_re
 #[tokio::test]
 async fn a_route_once_given_never_leads_to_another_chaincode_across_removals_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let config = host_config(dir.path(), ports(10));
+    let config = host_config(dir.path(), free_ports(10));
     let pinned = config.chaincodes.port_max - 1;
     let daemon = Daemon::start(&config).await.unwrap();
     let api = client(&daemon);

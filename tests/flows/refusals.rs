@@ -5,7 +5,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wasmcc_host::client::{AdminClient, ClientError};
 use wasmcc_host::daemon::Daemon;
 use wasmcc_host::package::write_package;
-use wasmcc_tests::{host_config, ports, wasm};
+use wasmcc_tests::{free_ports, host_config, wasm};
 
 fn api_error(result: Result<impl std::fmt::Debug, ClientError>) -> (u16, String) {
     match result {
@@ -25,7 +25,7 @@ fn stored_files(dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn bad_uploads_and_bad_tokens_are_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = host_config(dir.path(), ports(10));
+    let mut config = host_config(dir.path(), free_ports(10));
     config.admin.max_upload_mb = 1;
     let daemon = Daemon::start(&config).await.unwrap();
     let url = daemon.admin_url();
@@ -87,7 +87,7 @@ async fn raw_request(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> Str
 #[tokio::test]
 async fn uploads_past_the_budget_wait_their_turn_then_get_503() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = host_config(dir.path(), ports(10));
+    let mut config = host_config(dir.path(), free_ports(10));
     config.admin.max_concurrent_uploads = 1;
     config.admin.upload_wait_secs = 1;
     let daemon = Daemon::start(&config).await.unwrap();
@@ -131,7 +131,7 @@ async fn uploads_past_the_budget_wait_their_turn_then_get_503() {
 #[tokio::test]
 async fn a_failure_of_the_host_does_not_show_its_paths_and_leaves_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
-    let config = host_config(dir.path(), ports(10));
+    let config = host_config(dir.path(), free_ports(10));
     let daemon = Daemon::start(&config).await.unwrap();
     let api = AdminClient::new(&daemon.admin_url(), Some(daemon.token().into()), None).unwrap();
     // packages/ becomes a file: storing the package fails at its rename, as a full or broken disk would.

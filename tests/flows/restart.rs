@@ -10,7 +10,7 @@ use std::time::Duration;
 use wasmcc_host::client::AdminClient;
 use wasmcc_host::daemon::Daemon;
 use wasmcc_peer::{args, PeerConnection, PeerSim, SimError, TxOutcome};
-use wasmcc_tests::{host_config, ports, wasm};
+use wasmcc_tests::{free_ports, host_config, wasm};
 
 const CLIENTS: usize = 8;
 
@@ -25,8 +25,8 @@ async fn host(dir: &std::path::Path, ports: (u16, u16)) -> (Daemon, String, Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draining_host_fails_no_transaction_a_peer_could_retry_elsewhere() {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (host_a, addr_a, ccid) = host(dir_a.path(), ports(10)).await;
-    let (host_b, addr_b, ccid_b) = host(dir_b.path(), ports(10)).await;
+    let (host_a, addr_a, ccid) = host(dir_a.path(), free_ports(10)).await;
+    let (host_b, addr_b, ccid_b) = host(dir_b.path(), free_ports(10)).await;
     assert_eq!(ccid, ccid_b, "one package, one CCID on both hosts");
     let peer = PeerSim::new();
     let on_a = peer.connect(&addr_a, &ccid).await.unwrap();

@@ -6,12 +6,12 @@ use wasmcc_host::client::AdminClient;
 use wasmcc_host::daemon::Daemon;
 use wasmcc_host::package::write_package;
 use wasmcc_peer::{args, ConnectOptions, PeerSim, SimError};
-use wasmcc_tests::{host_config, ports, variant, wasm};
+use wasmcc_tests::{free_ports, host_config, variant, wasm};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plaintext_shared_port_routes_streams_by_authority() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = host_config(dir.path(), ports(10));
+    let mut config = host_config(dir.path(), free_ports(10));
     // Port 0: the system picks a free one (a fixed port in the ephemeral range can be taken by any client socket).
     config.chaincodes.shared_listen = Some("127.0.0.1:0".parse().unwrap());
     config.chaincodes.name_suffix = "cc.example".into();
@@ -64,7 +64,7 @@ async fn a_plaintext_shared_port_routes_streams_by_authority() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_own_ports_every_chaincode_is_served_on_the_shared_port_only() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = host_config(dir.path(), ports(10));
+    let mut config = host_config(dir.path(), free_ports(10));
     config.chaincodes.shared_listen = Some("127.0.0.1:0".parse().unwrap());
     config.chaincodes.own_ports = false;
     let daemon = Daemon::start(&config).await.unwrap();

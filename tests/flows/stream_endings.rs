@@ -17,12 +17,12 @@ use wasmcc_peer::{args, ConnectOptions, PeerSim};
 use wasmcc_proto::protos::chaincode_client::ChaincodeClient;
 use wasmcc_proto::protos::chaincode_message::Type;
 use wasmcc_proto::protos::{ChaincodeInput, ChaincodeMessage, Response};
-use wasmcc_tests::{host_config, ports, wasm, TestHost};
+use wasmcc_tests::{free_ports, host_config, wasm, TestHost};
 
 #[tokio::test]
 async fn removing_a_chaincode_answers_its_in_flight_transactions_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&host_config(dir.path(), ports(10))).await.unwrap();
+    let daemon = Daemon::start(&host_config(dir.path(), free_ports(10))).await.unwrap();
     let api = AdminClient::new(&daemon.admin_url(), Some(daemon.token().to_string()), None).unwrap();
     let (info, _) = api.install(write_package("probe", &wasm("probe"), &[]).unwrap()).await.unwrap();
     let gauges = daemon.registry().engine().gauges().clone();

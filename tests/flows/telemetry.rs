@@ -7,15 +7,15 @@ use wasmcc_host::daemon::Daemon;
 use wasmcc_host::limits::TxLimits;
 use wasmcc_peer::{args, PeerSim};
 use wasmcc_testkit::metrics::sample;
-use wasmcc_tests::{host_config, ports, wasm};
+use wasmcc_tests::{free_ports, host_config, wasm};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_what_happened_and_readiness_follows_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut config = host_config(&data, ports(10));
+    let mut config = host_config(&data, free_ports(10));
     // A port the system hands out now: a fixed one may be some other test's connection's local port.
-    let metrics_port = wasmcc_tests::port();
+    let metrics_port = wasmcc_tests::free_port();
     config.metrics.listen = Some(([127, 0, 0, 1], metrics_port).into());
     let small_fuel = TxLimits { fuel: 5_000_000, ..TxLimits::default() };
     config.limits_for.insert("misbehave".into(), small_fuel);

@@ -15,7 +15,7 @@ use wasmcc_host::daemon::Daemon;
 use wasmcc_host::package::write_package;
 use wasmcc_host::routes::{sni_name, sni_name_for_ccid};
 use wasmcc_peer::{args, ConnectOptions, PeerSim, SimError};
-use wasmcc_tests::{port, ports, variant, wasm};
+use wasmcc_tests::{free_port, free_ports, variant, wasm};
 
 const SUFFIX: &str = "chaincodes.test";
 
@@ -75,8 +75,8 @@ async fn shared_port_routes_by_sni_under_mutual_tls_and_refuses_strangers() {
     std::fs::write(dir.path().join("server.pem"), format!("{server_cert}{}", host_ca.pem())).unwrap();
     std::fs::write(dir.path().join("server.key"), &server_key).unwrap();
     std::fs::write(dir.path().join("peers-ca.pem"), peer_ca.pem()).unwrap();
-    let shared_port = port();
-    let chaincode_ports = ports(100);
+    let shared_port = free_port();
+    let chaincode_ports = free_ports(100);
     let toml = format!(
         "data_dir = \"data\"\n\
          [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"test-token\"\n\
@@ -162,7 +162,7 @@ async fn shared_port_routes_by_sni_under_mutual_tls_and_refuses_strangers() {
 #[tokio::test]
 async fn admin_api_needs_tls_off_loopback_and_serves_https_with_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = wasmcc_tests::host_config(dir.path(), ports(10));
+    let mut config = wasmcc_tests::host_config(dir.path(), free_ports(10));
     config.admin.listen = "0.0.0.0:0".parse().unwrap();
     let refused = Daemon::start(&config).await.err().expect("plain HTTP off loopback must be refused");
     assert!(refused.to_string().contains("plain HTTP is served only on loopback"), "{refused}");
@@ -199,7 +199,7 @@ async fn a_reload_renews_certificates_and_limits_without_dropping_streams() {
         std::fs::write(dir.path().join("server.key"), key).unwrap();
     };
     write_server(&old_ca);
-    let (port_min, port_max) = ports(10);
+    let (port_min, port_max) = free_ports(10);
     let config_text = |fuel: u64| {
         format!(
             "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"test-token\"\n\

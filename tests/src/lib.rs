@@ -44,33 +44,14 @@ pub struct TestHost {
     data: tempfile::TempDir,
 }
 
-/// Ports this process's test hosts give chaincodes and shared listeners, a block per caller of [`ports`] so two
-/// tests running at once never meet on one. The range lies below Linux's ephemeral ports (32768–60999): a registry
-/// checks that a port binds when it installs a chaincode and binds it a moment later, and an outgoing connection of
-/// another test handed that port in between once left a chaincode with no listener. [`BENCH_PORT_BASE`] is the
-/// bench's, which runs as another process beside these tests.
-const TEST_PORTS: std::ops::Range<u16> = 24_000..32_768;
-static NEXT_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(TEST_PORTS.start);
+pub use wasmcc_testkit::ports::{free_port, free_ports};
 
-/// Where the bench's own hosts take ports: below [`TEST_PORTS`], so a bench run by a test meets no test's host.
+/// Where the bench's own hosts take ports: below the tests' ([`wasmcc_testkit::ports::PORTS`]), so a bench run by a
+/// test beside the others meets no test's host.
 pub const BENCH_PORT_BASE: u16 = 20_000;
+const _: () = assert!(BENCH_PORT_BASE + 1_000 <= wasmcc_testkit::ports::PORTS.start);
 
-/// `n` ports no other caller in this process gets, as the inclusive `(min, max)` a host's configuration takes.
-pub fn ports(n: u16) -> (u16, u16) {
-    let first = NEXT_PORT.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-    assert!(
-        u32::from(first) + u32::from(n) <= u32::from(TEST_PORTS.end),
-        "the tests of one process use more than {} ports",
-        TEST_PORTS.len()
-    );
-    (first, first + n - 1)
-}
-
-/// One port no other caller in this process gets.
-pub fn port() -> u16 {
-    ports(1).0
-}
-
+/// The ports [`TestHost::serve`] gives each chaincode's registry.
 const PORTS_PER_SERVE: u16 = 8;
 
 impl TestHost {
@@ -94,7 +75,7 @@ impl TestHost {
         let settings = RegistrySettings {
             listen_ip: [127, 0, 0, 1].into(),
             advertise_host: "127.0.0.1".into(),
-            ports: Some(ports(PORTS_PER_SERVE)),
+            ports: Some(free_ports(PORTS_PER_SERVE)),
             limits,
             limits_for: Default::default(),
             record: Default::default(),

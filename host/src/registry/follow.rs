@@ -1,20 +1,22 @@
 //! Many hosts, one store: every host serves what the shared store holds.
 //!
 //! An install or removal on any host is one transaction in the shared store, announced to every host
-//! (`shared_store.rs`). Each host listens, and on every announcement — and every time it connects, so that nothing
-//! announced while it was away is missed — reads the store's chaincodes and makes its own set the same: a chaincode
-//! it does not serve yet is fetched (module and package), compiled into this host's artifact cache unless it is
-//! there already, and served on the port the store gave it; one the store no longer holds stops being served here.
+//! (`shared_store.rs`). Each host listens, and makes its own set of chaincodes the store's: every time it connects
+//! (so that nothing announced while it was away is missed) for all of them, and on each announcement for the
+//! chaincodes it names only — with 10,000 chaincodes installed, an install costs every host one record's read, not
+//! 10,000. A chaincode it does not serve yet is fetched (module and package), compiled into this host's artifact
+//! cache unless it is there already, and served on the port the store gave it; one the store no longer holds stops
+//! being served here.
 //! Whatever keeps a host out of step (the store unreachable, a chaincode that will not load) is its `/readyz` answer
 //! until it is in step again.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Weak};
 
 use super::{InstallError, Registry};
 use crate::limits::{SHARED_STORE_CONNECT_TIMEOUT, SHARED_STORE_PING_EVERY, SHARED_STORE_RETRY_EVERY};
 use crate::routes::RouteBook;
-use crate::shared_store::{Draft, PortRules, SharedStore, SharedStoreError, StoreAccess};
+use crate::shared_store::{Announcement, Draft, PortRules, SharedStore, SharedStoreError, StoreAccess};
 use crate::store::ChaincodeRecord;
 use crate::validate;
 
@@ -22,7 +24,7 @@ impl Registry {
     /// Brings this host in step with the shared store now (a host started empty serves everything once this
     /// returns, unless the store is unreachable: then `/readyz` says so), then keeps it in step from a task.
     pub(super) async fn follow(self: &Arc<Self>, store: StoreAccess) {
-        if let Err(e) = self.sync(&store).await {
+        if let Err(e) = self.sync(&store, None).await {
             tracing::warn!("not in step with the shared store at start: {e}");
         }
         let registry = Arc::downgrade(self);
@@ -63,24 +65,41 @@ impl Registry {
     }
 
     /// [`Registry::sync_once`], remembering why it failed for `/readyz`.
-    async fn sync(self: &Arc<Self>, store: &StoreAccess) -> Result<(), InstallError> {
-        let result = self.sync_once(store).await;
+    async fn sync(self: &Arc<Self>, store: &StoreAccess, only: Option<&BTreeSet<String>>) -> Result<(), InstallError> {
+        let result = self.sync_once(store, only).await;
         *self.out_of_step.lock().expect("registry lock") =
             result.as_ref().err().map(|e| format!("not in step with the shared store: {e}"));
         result
     }
 
-    /// Makes the chaincodes served here those of the shared store.
-    async fn sync_once(self: &Arc<Self>, store: &StoreAccess) -> Result<(), InstallError> {
+    /// Makes the chaincodes served here those of the shared store: all of them, or `only` those named.
+    async fn sync_once(
+        self: &Arc<Self>,
+        store: &StoreAccess,
+        only: Option<&BTreeSet<String>>,
+    ) -> Result<(), InstallError> {
         let _one_at_a_time = self.installing.lock().await;
         let mut shared = SharedStore::connect(store).await?;
-        if !self.store.follows_shared_store() {
-            self.adopt(&mut shared).await?;
-        }
-        let records = shared.records().await?;
+        let records = match only {
+            None => {
+                if !self.store.follows_shared_store() {
+                    self.adopt(&mut shared).await?;
+                }
+                self.counters.read_shared_store();
+                shared.records().await?
+            }
+            Some(ccids) => {
+                let mut records = Vec::with_capacity(ccids.len());
+                for ccid in ccids {
+                    records.extend(shared.record(ccid).await?);
+                }
+                records
+            }
+        };
         self.keep_routes(shared.routes().await?).await?;
         let wanted: HashSet<&str> = records.iter().map(|r| r.ccid.as_str()).collect();
-        for served in self.records() {
+        let asked = |ccid: &str| only.is_none_or(|only| only.contains(ccid));
+        for served in self.records().into_iter().filter(|r| asked(&r.ccid)) {
             if !wanted.contains(served.ccid.as_str()) && self.remove_here(&served.ccid)?.is_some() {
                 tracing::info!(ccid = %served.ccid, "removed from the shared store by another host: no longer served");
             }
@@ -193,18 +212,25 @@ async fn keep_in_step(registry: Weak<Registry>, store: StoreAccess) {
                     tracing::info!("the shared store is reachable again");
                     lost_logged = false;
                 }
-                // Synced after LISTEN: whatever was announced before it is read now.
-                let mut behind = true;
+                // Everything is read after LISTEN: whatever was announced before it is read now. Then only what the
+                // announcements name, unless one could not be read or a sync failed.
+                let (mut behind, mut named) = (true, BTreeSet::new());
                 loop {
-                    if behind {
+                    if behind || !named.is_empty() {
                         let Some(this) = registry.upgrade() else { return };
-                        behind = this.sync(&store).await.is_err();
+                        behind = this.sync(&store, (!behind).then_some(&named)).await.is_err();
+                        named.clear();
                     }
                     tokio::select! {
                         note = notes.recv() => match note {
-                            Some(_) => {
-                                while notes.try_recv().is_ok() {}
-                                behind = true;
+                            Some(first) => {
+                                let more = std::iter::from_fn(|| notes.try_recv().ok());
+                                for payload in std::iter::once(first).chain(more) {
+                                    match Announcement::parse(&payload) {
+                                        Some(said) => _ = named.insert(said.ccid().to_owned()),
+                                        None => behind = true,
+                                    }
+                                }
                             }
                             None => break,
                         },

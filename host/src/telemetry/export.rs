@@ -134,7 +134,7 @@ impl prometheus_client::collector::Collector for Exporter {
         let capacity = admission.capacity();
         let (instances, memory) = admission.in_use();
         let (gauges, counters) = (engine.gauges(), registry.counters());
-        let host: [(&str, &str, MetricType, u64); 7] = [
+        let host: [(&str, &str, MetricType, u64); 8] = [
             (
                 "wasmcc_instances_in_use",
                 "Instances of the host-wide pool held by transactions",
@@ -167,6 +167,13 @@ impl prometheus_client::collector::Collector for Exporter {
                 counters.installs(),
             ),
             ("wasmcc_removes", "Chaincodes removed since the host started", MetricType::Counter, counters.removes()),
+            (
+                "wasmcc_shared_store_full_reads",
+                "Reads of every chaincode of the shared store (at start and on reconnecting; an announcement reads only \
+                 the chaincode it names)",
+                MetricType::Counter,
+                counters.shared_store_reads(),
+            ),
         ];
         for (name, help, kind, value) in host {
             sample(&mut encoder.encode_descriptor(name, help, None, kind)?, kind, &none, value)?;

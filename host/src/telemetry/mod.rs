@@ -25,6 +25,8 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 pub struct HostCounters {
     installs: AtomicU64,
     removes: AtomicU64,
+    /// Reads of every chaincode of the shared store: at start and each time its connection comes back.
+    shared_store_reads: AtomicU64,
     /// Admin API responses by HTTP status (100–599).
     admin: [AtomicU64; 500],
 }
@@ -34,6 +36,7 @@ impl Default for HostCounters {
         HostCounters {
             installs: AtomicU64::new(0),
             removes: AtomicU64::new(0),
+            shared_store_reads: AtomicU64::new(0),
             admin: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
@@ -46,6 +49,14 @@ impl HostCounters {
 
     pub fn removed(&self) {
         self.removes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn read_shared_store(&self) {
+        self.shared_store_reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn shared_store_reads(&self) -> u64 {
+        self.shared_store_reads.load(Ordering::Relaxed)
     }
 
     pub fn admin_response(&self, status: u16) {

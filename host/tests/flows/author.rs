@@ -58,10 +58,12 @@ async fn new_test_build_install_and_call() {
     assert!(built.starts_with("accepted: "), "{built}");
 
     // A host, and the package installed on it the way an operator does.
-    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let admin_port = wasmcc_testkit::ports::free_port();
     let config = home.path().join("host.toml");
+    let (port_min, port_max) = wasmcc_testkit::ports::free_ports(10);
     let toml = format!(
-        "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[chaincodes]\nport_min = 33320\nport_max = 33329\n"
+        "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\
+         [chaincodes]\nport_min = {port_min}\nport_max = {port_max}\n"
     );
     std::fs::write(&config, toml).unwrap();
     let config = config.to_str().unwrap();

@@ -179,7 +179,7 @@ fn serve_refuses_zero_workers() {
 /// A host configuration in `dir`: data in `dir/data`, the admin API on a free loopback port, chaincodes on `ports`.
 /// Returns the file's path and its text (to extend and write again).
 fn host_config(dir: &Path, ports: (u16, u16)) -> (PathBuf, String, u16) {
-    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let admin_port = wasmcc_testkit::ports::free_port();
     let text = format!(
         "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[chaincodes]\nport_min = {}\nport_max = {}\n",
         ports.0, ports.1

@@ -68,13 +68,14 @@ async fn acknowledged_installs_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let admin_port = free_port();
+    let (port_min, port_max) = wasmcc_testkit::ports::free_ports(100);
     let admin = format!("http://127.0.0.1:{admin_port}");
     let config = dir.path().join("host.toml");
     std::fs::write(
         &config,
         format!(
             "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\ntoken = \"t0ken\"\n\
-             [chaincodes]\nport_min = 33100\nport_max = 33199\n"
+             [chaincodes]\nport_min = {port_min}\nport_max = {port_max}\n"
         ),
     )
     .unwrap();

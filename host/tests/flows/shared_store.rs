@@ -14,9 +14,6 @@ use wasmcc_testkit::postgres::TempPostgres;
 
 use crate::{example, Served};
 
-/// Chaincode ports of each test (they run at once, on the same loopback addresses).
-const PORTS: [(u16, u16); 2] = [(38400, 38419), (38420, 38439)];
-
 /// One `wasmcc serve` with its own data directory, chaincodes on `127.0.0.<n>`.
 struct Host {
     dir: tempfile::TempDir,
@@ -29,7 +26,7 @@ struct Host {
 impl Host {
     fn start(n: u8, pg: &TempPostgres, ports: (u16, u16)) -> Host {
         let dir = tempfile::tempdir().unwrap();
-        let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let admin_port = wasmcc_testkit::ports::free_port();
         let ip = format!("127.0.0.{n}");
         let config = format!(
             "data_dir = \"data\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\ntoken = \"t\"\n\
@@ -122,7 +119,8 @@ async fn increment(peer: &PeerSim, ip: &str, port: u16, ccid: &str, key: &str, t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hosts_serve_what_one_store_holds() {
     let pg = TempPostgres::start();
-    let start = |n| Host::start(n, &pg, PORTS[0]);
+    let ports = wasmcc_testkit::ports::free_ports(20);
+    let start = |n| Host::start(n, &pg, ports);
     let (one, two, three) = (start(1), start(2), start(3));
     let all = [&one, &two, &three];
     for host in all {
@@ -137,6 +135,10 @@ async fn three_hosts_serve_what_one_store_holds() {
     })
     .await;
     eprintln!("an install on host 1 was served by hosts 2 and 3 {took:?} after it was answered");
+    // From here on each host reads only what an announcement names, until its connection to the store drops.
+    let full_reads = ["wasmcc_shared_store_full_reads_total"];
+    let reads_before = [one.metric(&full_reads).await, two.metric(&full_reads).await, three.metric(&full_reads).await];
+    assert!(reads_before.iter().all(|n| *n >= 1.0), "{reads_before:?}");
     for host in all {
         assert_eq!(host.serving().await, [(counter.ccid.clone(), counter.route.port.unwrap())], "{}", host.ip);
     }
@@ -169,6 +171,8 @@ async fn three_hosts_serve_what_one_store_holds() {
     })
     .await;
     assert_eq!(three.metric(&["wasmcc_removes_total"]).await, 1.0);
+    let reads_after = [one.metric(&full_reads).await, two.metric(&full_reads).await, three.metric(&full_reads).await];
+    assert_eq!(reads_after, reads_before, "an install and a removal made no host read the whole store");
     for host in all {
         let refused = peer.connect(&format!("{}:{}", host.ip, counter.route.port.unwrap()), &counter.ccid).await;
         assert!(refused.is_err(), "{} still answers on counter's port", host.ip);
@@ -200,6 +204,7 @@ async fn three_hosts_serve_what_one_store_holds() {
     for host in all {
         until("ready again", &all, || async { host.readyz().await.0 == 200 }).await;
     }
+    assert!(two.metric(&full_reads).await > reads_after[1], "a reconnected host reads the whole store");
     assert_eq!(
         two.serving().await,
         [(a.ccid.clone(), a.route.port.unwrap())],
@@ -210,7 +215,8 @@ async fn three_hosts_serve_what_one_store_holds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_killed_during_an_install_leaves_the_store_whole() {
     let pg = TempPostgres::start();
-    let (mut one, two) = (Host::start(1, &pg, PORTS[1]), Host::start(2, &pg, PORTS[1]));
+    let ports = wasmcc_testkit::ports::free_ports(20);
+    let (mut one, two) = (Host::start(1, &pg, ports), Host::start(2, &pg, ports));
     let all = [&one, &two];
     until("hosts ready", &all, || async { one.readyz().await.0 == 200 && two.readyz().await.0 == 200 }).await;
 
