@@ -107,8 +107,15 @@ pub fn network_threads() -> usize {
 /// epoch check past it ([`EPOCH_TICK`], or [`EPOCH_IDLE_TICK`] when the host was idle).
 pub const INLINE_RUN_TIME: Duration = Duration::from_micros(200);
 
-/// How many of a chaincode's transactions start on the guest threads after one of them had to move there: a
-/// chaincode of long transactions then holds a network thread once in this many.
+/// How many of a chaincode's transactions start on the guest threads after one of them had to move there, the first
+/// time: a chaincode of short transactions whose turn now and then runs long (preempted, a page fault; 1% of rw10's
+/// at c=1 here) loses the network thread for a few transactions, not for [`INLINE_COOLDOWN`] (which put nearly all
+/// of rw10 on the guest threads: a third more CPU per transaction, BENCHMARKS.md change 27).
+pub const INLINE_COOLDOWN_FIRST: u32 = 4;
+
+/// The most transactions a chaincode starts on the guest threads after one moved there. The count doubles from
+/// [`INLINE_COOLDOWN_FIRST`] each time a transaction moves again within as many inline ones as the last count: a
+/// chaincode of long transactions soon holds a network thread once in this many.
 pub const INLINE_COOLDOWN: u32 = 256;
 
 /// How much of each freed linear memory stays mapped and is reset in place. A Rust guest's memory is its 1 MiB

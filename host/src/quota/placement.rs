@@ -9,9 +9,10 @@
 //!
 //! A guest is not trusted to be short: one that has held its CPU turn for [`limits::INLINE_RUN_TIME`] moves to the
 //! guest threads at its next epoch check ([`limits::EPOCH_TICK`] later, or [`limits::EPOCH_IDLE_TICK`] on a host
-//! that was idle), and its chaincode's next
-//! [`limits::INLINE_COOLDOWN`] transactions start there directly, so a chaincode of long transactions holds a
-//! network thread once, not once per transaction.
+//! that was idle), and its chaincode's next few transactions start there directly: [`limits::INLINE_COOLDOWN_FIRST`],
+//! doubling up to [`limits::INLINE_COOLDOWN`] while its transactions keep running long, so a chaincode of long
+//! transactions holds a network thread once in hundreds, and one whose transactions are short but now and then
+//! slowed (preempted, a page fault) keeps its place.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -22,11 +23,16 @@ use std::time::Duration;
 use super::threads::GuestThreads;
 use crate::limits;
 
-/// A chaincode's record of transactions that ran long inline.
+/// A chaincode's record of transactions that ran long inline. Relaxed counters: two transactions racing on them
+/// shift a cooldown by a transaction or two, which is all they decide.
 #[derive(Debug, Default)]
 pub struct InlineHistory {
     /// Transactions still to start on the guest threads since the last one that had to move there.
     cooldown: AtomicU32,
+    /// The last cooldown's length (0 before any transaction moved).
+    last: AtomicU32,
+    /// Transactions started inline since the last cooldown ended.
+    inline_since: AtomicU32,
 }
 
 impl InlineHistory {
@@ -39,11 +45,21 @@ impl InlineHistory {
                 Err(now) => left = now,
             }
         }
+        self.inline_since.fetch_add(1, Ordering::Relaxed);
         true
     }
 
+    /// A transaction had to move: the next ones start on the guest threads, twice as many as last time if it came
+    /// soon after the last cooldown, else [`limits::INLINE_COOLDOWN_FIRST`].
     fn moved(&self) {
-        self.cooldown.store(limits::INLINE_COOLDOWN, Ordering::Relaxed);
+        let last = self.last.load(Ordering::Relaxed);
+        let next = match self.inline_since.load(Ordering::Relaxed) <= last {
+            true => (last * 2).clamp(limits::INLINE_COOLDOWN_FIRST, limits::INLINE_COOLDOWN),
+            false => limits::INLINE_COOLDOWN_FIRST,
+        };
+        self.last.store(next, Ordering::Relaxed);
+        self.inline_since.store(0, Ordering::Relaxed);
+        self.cooldown.store(next, Ordering::Relaxed);
     }
 }
 
@@ -115,18 +131,50 @@ impl Drop for AbortOnDrop {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_chaincode_whose_transaction_moved_starts_the_next_ones_on_the_guest_threads() {
-        let history = Arc::new(InlineHistory::default());
-        assert!(history.allows());
+    /// Starts a transaction inline (it must be allowed) that runs past its budget.
+    fn runs_long(history: &Arc<InlineHistory>) {
+        assert!(history.allows(), "starts inline");
         let inline = Inline { moving: Arc::default(), history: history.clone(), budget: Duration::from_micros(100) };
         assert!(!inline.must_move(Duration::from_micros(50)), "within its budget");
         assert!(inline.must_move(Duration::from_micros(150)));
         assert!(!inline.must_move(Duration::from_micros(300)), "told once");
-        for _ in 0..limits::INLINE_COOLDOWN {
-            assert!(!history.allows());
+    }
+
+    /// How many transactions in a row start on the guest threads.
+    fn cooldown(history: &InlineHistory) -> u32 {
+        let mut n = 0;
+        while !history.allows() {
+            n += 1;
         }
-        assert!(history.allows(), "short again after the cooldown");
+        n
+    }
+
+    #[test]
+    fn a_chaincode_whose_transactions_keep_running_long_leaves_the_network_thread_for_longer_each_time() {
+        let history = Arc::new(InlineHistory::default());
+        let mut expected = limits::INLINE_COOLDOWN_FIRST;
+        runs_long(&history);
+        for _ in 0..10 {
+            assert_eq!(cooldown(&history), expected);
+            // `cooldown` started the next transaction inline: it runs long too.
+            let inline = Inline { moving: Arc::default(), history: history.clone(), budget: Duration::ZERO };
+            assert!(inline.must_move(Duration::from_micros(1)));
+            expected = (expected * 2).min(limits::INLINE_COOLDOWN);
+        }
+        assert_eq!(expected, limits::INLINE_COOLDOWN, "capped");
+    }
+
+    #[test]
+    fn a_rare_long_transaction_costs_its_chaincode_a_short_cooldown() {
+        let history = Arc::new(InlineHistory::default());
+        runs_long(&history);
+        assert_eq!(cooldown(&history), limits::INLINE_COOLDOWN_FIRST);
+        // Many short transactions inline, then one long one: back to the first, short, cooldown.
+        for _ in 0..100 {
+            assert!(history.allows());
+        }
+        runs_long(&history);
+        assert_eq!(cooldown(&history), limits::INLINE_COOLDOWN_FIRST);
     }
 
     #[tokio::test]
