@@ -13,7 +13,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Weak};
 
-use super::{InstallError, Registry};
+use super::{reserve_routes_of, InstallError, Registry};
 use crate::limits::{SHARED_STORE_CONNECT_TIMEOUT, SHARED_STORE_PING_EVERY, SHARED_STORE_RETRY_EVERY};
 use crate::routes::RouteBook;
 use crate::shared_store::{Announcement, Draft, PortRules, SharedStore, SharedStoreError, StoreAccess};
@@ -51,7 +51,11 @@ impl Registry {
         let mut shared = SharedStore::connect(store).await?;
         let draft = Draft::of(record, module, package);
         let installed = shared.install(&draft, self.port_rules(pinned, sni_name)).await?;
-        self.keep_routes(shared.routes().await?).await?;
+        let book = match self.with_routes_of(std::slice::from_ref(&installed.0)) {
+            Some(book) => book,
+            None => shared.routes().await?,
+        };
+        self.keep_routes(book).await?;
         Ok(installed)
     }
 
@@ -96,7 +100,14 @@ impl Registry {
                 records
             }
         };
-        self.keep_routes(shared.routes().await?).await?;
+        // Each chaincode named is there: installs, whose routes are all the book gained. (One named but gone may have
+        // been installed and removed meanwhile, leaving routes reserved that only the whole book shows.)
+        let installs_only = only.is_some_and(|only| only.len() == records.len());
+        let book = match installs_only.then(|| self.with_routes_of(&records)).flatten() {
+            Some(book) => book,
+            None => shared.routes().await?,
+        };
+        self.keep_routes(book).await?;
         let wanted: HashSet<&str> = records.iter().map(|r| r.ccid.as_str()).collect();
         let asked = |ccid: &str| only.is_none_or(|only| only.contains(ccid));
         for served in self.records().into_iter().filter(|r| asked(&r.ccid)) {
@@ -172,6 +183,17 @@ impl Registry {
     fn port_rules<'a>(&self, pinned: Option<u16>, name: Option<&'a str>) -> PortRules<'a> {
         let shared = self.settings.shared_listen().map(|a| a.port());
         PortRules { pinned, range: self.settings.ports, shared, name }
+    }
+
+    /// This host's copy of the route book with the routes of `records` added: the shared store's book after they
+    /// were installed, without reading all of it (routes are only ever added, and this copy was the store's at the
+    /// last full read). `None` when the copy disagrees with them: then the store's book is read whole.
+    fn with_routes_of(&self, records: &[ChaincodeRecord]) -> Option<RouteBook> {
+        let mut book = self.routes.lock().expect("routes lock").clone();
+        for record in records {
+            reserve_routes_of(&mut book, record, &self.settings).ok()?;
+        }
+        Some(book)
     }
 
     /// Keeps the shared store's route book here too (what `wasmcc` shows, and what this directory would go on with).

@@ -182,6 +182,21 @@ fn last_certificate(pem: &str) -> Option<String> {
 }
 
 /// Where peers reach a chaincode, in words.
+/// Reserves an installed chaincode's routes in `book`: its port, and its name on the shared port under `settings`.
+fn reserve_routes_of(
+    book: &mut RouteBook,
+    record: &ChaincodeRecord,
+    settings: &RegistrySettings,
+) -> Result<(), crate::routes::RouteTaken> {
+    if let Some(port) = record.port {
+        book.reserve_port(port, &record.ccid)?;
+    }
+    if let Some(name) = settings.route_name(&record.ccid) {
+        book.reserve_sni_name(&name, &record.ccid)?;
+    }
+    Ok(())
+}
+
 fn where_served(port: Option<u16>) -> String {
     port.map_or_else(|| "on the shared port only".to_owned(), |port| format!("on port {port}"))
 }
@@ -754,12 +769,7 @@ impl Registry {
         let mut book = store.routes()?;
         let before = book.clone();
         for record in store.records()? {
-            let sni_name = settings.route_name(&record.ccid);
-            let reserved = record
-                .port
-                .map_or(Ok(false), |port| book.reserve_port(port, &record.ccid))
-                .and_then(|_| sni_name.map_or(Ok(false), |name| book.reserve_sni_name(&name, &record.ccid)));
-            if let Err(e) = reserved {
+            if let Err(e) = reserve_routes_of(&mut book, &record, settings) {
                 tracing::error!(ccid = %record.ccid, "installed chaincode shares a route: {e}");
             }
         }

@@ -80,6 +80,11 @@ impl Host {
         list.into_iter().map(|c| (c.ccid, c.route.port.unwrap())).collect()
     }
 
+    /// The host's copy of the shared store's route book, as its data directory keeps it.
+    fn route_book(&self) -> wasmcc_host::routes::RouteBook {
+        wasmcc_host::store::Store::open(self.dir.path().join("data")).unwrap().routes().unwrap()
+    }
+
     async fn metric(&self, parts: &[&str]) -> f64 {
         let (_, text) = self.admin.probe("/metrics").await.unwrap();
         wasmcc_testkit::metrics::sample(&text, parts)
@@ -141,6 +146,8 @@ async fn three_hosts_serve_what_one_store_holds() {
     assert!(reads_before.iter().all(|n| *n >= 1.0), "{reads_before:?}");
     for host in all {
         assert_eq!(host.serving().await, [(counter.ccid.clone(), counter.route.port.unwrap())], "{}", host.ip);
+        let book = host.route_book();
+        assert_eq!(book.port_owner(counter.route.port.unwrap()), Some(counter.ccid.as_str()), "{}", host.ip);
     }
 
     // Transactions through hosts 2 and 3 (one peer, one ledger).
@@ -182,6 +189,13 @@ async fn three_hosts_serve_what_one_store_holds() {
     let four = start(4);
     until("host 4 ready", &[&four], || async { four.readyz().await.0 == 200 }).await;
     assert_eq!(four.serving().await, [(a.ccid.clone(), a.route.port.unwrap())]);
+    let book = four.route_book();
+    assert_eq!(
+        book.port_owner(counter.route.port.unwrap()),
+        Some(counter.ccid.as_str()),
+        "a removed one's route stays"
+    );
+    assert_eq!(book.port_owner(a.route.port.unwrap()), Some(a.ccid.as_str()));
     let conn = peer.connect(&format!("{}:{}", four.ip, a.route.port.unwrap()), &a.ccid).await.unwrap();
     let answered = conn.invoke("mychannel", args(["get", "x"])).await.unwrap();
     assert!(matches!(answered.outcome, TxOutcome::Completed(_)), "{:?}", answered.outcome);
