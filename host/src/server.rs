@@ -146,7 +146,6 @@ impl Chaincode for ChaincodeService {
     }
 }
 
-/// A bound listener, so callers learn the real address (port 0 picks a free one) before serving.
 /// Binds and listens on `addr` as tokio's `TcpListener::bind` does (address reuse, a backlog of 1024), without
 /// awaiting: a registry binds a chaincode's port when it chooses it and holds the socket until it serves there.
 /// Must run inside the runtime.
@@ -157,6 +156,7 @@ pub fn bind_port(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
+/// A bound listener, so callers learn the real address (port 0 picks a free one) before serving.
 pub struct Listener {
     incoming: RoutedIncoming,
     service: ChaincodeService,
@@ -165,7 +165,7 @@ pub struct Listener {
 impl Listener {
     /// A plaintext listener for one chaincode, under the default policy: the benchmarks' way to measure the engine
     /// and the protocol without a registry.
-    pub async fn bind_one(
+    pub fn bind_one(
         addr: SocketAddr,
         engine: Arc<WasmEngine>,
         chaincode: Arc<LoadedChaincode>,
@@ -173,12 +173,12 @@ impl Listener {
         let ccid = chaincode.ccid.clone();
         let lookup: ChaincodeLookup = Arc::new(move |asked| (asked == chaincode.ccid).then(|| chaincode.clone()));
         let service = ChaincodeService::routed(engine, lookup);
-        Self::bind_route(addr, Route::Plain { ccid: Some(ccid) }, service, ListenerPolicy::default()).await
+        Self::bind_route(addr, Route::Plain { ccid: Some(ccid) }, service, ListenerPolicy::default())
     }
 
     /// A listener whose connections are routed as `route` says (plaintext, TLS for one CCID, or SNI) and admitted
     /// under `policy`.
-    pub async fn bind_route(
+    pub fn bind_route(
         addr: SocketAddr,
         route: Route,
         service: ChaincodeService,

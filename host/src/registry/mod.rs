@@ -181,13 +181,12 @@ fn last_certificate(pem: &str) -> Option<String> {
     Some(format!("{}\n", &pem[start..end]))
 }
 
-/// Where peers reach a chaincode, in words.
 /// Reserves an installed chaincode's routes in `book`: its port, and its name on the shared port under `settings`.
 fn reserve_routes_of(
     book: &mut RouteBook,
     record: &ChaincodeRecord,
     settings: &RegistrySettings,
-) -> Result<(), crate::routes::RouteTaken> {
+) -> Result<(), RouteTaken> {
     if let Some(port) = record.port {
         book.reserve_port(port, &record.ccid)?;
     }
@@ -197,6 +196,7 @@ fn reserve_routes_of(
     Ok(())
 }
 
+/// Where peers reach a chaincode, in words.
 fn where_served(port: Option<u16>) -> String {
     port.map_or_else(|| "on the shared port only".to_owned(), |port| format!("on port {port}"))
 }
@@ -657,7 +657,6 @@ impl Registry {
             None => (Route::Plain { ccid: None }, self.service().by_authority(resolver)),
         };
         let listener = Listener::bind_route(addr, route, service, policy)
-            .await
             .map_err(|source| InstallError::SharedListener { addr, source })?;
         let bound = listener.local_addr().ok();
         *self.shared_addr.lock().expect("registry lock") = bound;

@@ -154,7 +154,7 @@ pub async fn serve(which: Impl, ccid: &str, wasm: &Path, workers: Option<u16>) -
         Impl::Node => bail!("the node implementation is served by tests/node/ccaas.js"),
     };
     let addr: SocketAddr = "127.0.0.1:0".parse()?;
-    let listener = Listener::bind_one(addr, engine, chaincode).await?;
+    let listener = Listener::bind_one(addr, engine, chaincode)?;
     println!("listening {}", listener.local_addr()?);
     listener.serve_until(stdin_closed()).await?;
     Ok(())
