@@ -81,8 +81,9 @@ impl WasmEngine {
         let ticked = engine.clone();
         let ticker =
             EpochTicker::start(move || ticked.increment_epoch(), gauges.clone()).map_err(EngineError::Threads)?;
-        let kicked = engine.clone();
-        let quota = Quota::start(quota, Arc::new(move || kicked.increment_epoch())).map_err(EngineError::Threads)?;
+        let (kicked, nudger) = (engine.clone(), ticker.nudger());
+        let (kick, tick) = (Arc::new(move || kicked.increment_epoch()), Arc::new(move || nudger.nudge()));
+        let quota = Quota::start(quota, kick, tick).map_err(EngineError::Threads)?;
         let compiles = CompileSlots::new(limits::MAX_CONCURRENT_COMPILES);
         Ok(WasmEngine { engine, linker, ticker, gauges, quota, compiles })
     }

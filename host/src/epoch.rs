@@ -1,15 +1,17 @@
 //! The engine's epoch ticker: the clock that makes a running guest reach its epoch checks (CPU turns, inline
 //! placement, the run-time backstop).
 //!
-//! It ticks every [`limits::EPOCH_TICK`] while guest instances are alive and every [`limits::EPOCH_IDLE_TICK`] when
-//! its last look found none. After [`limits::EPOCH_PARK_AFTER`] without any starting, it sleeps until one does: on
-//! this VM each wake-up of the thread costs ~17 µs of CPU, so an idle host ticking 250 times a second spent 0.4% of a
-//! core on nothing (BENCHMARKS.md, change 25), and a host that serves no transaction should not wake at all.
+//! It ticks every [`limits::EPOCH_TICK`] while guest instances are alive. When a look finds none it waits
+//! [`limits::EPOCH_IDLE_TICK`], twice that after the next such look, and so on up to [`limits::EPOCH_IDLE_TICK_MAX`]:
+//! at a peer's pace instances live a fraction of a millisecond and most looks find none, and on this VM each wake-up
+//! of the thread costs 20–30 µs of CPU (BENCHMARKS.md, changes 25 and 28). After [`limits::EPOCH_PARK_AFTER`] without
+//! any starting, it sleeps until one does: a host that serves no transaction does not wake at all. A chaincode that
+//! waits for a CPU turn cannot wait for a slow look: [`EpochTicker::nudger`] wakes the ticker at once.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, Thread};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::limits;
 use crate::telemetry::Gauges;
@@ -23,6 +25,8 @@ pub struct EpochTicker {
 struct Shared {
     /// Set (before its last look at the gauges) while the ticker sleeps with no deadline.
     parked: AtomicBool,
+    /// Set while the ticker waits between two looks that found no instance alive.
+    idling: AtomicBool,
     /// Instances started so far.
     started: AtomicU64,
     stop: AtomicBool,
@@ -31,14 +35,28 @@ struct Shared {
 impl EpochTicker {
     /// Starts the ticker thread; `increment` advances the engine's epoch, `gauges` say whether instances are alive.
     pub fn start(increment: impl Fn() + Send + 'static, gauges: Arc<Gauges>) -> std::io::Result<Self> {
+        Self::start_waiting(
+            increment,
+            gauges,
+            IdleWaits { first: limits::EPOCH_IDLE_TICK, max: limits::EPOCH_IDLE_TICK_MAX },
+        )
+    }
+
+    fn start_waiting(
+        increment: impl Fn() + Send + 'static,
+        gauges: Arc<Gauges>,
+        waits: IdleWaits,
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             parked: AtomicBool::new(false),
+            idling: AtomicBool::new(false),
             started: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
         let ticking = shared.clone();
-        let handle =
-            thread::Builder::new().name("wasmcc-epoch".into()).spawn(move || tick(&increment, &gauges, &ticking))?;
+        let handle = thread::Builder::new()
+            .name("wasmcc-epoch".into())
+            .spawn(move || tick(&increment, &gauges, &ticking, waits))?;
         Ok(EpochTicker { shared, thread: handle.thread().clone() })
     }
 
@@ -51,10 +69,31 @@ impl EpochTicker {
         }
     }
 
+    /// What wakes the ticker for a look now, from anywhere.
+    pub fn nudger(&self) -> Nudger {
+        Nudger { shared: self.shared.clone(), thread: self.thread.clone() }
+    }
+
     /// Whether the ticker sleeps until the next instance starts.
     #[cfg(test)]
     fn is_parked(&self) -> bool {
         self.shared.parked.load(Ordering::SeqCst)
+    }
+}
+
+/// Wakes the ticker for a look now when it waits between idle looks or sleeps: its next look finds the guests alive
+/// and it ticks every [`limits::EPOCH_TICK`] again. Costs two atomic loads when it is ticking already.
+#[derive(Clone)]
+pub struct Nudger {
+    shared: Arc<Shared>,
+    thread: Thread,
+}
+
+impl Nudger {
+    pub fn nudge(&self) {
+        if self.shared.idling.load(Ordering::SeqCst) || self.shared.parked.load(Ordering::SeqCst) {
+            self.thread.unpark();
+        }
     }
 }
 
@@ -65,10 +104,18 @@ impl Drop for EpochTicker {
     }
 }
 
-fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared) {
+/// How long the ticker waits after a look that found no instance alive: `first`, doubling up to `max`.
+#[derive(Clone, Copy)]
+struct IdleWaits {
+    first: Duration,
+    max: Duration,
+}
+
+fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared, waits: IdleWaits) {
     // When an instance last started or was seen alive; `None` until one does, so a host that was just started parks
     // at once.
     let (mut active_at, mut seen): (Option<Instant>, u64) = (None, 0);
+    let mut idle = waits.first;
     while !shared.stop.load(Ordering::SeqCst) {
         // An instance started since the last look counts as activity even if it has ended: at a peer's pace most
         // instances live a few dozen microseconds between two looks, and a ticker that parked between them would be
@@ -80,9 +127,14 @@ fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared) {
             active_at = Some(Instant::now());
         }
         if busy {
+            idle = waits.first;
             thread::sleep(limits::EPOCH_TICK);
         } else if active_at.is_some_and(|at| at.elapsed() < limits::EPOCH_PARK_AFTER) {
-            thread::sleep(limits::EPOCH_IDLE_TICK);
+            // A nudge (or a stale unpark) only brings the next look forward.
+            shared.idling.store(true, Ordering::SeqCst);
+            thread::park_timeout(idle);
+            shared.idling.store(false, Ordering::SeqCst);
+            idle = (idle * 2).min(waits.max);
         } else {
             // Parked is said before the last look: an instance counted after that look sees it and unparks us (both
             // sides SeqCst), one counted before it is seen here. A stale unpark only makes the next park return early.
@@ -91,6 +143,7 @@ fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared) {
                 thread::park();
             }
             shared.parked.store(false, Ordering::SeqCst);
+            idle = waits.first;
             continue;
         }
         increment();
@@ -99,8 +152,6 @@ fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared) {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::telemetry::InstanceGuard;
 
@@ -132,5 +183,46 @@ mod tests {
         drop(instance);
         wait_until("parked again after the instance ended", || ticker.is_parked());
         drop(ticker);
+    }
+
+    /// While guests keep starting but none is alive at its looks (a peer's pace), the ticker looks ever less often.
+    #[test]
+    fn a_ticker_that_finds_no_guest_alive_looks_less_and_less_often() {
+        let ticks = Arc::new(AtomicU64::new(0));
+        let counted = ticks.clone();
+        let ticker = EpochTicker::start(move || _ = counted.fetch_add(1, Ordering::SeqCst), Arc::default()).unwrap();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(600) {
+            ticker.instance_started();
+            thread::sleep(Duration::from_millis(2));
+        }
+        // Every EPOCH_IDLE_TICK, that would be 150 ticks; a busy machine only makes the waits longer.
+        let fixed = (started.elapsed().as_millis() / limits::EPOCH_IDLE_TICK.as_millis()) as u64;
+        let ticked = ticks.load(Ordering::SeqCst);
+        assert!(ticked * 4 < fixed, "{ticked} ticks in {:?}", started.elapsed());
+    }
+
+    /// A ticker in a long wait between idle looks ticks again at once when nudged (a chaincode waits for a CPU turn
+    /// that a running guest gives up only at an epoch check), and only then: starting an instance does not wake it.
+    #[test]
+    fn a_nudge_ends_an_idle_wait_at_once() {
+        let ticks = Arc::new(AtomicU64::new(0));
+        let gauges = Arc::new(Gauges::default());
+        let counted = ticks.clone();
+        let hour = Duration::from_secs(3600);
+        let waits = IdleWaits { first: hour, max: hour };
+        let ticker =
+            EpochTicker::start_waiting(move || _ = counted.fetch_add(1, Ordering::SeqCst), gauges.clone(), waits)
+                .unwrap();
+        wait_until("the ticker parks", || ticker.is_parked());
+        ticker.instance_started();
+        wait_until("the ticker waits an hour for its next look", || ticker.shared.idling.load(Ordering::SeqCst));
+        let before = ticks.load(Ordering::SeqCst);
+        let _instance = InstanceGuard::new(gauges.clone());
+        ticker.instance_started();
+        thread::sleep(Duration::from_millis(20));
+        assert_eq!(ticks.load(Ordering::SeqCst), before, "a starting instance leaves an idle wait alone");
+        ticker.nudger().nudge();
+        wait_until("ticking every millisecond again", || ticks.load(Ordering::SeqCst) >= before + 3);
     }
 }

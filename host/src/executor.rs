@@ -250,7 +250,7 @@ async fn run_wasm(
     let is_init = state.ctx.is_init;
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.limiter);
-    if let Err(e) = configure(&mut store, limits, engine.quota().threads.backlog(), inline) {
+    if let Err(e) = configure(&mut store, limits, engine.quota().threads.backlog(), inline.is_some()) {
         return Ok((store.into_data(), Err(TxFailure::Prepare(format!("{e:#}"))), 0));
     }
     let result = async {
@@ -284,17 +284,15 @@ fn demand(limits: &TxLimits) -> Demand {
     Demand { memory_bytes: limits.memory_bytes as u64, concurrency: limits.concurrency, queue: limits.queue }
 }
 
-fn configure(
-    store: &mut Store<TxState>,
-    limits: &TxLimits,
-    backlog: Backlog,
-    inline: Option<Inline>,
-) -> wasmtime::Result<()> {
+/// Fuel, its yields and the epoch checks of a transaction's store. `inline`: it starts on a network thread, and yields
+/// often enough for that thread to move it when it runs long ([`crate::quota::placement`]).
+fn configure(store: &mut Store<TxState>, limits: &TxLimits, backlog: Backlog, inline: bool) -> wasmtime::Result<()> {
     store.set_fuel(limits.fuel)?;
-    store.fuel_async_yield_interval(Some(limits::FUEL_YIELD_INTERVAL))?;
-    // At every epoch (a tick, or a bump by a waiting chaincode or a woken task): end a guest past its run time, move
-    // one that started on a network thread and ran long to the guest threads, hand the CPU turn over when the
-    // scheduler says so, let the thread poll its woken tasks (lending them the turn), else go on.
+    let yield_interval = if inline { limits::INLINE_FUEL_YIELD_INTERVAL } else { limits::FUEL_YIELD_INTERVAL };
+    store.fuel_async_yield_interval(Some(yield_interval))?;
+    // At every epoch (a tick, or a bump by a waiting chaincode or a woken task): end a guest past its run time, hand
+    // the CPU turn over when the scheduler says so, let the thread poll its woken tasks (lending them the turn), else
+    // go on.
     let run_time = limits.run_time();
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |ctx| {
@@ -302,8 +300,6 @@ fn configure(
         let ran = turn.ran();
         if ran > run_time {
             Ok(UpdateDeadline::Interrupt)
-        } else if inline.as_ref().is_some_and(|inline| inline.must_move(ran)) {
-            Ok(UpdateDeadline::YieldCustom(1, Box::pin(crate::quota::cpu::YieldOnce::new())))
         } else if turn.should_yield() {
             Ok(UpdateDeadline::YieldCustom(1, Box::pin(turn.yield_now())))
         } else if backlog.waiting() {

@@ -25,6 +25,12 @@ pub const DEFAULT_FUEL: u64 = 100_000_000;
 /// the other transactions sharing a worker thread.
 pub const FUEL_YIELD_INTERVAL: u64 = 1_000_000;
 
+/// The same for a guest started on a network thread (`quota/placement.rs`): about 100 µs of guest computation, so the
+/// thread's other tasks get their turns meanwhile, and one that runs long reaches a point where the thread can move
+/// it soon after [`INLINE_RUN_TIME`], whether or not the epoch ticks. A yield costs a poll of the transaction's task
+/// (about a microsecond), 1% of the guest's time.
+pub const INLINE_FUEL_YIELD_INTERVAL: u64 = 50_000;
+
 /// Run-time backstop per transaction: the time its guest may hold CPU turns ([`crate::quota::cpu`]), so it does not
 /// grow when the host is busy. Fuel ends every runaway loop long before (a billion fuel is a few seconds); this ends
 /// what fuel cannot meter, and it matches the peer's default `chaincode.executetimeout` (30 s).
@@ -40,15 +46,21 @@ pub const DEFAULT_EXECUTE_TIMEOUT: Duration = Duration::from_secs(30);
 /// bumps the epoch itself); 1 ms bounds the rest at one atomic increment a millisecond.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// The ticker's period when its last look found no guest instance alive. At a peer's pace (hundreds of transactions
-/// a second, each alive for a fraction of a millisecond) the ticker mostly finds none, and waking a thousand times a
-/// second was a tenth of the host's CPU. The cost: a guest that starts just after such a look reaches its first epoch
-/// check within 4 ms instead of 1 (its run-time backstop is seconds; CPU turns handed on demand bump the epoch
-/// themselves).
+/// The ticker's period after a look that found no guest instance alive; it doubles at each such look, up to
+/// [`EPOCH_IDLE_TICK_MAX`]. At a peer's pace (hundreds of transactions a second, each alive for a fraction of a
+/// millisecond) the ticker mostly finds none, and on this kind of VM each wake-up of a sleeping thread by its timer
+/// costs it 20–30 µs of CPU: waking a thousand times a second was a tenth of the host's CPU, 250 times still a tenth of
+/// a paced transaction's (BENCHMARKS.md, change 28). Nothing waits for these ticks: a guest started on a network
+/// thread is moved by its fuel yields ([`INLINE_FUEL_YIELD_INTERVAL`]), a chaincode that must wait for a CPU turn
+/// bumps the epoch and wakes the ticker itself, and the run-time backstop is seconds.
 pub const EPOCH_IDLE_TICK: Duration = Duration::from_millis(4);
 
-/// How long the ticker goes on looking every [`EPOCH_IDLE_TICK`] after the last guest instance started, before it
-/// sleeps until the next one does (`epoch.rs`). Waking it is a wake-up of another thread on the path of the
+/// The longest the ticker sleeps between two looks while guests keep starting: how late the first epoch check of a
+/// guest that starts just after a look may come when nothing else asks for one.
+pub const EPOCH_IDLE_TICK_MAX: Duration = Duration::from_millis(64);
+
+/// How long the ticker goes on looking (every [`EPOCH_IDLE_TICK`] to [`EPOCH_IDLE_TICK_MAX`]) after the last guest
+/// instance started, before it sleeps until the next one does (`epoch.rs`). Waking it is a wake-up of another thread on the path of the
 /// transaction that starts the instance: at 100 ms, a host at 500 transactions a second whose looks seldom caught an
 /// instance alive parked and was woken that way ten times a second, and its p99 latency doubled. A second keeps any
 /// host serving a transaction a second or more ticking as before; an idle one does not wake at all.
@@ -101,10 +113,10 @@ pub fn network_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(4))
 }
 
-/// How long a transaction started on the network thread that read it (`quota/placement.rs`) may hold its CPU turn
-/// before it moves to the guest threads. The transactions Fabric chaincodes run take tens of microseconds of guest
-/// time; 200 µs keeps nearly all of them where they started, and the network thread is held at most until the next
-/// epoch check past it ([`EPOCH_TICK`], or [`EPOCH_IDLE_TICK`] when the host was idle).
+/// How long a transaction started on the network thread that read it (`quota/placement.rs`) may hold that thread, its
+/// polls added up, before it moves to the guest threads at its next fuel yield ([`INLINE_FUEL_YIELD_INTERVAL`]). The
+/// transactions Fabric chaincodes run take tens of microseconds of guest time; 200 µs keeps nearly all of them where
+/// they started, and a guest computing holds the thread about 100 µs at a time, 300 µs in all, before it moves.
 pub const INLINE_RUN_TIME: Duration = Duration::from_micros(200);
 
 /// How many of a chaincode's transactions start on the guest threads after one of them had to move there, the first
@@ -200,7 +212,11 @@ pub const MAX_OPEN_ITERATORS: usize = 256;
 pub const MAX_ABORT_MESSAGE_BYTES: usize = 4 * 1024;
 
 // The defaults must fit the host's maximums; checked at compile time.
-const _: () = assert!(DEFAULT_MEMORY_BYTES <= MAX_MEMORY_BYTES && FUEL_YIELD_INTERVAL < DEFAULT_FUEL);
+const _: () = assert!(
+    DEFAULT_MEMORY_BYTES <= MAX_MEMORY_BYTES
+        && INLINE_FUEL_YIELD_INTERVAL < FUEL_YIELD_INTERVAL
+        && FUEL_YIELD_INTERVAL < DEFAULT_FUEL
+);
 
 /// Per-chaincode limits, with the defaults above: how each of its transactions runs, and how many may run at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

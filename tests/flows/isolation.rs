@@ -198,3 +198,28 @@ async fn a_peer_past_its_stream_cap_gets_its_refusals_held_back() {
     assert_all_errors(&texts, &["too many concurrent transactions", "execute timeout of 2000 ms", "chaincode probe:"]);
     load.assert_unharmed().await;
 }
+
+/// A runaway loop that a quiet host starts on the thread that read its message — here the test's only thread, which
+/// the peer and the other chaincode need too — leaves that thread within its budget: another chaincode's transaction,
+/// sent after the loop started, is answered while the loop still runs, and the loop ends on the guest threads.
+#[tokio::test(flavor = "current_thread")]
+async fn a_runaway_loop_started_on_the_network_thread_leaves_it() {
+    let mut host = TestHost::new();
+    let victim = host.serve("counter", "counter", TxLimits::default()).await;
+    // About a second of computation, ending on fuel.
+    let attacker = host.serve("misbehave", "misbehave", TxLimits { fuel: 500_000_000, ..TxLimits::default() }).await;
+    let peer = PeerSim::new();
+    let attack = peer.connect(&attacker.addr(), &attacker.ccid).await.unwrap();
+    let other = peer.connect(&victim.addr(), &victim.ccid).await.unwrap();
+    let looping = tokio::spawn(async move { attack.invoke("ch", args(["loop"])).await });
+    while host.engine().gauges().live_instances() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let answered = other.invoke("ch", args(["inc", "k"])).await.unwrap();
+    assert_eq!(answered.status(), Some(200), "{:?}", answered.outcome);
+    assert!(!looping.is_finished(), "the loop ended before another chaincode's transaction could be answered");
+    let ended = looping.await.unwrap().unwrap();
+    assert!(ended.error().is_some_and(|e| e.contains("fuel budget")), "{:?}", ended.outcome);
+    assert_eq!(attacker.chaincode.inline.moves(), 1, "the loop moved to the guest threads");
+    assert_eq!(victim.chaincode.inline.moves(), 0);
+}

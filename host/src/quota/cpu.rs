@@ -35,6 +35,9 @@ pub struct CpuTurns {
     waiting: AtomicUsize,
     /// Makes running guests check in at once (the engine's epoch increment).
     kick: Arc<dyn Fn() + Send + Sync>,
+    /// Makes the epoch tick every millisecond while guests run: a waiting guest's turn comes at running guests' epoch
+    /// checks, at the end of their slices, and an idle ticker may be tens of milliseconds from its next look.
+    tick: Arc<dyn Fn() + Send + Sync>,
 }
 
 #[derive(Default)]
@@ -75,10 +78,11 @@ struct Clock {
 }
 
 impl CpuTurns {
-    /// `turns` guests may run at once; `kick` makes running guests reach their next epoch check now.
-    pub fn new(turns: usize, kick: Arc<dyn Fn() + Send + Sync>) -> Arc<Self> {
+    /// `turns` guests may run at once; `kick` makes running guests reach their next epoch check now, `tick` makes the
+    /// epoch tick every millisecond while they run.
+    pub fn new(turns: usize, kick: Arc<dyn Fn() + Send + Sync>, tick: Arc<dyn Fn() + Send + Sync>) -> Arc<Self> {
         let state = Mutex::new(State { turns: turns.max(1), ..State::default() });
-        Arc::new(CpuTurns { state, waiting: AtomicUsize::new(0), kick })
+        Arc::new(CpuTurns { state, waiting: AtomicUsize::new(0), kick, tick })
     }
 
     /// A claim for one transaction of `ccid`, holding no turn yet.
@@ -110,6 +114,7 @@ impl CpuTurns {
             let kick = state.chaincodes.values().any(|t| t.running > mine);
             (ticket, rx, kick)
         };
+        (self.tick)();
         if kick {
             (self.kick)();
         }
@@ -325,13 +330,7 @@ impl Turn {
 /// Pending once, woken at once: back of the thread's queue, behind the tasks it has to poll. (Tokio's `yield_now`
 /// wakes a yielded task only when its thread runs out of other work, which under load took tens of milliseconds,
 /// with the turn lent all along.)
-pub(crate) struct YieldOnce(bool);
-
-impl YieldOnce {
-    pub(crate) fn new() -> YieldOnce {
-        YieldOnce(false)
-    }
-}
+struct YieldOnce(bool);
 
 impl std::future::Future for YieldOnce {
     type Output = ();
@@ -387,6 +386,7 @@ mod tests {
                 Arc::new(move || {
                     k.fetch_add(1, Ordering::Relaxed);
                 }),
+                Arc::new(|| {}),
             ),
             kicks,
         )

@@ -91,10 +91,15 @@ pub struct Quota {
 
 impl Quota {
     /// Starts the guest threads, with one CPU turn per thread. `kick` makes running guests reach their next epoch
-    /// check now (the engine's epoch increment).
-    pub fn start(config: &QuotaConfig, kick: Arc<dyn Fn() + Send + Sync>) -> std::io::Result<Self> {
+    /// check now (the engine's epoch increment); `tick` makes the epoch tick every millisecond while they run (the
+    /// epoch ticker's nudge).
+    pub fn start(
+        config: &QuotaConfig,
+        kick: Arc<dyn Fn() + Send + Sync>,
+        tick: Arc<dyn Fn() + Send + Sync>,
+    ) -> std::io::Result<Self> {
         let threads = GuestThreads::new(config.threads(), kick.clone())?;
-        let cpu = CpuTurns::new(threads.threads(), kick);
+        let cpu = CpuTurns::new(threads.threads(), kick, tick);
         Ok(Quota { admission: Admission::new(config.capacity()), cpu, threads, release: Release::start()? })
     }
 }

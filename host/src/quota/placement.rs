@@ -7,18 +7,18 @@
 //! running than half the guest threads — a transaction starts where its message was read, and its peer's answers
 //! come back to that same thread.
 //!
-//! A guest is not trusted to be short: one that has held its CPU turn for [`limits::INLINE_RUN_TIME`] moves to the
-//! guest threads at its next epoch check ([`limits::EPOCH_TICK`] later, or [`limits::EPOCH_IDLE_TICK`] on a host
-//! that was idle), and its chaincode's next few transactions start there directly: [`limits::INLINE_COOLDOWN_FIRST`],
-//! doubling up to [`limits::INLINE_COOLDOWN`] while its transactions keep running long, so a chaincode of long
-//! transactions holds a network thread once in hundreds, and one whose transactions are short but now and then
-//! slowed (preempted, a page fault) keeps its place.
+//! A guest is not trusted to be short: started here it yields for fuel every [`limits::INLINE_FUEL_YIELD_INTERVAL`]
+//! (the thread's other tasks run in between), and one still computing once it has held the thread for
+//! [`limits::INLINE_RUN_TIME`] moves to the guest threads at such a yield. Its chaincode's next few transactions start
+//! there directly: [`limits::INLINE_COOLDOWN_FIRST`], doubling up to [`limits::INLINE_COOLDOWN`] while its
+//! transactions keep running long, so a chaincode of long transactions holds a network thread once in hundreds, and
+//! one whose transactions are short but now and then slowed (preempted, a page fault) keeps its place.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
-use std::task::Poll;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use super::threads::GuestThreads;
 use crate::limits;
@@ -33,9 +33,16 @@ pub struct InlineHistory {
     last: AtomicU32,
     /// Transactions started inline since the last cooldown ended.
     inline_since: AtomicU32,
+    /// Transactions that had to move, since the chaincode was loaded (`/metrics`).
+    moves: AtomicU64,
 }
 
 impl InlineHistory {
+    /// How many of the chaincode's transactions started on a network thread and had to move to the guest threads.
+    pub fn moves(&self) -> u64 {
+        self.moves.load(Ordering::Relaxed)
+    }
+
     /// Whether a transaction of this chaincode may start inline: none of its recent ones ran long.
     fn allows(&self) -> bool {
         let mut left = self.cooldown.load(Ordering::Relaxed);
@@ -52,6 +59,7 @@ impl InlineHistory {
     /// A transaction had to move: the next ones start on the guest threads, twice as many as last time if it came
     /// soon after the last cooldown, else [`limits::INLINE_COOLDOWN_FIRST`].
     fn moved(&self) {
+        self.moves.fetch_add(1, Ordering::Relaxed);
         let last = self.last.load(Ordering::Relaxed);
         let next = match self.inline_since.load(Ordering::Relaxed) <= last {
             true => (last * 2).clamp(limits::INLINE_COOLDOWN_FIRST, limits::INLINE_COOLDOWN),
@@ -63,24 +71,22 @@ impl InlineHistory {
     }
 }
 
-/// A transaction running inline: what its guest's epoch checks ask, and what tells its task to move.
+/// A transaction that starts inline: how long it may hold the network thread, and its chaincode's record.
 #[derive(Clone)]
 pub struct Inline {
-    moving: Arc<AtomicBool>,
     history: Arc<InlineHistory>,
     budget: Duration,
 }
 
 impl Inline {
-    /// Asked at the guest's epoch checks with the CPU time it has used: whether it must move to the guest threads now
-    /// (it then yields, and its task moves it).
-    pub fn must_move(&self, ran: Duration) -> bool {
-        if ran < self.budget || self.moving.load(Ordering::Relaxed) {
-            return false;
+    /// Whether a transaction that has held the network thread for `held` must move to the guest threads; a move is
+    /// recorded in its chaincode's history.
+    fn must_move(&self, held: Duration) -> bool {
+        let must = held >= self.budget;
+        if must {
+            self.history.moved();
         }
-        self.moving.store(true, Ordering::Relaxed);
-        self.history.moved();
-        true
+        must
     }
 }
 
@@ -94,27 +100,79 @@ pub fn choose(history: &Arc<InlineHistory>, running: i64, threads: &GuestThreads
     if !quiet || !history.allows() {
         return None;
     }
-    let moving = Arc::new(AtomicBool::new(false));
-    Some(Inline { moving, history: history.clone(), budget: limits::INLINE_RUN_TIME })
+    Some(Inline { history: history.clone(), budget: limits::INLINE_RUN_TIME })
 }
 
-/// Runs `transaction` on the current (network) thread until it ends or its guest must move; then on the guest
-/// threads, until it ends. Dropping this ends the transaction wherever it runs.
+/// Runs `transaction` on the current (network) thread until it ends, or until it yields for fuel (it is computing)
+/// after holding the thread for its budget, its polls added up; then on the guest threads, until it ends. Dropping
+/// this ends the transaction wherever it runs.
+///
+/// Only a fuel yield moves it: a transaction of many stub calls holds the thread a few microseconds at a time, and
+/// one slowed now and then (preempted, a page fault) is no reason to send its chaincode's next transactions across
+/// threads; a guest computing reaches a fuel yield every [`limits::INLINE_FUEL_YIELD_INTERVAL`].
 pub async fn run<F>(transaction: F, inline: Inline, threads: &GuestThreads)
 where
     F: Future<Output = ()> + Send + 'static,
 {
     let mut transaction = Box::pin(transaction);
-    let must_move = std::future::poll_fn(|cx| match transaction.as_mut().poll(cx) {
-        Poll::Ready(()) => Poll::Ready(false),
-        // The guest yielded at the epoch check that told it to move: it is ready to go on, wherever it is polled next.
-        Poll::Pending if inline.moving.load(Ordering::Relaxed) => Poll::Ready(true),
-        Poll::Pending => Poll::Pending,
+    let mut held = Duration::ZERO;
+    let mut noting: Option<(Arc<NotingWaker>, Waker)> = None;
+    let must_move = std::future::poll_fn(|cx| {
+        let (noting, waker) = noting.get_or_insert_with(|| NotingWaker::wrap(cx.waker()));
+        noting.follow(cx.waker());
+        let polled = Instant::now();
+        let poll = transaction.as_mut().poll(&mut Context::from_waker(waker));
+        held += polled.elapsed();
+        match poll {
+            Poll::Ready(()) => Poll::Ready(false),
+            // A guest that yielded goes on wherever it is polled next.
+            Poll::Pending if noting.woke_during_poll() && inline.must_move(held) => Poll::Ready(true),
+            Poll::Pending => Poll::Pending,
+        }
     })
     .await;
     if must_move {
         let mut moved = AbortOnDrop(threads.spawn_handle(transaction));
         let _ = (&mut moved.0).await;
+    }
+}
+
+/// The waker an inline transaction is polled with: it passes every wake-up on to the transaction's task, and notes one
+/// that comes during a poll, which is how a guest yields for fuel (wasmtime wakes the task, then returns Pending). A
+/// wait for the peer is woken later, from the stream's reader.
+struct NotingWaker {
+    task: Mutex<Waker>,
+    woken: AtomicBool,
+}
+
+impl NotingWaker {
+    fn wrap(task: &Waker) -> (Arc<NotingWaker>, Waker) {
+        let noting = Arc::new(NotingWaker { task: Mutex::new(task.clone()), woken: AtomicBool::new(false) });
+        (noting.clone(), Waker::from(noting))
+    }
+
+    /// Before a poll: wake `task` from now on, and forget earlier wake-ups.
+    fn follow(&self, task: &Waker) {
+        let mut current = self.task.lock().unwrap_or_else(|e| e.into_inner());
+        if !current.will_wake(task) {
+            *current = task.clone();
+        }
+        self.woken.store(false, Ordering::SeqCst);
+    }
+
+    fn woke_during_poll(&self) -> bool {
+        self.woken.load(Ordering::SeqCst)
+    }
+}
+
+impl Wake for NotingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.task.lock().unwrap_or_else(|e| e.into_inner()).wake_by_ref();
     }
 }
 
@@ -134,10 +192,9 @@ mod tests {
     /// Starts a transaction inline (it must be allowed) that runs past its budget.
     fn runs_long(history: &Arc<InlineHistory>) {
         assert!(history.allows(), "starts inline");
-        let inline = Inline { moving: Arc::default(), history: history.clone(), budget: Duration::from_micros(100) };
+        let inline = Inline { history: history.clone(), budget: Duration::from_micros(100) };
         assert!(!inline.must_move(Duration::from_micros(50)), "within its budget");
         assert!(inline.must_move(Duration::from_micros(150)));
-        assert!(!inline.must_move(Duration::from_micros(300)), "told once");
     }
 
     /// How many transactions in a row start on the guest threads.
@@ -157,7 +214,7 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(cooldown(&history), expected);
             // `cooldown` started the next transaction inline: it runs long too.
-            let inline = Inline { moving: Arc::default(), history: history.clone(), budget: Duration::ZERO };
+            let inline = Inline { history: history.clone(), budget: Duration::ZERO };
             assert!(inline.must_move(Duration::from_micros(1)));
             expected = (expected * 2).min(limits::INLINE_COOLDOWN);
         }
@@ -177,28 +234,82 @@ mod tests {
         assert_eq!(cooldown(&history), limits::INLINE_COOLDOWN_FIRST);
     }
 
-    #[tokio::test]
-    async fn a_transaction_that_must_move_finishes_on_a_guest_thread() {
+    /// Pending once, woken during the poll: how wasmtime yields a guest for fuel.
+    async fn fuel_yield() {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if std::mem::replace(&mut yielded, true) {
+                return Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Runs a transaction inline that computes for `computing` between two fuel yields, `polls` times.
+    async fn run_inline(computing: Duration, polls: u32) -> (std::thread::ThreadId, std::thread::ThreadId) {
         let threads = GuestThreads::new(1, Arc::new(|| {})).unwrap();
         let history = Arc::new(InlineHistory::default());
         let inline = choose(&history, 0, &threads).expect("a quiet host runs it inline");
         assert!(choose(&history, 1, &threads).is_none(), "one running already: not quiet");
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let guest = inline.clone();
-        let here = std::thread::current().id();
         run(
             async move {
                 let started = std::thread::current().id();
-                assert!(guest.must_move(Duration::from_secs(1)));
-                crate::quota::cpu::YieldOnce::new().await;
+                for _ in 0..polls {
+                    let computed = Instant::now();
+                    while computed.elapsed() < computing {
+                        std::hint::spin_loop();
+                    }
+                    fuel_yield().await;
+                }
                 let _ = tx.send((started, std::thread::current().id()));
             },
             inline,
             &threads,
         )
         .await;
-        let (started, ended) = rx.await.unwrap();
+        rx.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_holds_the_network_thread_past_its_budget_finishes_on_a_guest_thread() {
+        let here = std::thread::current().id();
+        // Each poll alone is within the budget; together they are not.
+        let (started, ended) = run_inline(limits::INLINE_RUN_TIME / 4, 8).await;
         assert_eq!(started, here, "started inline");
         assert_ne!(ended, here, "ended on a guest thread");
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_waits_between_short_polls_stays_on_the_network_thread_past_its_budget() {
+        let threads = GuestThreads::new(1, Arc::new(|| {})).unwrap();
+        let inline = choose(&Arc::new(InlineHistory::default()), 0, &threads).unwrap();
+        let here = std::thread::current().id();
+        let ended = tokio::spawn(async move {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let transaction = async move {
+                // Each poll computes a tenth of the budget, then waits for a "peer" woken from another task.
+                for _ in 0..20 {
+                    let computed = Instant::now();
+                    while computed.elapsed() < limits::INLINE_RUN_TIME / 10 {
+                        std::hint::spin_loop();
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let _ = tx.send(std::thread::current().id());
+            };
+            run(transaction, inline, &threads).await;
+            rx.await.unwrap()
+        });
+        assert_eq!(ended.await.unwrap(), here);
+    }
+
+    #[tokio::test]
+    async fn a_short_transaction_stays_on_the_network_thread() {
+        let here = std::thread::current().id();
+        let (started, ended) = run_inline(Duration::ZERO, 3).await;
+        assert_eq!((started, ended), (here, here));
     }
 }

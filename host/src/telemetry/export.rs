@@ -91,8 +91,14 @@ impl prometheus_client::collector::Collector for Exporter {
         }
         let admission = &engine.quota().admission;
         // One value per chaincode: (name, help, type, value).
-        let singles: [(&str, &str, MetricType, PerChaincode); 4] = [
+        let singles: [(&str, &str, MetricType, PerChaincode); 5] = [
             ("wasmcc_fuel_consumed", "Fuel the guests burned", MetricType::Counter, |cc, _| cc.metrics.fuel()),
+            (
+                "wasmcc_transactions_moved",
+                "Transactions started on a network thread that ran past their budget there and moved to the guest threads",
+                MetricType::Counter,
+                |cc, _| cc.inline.moves(),
+            ),
             (
                 "wasmcc_guest_memory_peak_bytes",
                 "The largest linear memory one transaction grew to",
