@@ -130,11 +130,14 @@ fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared, waits: IdleWaits
             idle = waits.first;
             thread::sleep(limits::EPOCH_TICK);
         } else if active_at.is_some_and(|at| at.elapsed() < limits::EPOCH_PARK_AFTER) {
-            // A nudge (or a stale unpark) only brings the next look forward.
+            // Idling is said before a last look, as parking is below: a nudge after that look unparks us. A nudge (or
+            // a stale unpark) only brings the next look forward.
             shared.idling.store(true, Ordering::SeqCst);
-            thread::park_timeout(idle);
+            if gauges.live_instances() == 0 {
+                thread::park_timeout(idle);
+                idle = (idle * 2).min(waits.max);
+            }
             shared.idling.store(false, Ordering::SeqCst);
-            idle = (idle * 2).min(waits.max);
         } else {
             // Parked is said before the last look: an instance counted after that look sees it and unparks us (both
             // sides SeqCst), one counted before it is seen here. A stale unpark only makes the next park return early.
