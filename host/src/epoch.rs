@@ -1,5 +1,5 @@
-//! The engine's epoch ticker: the clock that makes a running guest reach its epoch checks (CPU turns, inline
-//! placement, the run-time backstop).
+//! The engine's epoch ticker: the clock that makes a running guest reach its epoch checks (CPU turns, woken tasks
+//! waiting for its thread, the run-time backstop).
 //!
 //! It ticks every [`limits::EPOCH_TICK`] while guest instances are alive. When a look finds none it waits
 //! [`limits::EPOCH_IDLE_TICK`], twice that after the next such look, and so on up to [`limits::EPOCH_IDLE_TICK_MAX`]:

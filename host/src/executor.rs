@@ -19,7 +19,7 @@ use crate::failure::TxFailure;
 use crate::ledger::TxLedger;
 use crate::limiter::MemoryLimiter;
 use crate::limits::{self, TxLimits};
-use crate::quota::placement::{Inline, InlineHistory};
+use crate::quota::placement::InlineHistory;
 use crate::quota::threads::Backlog;
 use crate::quota::{Demand, Refused, ReleaseLost, Ticket};
 use crate::recording::recorder::RecordTarget;
@@ -185,14 +185,14 @@ pub struct TxStats {
 
 /// Runs one INIT or TRANSACTION to its end: admitted (`entry`, from [`enter`]), on a CPU turn, in a fresh
 /// instance. What the guest used is added to the chaincode's figures and returned with the outcome. `inline`: it
-/// started on a network thread, and its guest says when it must move ([`crate::quota::placement`]).
+/// starts on a network thread, whose task moves it when it runs long ([`crate::quota::placement`]).
 pub async fn execute(
     engine: &WasmEngine,
     cc: &LoadedChaincode,
     ctx: TxContext,
     mut ledger: TxLedger,
     entry: Entry,
-    inline: Option<Inline>,
+    inline: bool,
 ) -> (GuestOutcome, TxStats) {
     let Entry { ticket, limits } = entry;
     let program = match cc.program().await {
@@ -245,12 +245,12 @@ async fn run_wasm(
     pre: &ChaincodePre<TxState>,
     limits: &TxLimits,
     state: TxState,
-    inline: Option<Inline>,
+    inline: bool,
 ) -> Result<(TxState, Result<GuestResponse, TxFailure>, u64), ReleaseLost> {
     let is_init = state.ctx.is_init;
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.limiter);
-    if let Err(e) = configure(&mut store, limits, engine.quota().threads.backlog(), inline.is_some()) {
+    if let Err(e) = configure(&mut store, limits, engine.quota().threads.backlog(), inline) {
         return Ok((store.into_data(), Err(TxFailure::Prepare(format!("{e:#}"))), 0));
     }
     let result = async {

@@ -309,7 +309,7 @@ impl Session {
         let running = self.engine.gauges().live_transactions();
         let guard = TransactionGuard::new(self.engine.gauges().clone());
         let inline = placement::choose(&self.chaincode.inline, running, guest_threads);
-        let inline_here = inline.clone();
+        let inline_here = inline.is_some();
         let recording = self.chaincode.recording();
         let tape = recording.as_ref().and_then(|r| r.tape_for(&msg.txid));
         let limits = entry.limits;

@@ -100,7 +100,7 @@ pub async fn replay(
     let ledger = TxLedger::new(input.channel_id.clone(), input.txid.clone(), outbound, inbox, recording.peer);
     let run = async {
         match (TxContext::from_message(&input, recording.is_init), executor::enter(engine, &chaincode)) {
-            (Ok(ctx), Ok(entry)) => executor::execute(engine, &chaincode, ctx, ledger, entry, None).await,
+            (Ok(ctx), Ok(entry)) => executor::execute(engine, &chaincode, ctx, ledger, entry, false).await,
             (Err(e), _) => (GuestOutcome::Failed(e.into()), Default::default()),
             (_, Err(refused)) => (GuestOutcome::Failed(refused.into()), Default::default()),
         }

@@ -33,7 +33,7 @@ pub async fn noop(wasm: &[u8], warmup: usize, iterations: usize) -> anyhow::Resu
         let ctx = ctx.clone();
         let started = Instant::now();
         let entry = executor::enter(&engine, &chaincode)?;
-        let (outcome, _) = executor::execute(&engine, &chaincode, ctx, ledger, entry, None).await;
+        let (outcome, _) = executor::execute(&engine, &chaincode, ctx, ledger, entry, false).await;
         let elapsed = started.elapsed();
         match outcome {
             GuestOutcome::Returned { response, .. } if response.status == 200 => {}
