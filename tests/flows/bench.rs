@@ -51,8 +51,10 @@ fn bench_quick_prints_every_figure() {
             let l = line(&stdout, &format!("paced {workload} rate=500 clients=32 {which} "));
             let keys = ["tx_per_s", "p50_us", "p99_us", "cpu_us_per_tx", "switches_per_tx"];
             let [tps, p50, p99, cpu, switches] = fields(l, &keys)[..] else { unreachable!() };
-            // At a peer's pace every transaction finds the server asleep: at least one wake-up each.
-            assert!(tps > 0.0 && p50 > 0.0 && p50 <= p99 && cpu > 0.0 && switches >= 1.0, "{l}");
+            // At a peer's pace the server sleeps between transactions and wakes for them. Not one wake-up each: on
+            // a machine loaded by the other tests, a transaction may arrive before the server has gone to sleep
+            // (Node's shim read 0.97 per transaction once).
+            assert!(tps > 0.0 && p50 > 0.0 && p50 <= p99 && cpu > 0.0 && switches > 0.0, "{l}");
         }
     }
     let [median, p99] = fields(line(&stdout, "sandbox noop "), &["median_us", "p99_us"])[..] else { unreachable!() };
