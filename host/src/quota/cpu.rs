@@ -293,7 +293,7 @@ impl Turn {
         };
         let turn = self.clone();
         async move {
-            YieldOnce(false).await;
+            YieldOnce::new().await;
             let Some(id) = loan else { return };
             let kept = turn.0.turns.reclaim(&turn.0.ccid, id);
             {
@@ -330,7 +330,13 @@ impl Turn {
 /// Pending once, woken at once: back of the thread's queue, behind the tasks it has to poll. (Tokio's `yield_now`
 /// wakes a yielded task only when its thread runs out of other work, which under load took tens of milliseconds,
 /// with the turn lent all along.)
-struct YieldOnce(bool);
+pub(super) struct YieldOnce(bool);
+
+impl YieldOnce {
+    pub(super) fn new() -> YieldOnce {
+        YieldOnce(false)
+    }
+}
 
 impl std::future::Future for YieldOnce {
     type Output = ();

@@ -72,7 +72,6 @@ impl InlineHistory {
 }
 
 /// A transaction that starts inline: how long it may hold the network thread, and its chaincode's record.
-#[derive(Clone)]
 pub struct Inline {
     history: Arc<InlineHistory>,
     budget: Duration,
@@ -116,12 +115,11 @@ where
 {
     let mut transaction = Box::pin(transaction);
     let mut held = Duration::ZERO;
-    let mut noting: Option<(Arc<NotingWaker>, Waker)> = None;
+    let (noting, waker) = NotingWaker::new();
     let must_move = std::future::poll_fn(|cx| {
-        let (noting, waker) = noting.get_or_insert_with(|| NotingWaker::wrap(cx.waker()));
         noting.follow(cx.waker());
         let polled = Instant::now();
-        let poll = transaction.as_mut().poll(&mut Context::from_waker(waker));
+        let poll = transaction.as_mut().poll(&mut Context::from_waker(&waker));
         held += polled.elapsed();
         match poll {
             Poll::Ready(()) => Poll::Ready(false),
@@ -146,8 +144,9 @@ struct NotingWaker {
 }
 
 impl NotingWaker {
-    fn wrap(task: &Waker) -> (Arc<NotingWaker>, Waker) {
-        let noting = Arc::new(NotingWaker { task: Mutex::new(task.clone()), woken: AtomicBool::new(false) });
+    /// The waker, and a handle on what it notes; it wakes nothing until [`NotingWaker::follow`] gives it a task.
+    fn new() -> (Arc<NotingWaker>, Waker) {
+        let noting = Arc::new(NotingWaker { task: Mutex::new(Waker::noop().clone()), woken: AtomicBool::new(false) });
         (noting.clone(), Waker::from(noting))
     }
 
@@ -234,19 +233,6 @@ mod tests {
         assert_eq!(cooldown(&history), limits::INLINE_COOLDOWN_FIRST);
     }
 
-    /// Pending once, woken during the poll: how wasmtime yields a guest for fuel.
-    async fn fuel_yield() {
-        let mut yielded = false;
-        std::future::poll_fn(|cx| {
-            if std::mem::replace(&mut yielded, true) {
-                return Poll::Ready(());
-            }
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        })
-        .await
-    }
-
     /// Runs a transaction inline that computes for `computing` between two fuel yields, `polls` times.
     async fn run_inline(computing: Duration, polls: u32) -> (std::thread::ThreadId, std::thread::ThreadId) {
         let threads = GuestThreads::new(1, Arc::new(|| {})).unwrap();
@@ -262,7 +248,8 @@ mod tests {
                     while computed.elapsed() < computing {
                         std::hint::spin_loop();
                     }
-                    fuel_yield().await;
+                    // Pending once, woken during the poll: as wasmtime yields a guest for fuel.
+                    crate::quota::cpu::YieldOnce::new().await;
                 }
                 let _ = tx.send((started, std::thread::current().id()));
             },
