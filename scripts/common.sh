@@ -38,3 +38,14 @@ ensure_postgres() {
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null ||
         { echo "PostgreSQL's server could not be installed (apt package postgresql): the tests need it" >&2; return 1; }
 }
+
+# warn_low_disk GB: warns when the disk that holds the build has less than GB gigabytes free. A build that runs out
+# of space fails deep inside cargo or a test ("No space left on device"), far from the cause.
+warn_low_disk() {
+    local dir="${CARGO_TARGET_DIR:-target}"
+    [ -d "$dir" ] || dir=.
+    local free_kb
+    free_kb=$(df -Pk "$dir" | awk 'NR == 2 { print $4 }')
+    [ -n "$free_kb" ] && [ "$free_kb" -lt $(($1 * 1024 * 1024)) ] || return 0
+    echo "warning: $((free_kb / 1024)) MB free on the disk that holds $dir; a run from a clean clone needs about $1 GB" >&2
+}

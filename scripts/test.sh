@@ -3,6 +3,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+warn_low_disk 8
 bash scripts/setup.sh
 ensure_cargo
 # A run from a clean clone gains nothing from incremental compilation, and its caches were a quarter of the disk the
