@@ -1,5 +1,5 @@
 //! CPU turns: at most one guest per guest thread ([`super::threads`]) runs at a time, and when guests wait for a turn the chaincode
-//! running the fewest gets the next one.
+//! running the fewest gets the next one; of chaincodes running as many, the one served longest ago.
 //!
 //! Without this, tokio runs ready tasks first come, first served: 64 runaway loops of one chaincode, each yielding
 //! every few milliseconds, put every other chaincode's transaction behind 64 slices. With turns, a transaction
@@ -47,6 +47,8 @@ struct State {
     running: usize,
     chaincodes: HashMap<Arc<str>, Turns>,
     next_ticket: u64,
+    /// Turns given so far: the clock of [`Turns::last_turn`].
+    turns_given: u64,
     /// Turns lent by guests stepping aside (counted in `running`, not in their chaincode's): loan id and lender.
     lent: Vec<(u64, Arc<str>)>,
 }
@@ -55,6 +57,11 @@ struct State {
 struct Turns {
     running: usize,
     waiting: VecDeque<(u64, oneshot::Sender<()>)>,
+    /// When the chaincode was last given a turn ([`State::turns_given`]; 0: not since it was last idle). Between
+    /// chaincodes running as many guests, the one served longest ago goes first. Waiting longest is no measure:
+    /// with one turn every chaincode runs none at the moment a turn is given back, and the earliest waiters were
+    /// then a flooding chaincode's dozens, queued before a quiet chaincode's one, which waited a slice for each.
+    last_turn: u64,
 }
 
 /// A transaction's claim on turns: holds at most one at a time, and gives a held turn back when the last handle
@@ -97,7 +104,7 @@ impl CpuTurns {
             let nobody_waits = self.waiting.load(Ordering::Relaxed) == 0;
             if state.running < turns && nobody_waits {
                 state.running += 1;
-                state.chaincodes.entry(ccid.clone()).or_default().running += 1;
+                give_turn(&mut state, ccid);
                 return;
             }
             if take_loan(&mut state, ccid) {
@@ -167,22 +174,23 @@ impl CpuTurns {
         }
     }
 
-    /// Gives free turns to waiters, the chaincode running the fewest guests first, the earliest waiter of it first.
+    /// Gives free turns to waiters: the chaincode running the fewest guests first, of those the one served longest
+    /// ago, and its earliest waiter.
     fn grant_next(&self, state: &mut State) {
         while state.running < state.turns {
             let next = state
                 .chaincodes
                 .iter()
-                .filter_map(|(k, t)| Some((k, t.running, t.waiting.front()?.0)))
-                .min_by_key(|(_, running, ticket)| (*running, *ticket))
-                .map(|(k, _, _)| k.clone());
+                .filter_map(|(k, t)| Some((k, t.running, t.last_turn, t.waiting.front()?.0)))
+                .min_by_key(|(_, running, last_turn, ticket)| (*running, *last_turn, *ticket))
+                .map(|(k, ..)| k.clone());
             let Some(ccid) = next else { return };
             let t = state.chaincodes.get_mut(&ccid).expect("a waiting chaincode");
             let (_, grant) = t.waiting.pop_front().expect("a waiter");
             self.waiting.fetch_sub(1, Ordering::Relaxed);
             if grant.send(()).is_ok() {
-                t.running += 1;
                 state.running += 1;
+                give_turn(state, &ccid);
             }
         }
     }
@@ -219,6 +227,15 @@ impl CpuTurns {
     }
 }
 
+/// Counts a turn given to `ccid` (one more guest running) and when.
+fn give_turn(state: &mut State, ccid: &Arc<str>) {
+    state.turns_given += 1;
+    let given = state.turns_given;
+    let t = state.chaincodes.entry(ccid.clone()).or_default();
+    t.running += 1;
+    t.last_turn = given;
+}
+
 /// Takes a turn lent by another chaincode that runs at least as many guests as `ccid` without it: with its loan
 /// it would run more.
 fn take_loan(state: &mut State, ccid: &Arc<str>) -> bool {
@@ -228,7 +245,7 @@ fn take_loan(state: &mut State, ccid: &Arc<str>) -> bool {
         return false;
     };
     state.lent.swap_remove(at);
-    state.chaincodes.entry(ccid.clone()).or_default().running += 1;
+    give_turn(state, ccid);
     true
 }
 
@@ -440,6 +457,38 @@ mod tests {
         let a3 = a3.await.unwrap();
         assert_eq!(cpu.load(), (2, 0));
         drop((a3, b));
+        assert_eq!(cpu.load(), (0, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_one_turn_a_quiet_chaincode_goes_before_a_flooding_ones_earlier_waiters() {
+        let cpu = CpuTurns::new(1, Arc::new(|| {}), Arc::new(|| {}));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        // Each waiter notes when it gets the turn, and gives it back as it ends.
+        let wait = |ccid: &'static str| {
+            let (cpu, order) = (cpu.clone(), order.clone());
+            tokio::spawn(async move {
+                let turn = cpu.claim(ccid);
+                turn.resume().await;
+                order.lock().unwrap().push(ccid);
+            })
+        };
+        let a = cpu.claim("a");
+        a.resume().await;
+        let mut waiters: Vec<_> = (0..3).map(|_| wait("a")).collect();
+        while cpu.load().1 < 3 {
+            tokio::task::yield_now().await;
+        }
+        waiters.push(wait("b"));
+        while cpu.load().1 < 4 {
+            tokio::task::yield_now().await;
+        }
+        // A's guest ends its slice: with one turn both chaincodes then run none, and B, never served, goes first.
+        a.pause();
+        for waiter in waiters {
+            waiter.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["b", "a", "a", "a"]);
         assert_eq!(cpu.load(), (0, 0));
     }
 
