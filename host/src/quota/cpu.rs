@@ -64,6 +64,15 @@ struct Turns {
     last_turn: u64,
 }
 
+impl Turns {
+    /// One more guest of the chaincode runs, on the turn `turns_given` counts next.
+    fn give(&mut self, turns_given: &mut u64) {
+        *turns_given += 1;
+        self.running += 1;
+        self.last_turn = *turns_given;
+    }
+}
+
 /// A transaction's claim on turns: holds at most one at a time, and gives a held turn back when the last handle
 /// (the transaction's, or a pending yield's) is dropped.
 #[derive(Clone)]
@@ -99,15 +108,16 @@ impl CpuTurns {
 
     async fn acquire(&self, ccid: &Arc<str>) {
         let (ticket, granted, kick) = {
-            let mut state = self.state.lock().expect("cpu turns lock");
+            let mut guard = self.state.lock().expect("cpu turns lock");
+            let state = &mut *guard;
             let turns = state.turns;
             let nobody_waits = self.waiting.load(Ordering::Relaxed) == 0;
             if state.running < turns && nobody_waits {
                 state.running += 1;
-                give_turn(&mut state, ccid);
+                state.chaincodes.entry(ccid.clone()).or_default().give(&mut state.turns_given);
                 return;
             }
-            if take_loan(&mut state, ccid) {
+            if take_loan(state, ccid) {
                 return;
             }
             let ticket = state.next_ticket;
@@ -190,7 +200,7 @@ impl CpuTurns {
             self.waiting.fetch_sub(1, Ordering::Relaxed);
             if grant.send(()).is_ok() {
                 state.running += 1;
-                give_turn(state, &ccid);
+                t.give(&mut state.turns_given);
             }
         }
     }
@@ -227,15 +237,6 @@ impl CpuTurns {
     }
 }
 
-/// Counts a turn given to `ccid` (one more guest running) and when.
-fn give_turn(state: &mut State, ccid: &Arc<str>) {
-    state.turns_given += 1;
-    let given = state.turns_given;
-    let t = state.chaincodes.entry(ccid.clone()).or_default();
-    t.running += 1;
-    t.last_turn = given;
-}
-
 /// Takes a turn lent by another chaincode that runs at least as many guests as `ccid` without it: with its loan
 /// it would run more.
 fn take_loan(state: &mut State, ccid: &Arc<str>) -> bool {
@@ -245,7 +246,7 @@ fn take_loan(state: &mut State, ccid: &Arc<str>) -> bool {
         return false;
     };
     state.lent.swap_remove(at);
-    give_turn(state, ccid);
+    state.chaincodes.entry(ccid.clone()).or_default().give(&mut state.turns_given);
     true
 }
 
