@@ -33,7 +33,7 @@
 //! instances = 1000                      # instance pool: transactions running at once, all chaincodes
 //! # memory_mb = 12000                   # guest memory of all running transactions; default half of RAM/cgroup
 //! admission_wait_ms = 10000             # longest wait to be admitted before ERROR
-//! # threads = 2                         # guest threads (transactions running code at once); default one per CPU
+//! # threads = 2                         # guest threads (transactions running code at once); default one per CPU less the network threads
 //!
 //! [connections]                         # every listener: chaincode ports, the shared port, the admin API
 //! handshake_timeout_ms = 5000           # accept → first stream or request (TLS handshake included), else closed

@@ -53,8 +53,8 @@ enum Command {
         /// The data directory (overrides the configuration's `data_dir`).
         #[arg(long, env = "WASMCC_DATA_DIR")]
         data_dir: Option<PathBuf>,
-        /// Threads running transactions (default: one per CPU the host may use; overrides `[quota] threads`). Set
-        /// it below the CPU count when the host shares its machine with busy neighbours, such as a peer.
+        /// Threads running transactions (default: one per CPU the host may use less its network threads, at least
+        /// one; overrides `[quota] threads`). Fewer leave busy neighbours, such as a peer, CPU under heavy load.
         #[arg(long, env = "WASMCC_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
         workers: Option<u16>,
     },

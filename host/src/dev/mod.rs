@@ -67,7 +67,7 @@ pub struct DevArgs {
     /// organisation are still kept in the data directory).
     #[arg(long)]
     ephemeral: bool,
-    /// Threads running transactions (default: one per CPU).
+    /// Threads running transactions (default: one per CPU less the network threads, at least one).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     workers: Option<u16>,
 }

@@ -5,10 +5,14 @@
 //! every few milliseconds, put every other chaincode's transaction behind 64 slices. With turns, a transaction
 //! waits only for the chaincodes running fewer guests than its own; and a guest gives its turn back
 //! - whenever it waits on the peer (a stub call), so waiting never holds a CPU;
-//! - at its next epoch check once a chaincode running fewer guests than its own is waiting: arriving, such a
-//!   waiter bumps the engine's epoch, so running guests check within microseconds, not at the next tick;
-//! - at the end of its slice ([`limits::CPU_SLICE`]) when anyone waits, which shares the CPU among one
-//!   chaincode's own transactions.
+//! - at its next epoch check once a chaincode running two fewer guests than its own is waiting, or one running none
+//!   that gave no turn back within the last slice (it wants a moment, not a share): arriving, such a waiter bumps
+//!   the engine's epoch, so running guests check within microseconds, not at the next tick. One fewer is not
+//!   enough in general: two busy chaincodes would hand one turn back and forth at every check; one that gave a turn
+//!   back within the slice is such a busy one. Without the second case, with one turn (one guest thread) a quiet
+//!   chaincode's transaction waited up to a slice behind a runaway neighbour at each of its turns;
+//! - at the end of its slice ([`limits::CPU_SLICE`]) when anyone waits, which shares the CPU among busy
+//!   chaincodes, and among one chaincode's own transactions.
 //!
 //! A guest that steps aside so that its thread can poll the tasks it was woken for (a new transaction, a peer's
 //! answer: [`super::threads`]) lends its turn meanwhile: a transaction of a chaincode running fewer guests that asks
@@ -62,6 +66,8 @@ struct Turns {
     /// with one turn every chaincode runs none at the moment a turn is given back, and the earliest waiters were
     /// then a flooding chaincode's dozens, queued before a quiet chaincode's one, which waited a slice for each.
     last_turn: u64,
+    /// When a guest of the chaincode last gave a turn back or lent it (forgotten with the chaincode when it is idle).
+    gave_back: Option<Instant>,
 }
 
 impl Turns {
@@ -70,6 +76,19 @@ impl Turns {
         *turns_given += 1;
         self.running += 1;
         self.last_turn = *turns_given;
+    }
+
+    /// A guest of the chaincode gives its turn back (or lends it) `now`.
+    fn give_back(&mut self, now: Instant) {
+        self.running -= 1;
+        self.gave_back = Some(now);
+    }
+
+    /// Whether the chaincode waits for a moment of CPU rather than a share of it: it runs no guest, and none of its
+    /// guests gave a turn back within the last slice. Such a waiter need not wait for a busy chaincode's slice to end
+    /// (with one turn, a quiet chaincode's transaction would otherwise wait up to a slice at each of its turns).
+    fn wants_a_moment(&self, now: Instant) -> bool {
+        self.running == 0 && self.gave_back.is_none_or(|at| now.duration_since(at) >= limits::CPU_SLICE)
     }
 }
 
@@ -146,7 +165,7 @@ impl CpuTurns {
         let mut state = self.state.lock().expect("cpu turns lock");
         state.running -= 1;
         if let Some(t) = state.chaincodes.get_mut(ccid) {
-            t.running -= 1;
+            t.give_back(Instant::now());
         }
         forget_if_idle(&mut state, ccid);
         self.grant_next(&mut state);
@@ -158,7 +177,7 @@ impl CpuTurns {
         let id = state.next_ticket;
         state.next_ticket += 1;
         if let Some(t) = state.chaincodes.get_mut(ccid) {
-            t.running -= 1;
+            t.give_back(Instant::now());
         }
         forget_if_idle(&mut state, ccid);
         state.lent.push((id, ccid.clone()));
@@ -215,7 +234,11 @@ impl CpuTurns {
         }
         let state = self.state.lock().expect("cpu turns lock");
         let mine = state.chaincodes.get(ccid).map_or(0, |t| t.running);
-        state.chaincodes.values().any(|t| !t.waiting.is_empty() && t.running + 1 < mine)
+        let now = Instant::now();
+        state
+            .chaincodes
+            .values()
+            .any(|t| !t.waiting.is_empty() && t.running < mine && (t.running + 1 < mine || t.wants_a_moment(now)))
     }
 
     fn leave_queue(&self, ccid: &str, ticket: u64) {
@@ -491,6 +514,52 @@ mod tests {
         }
         assert_eq!(*order.lock().unwrap(), ["b", "a", "a", "a"]);
         assert_eq!(cpu.load(), (0, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_one_turn_a_chaincode_wanting_a_moment_gets_it_before_the_busy_ones_slice_ends() {
+        let cpu = CpuTurns::new(1, Arc::new(|| {}), Arc::new(|| {}));
+        let wait = |ccid: &'static str| {
+            let cpu = cpu.clone();
+            tokio::spawn(async move {
+                let turn = cpu.claim(ccid);
+                turn.resume().await;
+                turn
+            })
+        };
+        let a = cpu.claim("a");
+        a.resume().await;
+        let a2 = wait("a");
+        while cpu.load().1 < 1 {
+            tokio::task::yield_now().await;
+        }
+        let b = wait("b");
+        while cpu.load().1 < 2 {
+            tokio::task::yield_now().await;
+        }
+        // B runs none and gave no turn back: A's guest gives the turn up at once, not at its slice's end.
+        assert!(a.should_yield());
+        a.pause();
+        let b = b.await.unwrap();
+        assert!(!a2.is_finished(), "B went first");
+        drop(b);
+        drop((a2.await.unwrap(), a));
+        assert_eq!(cpu.load(), (0, 0));
+    }
+
+    #[test]
+    fn a_chaincode_that_gave_a_turn_back_within_the_slice_wants_a_share_not_a_moment() {
+        let at = Instant::now();
+        let quiet = Turns::default();
+        assert!(quiet.wants_a_moment(at), "never served");
+        let busy = Turns { gave_back: Some(at), ..Turns::default() };
+        assert!(
+            !busy.wants_a_moment(at + limits::CPU_SLICE / 2),
+            "two busy chaincodes would swap the turn at every check"
+        );
+        assert!(busy.wants_a_moment(at + limits::CPU_SLICE));
+        let running = Turns { running: 1, ..Turns::default() };
+        assert!(!running.wants_a_moment(at), "it runs a guest already");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

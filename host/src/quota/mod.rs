@@ -40,8 +40,8 @@ pub struct QuotaConfig {
     pub memory_mb: Option<u64>,
     /// Longest a transaction waits to be admitted before it gets an error.
     pub admission_wait_ms: u64,
-    /// Threads that run guests, i.e. transactions running guest code at once; `None`: one per CPU the process may
-    /// use. `wasmcc serve --workers` sets it.
+    /// Threads that run guests, i.e. transactions running guest code at once; `None`:
+    /// [`threads::default_threads`]. `wasmcc serve --workers` sets it.
     pub threads: Option<u16>,
 }
 

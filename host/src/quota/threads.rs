@@ -101,9 +101,16 @@ impl Drop for GuestThreads {
     }
 }
 
-/// The default number of guest threads: one per CPU this process may use (affinity and cgroup quota included).
+/// The default number of guest threads: one per CPU this process may use (affinity and cgroup quota included) that
+/// the network threads ([`limits::network_threads`]) leave, at least one: on 2 CPUs, one. A guest thread more than the
+/// CPUs left is one more thread for the kernel to wake and preempt on every hand-over: with two on 2 CPUs, a
+/// transaction of ten stub calls at 64 in flight needed a third more CPU than with one (BENCHMARKS.md, change 32),
+/// and a host shares its machine with a peer. The CPUs left to the network threads are not idle meanwhile: they read
+/// and write every message, and while the host is quiet run short transactions themselves ([`super::placement`]).
+/// With one turn a quiet chaincode still gets the CPU within microseconds of a busy one ([`super::cpu`]).
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cpus.saturating_sub(limits::network_threads()).max(1)
 }
 
 /// Lowers the calling thread's priority to `nice` (Linux: nice values are per thread). Raising a nice value needs

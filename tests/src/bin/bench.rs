@@ -75,7 +75,7 @@ struct Cli {
     /// Workloads of the paced part (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "noop,get1")]
     paced_workloads: Vec<String>,
-    /// Worker threads of the wasm and native hosts (`wasmcc serve --workers`); default: wasmcc's, one per CPU.
+    /// Worker threads of the wasm and native hosts (`wasmcc serve --workers`); default: wasmcc's.
     #[arg(long)]
     host_workers: Option<usize>,
     /// The bench chaincode's wasm module.
