@@ -199,14 +199,17 @@ pub async fn execute(
         Ok(program) => program,
         Err(e) => return (GuestOutcome::Failed(e.into()), TxStats::default()),
     };
+    let waiting = engine.gauges().waiting();
     let _admitted = match ticket.admitted().await {
         Ok(admitted) => admitted,
         Err(refused) => return (GuestOutcome::Failed(refused.into()), TxStats::default()),
     };
+    drop(waiting);
     let turn = engine.quota().cpu.claim(&cc.ccid);
     turn.resume().await;
     ledger.set_turn(turn);
     ledger.set_metrics(cc.metrics.clone());
+    ledger.set_gauges(engine.gauges().clone());
     let limiter = MemoryLimiter::new(limits.memory_bytes);
     let state = TxState::new(ctx, ledger, limiter, engine.count_instance());
     let (mut state, result, fuel) = match program {

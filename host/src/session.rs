@@ -272,8 +272,8 @@ impl Session {
         let received = Instant::now();
         let key = wasmcc_proto::tx_key(&msg.channel_id, &msg.txid);
         let (reply_tx, reply_rx) = mpsc::channel(1);
-        match self.take_slot(&key, &msg, reply_tx) {
-            StreamSlot::Taken => {}
+        let others_on_stream = match self.take_slot(&key, &msg, reply_tx) {
+            StreamSlot::Taken { others } => others,
             // ERROR carries the txid, so the peer would match it to the first transaction, whose real result
             // would then go nowhere: a duplicate is dropped (a real peer never sends one; it checks txids itself).
             StreamSlot::Duplicate => {
@@ -290,7 +290,7 @@ impl Session {
                 self.refuse_later(&msg, text, Held::Permit(permit), received);
                 return Ok(());
             }
-        }
+        };
         // Admitted or queued now, or refused here when the chaincode has no room: the guest threads never see it.
         let entry = match executor::enter(&self.engine, &self.chaincode) {
             Ok(entry) => entry,
@@ -305,8 +305,13 @@ impl Session {
         let routes = self.routes.clone();
         let guest_threads = &self.engine.quota().threads;
         // Counted from here, not from when its task first runs: the messages of one read are placed one after the
-        // other before any of their tasks runs, and each must see those placed before it.
-        let running = self.engine.gauges().live_transactions();
+        // other before any of their tasks runs, and each must see those placed before it. A transaction alone on its
+        // stream counts only the transactions that may want the CPU, so that a flood parked on a silent peer or
+        // queued behind its own chaincode's cap does not send a quiet chaincode's transactions across threads; one
+        // with others of its stream in flight counts every live transaction, since starting some of one stream's
+        // transactions inline and the rest on the guest threads costs more than either (BENCHMARKS.md, change 34).
+        let gauges = self.engine.gauges();
+        let running = if others_on_stream == 0 { gauges.busy_transactions() } else { gauges.live_transactions() };
         let guard = TransactionGuard::new(self.engine.gauges().clone());
         let inline = placement::choose(&self.chaincode.inline, running, guest_threads);
         let inline_here = inline.is_some();
@@ -396,8 +401,9 @@ impl Session {
             ))
         } else {
             let in_flight = InFlight { txid: msg.txid.clone(), channel_id: msg.channel_id.clone(), mailbox };
+            let others = routes.len();
             routes.insert(key.to_string(), in_flight);
-            StreamSlot::Taken
+            StreamSlot::Taken { others }
         }
     }
 
@@ -476,7 +482,8 @@ enum Held {
 /// Whether a TRANSACTION or INIT the peer sent got one of its stream's in-flight slots (the chaincode's own
 /// admission, `quota::Admission`, comes after).
 enum StreamSlot {
-    Taken,
+    /// Taken, with this many other transactions of the stream in flight.
+    Taken { others: usize },
     /// The same channel and txid is in flight already.
     Duplicate,
     /// The stream has [`limits::MAX_TX_PER_STREAM`] in flight: the text of its ERROR.

@@ -32,7 +32,7 @@ use wasmcc_proto::protos::{
 use crate::limits;
 use crate::quota::Turn;
 use crate::recording::{Exchange, Tape, Wire};
-use crate::telemetry::ChaincodeMetrics;
+use crate::telemetry::{ChaincodeMetrics, Gauges};
 use batch::WriteBatch;
 pub use query::{Cursor, CursorKind};
 
@@ -102,6 +102,8 @@ pub struct TxLedger {
     turn: Option<Turn>,
     /// The chaincode's figures, which count every request by type.
     metrics: Option<Arc<ChaincodeMetrics>>,
+    /// Where waits on the peer are counted, so that the host knows how many transactions compute.
+    gauges: Option<Arc<Gauges>>,
     /// Where every request and its reply go when the transaction may be recorded ([`crate::recording`]).
     tape: Option<Tape>,
 }
@@ -133,6 +135,7 @@ impl TxLedger {
             next_cursor: 0,
             turn: None,
             metrics: None,
+            gauges: None,
             tape: None,
         }
     }
@@ -145,6 +148,11 @@ impl TxLedger {
     /// Counts this transaction's requests in its chaincode's figures.
     pub fn set_metrics(&mut self, metrics: Arc<ChaincodeMetrics>) {
         self.metrics = Some(metrics);
+    }
+
+    /// Counts this transaction's waits on the peer in the host's gauges ([`Gauges::busy_transactions`]).
+    pub fn set_gauges(&mut self, gauges: Arc<Gauges>) {
+        self.gauges = Some(gauges);
     }
 
     /// Gives the transaction's CPU turn to the ledger, which pauses it around every wait on the peer.
@@ -487,11 +495,13 @@ impl TxLedger {
         if let Some(turn) = &self.turn {
             turn.pause();
         }
+        let waiting = self.gauges.as_deref().map(Gauges::waiting);
         let sent = self.outbound.send(msg).await.map_err(|_| LedgerError::Disconnected(name));
         let reply = match sent {
             Ok(()) => self.inbox.recv().await.ok_or(LedgerError::Disconnected(name)),
             Err(e) => Err(e),
         };
+        drop(waiting);
         if let Some(turn) = &self.turn {
             turn.resume().await;
         }
@@ -539,6 +549,30 @@ mod tests {
         assert_eq!(sent.r#type, Type::GetState as i32);
         assert_eq!((sent.txid.as_str(), sent.channel_id.as_str()), ("tx", "ch"));
         assert_eq!(GetState::decode(sent.payload.as_slice()).unwrap().key, "k");
+    }
+
+    #[tokio::test]
+    async fn a_wait_on_the_peer_is_not_counted_busy_until_the_answer_or_the_transaction_goes() {
+        let gauges = Arc::new(Gauges::default());
+        let _task = crate::telemetry::TransactionGuard::new(gauges.clone());
+        let (mut l, mut out, inbox) = ledger();
+        l.set_gauges(gauges.clone());
+        assert_eq!(gauges.busy_transactions(), 1);
+        let get = tokio::spawn(async move { l.get_state("", "k").await.map(drop) });
+        out.recv().await.unwrap();
+        assert_eq!(gauges.busy_transactions(), 0, "waiting on the peer");
+        inbox.send(reply(Type::Response, b"v")).await.unwrap();
+        get.await.unwrap().unwrap();
+        assert_eq!(gauges.busy_transactions(), 1, "answered");
+        // A transaction dropped while it waits (its deadline, its stream ended) is counted busy no longer either.
+        let (mut l, mut out, _inbox) = ledger();
+        l.set_gauges(gauges.clone());
+        let get = tokio::spawn(async move { l.get_state("", "k").await.map(drop) });
+        out.recv().await.unwrap();
+        assert_eq!(gauges.busy_transactions(), 0);
+        get.abort();
+        assert!(get.await.unwrap_err().is_cancelled());
+        assert_eq!(gauges.busy_transactions(), 1);
     }
 
     #[tokio::test]

@@ -5,7 +5,8 @@
 //! pace a peer sends (a few hundred transactions a second, threads asleep in between) every crossing wakes a sleeping
 //! thread, and those wake-ups cost more CPU than the guest itself. So while the host is quiet — fewer transactions
 //! running than half the guest threads — a transaction starts where its message was read, and its peer's answers
-//! come back to that same thread.
+//! come back to that same thread. For a transaction alone on its stream, transactions waiting on their peer or for
+//! admission do not count as running: they take no CPU (the session decides what `running` counts).
 //!
 //! A guest is not trusted to be short: started here it yields for fuel every [`limits::INLINE_FUEL_YIELD_INTERVAL`]
 //! (the thread's other tasks run in between), and one still computing once it has held the thread for
@@ -90,7 +91,7 @@ impl Inline {
 }
 
 /// An [`Inline`] for a transaction of a chaincode with this `history` when the host is quiet (`running`
-/// transactions, this one not counted, fewer than half the guest threads; none, on two) and the chaincode's
+/// transactions, this one not counted, fewer than half the guest threads; none, on one or two) and the chaincode's
 /// transactions have been short; `None`: it starts on the guest threads.
 pub fn choose(history: &Arc<InlineHistory>, running: i64, threads: &GuestThreads) -> Option<Inline> {
     // Half the guest threads: a moment's lull in a busy host (a few answers at once) must not pull transactions onto

@@ -9,6 +9,8 @@ use std::time::Duration;
 pub struct Gauges {
     instances: AtomicI64,
     transactions: AtomicI64,
+    /// Of `transactions`, those waiting on their peer's answer or for admission: they need no CPU meanwhile.
+    waiting: AtomicI64,
     compilations: AtomicI64,
     compile_nanos: AtomicU64,
 }
@@ -37,6 +39,30 @@ impl Gauges {
     /// Transaction tasks alive right now, across all sessions.
     pub fn live_transactions(&self) -> i64 {
         self.transactions.load(Ordering::SeqCst)
+    }
+
+    /// Transaction tasks alive right now that may want the CPU: computing, waiting for a CPU turn, or about to start;
+    /// not those waiting on their peer or in their chaincode's admission queue. What decides whether the host is quiet
+    /// enough to run a transaction where its message was read (`quota/placement.rs`): a flood parked on a silent peer,
+    /// or queued behind its own chaincode's cap, takes no CPU from anyone.
+    pub fn busy_transactions(&self) -> i64 {
+        self.live_transactions() - self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Counts a transaction as waiting without wanting the CPU (on its peer, for admission) for as long as the guard
+    /// is held, also when the transaction is dropped meanwhile.
+    pub(crate) fn waiting(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(self)
+    }
+}
+
+/// A transaction's wait that needs no CPU, left out of [`Gauges::busy_transactions`] until dropped.
+pub(crate) struct Waiting<'a>(&'a Gauges);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
