@@ -210,9 +210,12 @@ async fn settled_rss_mb(pid: u32) -> anyhow::Result<f64> {
 }
 
 /// `bench serve-daemon`: a host on `data_dir`, started as `wasmcc serve` starts; prints `serving <n> admin=<url>
-/// shared=<address>` once every installed chaincode is served, then runs until stdin closes.
-pub async fn serve_daemon(data_dir: &Path, ports: Option<(u16, u16)>) -> anyhow::Result<()> {
-    let daemon = Daemon::start(&host_config(data_dir, ports)).await?;
+/// shared=<address>` once every installed chaincode is served, then runs until stdin closes. `workers` guest threads,
+/// else the default (`wasmcc serve --workers`).
+pub async fn serve_daemon(data_dir: &Path, ports: Option<(u16, u16)>, workers: Option<u16>) -> anyhow::Result<()> {
+    let mut config = host_config(data_dir, ports);
+    config.quota.threads = workers;
+    let daemon = Daemon::start(&config).await?;
     let shared = daemon.registry().shared_addr().map(|a| a.to_string()).unwrap_or_default();
     let count = daemon.registry().records().len();
     println!("serving {count} admin={} shared={shared}", daemon.admin_url());

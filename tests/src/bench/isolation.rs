@@ -80,7 +80,7 @@ struct Host {
 impl Host {
     /// Installs the victim and the attackers in-process, as the admin API would, then serves them from a process of
     /// its own.
-    async fn start(dir: &Path, victim_wasm: &[u8]) -> anyhow::Result<Host> {
+    async fn start(dir: &Path, victim_wasm: &[u8], workers: Option<u16>) -> anyhow::Result<Host> {
         let ports = (PORT_BASE, PORT_BASE + 8 + attack::MAX_UPLOADS as u16);
         let config = crate::host_config(dir, ports);
         let daemon = Daemon::start(&config).await?;
@@ -96,6 +96,9 @@ impl Host {
 
         let mut cmd = Command::new(std::env::current_exe()?);
         cmd.arg("serve-daemon").arg("--data-dir").arg(dir).args(["--ports", &format!("{}-{}", ports.0, ports.1)]);
+        if let Some(workers) = workers {
+            cmd.arg("--workers").arg(workers.to_string());
+        }
         let (process, stdin, serving) = spawn_until_line(cmd, "serving ").await?;
         let pid = process.id().context("the host has no pid")?;
         let admin_url =
@@ -115,13 +118,18 @@ impl Host {
     }
 }
 
-/// Runs every attack in `attacks`, with a quiet round before each; the pooled quiet rounds' figure, then one per
-/// attack.
-pub async fn measure(victim_wasm_path: &Path, attacks: &[Attack], rounds: Rounds) -> anyhow::Result<Vec<VictimFigure>> {
+/// Runs every attack in `attacks`, with a quiet round before each, against a host of `workers` guest threads (else
+/// the default); the pooled quiet rounds' figure, then one per attack.
+pub async fn measure(
+    victim_wasm_path: &Path,
+    attacks: &[Attack],
+    rounds: Rounds,
+    workers: Option<u16>,
+) -> anyhow::Result<Vec<VictimFigure>> {
     let dir = tempfile::tempdir()?;
     let victim_wasm = std::fs::read(victim_wasm_path)
         .with_context(|| format!("{}: build the examples first", victim_wasm_path.display()))?;
-    let host = Host::start(dir.path(), &victim_wasm).await?;
+    let host = Host::start(dir.path(), &victim_wasm, workers).await?;
 
     let peer = PeerSim::new();
     workload::seed(&peer);

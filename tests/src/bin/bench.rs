@@ -75,7 +75,8 @@ struct Cli {
     /// Workloads of the paced part (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "noop,get1")]
     paced_workloads: Vec<String>,
-    /// Worker threads of the wasm and native hosts (`wasmcc serve --workers`); default: wasmcc's.
+    /// Guest threads of the wasm and native hosts and of the isolation part's host (`wasmcc serve --workers`);
+    /// default: wasmcc's.
     #[arg(long)]
     host_workers: Option<usize>,
     /// The bench chaincode's wasm module.
@@ -107,6 +108,9 @@ enum Internal {
         /// port (`chaincodes.own_ports = false`).
         #[arg(long)]
         ports: Option<String>,
+        /// As `wasmcc serve --workers`.
+        #[arg(long)]
+        workers: Option<u16>,
     },
     /// Attacks a chaincode of a host until stdin closes (the isolation part).
     #[command(hide = true)]
@@ -155,7 +159,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Internal::Serve { which, ccid, wasm, workers }) => {
             serve::serve(Impl::parse(which)?, ccid, wasm, *workers).await
         }
-        Some(Internal::ServeDaemon { data_dir, ports }) => {
+        Some(Internal::ServeDaemon { data_dir, ports, workers }) => {
             let ports = match ports {
                 Some(ports) => {
                     let (lo, hi) = ports.split_once('-').context("--ports min-max")?;
@@ -163,7 +167,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => None,
             };
-            density::serve_daemon(data_dir, ports).await
+            density::serve_daemon(data_dir, ports, *workers).await
         }
         Some(Internal::Attack { kind, addr, ccid, admin, token, wasm }) => {
             let aim = Aim {
@@ -272,7 +276,8 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     if part("isolation") && victim_tx > 0 {
         let budget = Duration::from_secs(if cli.quick { QUICK_ROUND_S } else { FULL_ROUND_S });
         let rounds = isolation::Rounds { transactions: victim_tx, budget };
-        let figures = isolation::measure(&cli.wasm, &attacks, rounds).await?;
+        let workers = cli.host_workers.map(|n| n.clamp(1, u16::MAX as usize) as u16);
+        let figures = isolation::measure(&cli.wasm, &attacks, rounds, workers).await?;
         lines.extend(figures.iter().map(report::isolation_line));
     }
     println!();
