@@ -305,14 +305,10 @@ impl Session {
         let routes = self.routes.clone();
         let guest_threads = &self.engine.quota().threads;
         // Counted from here, not from when its task first runs: the messages of one read are placed one after the
-        // other before any of their tasks runs, and each must see those placed before it. A transaction alone on its
-        // stream counts only the transactions that may want the CPU, so that a flood parked on a silent peer or
-        // queued behind its own chaincode's cap does not send a quiet chaincode's transactions across threads; one
-        // with others of its stream in flight counts every live transaction, since starting some of one stream's
-        // transactions inline and the rest on the guest threads costs more than either (BENCHMARKS.md, change 34).
+        // other before any of their tasks runs, and each must see those placed before it.
         let gauges = self.engine.gauges();
-        let running = if others_on_stream == 0 { gauges.busy_transactions() } else { gauges.live_transactions() };
-        let guard = TransactionGuard::new(self.engine.gauges().clone());
+        let running = placement::running(gauges, others_on_stream);
+        let guard = TransactionGuard::new(gauges.clone());
         let inline = placement::choose(&self.chaincode.inline, running, guest_threads);
         let inline_here = inline.is_some();
         let recording = self.chaincode.recording();

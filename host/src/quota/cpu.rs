@@ -161,23 +161,24 @@ impl CpuTurns {
         }
     }
 
-    fn release(&self, ccid: &str) {
+    /// Gives back a turn of `ccid`'s, given up at `at`.
+    fn release(&self, ccid: &str, at: Instant) {
         let mut state = self.state.lock().expect("cpu turns lock");
         state.running -= 1;
         if let Some(t) = state.chaincodes.get_mut(ccid) {
-            t.give_back(Instant::now());
+            t.give_back(at);
         }
         forget_if_idle(&mut state, ccid);
         self.grant_next(&mut state);
     }
 
-    /// Lends the turn `ccid`'s guest holds while it steps aside; the loan's id.
-    fn lend(&self, ccid: &Arc<str>) -> u64 {
+    /// Lends the turn `ccid`'s guest holds while it steps aside, from `at`; the loan's id.
+    fn lend(&self, ccid: &Arc<str>, at: Instant) -> u64 {
         let mut state = self.state.lock().expect("cpu turns lock");
         let id = state.next_ticket;
         state.next_ticket += 1;
         if let Some(t) = state.chaincodes.get_mut(ccid) {
-            t.give_back(Instant::now());
+            t.give_back(at);
         }
         forget_if_idle(&mut state, ccid);
         state.lent.push((id, ccid.clone()));
@@ -293,7 +294,7 @@ impl Drop for Waiting<'_> {
         let Some(mut granted) = self.granted.take() else { return };
         granted.close();
         if granted.try_recv().is_ok() {
-            self.turns.release(&self.ccid);
+            self.turns.release(&self.ccid, Instant::now());
         } else {
             self.turns.leave_queue(&self.ccid, self.ticket);
         }
@@ -326,8 +327,8 @@ impl Turn {
     pub fn step_aside(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let loan = {
             let mut clock = self.clock();
-            clock.stop().then(|| {
-                let id = self.0.turns.lend(&self.0.ccid);
+            clock.stop().map(|at| {
+                let id = self.0.turns.lend(&self.0.ccid, at);
                 clock.lent = Some(id);
                 id
             })
@@ -393,19 +394,20 @@ impl std::future::Future for YieldOnce {
 }
 
 impl Clock {
-    /// Stops counting a held turn's time; whether one was held.
-    fn stop(&mut self) -> bool {
-        let Some(since) = self.held_since.take() else { return false };
-        self.ran += since.elapsed();
-        true
+    /// Stops counting a held turn's time; when, if one was held.
+    fn stop(&mut self) -> Option<Instant> {
+        let since = self.held_since.take()?;
+        let now = Instant::now();
+        self.ran += now.duration_since(since);
+        Some(now)
     }
 }
 
 impl Claim {
     fn pause(&self) {
         let stopped = self.clock.lock().expect("turn clock lock").stop();
-        if stopped {
-            self.turns.release(&self.ccid);
+        if let Some(at) = stopped {
+            self.turns.release(&self.ccid, at);
         }
     }
 }

@@ -6,7 +6,7 @@
 //! thread, and those wake-ups cost more CPU than the guest itself. So while the host is quiet — fewer transactions
 //! running than half the guest threads — a transaction starts where its message was read, and its peer's answers
 //! come back to that same thread. For a transaction alone on its stream, transactions waiting on their peer or for
-//! admission do not count as running: they take no CPU (the session decides what `running` counts).
+//! admission do not count as running: they take no CPU ([`running`]).
 //!
 //! A guest is not trusted to be short: started here it yields for fuel every [`limits::INLINE_FUEL_YIELD_INTERVAL`]
 //! (the thread's other tasks run in between), and one still computing once it has held the thread for
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::threads::GuestThreads;
 use crate::limits;
+use crate::telemetry::Gauges;
 
 /// A chaincode's record of transactions that ran long inline. Relaxed counters: two transactions racing on them
 /// shift a cooldown by a transaction or two, which is all they decide.
@@ -87,6 +88,18 @@ impl Inline {
             self.history.moved();
         }
         must
+    }
+}
+
+/// The transactions that make the host busy for one placed with `others_on_stream` of its stream in flight (itself
+/// not counted). One alone on its stream counts only those that may want the CPU, so that a flood parked on a silent
+/// peer or queued behind its own chaincode's cap does not send a quiet chaincode's transactions across threads; one
+/// with others of its stream in flight counts every live transaction, since starting some of one stream's
+/// transactions inline and the rest on the guest threads costs more than either (BENCHMARKS.md, change 34).
+pub fn running(gauges: &Gauges, others_on_stream: usize) -> i64 {
+    match others_on_stream {
+        0 => gauges.busy_transactions(),
+        _ => gauges.live_transactions(),
     }
 }
 

@@ -77,8 +77,8 @@ struct Cli {
     paced_workloads: Vec<String>,
     /// Guest threads of the wasm and native hosts and of the isolation part's host (`wasmcc serve --workers`);
     /// default: wasmcc's.
-    #[arg(long)]
-    host_workers: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    host_workers: Option<u16>,
     /// The bench chaincode's wasm module.
     #[arg(long, default_value_os_t = default_wasm())]
     wasm: PathBuf,
@@ -207,7 +207,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     };
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let host_workers = match cli.host_workers {
-        Some(n) => format!("{} guest thread(s) (wasmcc serve --workers {n})", n.max(1)),
+        Some(n) => format!("{n} guest thread(s) (wasmcc serve --workers {n})"),
         None => format!("the host's default threads ({cpus} CPUs)"),
     };
     println!("machine: {}", machine());
@@ -227,7 +227,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         let ccid = wasmcc_common::package::package_id("bench", &wasm);
         let mut targets = Vec::new();
         for which in impls {
-            let server = Server::start(which, &cli.wasm, &ccid, cli.host_workers.map(|n| n.max(1))).await?;
+            let server = Server::start(which, &cli.wasm, &ccid, cli.host_workers.map(usize::from)).await?;
             targets.push(Target::connect(server, &peer).await?);
         }
         if part("compare") {
@@ -276,8 +276,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     if part("isolation") && victim_tx > 0 {
         let budget = Duration::from_secs(if cli.quick { QUICK_ROUND_S } else { FULL_ROUND_S });
         let rounds = isolation::Rounds { transactions: victim_tx, budget };
-        let workers = cli.host_workers.map(|n| n.clamp(1, u16::MAX as usize) as u16);
-        let figures = isolation::measure(&cli.wasm, &attacks, rounds, workers).await?;
+        let figures = isolation::measure(&cli.wasm, &attacks, rounds, cli.host_workers).await?;
         lines.extend(figures.iter().map(report::isolation_line));
     }
     println!();
