@@ -17,6 +17,18 @@
 # ring are built and tested here on glibc only. distroless/cc-debian12 is glibc 2.36 and libgcc_s, what a bookworm
 # build links against, plus CA certificates, and nothing else: no shell, no package manager. The build stage is the
 # native architecture, so the same file builds amd64 and arm64 images.
+#
+# Profile-guided: the training that a profile-guided build needs runs the bench, whose chaincode is wasm, and this
+# build stage has no wasm toolchain; so the profile comes from a build of the same sources beside it, as a named
+# build context, and this stage uses it when it is there:
+#
+#   bash scripts/build-release.sh --no-default-features
+#   docker build --build-context pgo=target/pgo -t wasmcc .
+#
+# Without --build-context the empty stage `pgo` stands in and the build is the plain release build. The profile must
+# come from the same sources and the same Rust (1.95): functions it does not match are built as without it.
+
+FROM scratch AS pgo
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
@@ -24,7 +36,9 @@ COPY . .
 # --no-default-features: the host without `wasmcc dev`/`demo` (the in-process Fabric network), as in production.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    CARGO_PROFILE_RELEASE_STRIP=symbols \
+    --mount=type=bind,from=pgo,target=/pgo \
+    if [ -f /pgo/wasmcc.profdata ]; then export RUSTFLAGS="-Cprofile-use=/pgo/wasmcc.profdata"; fi \
+    && CARGO_PROFILE_RELEASE_STRIP=symbols \
     cargo build --release --locked -p wasmcc-host --no-default-features --bin wasmcc \
     && install -D -m 0755 target/release/wasmcc /out/wasmcc \
     && install -d -m 0750 -o 65532 -g 65532 /out/data

@@ -114,3 +114,32 @@ fn bench_quick_isolation_prints_every_attack_and_the_victim_never_fails() {
         assert!(settled <= before + 256.0, "the host kept memory after the {attack} attack: {rss}");
     }
 }
+
+/// `--host-exe`: the wasm implementation served by a `wasmcc` binary's own `wasmcc serve` (what
+/// scripts/build-release.sh trains a profile-guided build on), which ends by itself when asked (SIGTERM): an
+/// instrumented build writes its profile only then, and the bench fails when a server had to be killed.
+#[test]
+fn bench_measures_a_wasmcc_binary_and_stops_it_cleanly() {
+    // `cargo test --workspace` builds every binary of the workspace, the host's beside this one.
+    let wasmcc = std::path::Path::new(env!("CARGO_BIN_EXE_bench")).with_file_name("wasmcc");
+    assert!(wasmcc.exists(), "{} is missing: cargo build -p wasmcc-host --bin wasmcc", wasmcc.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["--quick", "--parts", "compare,paced", "--impls", "wasm", "--workloads", "get1", "--concurrency", "1"])
+        .arg("--host-exe")
+        .arg(&wasmcc)
+        .output()
+        .expect("running bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench --host-exe failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&format!("wasm: served by {} serve", wasmcc.display())), "{stdout}");
+    for prefix in ["bench get1 c=1 wasm ", "paced get1 rate=500 clients=32 wasm "] {
+        let l = line(&stdout, prefix);
+        let [tps, p50, cpu] = fields(l, &["tx_per_s", "p50_us", "cpu_us_per_tx"])[..] else { unreachable!() };
+        assert!(tps > 0.0 && p50 > 0.0 && cpu > 0.0, "{l}");
+    }
+}

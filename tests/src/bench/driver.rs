@@ -41,6 +41,12 @@ impl Target {
             .with_context(|| format!("connecting to the {} implementation", server.which.name()))?;
         Ok(Target { server, conn })
     }
+
+    /// Closes the stream, then ends the server as it ends in use.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        drop(self.conn);
+        self.server.stop().await
+    }
 }
 
 /// The figures of one implementation in one configuration.

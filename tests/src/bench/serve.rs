@@ -1,5 +1,7 @@
 //! The chaincode servers under test, each in a process of its own so that its CPU time is its own: `bench serve`
-//! (this binary again) for `wasm` and `native`, `node tests/node/ccaas.js bench` for `node`.
+//! (this binary again) for `wasm` and `native`, `node tests/node/ccaas.js bench` for `node`; or, with `--host-exe`,
+//! a `wasmcc` binary's own `wasmcc serve` for `wasm`, so that the binary operators run is the one measured (and the
+//! one a profile-guided build is trained on: scripts/build-release.sh).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -21,6 +23,9 @@ use crate::node::NodeChaincode;
 
 /// How long a server may take to print its `listening` line.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a server asked to end may take before it is killed. A server that ends by itself runs its exit handlers,
+/// which is where an instrumented build writes its profile.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The implementations compared, in the order reports list them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,32 +60,66 @@ pub struct Server {
     pub addr: String,
     pub ccid: String,
     pub pid: u32,
-    _process: Process,
+    process: Process,
 }
 
 enum Process {
-    /// Killed on drop; its stdin closing also ends it.
-    Own {
+    /// `bench serve`: ends when its stdin closes (and is killed on drop).
+    Bench {
         child: Child,
-        _stdin: ChildStdin,
+        stdin: Option<ChildStdin>,
+    },
+    /// `wasmcc serve` on a data directory of its own: ends on SIGTERM (and is killed on drop).
+    Wasmcc {
+        child: Child,
+        _data: tempfile::TempDir,
     },
     Node {
         _node: NodeChaincode,
     },
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Process::Own { child, .. } = self {
-            let _ = child.start_kill();
+impl Process {
+    /// Asks the server to end as it would end in use, waits up to [`STOP_TIMEOUT`], then kills it.
+    async fn stop(&mut self) -> anyhow::Result<()> {
+        let child = match self {
+            Process::Bench { child, stdin } => {
+                stdin.take();
+                child
+            }
+            Process::Wasmcc { child, .. } => {
+                if let Some(pid) = child.id() {
+                    // SAFETY: kill(2) on our own child's pid, which `child` has not reaped yet.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+                }
+                child
+            }
+            Process::Node { .. } => return Ok(()),
+        };
+        match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
+            Ok(status) => {
+                let status = status?;
+                anyhow::ensure!(status.success(), "the server ended with {status}");
+                Ok(())
+            }
+            Err(_) => {
+                child.start_kill()?;
+                bail!("the server did not end within {STOP_TIMEOUT:?} of being asked to, and was killed")
+            }
         }
     }
 }
 
 impl Server {
     /// Starts the `which` implementation of the bench chaincode under `ccid`; a wasmcc host (wasm, native) with
-    /// `workers` guest threads, else the host's default.
-    pub async fn start(which: Impl, wasm: &Path, ccid: &str, workers: Option<usize>) -> anyhow::Result<Server> {
+    /// `workers` guest threads, else the host's default. `host_exe`: the `wasmcc` binary that serves `wasm`.
+    pub async fn start(
+        which: Impl,
+        wasm: &Path,
+        ccid: &str,
+        workers: Option<usize>,
+        host_exe: Option<&Path>,
+    ) -> anyhow::Result<Server> {
         if which == Impl::Node {
             let node = NodeChaincode::start("bench", ccid).await;
             let pid = node.pid().context("the Node process has no pid")?;
@@ -89,8 +128,11 @@ impl Server {
                 addr: node.addr(),
                 ccid: ccid.into(),
                 pid,
-                _process: Process::Node { _node: node },
+                process: Process::Node { _node: node },
             });
+        }
+        if let (Impl::Wasm, Some(exe)) = (which, host_exe) {
+            return start_wasmcc(exe, wasm, workers).await;
         }
         let exe = std::env::current_exe().context("locating the bench binary")?;
         let mut cmd = Command::new(exe);
@@ -100,8 +142,48 @@ impl Server {
         }
         let (child, stdin, line) = spawn_until_line(cmd, "listening ").await?;
         let pid = child.id().context("the server has no pid")?;
-        Ok(Server { which, addr: line, ccid: ccid.into(), pid, _process: Process::Own { child, _stdin: stdin } })
+        let process = Process::Bench { child, stdin: Some(stdin) };
+        Ok(Server { which, addr: line, ccid: ccid.into(), pid, process })
     }
+
+    /// Ends the server as it ends in use (stdin closed, SIGTERM) and checks that it ended by itself.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.process.stop().await.with_context(|| format!("stopping the {} implementation", self.which.name()))
+    }
+}
+
+/// `wasmcc serve` (the binary at `exe`) with the bench chaincode installed on a fresh data directory, served on a
+/// port of its own as a peer would dial it, under the CCID the install gives it.
+async fn start_wasmcc(exe: &Path, wasm: &Path, workers: Option<usize>) -> anyhow::Result<Server> {
+    let data = tempfile::tempdir()?;
+    // A port the system hands out now and that is free again when the host binds it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let config = crate::host_config(data.path(), (port, port));
+    // Installed as `wasmcc install` would, by the same store code, before the host under test starts on it.
+    let daemon = wasmcc_host::daemon::Daemon::start(&config).await?;
+    let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    let record = daemon.registry().install(wasmcc_common::package::package("bench", &bytes, &[])?).await?.0;
+    daemon.shutdown().await;
+    let ccid = record.ccid;
+
+    // What `host_config` set that the host under test needs: the data, the admin API on a free port, the one port.
+    let config_path = data.path().join("wasmcc.toml");
+    let data_dir = toml::Value::from(data.path().display().to_string());
+    let toml = format!(
+        "data_dir = {data_dir}\n[admin]\nlisten = \"127.0.0.1:0\"\n[chaincodes]\nport_min = {port}\nport_max = {port}\n"
+    );
+    std::fs::write(&config_path, toml)?;
+
+    let mut cmd = Command::new(exe);
+    cmd.arg("serve").arg("--config").arg(&config_path).env("WASMCC_LOG", "warn");
+    if let Some(workers) = workers {
+        cmd.arg("--workers").arg(workers.to_string());
+    }
+    let (child, _stdin, line) = spawn_until_line(cmd, &format!("serving {ccid} on "))
+        .await
+        .with_context(|| format!("starting {} serve", exe.display()))?;
+    let pid = child.id().context("the server has no pid")?;
+    Ok(Server { which: Impl::Wasm, addr: line, ccid, pid, process: Process::Wasmcc { child, _data: data } })
 }
 
 /// Spawns `cmd` with piped stdin and waits for a stdout line starting with `prefix`; returns the rest of it. The

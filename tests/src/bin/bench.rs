@@ -82,6 +82,11 @@ struct Cli {
     /// The bench chaincode's wasm module.
     #[arg(long, default_value_os_t = default_wasm())]
     wasm: PathBuf,
+    /// Serve the `wasm` implementation of the compare and paced parts with this `wasmcc` binary (`wasmcc serve` on a
+    /// data directory of its own) instead of this bench's own server: to measure the binary operators run, or to
+    /// train a profile-guided build of it (scripts/build-release.sh).
+    #[arg(long)]
+    host_exe: Option<PathBuf>,
 }
 
 /// The processes the bench starts (not for direct use).
@@ -222,12 +227,16 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             many.warmup
         );
         println!("hosts: wasm and native run with {host_workers}; the driver on one thread");
+        if let Some(exe) = &cli.host_exe {
+            println!("wasm: served by {} serve", exe.display());
+        }
         let peer = PeerSim::new();
         workload::seed(&peer);
         let ccid = wasmcc_common::package::package_id("bench", &wasm);
         let mut targets = Vec::new();
         for which in impls {
-            let server = Server::start(which, &cli.wasm, &ccid, cli.host_workers.map(usize::from)).await?;
+            let workers = cli.host_workers.map(usize::from);
+            let server = Server::start(which, &cli.wasm, &ccid, workers, cli.host_exe.as_deref()).await?;
             targets.push(Target::connect(server, &peer).await?);
         }
         if part("compare") {
@@ -253,6 +262,9 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 let figures = paced::measure(&targets, Workload::parse(w)?, pace).await?;
                 lines.extend(figures.iter().map(report::paced_line));
             }
+        }
+        for target in targets {
+            target.stop().await?;
         }
     }
 
