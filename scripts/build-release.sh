@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
 # The release `wasmcc` built with profile-guided optimisation (PGO): an instrumented build serves the bench's
 # transactions (`bench --host-exe`, the peer simulator driving `wasmcc serve`), LLVM merges the counts it wrote at exit,
-# and a second build lays out and inlines the code by them. At a peer's pace the host's code is cold between
-# transactions, and keeping its hot paths together saved about a third of the CPU a paced transaction costs
-# (BENCHMARKS.md change 37). Takes three release builds: about 35 minutes on 2 cores.
+# and a second build lays out and inlines the code by them: 5–35% less CPU per transaction than the plain release
+# build, depending on the load (BENCHMARKS.md change 37). Three release builds: about 35 minutes on 2 cores.
 #
 #   bash scripts/build-release.sh [--quick] [cargo build options, e.g. --no-default-features]
 #
 # Writes target/pgo/wasmcc (the binary) and target/pgo/wasmcc.profdata (the merged profile); builds in
-# target/pgo-build. The options go to both
-# builds of `wasmcc`, so the profile's functions are the final build's: give the container image's
-# (--no-default-features) to use the profile there: docker build --build-context pgo=target/pgo . (Dockerfile).
+# target/pgo-build. The options go to both builds of `wasmcc`, so the profile's functions are the final build's: for
+# the container image give its own (--no-default-features), then: docker build --build-context pgo=target/pgo .
 # --quick: a check of the whole pipeline (the test suite runs it): a short training, the bench as it is built for the
 # tests, and builds at opt-level 1 without cross-crate LTO; not a binary to ship.
 set -euo pipefail
