@@ -1,7 +1,18 @@
 //! `bench --quick` runs to the end and prints every figure BENCHMARKS.md documents. The figures themselves are not
 //! asserted: benchmarks are not timed tests.
 
+use std::ffi::OsStr;
 use std::process::Command;
+
+/// Runs `bench` with `args` and returns what it printed, or fails with everything it printed.
+fn bench<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(args: I) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bench"));
+    cmd.args(args);
+    let out = cmd.output().expect("running bench");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{cmd:?} failed: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    stdout
+}
 
 /// Every `key=value` of a line, or a panic naming the line.
 fn fields(line: &str, keys: &[&str]) -> Vec<f64> {
@@ -24,14 +35,7 @@ fn line<'a>(out: &'a str, prefix: &str) -> &'a str {
 
 #[test]
 fn bench_quick_prints_every_figure() {
-    let out = Command::new(env!("CARGO_BIN_EXE_bench")).arg("--quick").output().expect("running bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "bench --quick failed: {}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = bench(["--quick"]);
     for workload in ["noop", "get1", "rw10", "range100"] {
         for c in [1, 64] {
             for which in ["wasm", "native", "node"] {
@@ -81,17 +85,7 @@ fn bench_quick_prints_every_figure() {
 /// per attack, and the victim got no error under any of them. The ratios are not asserted.
 #[test]
 fn bench_quick_isolation_prints_every_attack_and_the_victim_never_fails() {
-    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(["--quick", "--parts", "isolation"])
-        .output()
-        .expect("running bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "bench --quick --parts isolation failed: {}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = bench(["--quick", "--parts", "isolation"]);
     let quiet = line(&stdout, "isolation quiet ");
     let [p50, p99, errors] = fields(quiet, &["victim_p50_us", "victim_p99_us", "victim_errors"])[..] else {
         unreachable!()
@@ -123,19 +117,8 @@ fn bench_measures_a_wasmcc_binary_and_stops_it_cleanly() {
     // `cargo test --workspace` builds every binary of the workspace, the host's beside this one.
     let wasmcc = std::path::Path::new(env!("CARGO_BIN_EXE_bench")).with_file_name("wasmcc");
     assert!(wasmcc.exists(), "{} is missing: cargo build -p wasmcc-host --bin wasmcc", wasmcc.display());
-    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(["--quick", "--parts", "compare,paced", "--impls", "wasm", "--workloads", "get1", "--concurrency", "1"])
-        .arg("--host-exe")
-        .arg(&wasmcc)
-        .output()
-        .expect("running bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "bench --host-exe failed: {}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = ["--quick", "--parts", "compare,paced", "--impls", "wasm", "--workloads", "get1", "--concurrency", "1"];
+    let stdout = bench(args.iter().map(OsStr::new).chain([OsStr::new("--host-exe"), wasmcc.as_os_str()]));
     assert!(stdout.contains(&format!("wasm: served by {} serve", wasmcc.display())), "{stdout}");
     for prefix in ["bench get1 c=1 wasm ", "paced get1 rate=500 clients=32 wasm "] {
         let l = line(&stdout, prefix);
