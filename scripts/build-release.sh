@@ -32,7 +32,6 @@ bash scripts/build-guests.sh
 
 out=$PWD/target/pgo
 work=$PWD/target/pgo-build
-rm -rf "$work/raw"
 mkdir -p "$out" "$work"
 if $quick; then
     export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1
@@ -55,6 +54,8 @@ build() {
 echo "=== 1/4 the instrumented build ==="
 build instrumented "-Cprofile-generate=$work/raw" "$@"
 echo "=== 2/4 training: the bench's transactions through wasmcc serve ==="
+# Only the server's counts: the build scripts the instrumented build ran wrote theirs here too.
+rm -rf "$work/raw"
 "$driver" --parts compare,paced --impls wasm --host-exe "$work/instrumented/release/wasmcc" "${training[@]}"
 echo "=== 3/4 merging the profile ==="
 "$profdata" merge -o "$out/wasmcc.profdata" "$work/raw"
