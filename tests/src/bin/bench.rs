@@ -233,9 +233,9 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         let peer = PeerSim::new();
         workload::seed(&peer);
         let ccid = wasmcc_common::package::package_id("bench", &wasm);
+        let workers = cli.host_workers.map(usize::from);
         let mut targets = Vec::new();
         for which in impls {
-            let workers = cli.host_workers.map(usize::from);
             let server = Server::start(which, &cli.wasm, &ccid, workers, cli.host_exe.as_deref()).await?;
             targets.push(Target::connect(server, &peer).await?);
         }
