@@ -314,7 +314,7 @@ impl Session {
         let recording = self.chaincode.recording();
         let tape = recording.as_ref().and_then(|r| r.tape_for(&msg.txid));
         let limits = entry.limits;
-        let transaction = async move {
+        let transaction: placement::Transaction = Box::pin(async move {
             let _guard = guard;
             let mut ledger =
                 TxLedger::new(msg.channel_id.clone(), msg.txid.clone(), outbound.clone(), reply_rx, params);
@@ -326,7 +326,8 @@ impl Session {
             let deadline = entry.limits.execute_timeout();
             let (outcome, stats) = match TxContext::from_message(&msg, is_init) {
                 Ok(ctx) => {
-                    let run = executor::execute(&engine, &chaincode, ctx, ledger, entry, inline_here);
+                    // Boxed: awaited through `timeout`, the instance's future would be laid out twice in this one.
+                    let run = Box::pin(executor::execute(&engine, &chaincode, ctx, ledger, entry, inline_here));
                     tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
                         let timeout = TxFailure::ExecuteTimeout { timeout: deadline, ccid: chaincode.ccid.clone() };
                         (GuestOutcome::Failed(timeout), TxStats::default())
@@ -355,7 +356,7 @@ impl Session {
                 recording.finish(&tape, transcript, &ending);
             }
             answer(&outbound, &routes, &key, ending).await;
-        };
+        });
         match inline {
             Some(inline) => {
                 let engine = self.engine.clone();

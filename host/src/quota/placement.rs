@@ -16,6 +16,7 @@
 //! one whose transactions are short but now and then slowed (preempted, a page fault) keeps its place.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
@@ -24,6 +25,10 @@ use std::time::{Duration, Instant};
 use super::threads::GuestThreads;
 use crate::limits;
 use crate::telemetry::Gauges;
+
+/// A transaction's whole run, boxed where it is made: a task and [`run`] then move a pointer, not the future (about
+/// 10 KB with the instance's, which tokio's spawn and every wrapping `async` block would copy again).
+pub type Transaction = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// A chaincode's record of transactions that ran long inline. Relaxed counters: two transactions racing on them
 /// shift a cooldown by a transaction or two, which is all they decide.
@@ -123,11 +128,7 @@ pub fn choose(history: &Arc<InlineHistory>, running: i64, threads: &GuestThreads
 /// Only a fuel yield moves it: a transaction of many stub calls holds the thread a few microseconds at a time, and
 /// one slowed now and then (preempted, a page fault) is no reason to send its chaincode's next transactions across
 /// threads; a guest computing reaches a fuel yield every [`limits::INLINE_FUEL_YIELD_INTERVAL`].
-pub async fn run<F>(transaction: F, inline: Inline, threads: &GuestThreads)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let mut transaction = Box::pin(transaction);
+pub async fn run(mut transaction: Transaction, inline: Inline, threads: &GuestThreads) {
     let mut held = Duration::ZERO;
     let (noting, waker) = NotingWaker::new();
     let must_move = std::future::poll_fn(|cx| {
@@ -255,7 +256,7 @@ mod tests {
         assert!(choose(&history, 1, &threads).is_none(), "one running already: not quiet");
         let (tx, rx) = tokio::sync::oneshot::channel();
         run(
-            async move {
+            Box::pin(async move {
                 let started = std::thread::current().id();
                 for _ in 0..polls {
                     let computed = Instant::now();
@@ -266,7 +267,7 @@ mod tests {
                     crate::quota::cpu::YieldOnce::new().await;
                 }
                 let _ = tx.send((started, std::thread::current().id()));
-            },
+            }),
             inline,
             &threads,
         )
@@ -290,7 +291,7 @@ mod tests {
         let here = std::thread::current().id();
         let ended = tokio::spawn(async move {
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let transaction = async move {
+            let transaction = Box::pin(async move {
                 // Each poll computes a tenth of the budget, then waits for a "peer" woken from another task.
                 for _ in 0..20 {
                     let computed = Instant::now();
@@ -300,7 +301,7 @@ mod tests {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 let _ = tx.send(std::thread::current().id());
-            };
+            });
             run(transaction, inline, &threads).await;
             rx.await.unwrap()
         });
