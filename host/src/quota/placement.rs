@@ -26,8 +26,9 @@ use super::threads::GuestThreads;
 use crate::limits;
 use crate::telemetry::Gauges;
 
-/// A transaction's whole run, boxed where it is made: a task and [`run`] then move a pointer, not the future (about
-/// 10 KB with the instance's, which tokio's spawn and every wrapping `async` block would copy again).
+/// A transaction's whole run, boxed where it is made: a task and [`run`] then move a pointer, not the future, which
+/// tokio's spawn and every wrapping `async` block would copy whole again (about 2 KB; the executor's own future, boxed
+/// inside it, is twice that).
 pub type Transaction = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// A chaincode's record of transactions that ran long inline. Relaxed counters: two transactions racing on them
