@@ -126,3 +126,30 @@ fn bench_measures_a_wasmcc_binary_and_stops_it_cleanly() {
         assert!(tps > 0.0 && p50 > 0.0 && cpu > 0.0, "{l}");
     }
 }
+
+/// `--baseline-exe`: two builds in one run, their rounds alternating, and the `ab` lines that compare them.
+#[test]
+fn bench_compares_two_wasmcc_builds_in_one_run() {
+    let wasmcc = std::path::Path::new(env!("CARGO_BIN_EXE_bench")).with_file_name("wasmcc");
+    let args = ["--quick", "--parts", "compare,paced", "--impls", "wasm,wasm-base", "--workloads", "get1"];
+    let exes = [OsStr::new("--host-exe"), wasmcc.as_os_str(), OsStr::new("--baseline-exe"), wasmcc.as_os_str()];
+    let stdout = bench(args.iter().map(OsStr::new).chain(exes));
+    assert!(stdout.contains(&format!("wasm-base: served by {} serve", wasmcc.display())), "{stdout}");
+    for prefix in ["bench get1 c=64 wasm-base ", "paced get1 rate=500 clients=32 wasm-base "] {
+        let l = line(&stdout, prefix);
+        let [tps, cpu] = fields(l, &["tx_per_s", "cpu_us_per_tx"])[..] else { unreachable!() };
+        assert!(tps > 0.0 && cpu > 0.0, "{l}");
+    }
+    for prefix in ["ab get1 c=1 wasm/wasm-base ", "ab get1 c=64 wasm/wasm-base ", "ab get1 rate=500 clients=32 "] {
+        let l = line(&stdout, prefix);
+        assert!(fields(l, &["cpu", "p50"]).iter().all(|&r| r > 0.0), "{l}");
+    }
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["--quick", "--parts", "compare", "--impls", "wasm-base", "--workloads", "noop", "--concurrency", "1"])
+        .output()
+        .expect("running bench");
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("needs --baseline-exe"), "{stderr}");
+}

@@ -75,6 +75,35 @@ pub fn recording_line(figures: &[Figure]) -> Option<String> {
     ))
 }
 
+/// An A/B of two builds in one run: wasm's CPU per transaction, throughput and p50 over the baseline build's
+/// (`wasm-base`), their rounds alternating.
+pub fn ab_line(figures: &[Figure]) -> Option<String> {
+    let find = |i: Impl| figures.iter().find(|f| f.which == i);
+    let (wasm, base) = (find(Impl::Wasm)?, find(Impl::WasmBase)?);
+    Some(format!(
+        "ab {} c={} wasm/wasm-base cpu={:.3} tx_per_s={:.3} p50={:.3}",
+        wasm.workload.name(),
+        wasm.concurrency,
+        wasm.cpu_us_per_tx / base.cpu_us_per_tx,
+        wasm.tx_per_s / base.tx_per_s,
+        wasm.p50_us / base.p50_us
+    ))
+}
+
+/// The same for the paced part.
+pub fn paced_ab_line(figures: &[PacedFigure]) -> Option<String> {
+    let find = |i: Impl| figures.iter().find(|f| f.which == i);
+    let (wasm, base) = (find(Impl::Wasm)?, find(Impl::WasmBase)?);
+    Some(format!(
+        "ab {} rate={:.0} clients={} wasm/wasm-base cpu={:.3} p50={:.3}",
+        wasm.workload.name(),
+        wasm.rate,
+        wasm.clients,
+        wasm.cpu_us_per_tx / base.cpu_us_per_tx,
+        wasm.p50_us / base.p50_us
+    ))
+}
+
 /// `paced <workload> rate=<tx/s> clients=<n> <impl> …`: the open loop a real peer drives.
 pub fn paced_line(f: &PacedFigure) -> String {
     format!(
@@ -168,6 +197,10 @@ mod tests {
             recording_line(&recorded).unwrap(),
             "recording rw10 c=64 wasm-recording/wasm cpu=1.000 tx_per_s=0.990"
         );
+        assert_eq!(ab_line(&figures), None);
+        let mut ab = [fig(Impl::Wasm, 3000.0), fig(Impl::WasmBase, 2000.0)];
+        ab[1].cpu_us_per_tx = 4.0;
+        assert_eq!(ab_line(&ab).unwrap(), "ab rw10 c=64 wasm/wasm-base cpu=0.750 tx_per_s=1.500 p50=1.000");
         let paced = PacedFigure {
             workload: Workload::Get1,
             which: Impl::Native,

@@ -35,10 +35,12 @@ pub enum Impl {
     Node,
     /// The wasm host recording its errors (`[record] mode = "errors"`): what recording costs when nothing fails.
     WasmRecording,
+    /// `wasmcc serve` of another build (`--baseline-exe`): an A/B of two builds whose rounds alternate in one run.
+    WasmBase,
 }
 
 impl Impl {
-    pub const ALL: [Impl; 4] = [Impl::Wasm, Impl::Native, Impl::Node, Impl::WasmRecording];
+    pub const ALL: [Impl; 5] = [Impl::Wasm, Impl::Native, Impl::Node, Impl::WasmRecording, Impl::WasmBase];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -46,6 +48,7 @@ impl Impl {
             Impl::Native => "native",
             Impl::Node => "node",
             Impl::WasmRecording => "wasm-recording",
+            Impl::WasmBase => "wasm-base",
         }
     }
 
@@ -112,13 +115,14 @@ impl Process {
 
 impl Server {
     /// Starts the `which` implementation of the bench chaincode under `ccid`; a wasmcc host (wasm, native) with
-    /// `workers` guest threads, else the host's default. `host_exe`: the `wasmcc` binary that serves `wasm`.
+    /// `workers` guest threads, else the host's default. `exes`: the `wasmcc` binaries that serve `wasm` and
+    /// `wasm-base`.
     pub async fn start(
         which: Impl,
         wasm: &Path,
         ccid: &str,
         workers: Option<usize>,
-        host_exe: Option<&Path>,
+        exes: HostExes<'_>,
     ) -> anyhow::Result<Server> {
         if which == Impl::Node {
             let node = NodeChaincode::start("bench", ccid).await;
@@ -131,8 +135,12 @@ impl Server {
                 process: Process::Node { _node: node },
             });
         }
-        if let (Impl::Wasm, Some(exe)) = (which, host_exe) {
-            return start_wasmcc(exe, wasm, workers).await;
+        if let (Impl::Wasm, Some(exe)) = (which, exes.host) {
+            return start_wasmcc(which, exe, wasm, workers).await;
+        }
+        if which == Impl::WasmBase {
+            let exe = exes.baseline.context("the wasm-base implementation needs --baseline-exe")?;
+            return start_wasmcc(which, exe, wasm, workers).await;
         }
         let exe = std::env::current_exe().context("locating the bench binary")?;
         let mut cmd = Command::new(exe);
@@ -152,9 +160,18 @@ impl Server {
     }
 }
 
+/// The `wasmcc` binaries that serve the wasm implementations instead of the bench's own server.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostExes<'a> {
+    /// Serves `wasm` (`--host-exe`).
+    pub host: Option<&'a Path>,
+    /// Serves `wasm-base` (`--baseline-exe`).
+    pub baseline: Option<&'a Path>,
+}
+
 /// `wasmcc serve` (the binary at `exe`) with the bench chaincode installed on a fresh data directory, served on a
-/// port of its own as a peer would dial it, under the CCID the install gives it.
-async fn start_wasmcc(exe: &Path, wasm: &Path, workers: Option<usize>) -> anyhow::Result<Server> {
+/// port of its own as a peer would dial it, under the CCID the install gives it, as the `which` implementation.
+async fn start_wasmcc(which: Impl, exe: &Path, wasm: &Path, workers: Option<usize>) -> anyhow::Result<Server> {
     let data = tempfile::tempdir()?;
     // A port the system hands out now and that is free again when the host binds it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -183,7 +200,7 @@ async fn start_wasmcc(exe: &Path, wasm: &Path, workers: Option<usize>) -> anyhow
         .await
         .with_context(|| format!("starting {} serve", exe.display()))?;
     let pid = child.id().context("the server has no pid")?;
-    Ok(Server { which: Impl::Wasm, addr: line, ccid, pid, process: Process::Wasmcc { child, _data: data } })
+    Ok(Server { which, addr: line, ccid, pid, process: Process::Wasmcc { child, _data: data } })
 }
 
 /// Spawns `cmd` with piped stdin and waits for a stdout line starting with `prefix`; returns the rest of it. The
@@ -234,6 +251,7 @@ pub async fn serve(which: Impl, ccid: &str, wasm: &Path, workers: Option<u16>) -
             Arc::new(LoadedChaincode::with_program(ccid.into(), program, TxLimits::default()))
         }
         Impl::Node => bail!("the node implementation is served by tests/node/ccaas.js"),
+        Impl::WasmBase => bail!("the wasm-base implementation is served by the --baseline-exe binary"),
     };
     let addr: SocketAddr = "127.0.0.1:0".parse()?;
     let listener = Listener::bind_one(addr, engine, chaincode)?;

@@ -9,7 +9,7 @@ use wasmcc_peer::PeerSim;
 use wasmcc_tests::bench::attack::{self, Aim, Attack};
 use wasmcc_tests::bench::driver::{self, Plan, Target};
 use wasmcc_tests::bench::paced::{self, Pace};
-use wasmcc_tests::bench::serve::{self, Impl, Server};
+use wasmcc_tests::bench::serve::{self, HostExes, Impl, Server};
 use wasmcc_tests::bench::workload::{self, Workload};
 use wasmcc_tests::bench::{density, isolation, report, sandbox};
 
@@ -32,7 +32,8 @@ struct Cli {
     /// Workloads to run (comma-separated): noop, get1, rw10, range100.
     #[arg(long, value_delimiter = ',', default_value = "noop,get1,rw10,range100")]
     workloads: Vec<String>,
-    /// Implementations to compare (comma-separated): wasm, native, node; wasm-recording (recording errors on).
+    /// Implementations to compare (comma-separated): wasm, native, node; wasm-recording (recording errors on);
+    /// wasm-base (the `--baseline-exe` build).
     #[arg(long, value_delimiter = ',', default_value = "wasm,native,node")]
     impls: Vec<String>,
     /// Concurrency levels (transactions in flight on the stream).
@@ -87,6 +88,10 @@ struct Cli {
     /// train a profile-guided build of it (scripts/build-release.sh).
     #[arg(long)]
     host_exe: Option<PathBuf>,
+    /// Serve the `wasm-base` implementation with this `wasmcc` binary: with `--impls wasm,wasm-base` and
+    /// `--host-exe`, an A/B of two builds whose rounds alternate in one run (`ab` lines: the first over this one).
+    #[arg(long)]
+    baseline_exe: Option<PathBuf>,
 }
 
 /// The processes the bench starts (not for direct use).
@@ -230,13 +235,17 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         if let Some(exe) = &cli.host_exe {
             println!("wasm: served by {} serve", exe.display());
         }
+        if let Some(exe) = &cli.baseline_exe {
+            println!("wasm-base: served by {} serve", exe.display());
+        }
         let peer = PeerSim::new();
         workload::seed(&peer);
         let ccid = wasmcc_common::package::package_id("bench", &wasm);
         let workers = cli.host_workers.map(usize::from);
         let mut targets = Vec::new();
         for which in impls {
-            let server = Server::start(which, &cli.wasm, &ccid, workers, cli.host_exe.as_deref()).await?;
+            let exes = HostExes { host: cli.host_exe.as_deref(), baseline: cli.baseline_exe.as_deref() };
+            let server = Server::start(which, &cli.wasm, &ccid, workers, exes).await?;
             targets.push(Target::connect(server, &peer).await?);
         }
         if part("compare") {
@@ -247,6 +256,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                     lines.extend(figures.iter().map(report::bench_line));
                     lines.extend(report::ratio_line(&figures));
                     lines.extend(report::recording_line(&figures));
+                    lines.extend(report::ab_line(&figures));
                 }
             }
         }
@@ -261,6 +271,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             for w in &cli.paced_workloads {
                 let figures = paced::measure(&targets, Workload::parse(w)?, pace).await?;
                 lines.extend(figures.iter().map(report::paced_line));
+                lines.extend(report::paced_ab_line(&figures));
             }
         }
         for target in targets {
