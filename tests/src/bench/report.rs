@@ -64,30 +64,44 @@ pub fn ratio_line(figures: &[Figure]) -> Option<String> {
 /// What recording errors costs when none happen: the recording host's CPU per transaction and throughput over the
 /// plain wasm host's, measured in the same run.
 pub fn recording_line(figures: &[Figure]) -> Option<String> {
-    let find = |i: Impl| figures.iter().find(|f| f.which == i);
-    let (wasm, recording) = (find(Impl::Wasm)?, find(Impl::WasmRecording)?);
+    let (f, r) = relative(figures, Impl::WasmRecording, Impl::Wasm)?;
     Some(format!(
         "recording {} c={} wasm-recording/wasm cpu={:.3} tx_per_s={:.3}",
-        wasm.workload.name(),
-        wasm.concurrency,
-        recording.cpu_us_per_tx / wasm.cpu_us_per_tx,
-        recording.tx_per_s / wasm.tx_per_s
+        f.workload.name(),
+        f.concurrency,
+        r.cpu,
+        r.tx_per_s
     ))
 }
 
 /// An A/B of two builds in one run: wasm's CPU per transaction, throughput and p50 over the baseline build's
 /// (`wasm-base`), their rounds alternating.
 pub fn ab_line(figures: &[Figure]) -> Option<String> {
-    let find = |i: Impl| figures.iter().find(|f| f.which == i);
-    let (wasm, base) = (find(Impl::Wasm)?, find(Impl::WasmBase)?);
+    let (f, r) = relative(figures, Impl::Wasm, Impl::WasmBase)?;
     Some(format!(
         "ab {} c={} wasm/wasm-base cpu={:.3} tx_per_s={:.3} p50={:.3}",
-        wasm.workload.name(),
-        wasm.concurrency,
-        wasm.cpu_us_per_tx / base.cpu_us_per_tx,
-        wasm.tx_per_s / base.tx_per_s,
-        wasm.p50_us / base.p50_us
+        f.workload.name(),
+        f.concurrency,
+        r.cpu,
+        r.tx_per_s,
+        r.p50
     ))
+}
+
+/// One implementation's figures over another's.
+struct Ratios {
+    cpu: f64,
+    tx_per_s: f64,
+    p50: f64,
+}
+
+/// `a`'s figure and its ratios over `b`'s, when both implementations ran.
+fn relative(figures: &[Figure], a: Impl, b: Impl) -> Option<(&Figure, Ratios)> {
+    let find = |i: Impl| figures.iter().find(|f| f.which == i);
+    let (a, b) = (find(a)?, find(b)?);
+    let ratios =
+        Ratios { cpu: a.cpu_us_per_tx / b.cpu_us_per_tx, tx_per_s: a.tx_per_s / b.tx_per_s, p50: a.p50_us / b.p50_us };
+    Some((a, ratios))
 }
 
 /// The same for the paced part.
