@@ -83,7 +83,7 @@ impl WasmEngine {
             EpochTicker::start(move || ticked.increment_epoch(), gauges.clone()).map_err(EngineError::Threads)?;
         let (kicked, nudger) = (engine.clone(), ticker.nudger());
         let (kick, tick) = (Arc::new(move || kicked.increment_epoch()), Arc::new(move || nudger.nudge()));
-        let quota = Quota::start(quota, kick, tick).map_err(EngineError::Threads)?;
+        let quota = Quota::start(quota, kick, tick, gauges.clone()).map_err(EngineError::Threads)?;
         let compiles = CompileSlots::new(limits::MAX_CONCURRENT_COMPILES);
         Ok(WasmEngine { engine, linker, ticker, gauges, quota, compiles })
     }

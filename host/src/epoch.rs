@@ -1,12 +1,14 @@
 //! The engine's epoch ticker: the clock that makes a running guest reach its epoch checks (CPU turns, woken tasks
 //! waiting for its thread, the run-time backstop).
 //!
-//! It ticks every [`limits::EPOCH_TICK`] while guest instances are alive. When a look finds none it waits
-//! [`limits::EPOCH_IDLE_TICK`], twice that after the next such look, and so on up to [`limits::EPOCH_IDLE_TICK_MAX`]:
-//! at a peer's pace instances live a fraction of a millisecond and most looks find none, and on this VM each wake-up
-//! of the thread costs 20–30 µs of CPU (BENCHMARKS.md, changes 25 and 28). After [`limits::EPOCH_PARK_AFTER`] without
-//! any starting, it sleeps until one does: a host that serves no transaction does not wake at all. A chaincode that
-//! waits for a CPU turn cannot wait for a slow look: [`EpochTicker::nudger`] wakes the ticker at once.
+//! It ticks every [`limits::EPOCH_TICK`] while guests wait for a CPU turn (their turns come at running guests' epoch
+//! checks, when a slice ends), and every [`limits::EPOCH_IDLE_TICK`] while guests run with nobody waiting: then a tick
+//! serves only the run-time backstop, and on this VM each wake-up of the thread costs 20–30 µs of CPU (BENCHMARKS.md,
+//! changes 25, 28 and 42). When a look finds no instance alive it waits [`limits::EPOCH_IDLE_TICK`], twice that after
+//! the next such look, and so on up to [`limits::EPOCH_IDLE_TICK_MAX`]: at a peer's pace instances live a fraction of
+//! a millisecond and most looks find none. After [`limits::EPOCH_PARK_AFTER`] without any starting, it sleeps until
+//! one does: a host that serves no transaction does not wake at all. A chaincode that waits for a CPU turn cannot
+//! wait for a slow look: [`EpochTicker::nudger`] wakes the ticker at once.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -81,8 +83,9 @@ impl EpochTicker {
     }
 }
 
-/// Wakes the ticker for a look now when it waits between idle looks or sleeps: its next look finds the guests alive
-/// and it ticks every [`limits::EPOCH_TICK`] again. Costs two atomic loads when it is ticking already.
+/// Wakes the ticker for a look now when it waits between idle looks or sleeps: its next look finds the guest waiting
+/// for a CPU turn and it ticks every [`limits::EPOCH_TICK`]. Costs two atomic loads when it is ticking already (every
+/// [`limits::EPOCH_IDLE_TICK`] at most, while guests run: its next look then finds the waiter).
 #[derive(Clone)]
 pub struct Nudger {
     shared: Arc<Shared>,
@@ -115,6 +118,8 @@ fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared, waits: IdleWaits
     // When an instance last started or was seen alive; `None` until one does, so a host that was just started parks
     // at once.
     let (mut active_at, mut seen): (Option<Instant>, u64) = (None, 0);
+    // When a look last found a guest waiting for a CPU turn.
+    let mut contended_at: Option<Instant> = None;
     let mut idle = waits.first;
     while !shared.stop.load(Ordering::SeqCst) {
         // An instance started since the last look counts as activity even if it has ended: at a peer's pace most
@@ -126,9 +131,21 @@ fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared, waits: IdleWaits
             seen = started;
             active_at = Some(Instant::now());
         }
-        if busy {
+        if gauges.turn_waiters() > 0 {
+            contended_at = Some(Instant::now());
+        }
+        if busy && contended_at.is_some_and(|at| at.elapsed() < limits::EPOCH_CONTENDED_LINGER) {
             idle = waits.first;
             thread::sleep(limits::EPOCH_TICK);
+        } else if busy {
+            // Nobody waits for a turn: a tick serves only the run-time backstop. A guest that starts waiting nudges
+            // us (said before a last look, as below), since its turn may come only at the end of a running slice.
+            idle = waits.first;
+            shared.idling.store(true, Ordering::SeqCst);
+            if gauges.turn_waiters() == 0 {
+                thread::park_timeout(limits::EPOCH_IDLE_TICK);
+            }
+            shared.idling.store(false, Ordering::SeqCst);
         } else if active_at.is_some_and(|at| at.elapsed() < limits::EPOCH_PARK_AFTER) {
             // Idling is said before a last look, as parking is below: a nudge after that look unparks us. A nudge (or
             // a stale unpark) only brings the next look forward.
@@ -226,6 +243,31 @@ mod tests {
         thread::sleep(Duration::from_millis(20));
         assert_eq!(ticks.load(Ordering::SeqCst), before, "a starting instance leaves an idle wait alone");
         ticker.nudger().nudge();
-        wait_until("ticking every millisecond again", || ticks.load(Ordering::SeqCst) >= before + 3);
+        wait_until("ticking again", || ticks.load(Ordering::SeqCst) >= before + 3);
+    }
+
+    /// Guests that run with nobody waiting for a CPU turn need a tick only for the run-time backstop: the ticker then
+    /// looks every `EPOCH_IDLE_TICK`, where guests waiting for a turn get one every `EPOCH_TICK`.
+    #[test]
+    fn guests_running_with_nobody_waiting_for_a_turn_are_ticked_slowly() {
+        let ticks = Arc::new(AtomicU64::new(0));
+        let gauges = Arc::new(Gauges::default());
+        let counted = ticks.clone();
+        let ticker = EpochTicker::start(move || _ = counted.fetch_add(1, Ordering::SeqCst), gauges.clone()).unwrap();
+        let _instance = InstanceGuard::new(gauges.clone());
+        ticker.instance_started();
+        let epoch = || ticks.load(Ordering::SeqCst);
+        wait_until("the ticker sees the instance", || epoch() > 0);
+        let (before, started) = (epoch(), Instant::now());
+        thread::sleep(Duration::from_millis(200));
+        // Every look sleeps at least EPOCH_IDLE_TICK: a busy machine only makes the waits longer.
+        let most = (started.elapsed().as_millis() / limits::EPOCH_IDLE_TICK.as_millis()) as u64 + 1;
+        assert!(epoch() - before <= most, "{} ticks in {:?}", epoch() - before, started.elapsed());
+
+        gauges.count_turn_waiter(true);
+        ticker.nudger().nudge();
+        let waited = epoch();
+        wait_until("ticking while a guest waits for a turn", || epoch() >= waited + 3);
+        gauges.count_turn_waiter(false);
     }
 }

@@ -41,12 +41,13 @@ pub const DEFAULT_RUN_TIME: Duration = Duration::from_secs(30);
 /// has failed the transaction anyway, so the host frees the instance and answers ERROR.
 pub const DEFAULT_EXECUTE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Period of the engine's epoch ticker: how often a running guest checks whether to give its CPU turn back and
-/// whether it passed its run-time backstop. A waiting chaincode that runs fewer guests does not wait for the tick (it
+/// Period of the engine's epoch ticker while guests wait for a CPU turn: how often a running guest checks whether to
+/// give its turn back (its slice is over). A waiting chaincode that runs fewer guests does not wait for the tick (it
 /// bumps the epoch itself); 1 ms bounds the rest at one atomic increment a millisecond.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// The ticker's period after a look that found no guest instance alive; it doubles at each such look, up to
+/// The ticker's period while guests run with nobody waiting for a CPU turn (a tick then serves only the run-time
+/// backstop), and after a look that found no guest instance alive; it doubles at each such look, up to
 /// [`EPOCH_IDLE_TICK_MAX`]. At a peer's pace (hundreds of transactions a second, each alive for a fraction of a
 /// millisecond) the ticker mostly finds none, and on this kind of VM each wake-up of a sleeping thread by its timer
 /// costs it 20–30 µs of CPU: waking a thousand times a second was a tenth of the host's CPU, 250 times still a tenth of
@@ -54,6 +55,11 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// thread is moved by its fuel yields ([`INLINE_FUEL_YIELD_INTERVAL`]), a chaincode that must wait for a CPU turn
 /// bumps the epoch and wakes the ticker itself, and the run-time backstop is seconds.
 pub const EPOCH_IDLE_TICK: Duration = Duration::from_millis(4);
+
+/// How long the ticker keeps its fast [`EPOCH_TICK`] after a look last found a guest waiting for a CPU turn. At c=64
+/// waiters come and go many times a millisecond: a ticker that slowed down at every gap was woken (unparked) by the
+/// next waiter, which cost 5–10% more CPU per get1 and rw10 transaction (BENCHMARKS.md, change 42).
+pub const EPOCH_CONTENDED_LINGER: Duration = Duration::from_millis(64);
 
 /// The longest the ticker sleeps between two looks while guests keep starting: how late the first epoch check of a
 /// guest that starts just after a look may come when nothing else asks for one.

@@ -31,7 +31,7 @@ use crate::context::TxContext;
 use crate::engine::WasmEngine;
 use crate::executor::{self, GuestOutcome, LoadError, LoadedChaincode, TxStats};
 use crate::failure::TxFailure;
-use crate::ledger::{PeerParams, TxLedger};
+use crate::ledger::{self, PeerParams, TxLedger};
 use crate::limits;
 use crate::log_throttle::LogThrottle;
 use crate::quota::placement;
@@ -118,11 +118,14 @@ impl State {
 struct InFlight {
     txid: String,
     channel_id: String,
-    mailbox: mpsc::Sender<ChaincodeMessage>,
+    mailbox: ledger::Mailbox,
 }
 
-/// The transactions in flight, keyed by `channel_id + txid`.
-type Routes = Arc<Mutex<HashMap<String, InFlight>>>;
+/// The transactions in flight, keyed by `channel_id + txid`. Hashed with foldhash, not the standard SipHash, whose
+/// three hashes of the 70-byte key (insert, each reply, the answer) were 1% of a noop's CPU at c=64: the keys come
+/// from the peer, but a stream holds at most [`limits::MAX_TX_PER_STREAM`] of them, so even keys made to collide
+/// cost a bounded scan, and foldhash's seed is random per process.
+type Routes = Arc<Mutex<HashMap<String, InFlight, foldhash::fast::RandomState>>>;
 
 /// One peer stream serving one chaincode.
 pub struct Session {
@@ -271,7 +274,7 @@ impl Session {
     ) -> Result<(), SessionError> {
         let received = Instant::now();
         let key = wasmcc_proto::tx_key(&msg.channel_id, &msg.txid);
-        let (reply_tx, reply_rx) = mpsc::channel(1);
+        let (reply_tx, reply_rx) = ledger::mailbox();
         let others_on_stream = match self.take_slot(&key, &msg, reply_tx) {
             StreamSlot::Taken { others } => others,
             // ERROR carries the txid, so the peer would match it to the first transaction, whose real result
@@ -387,7 +390,7 @@ impl Session {
     }
 
     /// Registers a transaction's mailbox, or says why the transaction is not run.
-    fn take_slot(&self, key: &str, msg: &ChaincodeMessage, mailbox: mpsc::Sender<ChaincodeMessage>) -> StreamSlot {
+    fn take_slot(&self, key: &str, msg: &ChaincodeMessage, mailbox: ledger::Mailbox) -> StreamSlot {
         let mut routes = self.routes.lock().expect("routes lock");
         if routes.contains_key(key) {
             StreamSlot::Duplicate
@@ -409,7 +412,7 @@ impl Session {
     fn route_reply(&self, msg: ChaincodeMessage) {
         let key = wasmcc_proto::tx_key(&msg.channel_id, &msg.txid);
         let sender = self.routes.lock().expect("routes lock").get(&key).map(|tx| tx.mailbox.clone());
-        let delivered = sender.is_some_and(|sender| sender.try_send(msg).is_ok());
+        let delivered = sender.is_some_and(|sender| sender.try_send(Box::new(msg)).is_ok());
         if delivered {
             self.engine.quota().threads.woken();
         } else {

@@ -84,13 +84,26 @@ impl PeerParams {
     }
 }
 
+/// Where the session puts the peer's replies to one transaction ([`mailbox`]).
+pub type Mailbox = mpsc::Sender<Box<ChaincodeMessage>>;
+/// The transaction's side of its [`Mailbox`].
+pub type Inbox = mpsc::Receiver<Box<ChaincodeMessage>>;
+
+/// A new transaction's mailbox: room for one reply, since a transaction waits for one answer at a time. The replies
+/// are boxed because tokio's channel allocates its first block of 32 slots when it is made: with a message inline
+/// (about 250 bytes) that was 8 KB allocated and freed by every transaction, 2% of a noop's CPU at c=64
+/// (BENCHMARKS.md, change 42); boxed, 256 bytes, and a box per reply.
+pub fn mailbox() -> (Mailbox, Inbox) {
+    mpsc::channel(1)
+}
+
 /// One transaction's line to the peer: its identity, the stream's writer, its own mailbox of replies (the session
 /// routes RESPONSE and ERROR messages here by `channel_id + txid`), its held-back writes and its open queries.
 pub struct TxLedger {
     channel_id: String,
     txid: String,
     outbound: mpsc::Sender<ChaincodeMessage>,
-    inbox: mpsc::Receiver<ChaincodeMessage>,
+    inbox: Inbox,
     params: PeerParams,
     batch: WriteBatch,
     /// Set once the transaction has run a query the peer allows only in read-only transactions: from then on writes
@@ -120,7 +133,7 @@ impl TxLedger {
         channel_id: String,
         txid: String,
         outbound: mpsc::Sender<ChaincodeMessage>,
-        inbox: mpsc::Receiver<ChaincodeMessage>,
+        inbox: Inbox,
         params: PeerParams,
     ) -> Self {
         TxLedger {
@@ -505,7 +518,7 @@ impl TxLedger {
         if let Some(turn) = &self.turn {
             turn.resume().await;
         }
-        let reply = reply?;
+        let reply = *reply?;
         if let (Some(tape), Some(request)) = (&self.tape, request) {
             let reply = Wire::new(reply.r#type, reply.payload.clone());
             tape.lock().expect("tape lock").push(Exchange { request, reply });
@@ -530,14 +543,14 @@ fn decode<M: Message + Default>(bytes: &[u8], what: &str) -> Result<M, LedgerErr
 mod tests {
     use super::*;
 
-    fn ledger() -> (TxLedger, mpsc::Receiver<ChaincodeMessage>, mpsc::Sender<ChaincodeMessage>) {
+    fn ledger() -> (TxLedger, mpsc::Receiver<ChaincodeMessage>, Mailbox) {
         let (out_tx, out_rx) = mpsc::channel(4);
         let (in_tx, in_rx) = mpsc::channel(4);
         (TxLedger::new("ch".into(), "tx".into(), out_tx, in_rx, PeerParams::default()), out_rx, in_tx)
     }
 
-    fn reply(ty: Type, payload: &[u8]) -> ChaincodeMessage {
-        ChaincodeMessage { r#type: ty as i32, payload: payload.to_vec(), ..Default::default() }
+    fn reply(ty: Type, payload: &[u8]) -> Box<ChaincodeMessage> {
+        Box::new(ChaincodeMessage { r#type: ty as i32, payload: payload.to_vec(), ..Default::default() })
     }
 
     #[tokio::test]
@@ -601,7 +614,7 @@ mod tests {
     /// A ledger whose peer answers every request with `answer(request)` and records what it was sent.
     fn ledger_with_peer(
         params: PeerParams,
-        answer: impl Fn(&ChaincodeMessage) -> ChaincodeMessage + Send + 'static,
+        answer: impl Fn(&ChaincodeMessage) -> Box<ChaincodeMessage> + Send + 'static,
     ) -> (TxLedger, std::sync::Arc<std::sync::Mutex<Vec<ChaincodeMessage>>>) {
         let (out_tx, mut out_rx) = mpsc::channel::<ChaincodeMessage>(4);
         let (in_tx, in_rx) = mpsc::channel(4);

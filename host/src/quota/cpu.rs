@@ -24,23 +24,25 @@
 //! busy the host is, only on what it does (fuel ends it first).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use crate::limits;
+use crate::telemetry::Gauges;
 
 /// Shared by every transaction of the host.
 pub struct CpuTurns {
     state: Mutex<State>,
-    /// Guests waiting for a turn, read without the lock by every epoch check.
-    waiting: AtomicUsize,
+    /// Where the count of guests waiting for a turn is kept, read without the lock by every epoch check and by the
+    /// epoch ticker.
+    gauges: Arc<Gauges>,
     /// Makes running guests check in at once (the engine's epoch increment).
     kick: Arc<dyn Fn() + Send + Sync>,
-    /// Makes the epoch tick every millisecond while guests run: a waiting guest's turn comes at running guests' epoch
-    /// checks, at the end of their slices, and an idle ticker may be tens of milliseconds from its next look.
+    /// Makes the epoch tick every millisecond while guests wait for turns: a waiting guest's turn comes at running
+    /// guests' epoch checks, at the end of their slices, and a ticker that saw nobody waiting may be tens of
+    /// milliseconds from its next look.
     tick: Arc<dyn Fn() + Send + Sync>,
 }
 
@@ -115,9 +117,14 @@ struct Clock {
 impl CpuTurns {
     /// `turns` guests may run at once; `kick` makes running guests reach their next epoch check now, `tick` makes the
     /// epoch tick every millisecond while they run.
-    pub fn new(turns: usize, kick: Arc<dyn Fn() + Send + Sync>, tick: Arc<dyn Fn() + Send + Sync>) -> Arc<Self> {
+    pub fn new(
+        turns: usize,
+        kick: Arc<dyn Fn() + Send + Sync>,
+        tick: Arc<dyn Fn() + Send + Sync>,
+        gauges: Arc<Gauges>,
+    ) -> Arc<Self> {
         let state = Mutex::new(State { turns: turns.max(1), ..State::default() });
-        Arc::new(CpuTurns { state, waiting: AtomicUsize::new(0), kick, tick })
+        Arc::new(CpuTurns { state, gauges, kick, tick })
     }
 
     /// A claim for one transaction of `ccid`, holding no turn yet.
@@ -130,7 +137,7 @@ impl CpuTurns {
             let mut guard = self.state.lock().expect("cpu turns lock");
             let state = &mut *guard;
             let turns = state.turns;
-            let nobody_waits = self.waiting.load(Ordering::Relaxed) == 0;
+            let nobody_waits = self.gauges.turn_waiters() == 0;
             if state.running < turns && nobody_waits {
                 state.running += 1;
                 state.chaincodes.entry(ccid.clone()).or_default().give(&mut state.turns_given);
@@ -145,7 +152,7 @@ impl CpuTurns {
             let entry = state.chaincodes.entry(ccid.clone()).or_default();
             entry.waiting.push_back((ticket, tx));
             let mine = entry.running;
-            self.waiting.fetch_add(1, Ordering::Relaxed);
+            self.gauges.count_turn_waiter(true);
             // Kick only when some running chaincode runs more guests than this one: that one should yield now.
             let kick = state.chaincodes.values().any(|t| t.running > mine);
             (ticket, rx, kick)
@@ -217,7 +224,7 @@ impl CpuTurns {
             let Some(ccid) = next else { return };
             let t = state.chaincodes.get_mut(&ccid).expect("a waiting chaincode");
             let (_, grant) = t.waiting.pop_front().expect("a waiter");
-            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            self.gauges.count_turn_waiter(false);
             if grant.send(()).is_ok() {
                 state.running += 1;
                 t.give(&mut state.turns_given);
@@ -227,7 +234,7 @@ impl CpuTurns {
 
     /// Whether a guest of `ccid` that has held its turn since `since` should give it back now.
     fn should_yield(&self, ccid: &str, since: Instant) -> bool {
-        if self.waiting.load(Ordering::Relaxed) == 0 {
+        if self.gauges.turn_waiters() == 0 {
             return false;
         }
         if since.elapsed() >= limits::CPU_SLICE {
@@ -248,7 +255,7 @@ impl CpuTurns {
             let before = t.waiting.len();
             t.waiting.retain(|(k, _)| *k != ticket);
             if t.waiting.len() < before {
-                self.waiting.fetch_sub(1, Ordering::Relaxed);
+                self.gauges.count_turn_waiter(false);
             }
         }
         forget_if_idle(&mut state, ccid);
@@ -257,7 +264,7 @@ impl CpuTurns {
     /// Guests running and waiting for a turn (tests and metrics).
     pub fn load(&self) -> (usize, usize) {
         let state = self.state.lock().expect("cpu turns lock");
-        (state.running, self.waiting.load(Ordering::Relaxed))
+        (state.running, self.gauges.turn_waiters())
     }
 }
 
@@ -424,7 +431,7 @@ impl Drop for Claim {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     fn turns() -> (Arc<CpuTurns>, Arc<AtomicU32>) {
         let kicks = Arc::new(AtomicU32::new(0));
@@ -436,6 +443,7 @@ mod tests {
                     k.fetch_add(1, Ordering::Relaxed);
                 }),
                 Arc::new(|| {}),
+                Arc::default(),
             ),
             kicks,
         )
@@ -488,7 +496,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn with_one_turn_a_quiet_chaincode_goes_before_a_flooding_ones_earlier_waiters() {
-        let cpu = CpuTurns::new(1, Arc::new(|| {}), Arc::new(|| {}));
+        let cpu = CpuTurns::new(1, Arc::new(|| {}), Arc::new(|| {}), Arc::default());
         let order = Arc::new(Mutex::new(Vec::new()));
         // Each waiter notes when it gets the turn, and gives it back as it ends.
         let wait = |ccid: &'static str| {
@@ -520,7 +528,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn with_one_turn_a_chaincode_wanting_a_moment_gets_it_before_the_busy_ones_slice_ends() {
-        let cpu = CpuTurns::new(1, Arc::new(|| {}), Arc::new(|| {}));
+        let cpu = CpuTurns::new(1, Arc::new(|| {}), Arc::new(|| {}), Arc::default());
         let wait = |ccid: &'static str| {
             let cpu = cpu.clone();
             tokio::spawn(async move {

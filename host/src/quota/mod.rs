@@ -29,6 +29,7 @@ pub use release::{Release, ReleaseLost};
 pub use threads::GuestThreads;
 
 use crate::limits;
+use crate::telemetry::Gauges;
 
 /// The host-wide bounds, from `[quota]` in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -91,15 +92,16 @@ pub struct Quota {
 
 impl Quota {
     /// Starts the guest threads, with one CPU turn per thread. `kick` makes running guests reach their next epoch
-    /// check now (the engine's epoch increment); `tick` makes the epoch tick every millisecond while they run (the
-    /// epoch ticker's nudge).
+    /// check now (the engine's epoch increment); `tick` makes the epoch tick every millisecond while guests wait for
+    /// turns (the epoch ticker's nudge); `gauges` keep the count of those waiting, which the ticker reads.
     pub fn start(
         config: &QuotaConfig,
         kick: Arc<dyn Fn() + Send + Sync>,
         tick: Arc<dyn Fn() + Send + Sync>,
+        gauges: Arc<Gauges>,
     ) -> std::io::Result<Self> {
         let threads = GuestThreads::new(config.threads(), kick.clone())?;
-        let cpu = CpuTurns::new(threads.threads(), kick, tick);
+        let cpu = CpuTurns::new(threads.threads(), kick, tick, gauges);
         Ok(Quota { admission: Admission::new(config.capacity()), cpu, threads, release: Release::start()? })
     }
 }

@@ -14,7 +14,7 @@ use crate::abi::TxState;
 use crate::context::TxContext;
 use crate::engine::WasmEngine;
 use crate::executor::{self, GuestOutcome, LoadedChaincode};
-use crate::ledger::TxLedger;
+use crate::ledger::{self, TxLedger};
 
 /// Where a replay first asked the recording for something it does not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub async fn replay(
     let input = recording.input_message().map_err(ReplayError::Input)?;
     let chaincode = Arc::new(LoadedChaincode::new(recording.ccid.clone(), pre, recording.limits));
     let (outbound, requests) = mpsc::channel(16);
-    let (replies, inbox) = mpsc::channel(1);
+    let (replies, inbox) = ledger::mailbox();
     let ledger = TxLedger::new(input.channel_id.clone(), input.txid.clone(), outbound, inbox, recording.peer);
     let run = async {
         match (TxContext::from_message(&input, recording.is_init), executor::enter(engine, &chaincode)) {
@@ -126,7 +126,7 @@ async fn play(
     recording: &Recording,
     input: &ChaincodeMessage,
     mut requests: mpsc::Receiver<ChaincodeMessage>,
-    replies: mpsc::Sender<ChaincodeMessage>,
+    replies: ledger::Mailbox,
 ) -> (usize, Option<Divergence>) {
     let mut answered = 0;
     while let Some(request) = requests.recv().await {
@@ -141,7 +141,7 @@ async fn play(
                     ..Default::default()
                 };
                 answered += 1;
-                if replies.send(reply).await.is_err() {
+                if replies.send(Box::new(reply)).await.is_err() {
                     break;
                 }
             }

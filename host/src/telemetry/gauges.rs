@@ -1,7 +1,7 @@
 //! Gauges of one runtime, also exported at `/metrics`. Tests read them to prove that nothing leaks when a peer vanishes mid-transaction; they
 //! are per runtime, not global, so tests running in parallel do not see each other's work.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,9 @@ pub struct Gauges {
     waiting: AtomicI64,
     compilations: AtomicI64,
     compile_nanos: AtomicU64,
+    /// Guests waiting for a CPU turn (`quota/cpu.rs` keeps the count): read by every epoch check, and by the epoch
+    /// ticker, which ticks fast only while someone waits.
+    turn_waiters: AtomicUsize,
 }
 
 impl Gauges {
@@ -34,6 +37,19 @@ impl Gauges {
     pub(crate) fn count_compilation(&self, took: Duration) {
         self.compilations.fetch_add(1, Ordering::SeqCst);
         self.compile_nanos.fetch_add(took.as_nanos().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
+    }
+
+    /// Guests waiting for a CPU turn right now.
+    pub fn turn_waiters(&self) -> usize {
+        self.turn_waiters.load(Ordering::SeqCst)
+    }
+
+    /// One more guest waits for a CPU turn (`quota/cpu.rs`, under its lock), or one fewer.
+    pub(crate) fn count_turn_waiter(&self, waits: bool) {
+        match waits {
+            true => self.turn_waiters.fetch_add(1, Ordering::SeqCst),
+            false => self.turn_waiters.fetch_sub(1, Ordering::SeqCst),
+        };
     }
 
     /// Transaction tasks alive right now, across all sessions.

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use wasmcc_host::context::{ProposalInfo, TxContext};
 use wasmcc_host::engine::WasmEngine;
 use wasmcc_host::executor::{self, GuestOutcome, LoadedChaincode};
-use wasmcc_host::ledger::{PeerParams, TxLedger};
+use wasmcc_host::ledger::{self, PeerParams, TxLedger};
 use wasmcc_host::limits::TxLimits;
 
 use super::stats::Samples;
@@ -28,7 +28,7 @@ pub async fn noop(wasm: &[u8], warmup: usize, iterations: usize) -> anyhow::Resu
     for i in 0..warmup + iterations {
         // The stream's side of the transaction exists before it starts, as in a session: not timed.
         let (outbound, _peer_side) = mpsc::channel(1);
-        let (_replies, inbox) = mpsc::channel(1);
+        let (_replies, inbox) = ledger::mailbox();
         let ledger = TxLedger::new("bench".into(), "tx".into(), outbound, inbox, PeerParams::default());
         let ctx = ctx.clone();
         let started = Instant::now();
