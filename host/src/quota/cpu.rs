@@ -116,7 +116,7 @@ struct Clock {
 
 impl CpuTurns {
     /// `turns` guests may run at once; `kick` makes running guests reach their next epoch check now, `tick` makes the
-    /// epoch tick every millisecond while they run.
+    /// epoch tick every millisecond while guests wait for turns; `gauges` keep the count of those waiting.
     pub fn new(
         turns: usize,
         kick: Arc<dyn Fn() + Send + Sync>,
