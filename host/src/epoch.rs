@@ -107,6 +107,21 @@ impl Drop for EpochTicker {
     }
 }
 
+impl Shared {
+    /// Waits `wait` for the next look, or less if nudged, unless `changed` already says the look is due; whether it
+    /// waited. Idling is said before that last look, as parking is in [`tick`]: a nudge after the look unparks us. A
+    /// nudge (or a stale unpark) only brings the next look forward.
+    fn wait_unless(&self, wait: Duration, changed: impl Fn() -> bool) -> bool {
+        self.idling.store(true, Ordering::SeqCst);
+        let waits = !changed();
+        if waits {
+            thread::park_timeout(wait);
+        }
+        self.idling.store(false, Ordering::SeqCst);
+        waits
+    }
+}
+
 /// How long the ticker waits after a look that found no instance alive: `first`, doubling up to `max`.
 #[derive(Clone, Copy)]
 struct IdleWaits {
@@ -134,27 +149,19 @@ fn tick(increment: &dyn Fn(), gauges: &Gauges, shared: &Shared, waits: IdleWaits
         if gauges.turn_waiters() > 0 {
             contended_at = Some(Instant::now());
         }
-        if busy && contended_at.is_some_and(|at| at.elapsed() < limits::EPOCH_CONTENDED_LINGER) {
+        if busy {
             idle = waits.first;
-            thread::sleep(limits::EPOCH_TICK);
-        } else if busy {
-            // Nobody waits for a turn: a tick serves only the run-time backstop. A guest that starts waiting nudges
-            // us (said before a last look, as below), since its turn may come only at the end of a running slice.
-            idle = waits.first;
-            shared.idling.store(true, Ordering::SeqCst);
-            if gauges.turn_waiters() == 0 {
-                thread::park_timeout(limits::EPOCH_IDLE_TICK);
+            if contended_at.is_some_and(|at| at.elapsed() < limits::EPOCH_CONTENDED_LINGER) {
+                thread::sleep(limits::EPOCH_TICK);
+            } else {
+                // Nobody waits for a turn: a tick serves only the run-time backstop. A guest that starts waiting
+                // nudges us, since its turn may come only at the end of a running slice.
+                shared.wait_unless(limits::EPOCH_IDLE_TICK, || gauges.turn_waiters() > 0);
             }
-            shared.idling.store(false, Ordering::SeqCst);
         } else if active_at.is_some_and(|at| at.elapsed() < limits::EPOCH_PARK_AFTER) {
-            // Idling is said before a last look, as parking is below: a nudge after that look unparks us. A nudge (or
-            // a stale unpark) only brings the next look forward.
-            shared.idling.store(true, Ordering::SeqCst);
-            if gauges.live_instances() == 0 {
-                thread::park_timeout(idle);
+            if shared.wait_unless(idle, || gauges.live_instances() > 0) {
                 idle = (idle * 2).min(waits.max);
             }
-            shared.idling.store(false, Ordering::SeqCst);
         } else {
             // Parked is said before the last look: an instance counted after that look sees it and unparks us (both
             // sides SeqCst), one counted before it is seen here. A stale unpark only makes the next park return early.
