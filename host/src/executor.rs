@@ -27,7 +27,7 @@ use crate::telemetry::ChaincodeMetrics;
 
 /// A chaincode to run: its CCID, its code (loaded now or on first use) and the operator's limits for it.
 pub struct LoadedChaincode {
-    pub ccid: String,
+    pub ccid: Arc<str>,
     program: tokio::sync::OnceCell<Program>,
     /// Present when the program is loaded on first use ([`LoadedChaincode::lazy`]).
     loader: Option<ProgramLoader>,
@@ -71,7 +71,17 @@ impl LoadedChaincode {
         let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
         let limits = std::sync::RwLock::new(limits);
         let (inline, recording) = (Arc::default(), Default::default());
-        LoadedChaincode { ccid, program, loader: None, limits, retired, metrics, draining, inline, recording }
+        LoadedChaincode {
+            ccid: ccid.into(),
+            program,
+            loader: None,
+            limits,
+            retired,
+            metrics,
+            draining,
+            inline,
+            recording,
+        }
     }
 
     /// A chaincode whose program `loader` produces when it is first needed. A host with many installed chaincodes
@@ -82,7 +92,17 @@ impl LoadedChaincode {
         let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
         let limits = std::sync::RwLock::new(limits);
         let (inline, recording) = (Arc::default(), Default::default());
-        LoadedChaincode { ccid, program, loader: Some(loader), limits, retired, metrics, draining, inline, recording }
+        LoadedChaincode {
+            ccid: ccid.into(),
+            program,
+            loader: Some(loader),
+            limits,
+            retired,
+            metrics,
+            draining,
+            inline,
+            recording,
+        }
     }
 
     /// The limits a transaction starting now runs under (read once per transaction).
@@ -117,7 +137,7 @@ impl LoadedChaincode {
     /// The program, loaded now if it is not yet (once, however many ask at the same time). A failed load is not
     /// remembered: the next caller tries again.
     pub async fn program(&self) -> Result<&Program, LoadError> {
-        let failed = |source: LoadCause| LoadError { ccid: self.ccid.clone(), source };
+        let failed = |source: LoadCause| LoadError { ccid: self.ccid.to_string(), source };
         self.program
             .get_or_try_init(|| async {
                 let loader = self.loader.clone().ok_or_else(|| failed("no program and no loader".into()))?;
@@ -205,7 +225,7 @@ pub async fn execute(
         Err(refused) => return (GuestOutcome::Failed(refused.into()), TxStats::default()),
     };
     drop(waiting);
-    let turn = engine.quota().cpu.claim(&cc.ccid);
+    let turn = engine.quota().cpu.claim(cc.ccid.clone());
     turn.resume().await;
     ledger.set_turn(turn);
     ledger.set_metrics(cc.metrics.clone());
@@ -299,6 +319,7 @@ fn configure(store: &mut Store<TxState>, limits: &TxLimits, backlog: Backlog, in
     let run_time = limits.run_time();
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |ctx| {
+        crate::outbound::flush_if_stale();
         let Some(turn) = ctx.data().ledger.turn() else { return Ok(UpdateDeadline::Continue(1)) };
         let ran = turn.ran();
         if ran > run_time {

@@ -72,10 +72,10 @@ pub async fn dial_peer(
     chaincode: Arc<LoadedChaincode>,
     spec: &LaunchSpec,
 ) -> Result<(), LaunchError> {
-    if spec.chaincode_id != chaincode.ccid {
+    if *spec.chaincode_id != *chaincode.ccid {
         return Err(LaunchError::WrongChaincode {
             requested: spec.chaincode_id.clone(),
-            loaded: chaincode.ccid.clone(),
+            loaded: chaincode.ccid.to_string(),
         });
     }
     let endpoint = endpoint(spec)?;

@@ -31,6 +31,7 @@ pub mod ledger;
 mod limiter;
 pub mod limits;
 mod log_throttle;
+mod outbound;
 pub mod package;
 pub mod quota;
 pub mod recording;

@@ -72,6 +72,20 @@ pub const EPOCH_IDLE_TICK_MAX: Duration = Duration::from_millis(64);
 /// host serving a transaction a second or more ticking as before; an idle one does not wake at all.
 pub const EPOCH_PARK_AFTER: Duration = Duration::from_secs(1);
 
+/// The most messages a guest thread holds before it hands them to the network threads (`outbound.rs`): at 64
+/// transactions in flight, a wake-up of the stream's writer per 16 messages instead of per message, while none waits
+/// longer than about 16 short transactions take. 32 measured the same; 64 left the peer with nothing to send and cost
+/// a quarter of the throughput (BENCHMARKS.md, change 43).
+pub const HELD_MESSAGES: usize = 16;
+
+/// Below [`HELD_MESSAGES`], a guest thread hands its messages over once it holds this share (1/n) of the host's live
+/// transactions: 16 held at 16 in flight left the peer idle until the thread slept.
+pub const HELD_SHARE: usize = 4;
+
+/// How long a guest thread's held messages may wait for a guest of their own chaincode that computes: at its next
+/// epoch check past this age they are handed over.
+pub const HELD_FOR: Duration = Duration::from_micros(200);
+
 /// How long a guest keeps its CPU turn while others of its own chaincode (or of one running as many guests) wait:
 /// short enough that a transaction's latency does not grow by much behind a long one, long enough that switching
 /// (a future poll and a lock) stays under 1% of the slice.

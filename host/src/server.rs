@@ -170,8 +170,8 @@ impl Listener {
         engine: Arc<WasmEngine>,
         chaincode: Arc<LoadedChaincode>,
     ) -> std::io::Result<Self> {
-        let ccid = chaincode.ccid.clone();
-        let lookup: ChaincodeLookup = Arc::new(move |asked| (asked == chaincode.ccid).then(|| chaincode.clone()));
+        let ccid = chaincode.ccid.to_string();
+        let lookup: ChaincodeLookup = Arc::new(move |asked| (asked == &*chaincode.ccid).then(|| chaincode.clone()));
         let service = ChaincodeService::routed(engine, lookup);
         Self::bind_route(addr, Route::Plain { ccid: Some(ccid) }, service, ListenerPolicy::default())
     }

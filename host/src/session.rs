@@ -34,6 +34,7 @@ use crate::failure::TxFailure;
 use crate::ledger::{self, PeerParams, TxLedger};
 use crate::limits;
 use crate::log_throttle::LogThrottle;
+use crate::outbound;
 use crate::quota::placement;
 use crate::recording::Transcript;
 use crate::telemetry::{OpenStream, Outcome, TransactionGuard};
@@ -168,7 +169,7 @@ impl Session {
         let _open = OpenStream::new(self.chaincode.metrics.clone());
         let register = ChaincodeMessage {
             r#type: Type::Register as i32,
-            payload: ChaincodeId { name: self.chaincode.ccid.clone(), ..Default::default() }.encode_to_vec(),
+            payload: ChaincodeId { name: self.chaincode.ccid.to_string(), ..Default::default() }.encode_to_vec(),
             ..Default::default()
         };
         self.send(register).await?;
@@ -194,11 +195,11 @@ impl Session {
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
                 _ = &mut handshake_deadline, if in_handshake => {
                     break Err(SessionError::HandshakeTimeout {
-                        ccid: self.chaincode.ccid.clone(),
+                        ccid: self.chaincode.ccid.to_string(),
                         after: limits::REGISTER_TIMEOUT,
                     });
                 }
-                _ = self.chaincode.retired.cancelled() => break Err(SessionError::Retired(self.chaincode.ccid.clone())),
+                _ = self.chaincode.retired.cancelled() => break Err(SessionError::Retired(self.chaincode.ccid.to_string())),
                 // Woken once when the host starts to stop; the check above then ends the stream when it is idle.
                 _ = draining.cancelled(), if self.tasks.is_empty() => {}
             }
@@ -332,7 +333,7 @@ impl Session {
                     // Boxed: awaited through `timeout`, the instance's future would be laid out twice in this one.
                     let run = Box::pin(executor::execute(&engine, &chaincode, ctx, ledger, entry, inline_here));
                     tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
-                        let timeout = TxFailure::ExecuteTimeout { timeout: deadline, ccid: chaincode.ccid.clone() };
+                        let timeout = TxFailure::ExecuteTimeout { timeout: deadline, ccid: chaincode.ccid.to_string() };
                         (GuestOutcome::Failed(timeout), TxStats::default())
                     })
                 }
@@ -358,7 +359,7 @@ impl Session {
                 };
                 recording.finish(&tape, transcript, &ending);
             }
-            answer(&outbound, &routes, &key, ending).await;
+            answer(&outbound, &chaincode.ccid, &routes, &key, ending).await;
         });
         match inline {
             Some(inline) => {
@@ -376,11 +377,12 @@ impl Session {
     fn refuse_later(&mut self, msg: &ChaincodeMessage, text: String, held: Held, received: Instant) {
         self.chaincode.metrics.finished(Outcome::Refused, received.elapsed());
         let (outbound, routes) = (self.outbound.clone(), self.routes.clone());
+        let ccid = self.chaincode.ccid.clone();
         let error = error_message(&msg.txid, &msg.channel_id, text);
         self.tasks.spawn(async move {
             tokio::time::sleep(limits::REFUSAL_DELAY).await;
             match held {
-                Held::Slot(key) => answer(&outbound, &routes, &key, error).await,
+                Held::Slot(key) => answer(&outbound, &ccid, &routes, &key, error).await,
                 Held::Permit(permit) => {
                     let _ = outbound.send(error).await;
                     drop(permit);
@@ -430,8 +432,14 @@ impl Session {
 
 /// Sends a transaction's last message and takes it out of the in-flight set, with no await in between: a task
 /// aborted while it waits for room in the outbound channel is still in flight, and gets ERROR from the session.
-async fn answer(outbound: &mpsc::Sender<ChaincodeMessage>, routes: &Routes, key: &str, msg: ChaincodeMessage) {
-    let Ok(permit) = outbound.reserve().await else { return };
+async fn answer(
+    outbound: &mpsc::Sender<ChaincodeMessage>,
+    ccid: &Arc<str>,
+    routes: &Routes,
+    key: &str,
+    msg: ChaincodeMessage,
+) {
+    let Ok(permit) = outbound::reserve(outbound, ccid).await else { return };
     routes.lock().expect("routes lock").remove(key);
     permit.send(msg);
 }

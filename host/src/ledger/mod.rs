@@ -30,6 +30,7 @@ use wasmcc_proto::protos::{
 };
 
 use crate::limits;
+use crate::outbound;
 use crate::quota::Turn;
 use crate::recording::{Exchange, Tape, Wire};
 use crate::telemetry::{ChaincodeMetrics, Gauges};
@@ -113,6 +114,9 @@ pub struct TxLedger {
     next_cursor: u32,
     /// The transaction's CPU turn, given back while it waits on the peer ([`crate::quota::cpu`]).
     turn: Option<Turn>,
+    /// The chaincode the turn is for, whose messages a guest thread holds back together ([`crate::outbound`]); `None`
+    /// without a turn: messages go at once.
+    ccid: Option<Arc<str>>,
     /// The chaincode's figures, which count every request by type.
     metrics: Option<Arc<ChaincodeMetrics>>,
     /// Where waits on the peer are counted, so that the host knows how many transactions compute.
@@ -147,6 +151,7 @@ impl TxLedger {
             cursors: HashMap::new(),
             next_cursor: 0,
             turn: None,
+            ccid: None,
             metrics: None,
             gauges: None,
             tape: None,
@@ -170,6 +175,7 @@ impl TxLedger {
 
     /// Gives the transaction's CPU turn to the ledger, which pauses it around every wait on the peer.
     pub fn set_turn(&mut self, turn: Turn) {
+        self.ccid = Some(turn.ccid().clone());
         self.turn = Some(turn);
     }
 
@@ -509,7 +515,10 @@ impl TxLedger {
             turn.pause();
         }
         let waiting = self.gauges.as_deref().map(Gauges::waiting);
-        let sent = self.outbound.send(msg).await.map_err(|_| LedgerError::Disconnected(name));
+        let sent = match &self.ccid {
+            Some(ccid) => outbound::send(&self.outbound, ccid, msg).await.map_err(|_| LedgerError::Disconnected(name)),
+            None => self.outbound.send(msg).await.map_err(|_| LedgerError::Disconnected(name)),
+        };
         let reply = match sent {
             Ok(()) => self.inbox.recv().await.ok_or(LedgerError::Disconnected(name)),
             Err(e) => Err(e),

@@ -100,7 +100,7 @@ impl Quota {
         tick: Arc<dyn Fn() + Send + Sync>,
         gauges: Arc<Gauges>,
     ) -> std::io::Result<Self> {
-        let threads = GuestThreads::new(config.threads(), kick.clone())?;
+        let threads = GuestThreads::new(config.threads(), kick.clone(), gauges.clone())?;
         let cpu = CpuTurns::new(threads.threads(), kick, tick, gauges);
         Ok(Quota { admission: Admission::new(config.capacity()), cpu, threads, release: Release::start()? })
     }

@@ -251,7 +251,7 @@ mod tests {
 
     /// Runs a transaction inline that computes for `computing` between two fuel yields, `polls` times.
     async fn run_inline(computing: Duration, polls: u32) -> (std::thread::ThreadId, std::thread::ThreadId) {
-        let threads = GuestThreads::new(1, Arc::new(|| {})).unwrap();
+        let threads = GuestThreads::new(1, Arc::new(|| {}), Arc::default()).unwrap();
         let history = Arc::new(InlineHistory::default());
         let inline = choose(&history, 0, &threads).expect("a quiet host runs it inline");
         assert!(choose(&history, 1, &threads).is_none(), "one running already: not quiet");
@@ -287,7 +287,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_transaction_that_waits_between_short_polls_stays_on_the_network_thread_past_its_budget() {
-        let threads = GuestThreads::new(1, Arc::new(|| {})).unwrap();
+        let threads = GuestThreads::new(1, Arc::new(|| {}), Arc::default()).unwrap();
         let inline = choose(&Arc::new(InlineHistory::default()), 0, &threads).unwrap();
         let here = std::thread::current().id();
         let ended = tokio::spawn(async move {

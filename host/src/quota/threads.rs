@@ -16,7 +16,8 @@ use std::sync::Arc;
 use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::task::JoinSet;
 
-use crate::limits;
+use crate::telemetry::Gauges;
+use crate::{limits, outbound};
 
 /// A runtime whose worker threads run transactions: one CPU turn per thread.
 pub struct GuestThreads {
@@ -29,8 +30,9 @@ pub struct GuestThreads {
 }
 
 impl GuestThreads {
-    /// `threads` worker threads (at least one); `kick` makes running guests reach their next epoch check now.
-    pub fn new(threads: usize, kick: Arc<dyn Fn() + Send + Sync>) -> std::io::Result<Self> {
+    /// `threads` worker threads (at least one); `kick` makes running guests reach their next epoch check now;
+    /// `gauges` count the host's transactions, which decide how many messages a thread holds back ([`outbound`]).
+    pub fn new(threads: usize, kick: Arc<dyn Fn() + Send + Sync>, gauges: Arc<Gauges>) -> std::io::Result<Self> {
         let threads = threads.max(1);
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads)
@@ -38,7 +40,13 @@ impl GuestThreads {
             // A new transaction, or a peer's answer, is woken from the network runtime into the shared queue: a
             // worker busy with guests looks there before every task it polls, not every few dozen.
             .global_queue_interval(1)
-            .on_thread_start(|| lower_priority_to(limits::GUEST_THREAD_NICE))
+            .on_thread_start(move || {
+                lower_priority_to(limits::GUEST_THREAD_NICE);
+                outbound::hold_on_this_thread(gauges.clone());
+            })
+            // What the thread's transactions sent goes out before it sleeps, and before it ends.
+            .on_thread_park(outbound::flush)
+            .on_thread_stop(outbound::flush)
             .enable_time()
             .build()?;
         let handle = runtime.handle().clone();
@@ -129,7 +137,7 @@ mod tests {
 
     #[tokio::test]
     async fn transactions_run_on_lower_priority_threads_and_the_runtime_drops_inside_another() {
-        let threads = GuestThreads::new(2, Arc::new(|| {})).unwrap();
+        let threads = GuestThreads::new(2, Arc::new(|| {}), Arc::default()).unwrap();
         assert_eq!(threads.threads(), 2);
         let mut set = JoinSet::new();
         let (tx, rx) = tokio::sync::oneshot::channel();
