@@ -67,41 +67,32 @@ impl LoadedChaincode {
     }
 
     pub fn with_program(ccid: String, program: Program, limits: TxLimits) -> Self {
-        let program = tokio::sync::OnceCell::new_with(Some(program));
-        let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
-        let limits = std::sync::RwLock::new(limits);
-        let (inline, recording) = (Arc::default(), Default::default());
-        LoadedChaincode {
-            ccid: ccid.into(),
-            program,
-            loader: None,
-            limits,
-            retired,
-            metrics,
-            draining,
-            inline,
-            recording,
-        }
+        Self::made(ccid, tokio::sync::OnceCell::new_with(Some(program)), None, limits)
     }
 
     /// A chaincode whose program `loader` produces when it is first needed. A host with many installed chaincodes
     /// then pays memory (mapped artifact pages, wasmtime's per-module metadata) only for those peers use, and
     /// restarts without loading any.
     pub fn lazy(ccid: String, limits: TxLimits, loader: ProgramLoader) -> Self {
-        let program = tokio::sync::OnceCell::new();
-        let (retired, draining, metrics) = (CancellationToken::new(), CancellationToken::new(), Arc::default());
-        let limits = std::sync::RwLock::new(limits);
-        let (inline, recording) = (Arc::default(), Default::default());
+        Self::made(ccid, tokio::sync::OnceCell::new(), Some(loader), limits)
+    }
+
+    fn made(
+        ccid: String,
+        program: tokio::sync::OnceCell<Program>,
+        loader: Option<ProgramLoader>,
+        limits: TxLimits,
+    ) -> Self {
         LoadedChaincode {
             ccid: ccid.into(),
             program,
-            loader: Some(loader),
-            limits,
-            retired,
-            metrics,
-            draining,
-            inline,
-            recording,
+            loader,
+            limits: std::sync::RwLock::new(limits),
+            retired: CancellationToken::new(),
+            metrics: Arc::default(),
+            draining: CancellationToken::new(),
+            inline: Arc::default(),
+            recording: Default::default(),
         }
     }
 

@@ -30,8 +30,8 @@ pub struct GuestThreads {
 }
 
 impl GuestThreads {
-    /// `threads` worker threads (at least one); `kick` makes running guests reach their next epoch check now;
-    /// `gauges` count the host's transactions, which decide how many messages a thread holds back ([`outbound`]).
+    /// `threads` worker threads (at least one); `kick` makes running guests reach their next epoch check now; `gauges`
+    /// count the host's transactions, which decide how many messages a thread holds back (`outbound.rs`).
     pub fn new(threads: usize, kick: Arc<dyn Fn() + Send + Sync>, gauges: Arc<Gauges>) -> std::io::Result<Self> {
         let threads = threads.max(1);
         let runtime = Builder::new_multi_thread()
