@@ -4,7 +4,7 @@
 //! transactions are in flight the guest threads are the busy ones and the network thread sleeps between messages, so
 //! every stub call and every answer sent from a guest thread woke it (an `eventfd` write, an inter-processor
 //! interrupt and a thread switch), and it wrote one message per wake-up. A guest thread therefore holds what its
-//! transactions send ([`hold_on_this_thread`]) and hands the messages over together:
+//! transactions send (from a worker's first sleep: [`park`]) and hands the messages over together:
 //! - when it has nothing left to poll (it is about to park), so that a quiet host sends at once;
 //! - when as many are held as a quarter of the host's live transactions, at most [`limits::HELD_MESSAGES`]: were the
 //!   hold a large share of what is in flight, the peers would wait with nothing left to send (with one transaction
@@ -80,10 +80,21 @@ impl Permit {
     }
 }
 
-/// Makes the calling thread hold the messages sent on it (a guest thread, as it starts); `gauges` count the host's
-/// live transactions.
-pub fn hold_on_this_thread(gauges: Arc<Gauges>) {
-    HELD.with_borrow_mut(|held| held.gauges = Some(gauges));
+/// A guest thread's worker is about to sleep: hands over what it holds, and holds from now on; `gauges` count the
+/// host's live transactions.
+pub fn park(gauges: &Arc<Gauges>) {
+    HELD.with_borrow_mut(|held| {
+        if !held.gauges.as_ref().is_some_and(|g| Arc::ptr_eq(g, gauges)) {
+            held.gauges = Some(gauges.clone());
+        }
+    });
+    flush();
+}
+
+/// Whether messages sent on this thread are held.
+#[cfg(test)]
+pub fn holding() -> bool {
+    HELD.with_borrow(|held| held.gauges.is_some())
 }
 
 /// Hands over every message the calling thread holds. (Sending only wakes the stream's task, on another runtime:
@@ -176,7 +187,7 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap().txid, "1", "a thread that does not hold sends at once");
         std::thread::spawn(move || {
             let (gauges, _live) = live(64);
-            hold_on_this_thread(gauges);
+            park(&gauges);
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
             rt.block_on(async {
                 let before = Instant::now();
@@ -206,7 +217,7 @@ mod tests {
             });
             // With few transactions live, few are held: one in flight, none.
             let (gauges, _live) = live(1);
-            hold_on_this_thread(gauges);
+            park(&gauges);
             let mut rx = rx;
             while rx.try_recv().is_ok() {}
             rt.block_on(async {
@@ -223,7 +234,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(4);
         std::thread::spawn(move || {
             let (gauges, _live) = live(64);
-            hold_on_this_thread(gauges);
+            park(&gauges);
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
             rt.block_on(async {
                 send(&tx, &"a".into(), message("1")).await.unwrap();

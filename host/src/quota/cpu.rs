@@ -608,7 +608,7 @@ mod tests {
         let gauges: Arc<Gauges> = Arc::default();
         let _live: Vec<_> = (0..64).map(|_| crate::telemetry::TransactionGuard::new(gauges.clone())).collect();
         std::thread::spawn(move || {
-            crate::outbound::hold_on_this_thread(gauges);
+            crate::outbound::park(&gauges);
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
             rt.block_on(async {
                 // (Whether a guest of the messages' own chaincode sends them depends on how long they were held:
