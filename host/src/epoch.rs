@@ -271,10 +271,10 @@ mod tests {
         let most = (started.elapsed().as_millis() / limits::EPOCH_IDLE_TICK.as_millis()) as u64 + 1;
         assert!(epoch() - before <= most, "{} ticks in {:?}", epoch() - before, started.elapsed());
 
-        gauges.count_turn_waiter(true);
+        gauges.turn_waiter_came();
         ticker.nudger().nudge();
         let waited = epoch();
         wait_until("ticking while a guest waits for a turn", || epoch() >= waited + 3);
-        gauges.count_turn_waiter(false);
+        gauges.turn_waiter_left();
     }
 }

@@ -112,16 +112,17 @@ pub fn flush() {
 /// A guest of `ccid` is about to run: hands over the calling thread's messages unless all are `ccid`'s and the
 /// oldest was held for less than [`limits::HELD_FOR`].
 pub fn before_guest(ccid: &str) {
-    before_guest_at(ccid, Instant::now());
+    before_guest_at(ccid, Instant::now);
 }
 
 /// Hands over the calling thread's messages if the oldest was held for [`limits::HELD_FOR`] (a running guest's epoch
 /// check).
 pub fn flush_if_stale() {
-    flush_if_stale_at(Instant::now());
+    flush_if_stale_at(Instant::now);
 }
 
-fn before_guest_at(ccid: &str, now: Instant) {
+/// `now` is read only when something is held: these run at every turn and every epoch check.
+fn before_guest_at(ccid: &str, now: impl FnOnce() -> Instant) {
     let go = HELD.with_borrow(|held| match &held.ccid {
         Some(mine) => &**mine != ccid || held.stale(now),
         None => !held.messages.is_empty(),
@@ -131,7 +132,7 @@ fn before_guest_at(ccid: &str, now: Instant) {
     }
 }
 
-fn flush_if_stale_at(now: Instant) {
+fn flush_if_stale_at(now: impl FnOnce() -> Instant) {
     if HELD.with_borrow(|held| held.stale(now)) {
         flush();
     }
@@ -150,8 +151,8 @@ struct Held {
 }
 
 impl Held {
-    fn stale(&self, now: Instant) -> bool {
-        self.oldest.is_some_and(|at| now.saturating_duration_since(at) >= limits::HELD_FOR)
+    fn stale(&self, now: impl FnOnce() -> Instant) -> bool {
+        self.oldest.is_some_and(|at| now().saturating_duration_since(at) >= limits::HELD_FOR)
     }
 }
 
@@ -194,20 +195,20 @@ mod tests {
                 send(&tx, &a, message("2")).await.unwrap();
                 send(&tx, &a, message("3")).await.unwrap();
                 assert!(rx.try_recv().is_err(), "held");
-                before_guest_at("a", before);
+                before_guest_at("a", || before);
                 assert!(rx.try_recv().is_err(), "a guest of the same chaincode does not flush");
-                flush_if_stale_at(before);
+                flush_if_stale_at(|| before);
                 assert!(rx.try_recv().is_err(), "not held long yet");
-                before_guest_at("b", before);
+                before_guest_at("b", || before);
                 assert_eq!(rx.try_recv().unwrap().txid, "2", "a guest of another chaincode flushes, in order");
                 assert_eq!(rx.try_recv().unwrap().txid, "3");
                 send(&tx, &a, message("4")).await.unwrap();
                 send(&tx, &a, message("5")).await.unwrap();
-                before_guest_at("a", Instant::now() + limits::HELD_FOR);
+                before_guest_at("a", || Instant::now() + limits::HELD_FOR);
                 assert_eq!(rx.try_recv().unwrap().txid, "4", "held too long for a guest of their own chaincode");
                 assert_eq!(rx.try_recv().unwrap().txid, "5");
                 send(&tx, &a, message("6")).await.unwrap();
-                flush_if_stale_at(Instant::now() + limits::HELD_FOR);
+                flush_if_stale_at(|| Instant::now() + limits::HELD_FOR);
                 assert_eq!(rx.try_recv().unwrap().txid, "6", "held too long for an epoch check");
                 for i in 0..limits::HELD_MESSAGES {
                     assert!(rx.try_recv().is_err(), "{i} held");

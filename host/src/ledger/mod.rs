@@ -516,13 +516,15 @@ impl TxLedger {
         }
         let waiting = self.gauges.as_deref().map(Gauges::waiting);
         let sent = match &self.ccid {
-            Some(ccid) => outbound::send(&self.outbound, ccid, msg).await.map_err(|_| LedgerError::Disconnected(name)),
-            None => self.outbound.send(msg).await.map_err(|_| LedgerError::Disconnected(name)),
+            Some(ccid) => outbound::send(&self.outbound, ccid, msg).await.is_ok(),
+            None => self.outbound.send(msg).await.is_ok(),
         };
+        // Not sent, or no reply: the stream is gone.
         let reply = match sent {
-            Ok(()) => self.inbox.recv().await.ok_or(LedgerError::Disconnected(name)),
-            Err(e) => Err(e),
-        };
+            true => self.inbox.recv().await,
+            false => None,
+        }
+        .ok_or(LedgerError::Disconnected(name));
         drop(waiting);
         if let Some(turn) = &self.turn {
             turn.resume().await;

@@ -152,7 +152,7 @@ impl CpuTurns {
             let entry = state.chaincodes.entry(ccid.clone()).or_default();
             entry.waiting.push_back((ticket, tx));
             let mine = entry.running;
-            self.gauges.count_turn_waiter(true);
+            self.gauges.turn_waiter_came();
             // Kick only when some running chaincode runs more guests than this one: that one should yield now.
             let kick = state.chaincodes.values().any(|t| t.running > mine);
             (ticket, rx, kick)
@@ -224,7 +224,7 @@ impl CpuTurns {
             let Some(ccid) = next else { return };
             let t = state.chaincodes.get_mut(&ccid).expect("a waiting chaincode");
             let (_, grant) = t.waiting.pop_front().expect("a waiter");
-            self.gauges.count_turn_waiter(false);
+            self.gauges.turn_waiter_left();
             if grant.send(()).is_ok() {
                 state.running += 1;
                 t.give(&mut state.turns_given);
@@ -255,7 +255,7 @@ impl CpuTurns {
             let before = t.waiting.len();
             t.waiting.retain(|(k, _)| *k != ticket);
             if t.waiting.len() < before {
-                self.gauges.count_turn_waiter(false);
+                self.gauges.turn_waiter_left();
             }
         }
         forget_if_idle(&mut state, ccid);

@@ -44,12 +44,14 @@ impl Gauges {
         self.turn_waiters.load(Ordering::SeqCst)
     }
 
-    /// One more guest waits for a CPU turn (`quota/cpu.rs`, under its lock), or one fewer.
-    pub(crate) fn count_turn_waiter(&self, waits: bool) {
-        match waits {
-            true => self.turn_waiters.fetch_add(1, Ordering::SeqCst),
-            false => self.turn_waiters.fetch_sub(1, Ordering::SeqCst),
-        };
+    /// One more guest waits for a CPU turn (`quota/cpu.rs`, under its lock).
+    pub(crate) fn turn_waiter_came(&self) {
+        self.turn_waiters.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A guest waiting for a CPU turn got one or left (`quota/cpu.rs`, under its lock).
+    pub(crate) fn turn_waiter_left(&self) {
+        self.turn_waiters.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Transaction tasks alive right now, across all sessions.
