@@ -12,7 +12,7 @@
 //! A transaction reserves its whole memory limit, not what it happens to use: once admitted, nothing another tenant
 //! does can make it fail, so endorsing peers' hosts agree on its result whatever their load.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,7 +67,7 @@ pub struct Admission {
 struct State {
     instances: u32,
     memory: u64,
-    chaincodes: HashMap<Arc<str>, Usage>,
+    chaincodes: super::ByChaincode<Usage>,
     next_ticket: u64,
 }
 

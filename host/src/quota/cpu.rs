@@ -23,7 +23,7 @@
 //! The time a guest holds turns is also what the run-time backstop measures: a guest's fate never depends on how
 //! busy the host is, only on what it does (fuel ends it first).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,7 @@ struct State {
     /// Turns there are: the guest threads ([`super::threads`]).
     turns: usize,
     running: usize,
-    chaincodes: HashMap<Arc<str>, Turns>,
+    chaincodes: super::ByChaincode<Turns>,
     next_ticket: u64,
     /// Turns given so far: the clock of [`Turns::last_turn`].
     turns_given: u64,
