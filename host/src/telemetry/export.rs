@@ -140,7 +140,7 @@ impl prometheus_client::collector::Collector for Exporter {
         let capacity = admission.capacity();
         let (instances, memory) = admission.in_use();
         let (gauges, counters) = (engine.gauges(), registry.counters());
-        let host: [(&str, &str, MetricType, u64); 8] = [
+        let host: [(&str, &str, MetricType, u64); 10] = [
             (
                 "wasmcc_instances_in_use",
                 "Instances of the host-wide pool held by transactions",
@@ -164,6 +164,18 @@ impl prometheus_client::collector::Collector for Exporter {
                 "The host-wide guest memory budget ([quota] memory_mb)",
                 MetricType::Gauge,
                 capacity.memory_bytes,
+            ),
+            (
+                "wasmcc_guest_threads",
+                "Threads that run guests: at most this many guests compute at once ([quota] threads)",
+                MetricType::Gauge,
+                engine.quota().threads.threads() as u64,
+            ),
+            (
+                "wasmcc_cpu_turn_waiters",
+                "Guests ready to compute and waiting for a turn on the guest threads",
+                MetricType::Gauge,
+                gauges.turn_waiters() as u64,
             ),
             ("wasmcc_compiles", "Modules compiled by this host", MetricType::Counter, gauges.compilations() as u64),
             (
