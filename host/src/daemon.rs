@@ -67,6 +67,7 @@ impl Daemon {
 
     /// As [`Daemon::start`], with an engine the caller keeps (tests read its gauges across restarts).
     pub async fn start_with_engine(config: &Config, engine: Arc<WasmEngine>) -> Result<Daemon, DaemonError> {
+        without_transparent_huge_pages();
         let store = Store::open(&config.data_dir)?;
         let token = resolve_token(config, store.root())?;
         let (chaincode_connections, admin_serving) = connection_policies(&config.connections);
@@ -274,4 +275,31 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     file.write_all(text.as_bytes())?;
     file.sync_all()
+}
+
+/// Turns transparent huge pages off for this process. The allocator asks for them on its arenas, and then the first
+/// touch of any part of a 2 MiB region makes the kernel zero all of it: a host's first compilation (an install after a
+/// start) spent 60% of its time zeroing pages (0.65–0.70 s to install a 114 KB module, 0.28–0.32 s without them) and
+/// the host held 100 MB where 60 MB did. Transactions do not miss them: alternating runs at c=64 and at a peer's pace
+/// read the same CPU per transaction either way (BENCHMARKS.md, change 46). The setting is the process's (children
+/// inherit it); where the kernel refuses it the host runs as it is.
+fn without_transparent_huge_pages() {
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+        tracing::debug!(error = %e, "transparent huge pages stay as the system set them");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What the kernel says of the process, not what the call returned.
+    fn thp_enabled() -> String {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status.lines().find_map(|l| l.strip_prefix("THP_enabled:")).expect("a THP_enabled line").trim().to_owned()
+    }
+
+    #[test]
+    fn a_host_process_takes_no_transparent_huge_pages() {
+        super::without_transparent_huge_pages();
+        assert_eq!(thp_enabled(), "0");
+    }
 }
