@@ -55,7 +55,7 @@ async fn metrics_count_what_happened_and_readiness_follows_the_store() {
     assert_eq!(sample(&text, &["wasmcc_installs_total"]), 1.0);
     assert_eq!(sample(&text, &["wasmcc_instances_in_use"]), 0.0);
     assert_eq!(sample(&text, &["wasmcc_cpu_turn_waiters"]), 0.0, "nothing runs");
-    assert!(sample(&text, &["wasmcc_guest_threads"]) >= 1.0);
+    assert_eq!(sample(&text, &["wasmcc_guest_threads"]), config.quota.threads() as f64);
     assert!(sample(&text, &["wasmcc_compiles_total"]) >= 1.0);
     assert_eq!(sample(&text, &["wasmcc_admin_requests_total{", "status=\"403\""]), 1.0);
     assert!(!text.contains(&info.ccid), "labels carry the hash's prefix only");
