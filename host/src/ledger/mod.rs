@@ -520,11 +520,8 @@ impl TxLedger {
             None => self.outbound.send(msg).await.is_ok(),
         };
         // Not sent, or no reply: the stream is gone.
-        let reply = match sent {
-            true => self.inbox.recv().await,
-            false => None,
-        }
-        .ok_or(LedgerError::Disconnected(name));
+        let reply = if sent { self.inbox.recv().await } else { None };
+        let reply = reply.ok_or(LedgerError::Disconnected(name));
         drop(waiting);
         if let Some(turn) = &self.turn {
             turn.resume().await;
