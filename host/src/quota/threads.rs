@@ -14,6 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::runtime::{Builder, Handle, Runtime};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::telemetry::Gauges;
@@ -22,7 +23,7 @@ use crate::{limits, outbound};
 /// A runtime whose worker threads run transactions: one CPU turn per thread.
 pub struct GuestThreads {
     /// Taken on drop, to shut down without waiting (an engine may be dropped inside another runtime).
-    runtime: Option<Runtime>,
+    runtime: Option<Flavour>,
     handle: Handle,
     threads: usize,
     /// Makes running guests reach their next epoch check now (the engine's epoch increment).
@@ -34,9 +35,16 @@ impl GuestThreads {
     /// count the host's transactions, which decide how many messages a thread holds back (`outbound.rs`).
     pub fn new(threads: usize, kick: Arc<dyn Fn() + Send + Sync>, gauges: Arc<Gauges>) -> std::io::Result<Self> {
         let threads = threads.max(1);
-        let runtime = Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("wasmcc-guest")
+        let mut builder = match threads {
+            1 => Builder::new_current_thread(),
+            _ => {
+                let mut builder = Builder::new_multi_thread();
+                builder.worker_threads(threads);
+                builder
+            }
+        };
+        let runtime = builder
+            .thread_name(THREAD_NAME)
             // A new transaction, or a peer's answer, is woken from the network runtime into the shared queue: a
             // worker busy with guests looks there before every task it polls, not every few dozen.
             .global_queue_interval(1)
@@ -49,6 +57,10 @@ impl GuestThreads {
             .enable_time()
             .build()?;
         let handle = runtime.handle().clone();
+        let runtime = match threads {
+            1 => Flavour::OneThread(drive(runtime)?),
+            _ => Flavour::Workers(runtime),
+        };
         Ok(GuestThreads { runtime: Some(runtime), handle, threads, kick })
     }
 
@@ -102,10 +114,37 @@ impl Backlog {
 
 impl Drop for GuestThreads {
     fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+        match self.runtime.take() {
+            Some(Flavour::Workers(runtime)) => runtime.shutdown_background(),
+            // The thread ends its runtime once its stop is dropped.
+            Some(Flavour::OneThread(stop)) => drop(stop),
+            None => {}
         }
     }
+}
+
+const THREAD_NAME: &str = "wasmcc-guest";
+
+/// The runtime under the guest threads. One guest thread (the default on up to four CPUs) is tokio's current-thread
+/// scheduler on a thread of its own: a multi-thread scheduler of one worker adds work-stealing and idle-worker
+/// bookkeeping to every wake-up with no second worker to steal (BENCHMARKS.md, change 49). Both take woken tasks from
+/// the same shared queue ([`Backlog`]) and call the same park hook.
+enum Flavour {
+    Workers(Runtime),
+    /// Dropping it ends the thread's runtime.
+    OneThread(oneshot::Sender<()>),
+}
+
+/// Runs a current-thread runtime on a guest thread of its own until the returned sender is dropped.
+fn drive(runtime: Runtime) -> std::io::Result<oneshot::Sender<()>> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    std::thread::Builder::new().name(THREAD_NAME.into()).spawn(move || {
+        lower_priority_to(limits::GUEST_THREAD_NICE);
+        let _ = runtime.block_on(stopped);
+        outbound::flush();
+        runtime.shutdown_background();
+    })?;
+    Ok(stop)
 }
 
 /// The default number of guest threads: one per CPU this process may use (affinity and cgroup quota included) that
@@ -136,8 +175,15 @@ mod tests {
 
     #[tokio::test]
     async fn transactions_run_on_lower_priority_threads_and_the_runtime_drops_inside_another() {
-        let threads = GuestThreads::new(2, Arc::new(|| {}), Arc::default()).unwrap();
-        assert_eq!(threads.threads(), 2);
+        // One thread is the current-thread flavour on a thread of its own, two the multi-thread one.
+        for count in [1, 2] {
+            on_lower_priority_threads(count).await;
+        }
+    }
+
+    async fn on_lower_priority_threads(count: usize) {
+        let threads = GuestThreads::new(count, Arc::new(|| {}), Arc::default()).unwrap();
+        assert_eq!(threads.threads(), count);
         let mut set = JoinSet::new();
         let (tx, rx) = tokio::sync::oneshot::channel();
         threads.spawn(&mut set, async move {
@@ -152,6 +198,27 @@ mod tests {
         assert!(here < limits::GUEST_THREAD_NICE, "the caller's thread keeps its priority");
         set.join_next().await.unwrap().unwrap();
         drop(threads);
+    }
+
+    #[test]
+    fn a_busy_thread_sees_a_task_woken_from_outside_waiting() {
+        let threads = GuestThreads::new(1, Arc::new(|| {}), Arc::default()).unwrap();
+        let backlog = threads.backlog();
+        // The one guest thread computes (blocks, here) until told to stop.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (busy, is_busy) = std::sync::mpsc::channel();
+        let _computing = threads.spawn_handle(async move {
+            busy.send(()).unwrap();
+            released.recv().unwrap();
+        });
+        is_busy.recv().unwrap();
+        assert!(!backlog.waiting());
+        let (ran, has_run) = std::sync::mpsc::channel();
+        let _woken = threads.spawn_handle(async move { ran.send(()).unwrap() });
+        assert!(backlog.waiting(), "a task spawned from another thread waits in the shared queue");
+        release.send(()).unwrap();
+        has_run.recv().unwrap();
+        assert!(!backlog.waiting());
     }
 
     #[tokio::test]
