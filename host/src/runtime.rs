@@ -9,8 +9,8 @@ use crate::limits;
 /// With one network thread (up to four CPUs) the runtime is tokio's current-thread scheduler, run by the thread that
 /// calls `block_on`: a multi-thread scheduler of one worker adds work-stealing and idle-worker bookkeeping to every
 /// wake-up for no second worker to steal, and keeps the calling thread parked beside its worker. Guest threads wake
-/// the runtime's tasks the same way under both (a remote queue and the I/O driver's waker). Nine alternating runs of
-/// each build: 1–3% less CPU per transaction at c=64 and 2–7% at a peer's pace (BENCHMARKS.md, change 47).
+/// the runtime's tasks the same way under both (a remote queue and the I/O driver's waker). One thread fewer; the CPU
+/// per transaction moved within the benchmarks' spread (BENCHMARKS.md, changes 47 and 49).
 pub fn network_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     match limits::network_threads() {
         1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),

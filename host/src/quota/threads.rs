@@ -14,7 +14,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::runtime::{Builder, Handle, Runtime};
-use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::telemetry::Gauges;
@@ -23,7 +22,7 @@ use crate::{limits, outbound};
 /// A runtime whose worker threads run transactions: one CPU turn per thread.
 pub struct GuestThreads {
     /// Taken on drop, to shut down without waiting (an engine may be dropped inside another runtime).
-    runtime: Option<Flavour>,
+    runtime: Option<Runtime>,
     handle: Handle,
     threads: usize,
     /// Makes running guests reach their next epoch check now (the engine's epoch increment).
@@ -35,16 +34,9 @@ impl GuestThreads {
     /// count the host's transactions, which decide how many messages a thread holds back (`outbound.rs`).
     pub fn new(threads: usize, kick: Arc<dyn Fn() + Send + Sync>, gauges: Arc<Gauges>) -> std::io::Result<Self> {
         let threads = threads.max(1);
-        let mut builder = match threads {
-            1 => Builder::new_current_thread(),
-            _ => {
-                let mut builder = Builder::new_multi_thread();
-                builder.worker_threads(threads);
-                builder
-            }
-        };
-        let runtime = builder
-            .thread_name(THREAD_NAME)
+        let runtime = Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("wasmcc-guest")
             // A new transaction, or a peer's answer, is woken from the network runtime into the shared queue: a
             // worker busy with guests looks there before every task it polls, not every few dozen.
             .global_queue_interval(1)
@@ -57,10 +49,6 @@ impl GuestThreads {
             .enable_time()
             .build()?;
         let handle = runtime.handle().clone();
-        let runtime = match threads {
-            1 => Flavour::OneThread(drive(runtime)?),
-            _ => Flavour::Workers(runtime),
-        };
         Ok(GuestThreads { runtime: Some(runtime), handle, threads, kick })
     }
 
@@ -114,37 +102,10 @@ impl Backlog {
 
 impl Drop for GuestThreads {
     fn drop(&mut self) {
-        match self.runtime.take() {
-            Some(Flavour::Workers(runtime)) => runtime.shutdown_background(),
-            // The thread ends its runtime once its stop is dropped.
-            Some(Flavour::OneThread(stop)) => drop(stop),
-            None => {}
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
-}
-
-const THREAD_NAME: &str = "wasmcc-guest";
-
-/// The runtime under the guest threads. One guest thread (the default on up to four CPUs) is tokio's current-thread
-/// scheduler on a thread of its own: a multi-thread scheduler of one worker adds work-stealing and idle-worker
-/// bookkeeping to every wake-up with no second worker to steal (BENCHMARKS.md, change 49). Both take woken tasks from
-/// the same shared queue ([`Backlog`]) and call the same park hook.
-enum Flavour {
-    Workers(Runtime),
-    /// Dropping it ends the thread's runtime.
-    OneThread(oneshot::Sender<()>),
-}
-
-/// Runs a current-thread runtime on a guest thread of its own until the returned sender is dropped.
-fn drive(runtime: Runtime) -> std::io::Result<oneshot::Sender<()>> {
-    let (stop, stopped) = oneshot::channel::<()>();
-    std::thread::Builder::new().name(THREAD_NAME.into()).spawn(move || {
-        lower_priority_to(limits::GUEST_THREAD_NICE);
-        let _ = runtime.block_on(stopped);
-        outbound::flush();
-        runtime.shutdown_background();
-    })?;
-    Ok(stop)
 }
 
 /// The default number of guest threads: one per CPU this process may use (affinity and cgroup quota included) that
@@ -175,7 +136,7 @@ mod tests {
 
     #[tokio::test]
     async fn transactions_run_on_lower_priority_threads_and_the_runtime_drops_inside_another() {
-        // One thread is the current-thread flavour on a thread of its own, two the multi-thread one.
+        // Whatever the count, every guest thread runs at the guests' priority.
         for count in [1, 2] {
             on_lower_priority_threads(count).await;
         }
