@@ -35,6 +35,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // The generated `connect` constructor on clients would clash with the rpc
         // `Chaincode.Connect` (also `connect`). Clients are built with `new(channel)` instead.
         .build_transport(false)
+        // The signed proposal a TRANSACTION carries (its creator's certificate, the nonce, the transient data) is
+        // decoded for every transaction; as `Bytes` its layers are slices of the buffer it arrived in, not copies.
+        .bytes(".protos.SignedProposal")
+        .bytes(".protos.Proposal")
+        .bytes(".common.Header")
+        .bytes(".common.SignatureHeader")
+        .bytes(".protos.ChaincodeProposalPayload")
         .compile_fds(fds)?;
     Ok(())
 }

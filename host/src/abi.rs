@@ -289,11 +289,11 @@ impl fabric::chaincode::context::Host for TxState {
     }
 
     async fn creator(&mut self) -> wasmtime::Result<Vec<u8>> {
-        Ok(self.ctx.proposal.creator.clone())
+        Ok(self.ctx.proposal.creator.to_vec())
     }
 
     async fn transient(&mut self) -> wasmtime::Result<Vec<(String, Vec<u8>)>> {
-        Ok(self.ctx.proposal.transient.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(self.ctx.proposal.transient.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect())
     }
 
     async fn binding(&mut self) -> wasmtime::Result<Vec<u8>> {
@@ -301,7 +301,7 @@ impl fabric::chaincode::context::Host for TxState {
     }
 
     async fn signed_proposal(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
-        Ok(self.ctx.proposal.signed_proposal.clone())
+        Ok(self.ctx.proposal.signed_proposal.as_ref().map(Message::encode_to_vec))
     }
 
     async fn tx_timestamp(&mut self) -> Host<Timestamp> {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use prost::bytes::Bytes;
 use prost::Message;
 use sha2::{Digest, Sha256};
 use wasmcc_proto::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
@@ -22,13 +23,18 @@ pub enum ContextError {
 }
 
 /// What the proposal tells the chaincode. All empty when the peer sent no proposal (not an error).
+///
+/// The byte fields are slices of the message the proposal arrived in (`Bytes`): a real proposal carries its
+/// creator's certificate twice over (the creator, and the signed bytes that contain it), and most transactions
+/// never look at either.
 #[derive(Debug, Clone, Default)]
 pub struct ProposalInfo {
-    pub signed_proposal: Option<Vec<u8>>,
-    pub creator: Vec<u8>,
-    pub transient: BTreeMap<String, Vec<u8>>,
+    /// As the peer sent it; encoded again only for a guest that asks for it.
+    pub signed_proposal: Option<SignedProposal>,
+    pub creator: Bytes,
+    pub transient: BTreeMap<String, Bytes>,
     /// The signature header's nonce and the channel header's epoch: with `creator`, what the binding hashes.
-    pub nonce: Vec<u8>,
+    pub nonce: Bytes,
     pub epoch: u64,
     pub timestamp: Option<prost_types::Timestamp>,
 }
@@ -79,20 +85,20 @@ impl ProposalInfo {
 }
 
 fn proposal_info(sp: &SignedProposal) -> Result<ProposalInfo, ContextError> {
-    let proposal = Proposal::decode(sp.proposal_bytes.as_slice()).map_err(ContextError::Proposal)?;
-    let header = Header::decode(proposal.header.as_slice()).map_err(ContextError::Proposal)?;
-    let channel_header = ChannelHeader::decode(header.channel_header.as_slice()).map_err(ContextError::Proposal)?;
+    // Decoding from `Bytes`, each layer's byte fields are slices of the one below: nothing is copied.
+    let proposal = Proposal::decode(sp.proposal_bytes.clone()).map_err(ContextError::Proposal)?;
+    let header = Header::decode(proposal.header).map_err(ContextError::Proposal)?;
+    let channel_header = ChannelHeader::decode(header.channel_header).map_err(ContextError::Proposal)?;
     let endorser = HeaderType::EndorserTransaction as i32;
     let config = HeaderType::Config as i32;
     if channel_header.r#type != endorser && channel_header.r#type != config {
         return Err(ContextError::HeaderType { expected: endorser, config, got: channel_header.r#type });
     }
-    let signature_header =
-        SignatureHeader::decode(header.signature_header.as_slice()).map_err(ContextError::Proposal)?;
-    let payload = ChaincodeProposalPayload::decode(proposal.payload.as_slice()).map_err(ContextError::Proposal)?;
+    let signature_header = SignatureHeader::decode(header.signature_header).map_err(ContextError::Proposal)?;
+    let payload = ChaincodeProposalPayload::decode(proposal.payload).map_err(ContextError::Proposal)?;
 
     Ok(ProposalInfo {
-        signed_proposal: Some(sp.encode_to_vec()),
+        signed_proposal: Some(sp.clone()),
         creator: signature_header.creator,
         transient: payload.transient_map.into_iter().collect(),
         nonce: signature_header.nonce,
@@ -114,15 +120,18 @@ mod tests {
             timestamp: Some(prost_types::Timestamp { seconds: 7, nanos: 9 }),
             ..Default::default()
         };
-        let sh = SignatureHeader { creator: creator.to_vec(), nonce: nonce.to_vec() };
-        let header = Header { channel_header: ch.encode_to_vec(), signature_header: sh.encode_to_vec() };
+        let sh = SignatureHeader { creator: creator.to_vec().into(), nonce: nonce.to_vec().into() };
+        let header = Header { channel_header: ch.encode_to_vec().into(), signature_header: sh.encode_to_vec().into() };
         let payload = ChaincodeProposalPayload {
-            transient_map: [("k".to_string(), b"v".to_vec())].into_iter().collect(),
+            transient_map: [("k".to_string(), Bytes::from_static(b"v"))].into_iter().collect(),
             ..Default::default()
         };
-        let proposal =
-            Proposal { header: header.encode_to_vec(), payload: payload.encode_to_vec(), ..Default::default() };
-        SignedProposal { proposal_bytes: proposal.encode_to_vec(), signature: vec![1] }
+        let proposal = Proposal {
+            header: header.encode_to_vec().into(),
+            payload: payload.encode_to_vec().into(),
+            ..Default::default()
+        };
+        SignedProposal { proposal_bytes: proposal.encode_to_vec().into(), signature: vec![1].into() }
     }
 
     fn message(proposal: Option<SignedProposal>) -> ChaincodeMessage {
@@ -143,8 +152,8 @@ mod tests {
         let mut expected = b"nonceme".to_vec();
         expected.extend_from_slice(&5u64.to_le_bytes());
         assert_eq!(ctx.proposal.binding(), Sha256::digest(&expected).to_vec());
-        assert_eq!(ctx.proposal.creator, b"me");
-        assert_eq!(ctx.proposal.transient["k"], b"v");
+        assert_eq!(ctx.proposal.creator, &b"me"[..]);
+        assert_eq!(ctx.proposal.transient["k"], &b"v"[..]);
         assert_eq!(ctx.proposal.timestamp.unwrap().seconds, 7);
         assert_eq!(ctx.args, vec![b"fn".to_vec(), b"a".to_vec()]);
     }

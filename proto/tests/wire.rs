@@ -389,7 +389,8 @@ fn rust_samples() -> Samples {
     b.add("google.protobuf.Timestamp", &ts());
     let identity: Vec<u8> =
         b.add("msp.SerializedIdentity", &SerializedIdentity { mspid: s("Org1MSP"), id_bytes: PEM.as_bytes().to_vec() });
-    let sig_header = b.add("common.SignatureHeader", &SignatureHeader { creator: identity.clone(), nonce: seq(24, 0) });
+    let sig_header = b
+        .add("common.SignatureHeader", &SignatureHeader { creator: identity.clone().into(), nonce: seq(24, 0).into() });
     let cc_id = ChaincodeId { path: s("github.com/example/basic"), name: s(CCID), version: s("1.0") };
     let cc_id_bytes = b.add("protos.ChaincodeID", &cc_id);
     let cc_id_msg = cc_id.clone();
@@ -412,7 +413,7 @@ fn rust_samples() -> Samples {
         "common.ChannelHeader#config",
         &ChannelHeader { r#type: HeaderType::Config as i32, channel_id: s(CHANNEL), ..Default::default() },
     );
-    let header_msg = Header { channel_header: ch_header, signature_header: sig_header.clone() };
+    let header_msg = Header { channel_header: ch_header.into(), signature_header: sig_header.clone().into() };
     let header = b.add("common.Header", &header_msg);
     let input = ChaincodeInput {
         args: vec![b"transfer".to_vec(), b"alice".to_vec(), vec![], all_bytes()],
@@ -431,12 +432,15 @@ fn rust_samples() -> Samples {
     let cpp = b.add(
         "protos.ChaincodeProposalPayload",
         &ChaincodeProposalPayload {
-            input: cis,
-            transient_map: HashMap::from([(s("secret"), "shh \u{e9}".as_bytes().to_vec())]),
+            input: cis.into(),
+            transient_map: HashMap::from([(s("secret"), "shh \u{e9}".as_bytes().to_vec().into())]),
         },
     );
-    let proposal = b.add("protos.Proposal", &Proposal { header, payload: cpp.clone(), extension: b"ext".to_vec() });
-    let signed = SignedProposal { proposal_bytes: proposal, signature: seq(71, 48) };
+    let proposal = b.add(
+        "protos.Proposal",
+        &Proposal { header: header.into(), payload: cpp.clone().into(), extension: b"ext".to_vec().into() },
+    );
+    let signed = SignedProposal { proposal_bytes: proposal.into(), signature: seq(71, 48).into() };
     b.add("protos.SignedProposal", &signed);
     let params = b.add(
         "protos.ChaincodeAdditionalParams",
@@ -887,10 +891,10 @@ fn decoded_field_values() {
     // The proposal chain, as a stub walks it.
     let signed = m.proposal.unwrap();
     assert_eq!(signed.signature, seq(71, 48));
-    let proposal = Proposal::decode(signed.proposal_bytes.as_slice()).unwrap();
-    assert_eq!(proposal.extension, b"ext");
-    let header = Header::decode(proposal.header.as_slice()).unwrap();
-    let ch = ChannelHeader::decode(header.channel_header.as_slice()).unwrap();
+    let proposal = Proposal::decode(signed.proposal_bytes).unwrap();
+    assert_eq!(proposal.extension, &b"ext"[..]);
+    let header = Header::decode(proposal.header).unwrap();
+    let ch = ChannelHeader::decode(header.channel_header.clone()).unwrap();
     assert_eq!(ch.r#type, HeaderType::EndorserTransaction as i32);
     assert_eq!(ch.r#type, 3);
     assert_eq!((ch.version, ch.epoch), (1, EPOCH));
@@ -899,13 +903,13 @@ fn decoded_field_values() {
     assert_eq!(ch.tls_cert_hash, seq(32, 200));
     let ext = ChaincodeHeaderExtension::decode(ch.extension.as_slice()).unwrap();
     assert_eq!(ext.chaincode_id.unwrap().name, CCID);
-    let sh = SignatureHeader::decode(header.signature_header.as_slice()).unwrap();
+    let sh = SignatureHeader::decode(header.signature_header).unwrap();
     assert_eq!(sh.nonce, seq(24, 0));
-    let id = SerializedIdentity::decode(sh.creator.as_slice()).unwrap();
+    let id = SerializedIdentity::decode(sh.creator).unwrap();
     assert_eq!((id.mspid.as_str(), id.id_bytes.as_slice()), ("Org1MSP", PEM.as_bytes()));
-    let cpp = ChaincodeProposalPayload::decode(proposal.payload.as_slice()).unwrap();
+    let cpp = ChaincodeProposalPayload::decode(proposal.payload).unwrap();
     assert_eq!(cpp.transient_map["secret"], "shh \u{e9}".as_bytes());
-    let cis = ChaincodeInvocationSpec::decode(cpp.input.as_slice()).unwrap();
+    let cis = ChaincodeInvocationSpec::decode(cpp.input).unwrap();
     let spec = cis.chaincode_spec.unwrap();
     assert_eq!(spec.r#type(), chaincode_spec::Type::Node);
     assert_eq!(spec.timeout, -7);

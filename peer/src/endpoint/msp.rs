@@ -154,8 +154,9 @@ mod tests {
         assert!(denied(org1.check_proposal(&propose(&impostor))).contains("not issued"));
 
         let mut tampered = propose(&user);
-        let last = tampered.signature.len() - 1;
-        tampered.signature[last] ^= 1;
+        let mut signature = tampered.signature.to_vec();
+        *signature.last_mut().unwrap() ^= 1;
+        tampered.signature = signature.into();
         assert!(denied(org1.check_proposal(&tampered)).contains("signature does not verify against its creator"));
     }
 

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
+use prost::bytes::Bytes;
 use prost::Message;
 use prost_types::Timestamp;
 use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair, SigningKey};
@@ -231,9 +232,11 @@ pub fn build_proposal(spec: &ProposalSpec<'_>) -> Result<BuiltProposal, SimError
         extension: extension.encode_to_vec(),
         ..Default::default()
     };
-    let signature_header = SignatureHeader { creator, nonce };
-    let header =
-        Header { channel_header: channel_header.encode_to_vec(), signature_header: signature_header.encode_to_vec() };
+    let signature_header = SignatureHeader { creator: creator.into(), nonce: nonce.into() };
+    let header = Header {
+        channel_header: channel_header.encode_to_vec().into(),
+        signature_header: signature_header.encode_to_vec().into(),
+    };
 
     // The proposal's input carries args and is_init; decorations are added by the peer's decorators, later.
     let proposal_input =
@@ -247,11 +250,20 @@ pub fn build_proposal(spec: &ProposalSpec<'_>) -> Result<BuiltProposal, SimError
             timeout: 0,
         }),
     };
-    let payload = ChaincodeProposalPayload { input: invocation.encode_to_vec(), transient_map: spec.transient.clone() };
-    let proposal = Proposal { header: header.encode_to_vec(), payload: payload.encode_to_vec(), extension: Vec::new() };
+    let transient_map = spec.transient.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+    let payload = ChaincodeProposalPayload { input: invocation.encode_to_vec().into(), transient_map };
+    let proposal = Proposal {
+        header: header.encode_to_vec().into(),
+        payload: payload.encode_to_vec().into(),
+        extension: Default::default(),
+    };
     let proposal_bytes = proposal.encode_to_vec();
     let signature = if spec.unsigned { Vec::new() } else { spec.creator.key.sign(&proposal_bytes)? };
-    Ok(BuiltProposal { txid, timestamp, signed: SignedProposal { proposal_bytes, signature } })
+    Ok(BuiltProposal {
+        txid,
+        timestamp,
+        signed: SignedProposal { proposal_bytes: proposal_bytes.into(), signature: signature.into() },
+    })
 }
 
 /// What a peer reads out of a client's signed proposal before it runs it.
@@ -266,10 +278,10 @@ pub struct ReadProposal {
     /// The arguments and `is_init`, as the proposal carries them.
     pub input: ChaincodeInput,
     /// The creator: a serialized `msp.SerializedIdentity`.
-    pub creator: Vec<u8>,
+    pub creator: Bytes,
     /// The proposal's header, decoded and as signed.
     pub header: Header,
-    pub header_bytes: Vec<u8>,
+    pub header_bytes: Bytes,
     /// The proposal's payload (the invocation and the transient map).
     pub payload: ChaincodeProposalPayload,
 }
@@ -277,8 +289,8 @@ pub struct ReadProposal {
 /// Decodes a client's proposal the way a peer's endorser does, refusing what it would refuse before running
 /// anything: a proposal that does not decode, is not an endorser transaction, or names no chaincode.
 pub fn read_proposal(signed: &SignedProposal) -> Result<ReadProposal, SimError> {
-    fn decode<M: Message + Default>(bytes: &[u8], what: &str) -> Result<M, SimError> {
-        M::decode(bytes).map_err(|e| SimError::BadProposal(format!("{what} does not decode: {e}")))
+    fn decode<M: Message + Default>(bytes: &Bytes, what: &str) -> Result<M, SimError> {
+        M::decode(bytes.clone()).map_err(|e| SimError::BadProposal(format!("{what} does not decode: {e}")))
     }
     let Proposal { header: header_bytes, payload, .. } = decode(&signed.proposal_bytes, "the proposal")?;
     let header: Header = decode(&header_bytes, "the proposal's header")?;
@@ -366,7 +378,7 @@ mod tests {
         assert!(String::from_utf8(who.id_bytes).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
 
         let payload = ChaincodeProposalPayload::decode(&proposal.payload[..]).unwrap();
-        assert_eq!(payload.transient_map, transient);
+        assert_eq!(payload.transient_map, transient.into_iter().map(|(k, v)| (k, v.into())).collect());
         let cis = ChaincodeInvocationSpec::decode(&payload.input[..]).unwrap();
         let spec = cis.chaincode_spec.unwrap();
         assert_eq!(spec.chaincode_id.unwrap().name, "basic");

@@ -383,7 +383,7 @@ async fn transaction_reads_state_writes_and_commits() {
     let signature_header = SignatureHeader::decode(&header.signature_header[..]).unwrap();
     assert_eq!(result.txid, proposal::compute_txid(&signature_header.nonce, &signature_header.creator));
     let payload = ChaincodeProposalPayload::decode(&proposal.payload[..]).unwrap();
-    assert_eq!(payload.transient_map["secret"], b"s3cr3t");
+    assert_eq!(payload.transient_map["secret"], &b"s3cr3t"[..]);
 }
 
 #[tokio::test]

@@ -254,8 +254,10 @@ impl GatewayService {
             endorsements: vec![Endorsement { endorser, signature }],
         };
         let action_payload = ChaincodeActionPayload { chaincode_proposal_payload: payload, action: Some(endorsed) };
-        let action =
-            TransactionAction { header: read.header.signature_header.clone(), payload: action_payload.encode_to_vec() };
+        let action = TransactionAction {
+            header: read.header.signature_header.to_vec(),
+            payload: action_payload.encode_to_vec(),
+        };
         let transaction = Transaction { actions: vec![action] };
         let payload = Payload { header: Some(read.header.clone()), data: transaction.encode_to_vec() };
         Ok(Envelope { payload: payload.encode_to_vec(), signature: Vec::new() })
@@ -312,7 +314,7 @@ impl Gateway for GatewayService {
         let creator = payload
             .header
             .as_ref()
-            .and_then(|h| SignatureHeader::decode(h.signature_header.as_slice()).ok())
+            .and_then(|h| SignatureHeader::decode(h.signature_header.clone()).ok())
             .map(|sh| sh.creator)
             .ok_or_else(undecodable)?;
         if let Err(refused) = self.msp.check_signed(&creator, &envelope.payload, &envelope.signature) {
