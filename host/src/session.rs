@@ -9,7 +9,8 @@
 //! ```
 //!
 //! One task reads the stream; each transaction runs in its own task; every outgoing message goes through one
-//! channel. When the stream ends, every transaction task is aborted, which drops its instance. When the host ends
+//! channel. When the stream ends, every transaction task is aborted, which drops its instance, and the stream's
+//! task waits until they are gone. When the host ends
 //! it (the chaincode was removed, the peer broke the protocol, a frame could not be read), every transaction still
 //! in flight gets ERROR first, and the caller ends the stream with the [`SessionError`]'s gRPC status.
 //!
@@ -35,7 +36,7 @@ use crate::ledger::{self, PeerParams, TxLedger};
 use crate::limits;
 use crate::log_throttle::LogThrottle;
 use crate::outbound;
-use crate::quota::placement;
+use crate::quota::{placement, GuestTasks};
 use crate::recording::Transcript;
 use crate::telemetry::{OpenStream, Outcome, TransactionGuard};
 
@@ -135,7 +136,10 @@ pub struct Session {
     outbound: mpsc::Sender<ChaincodeMessage>,
     state: State,
     routes: Routes,
+    /// The tasks this task runs: transactions placed inline and refusals waiting to be sent.
     tasks: JoinSet<()>,
+    /// The transactions on the guest threads: their ends wake no one.
+    guests: GuestTasks,
     /// Refusals at the stream's cap waiting out [`limits::REFUSAL_DELAY`]; when as many wait as the stream has
     /// in-flight slots, the stream is not read until one is sent.
     held_refusals: Arc<tokio::sync::Semaphore>,
@@ -154,6 +158,7 @@ impl Session {
             state: State::Created,
             routes: Routes::default(),
             tasks: JoinSet::new(),
+            guests: GuestTasks::default(),
             held_refusals: Arc::new(tokio::sync::Semaphore::new(limits::MAX_TX_PER_STREAM)),
         }
     }
@@ -177,7 +182,8 @@ impl Session {
         tokio::pin!(handshake_deadline);
         let draining = self.chaincode.draining.clone();
         let result = loop {
-            if draining.is_cancelled() && self.tasks.is_empty() {
+            let stopping = draining.is_cancelled();
+            if stopping && self.tasks.is_empty() && self.guests.is_empty() {
                 break Err(SessionError::Drained);
             }
             let in_handshake = !matches!(self.state, State::Ready(_));
@@ -193,6 +199,7 @@ impl Session {
                     }
                 },
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
+                _ = self.guests.ended(), if stopping && !self.guests.is_empty() => {}
                 _ = &mut handshake_deadline, if in_handshake => {
                     break Err(SessionError::HandshakeTimeout {
                         ccid: self.chaincode.ccid.to_string(),
@@ -201,11 +208,13 @@ impl Session {
                 }
                 _ = self.chaincode.retired.cancelled() => break Err(SessionError::Retired(self.chaincode.ccid.to_string())),
                 // Woken once when the host starts to stop; the check above then ends the stream when it is idle.
-                _ = draining.cancelled(), if self.tasks.is_empty() => {}
+                _ = draining.cancelled(), if !stopping => {}
             }
         };
         self.tasks.abort_all();
+        self.guests.abort_all();
         while self.tasks.join_next().await.is_some() {}
+        self.guests.ended().await;
         if let Err(e) = &result {
             self.fail_in_flight(e).await;
         }
@@ -366,7 +375,7 @@ impl Session {
                 let engine = self.engine.clone();
                 self.tasks.spawn(async move { placement::run(transaction, inline, &engine.quota().threads).await });
             }
-            None => guest_threads.spawn(&mut self.tasks, transaction),
+            None => guest_threads.spawn(&mut self.guests, transaction),
         }
         Ok(())
     }

@@ -27,7 +27,7 @@ use std::time::Duration;
 pub use admission::{Admission, Admitted, Capacity, Demand, Refused, Ticket};
 pub use cpu::{CpuTurns, Turn};
 pub use release::{Release, ReleaseLost};
-pub use threads::GuestThreads;
+pub use threads::{GuestTasks, GuestThreads};
 
 use crate::limits;
 use crate::telemetry::Gauges;

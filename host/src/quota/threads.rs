@@ -14,7 +14,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::runtime::{Builder, Handle, Runtime};
-use tokio::task::JoinSet;
+use tokio::task::AbortHandle;
+use tokio_util::task::TaskTracker;
 
 use crate::telemetry::Gauges;
 use crate::{limits, outbound};
@@ -58,11 +59,12 @@ impl GuestThreads {
     }
 
     /// Runs a transaction on the guest threads, as one of `set`'s tasks (aborted with the set).
-    pub fn spawn<F>(&self, set: &mut JoinSet<()>, task: F)
+    pub fn spawn<F>(&self, set: &mut GuestTasks, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        set.spawn_on(task, &self.handle);
+        set.prune();
+        set.aborts.push(set.tracker.spawn_on(task, &self.handle).abort_handle());
         self.woken();
     }
 
@@ -87,6 +89,51 @@ impl GuestThreads {
     /// What a running guest asks at its epoch checks: whether a woken task waits for a guest thread.
     pub fn backlog(&self) -> Backlog {
         Backlog(self.handle.clone())
+    }
+}
+
+/// One stream's transactions on the guest threads: a `JoinSet` whose tasks' ends wake no one.
+///
+/// A `JoinSet`'s task wakes the set's owner when it ends, and here the owner is the stream's task on a network
+/// thread, asleep at that moment: what the transaction sent is still held on the guest thread ([`outbound`]), to be
+/// handed over together. At c=64 that wake-up, one per transaction and for nothing, was a twentieth of a noop's CPU.
+/// Here the tasks are only counted, and woken for only when the owner waits for them all to end.
+#[derive(Default)]
+pub struct GuestTasks {
+    tracker: TaskTracker,
+    /// Every task's handle; those of ended tasks are pruned as more are spawned.
+    aborts: Vec<AbortHandle>,
+}
+
+impl GuestTasks {
+    /// Whether every task spawned has ended.
+    pub fn is_empty(&self) -> bool {
+        self.tracker.is_empty()
+    }
+
+    /// Ends when every task has ended, those spawned meanwhile included.
+    pub fn ended(&self) -> impl Future<Output = ()> + '_ {
+        self.tracker.close();
+        self.tracker.wait()
+    }
+
+    /// Aborts every task: each is dropped, with its instance, at its next poll or at once if it waits.
+    pub fn abort_all(&mut self) {
+        self.aborts.drain(..).for_each(|task| task.abort());
+    }
+
+    /// Forgets the handles of ended tasks once there are many: a stream has at most
+    /// [`limits::MAX_TX_PER_STREAM`] in flight, so this runs once per that many spawns at most.
+    fn prune(&mut self) {
+        if self.aborts.len() >= 2 * limits::MAX_TX_PER_STREAM {
+            self.aborts.retain(|task| !task.is_finished());
+        }
+    }
+}
+
+impl Drop for GuestTasks {
+    fn drop(&mut self) {
+        self.abort_all();
     }
 }
 
@@ -145,7 +192,7 @@ mod tests {
     async fn on_lower_priority_threads(count: usize) {
         let threads = GuestThreads::new(count, Arc::new(|| {}), Arc::default()).unwrap();
         assert_eq!(threads.threads(), count);
-        let mut set = JoinSet::new();
+        let mut set = GuestTasks::default();
         let (tx, rx) = tokio::sync::oneshot::channel();
         threads.spawn(&mut set, async move {
             let tid = rustix::thread::gettid();
@@ -157,8 +204,38 @@ mod tests {
         assert_eq!(name.as_deref(), Some("wasmcc-guest"));
         let here = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
         assert!(here < limits::GUEST_THREAD_NICE, "the caller's thread keeps its priority");
-        set.join_next().await.unwrap().unwrap();
+        set.ended().await;
         drop(threads);
+    }
+
+    #[tokio::test]
+    async fn a_set_counts_its_tasks_until_they_end_and_aborts_them_when_asked_or_dropped() {
+        let threads = GuestThreads::new(1, Arc::new(|| {}), Arc::default()).unwrap();
+        // A task that waits forever, and tells when it has started and when its future is dropped.
+        let waiting = |set: &mut GuestTasks| {
+            let (started, has_started) = tokio::sync::oneshot::channel();
+            let (dropped, is_dropped) = tokio::sync::oneshot::channel::<()>();
+            threads.spawn(set, async move {
+                let _dropped = dropped;
+                started.send(()).unwrap();
+                std::future::pending::<()>().await;
+            });
+            (has_started, is_dropped)
+        };
+        let mut set = GuestTasks::default();
+        let (started, dropped) = waiting(&mut set);
+        started.await.unwrap();
+        assert!(!set.is_empty(), "counted while it waits");
+        set.abort_all();
+        assert!(dropped.await.is_err(), "aborted, its future is dropped");
+        set.ended().await;
+        assert!(set.is_empty());
+
+        let mut set = GuestTasks::default();
+        let (started, dropped) = waiting(&mut set);
+        started.await.unwrap();
+        drop(set);
+        assert!(dropped.await.is_err(), "a set dropped aborts its tasks");
     }
 
     #[test]
