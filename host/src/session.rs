@@ -208,7 +208,7 @@ impl Session {
                 }
                 _ = self.chaincode.retired.cancelled() => break Err(SessionError::Retired(self.chaincode.ccid.to_string())),
                 // Woken once when the host starts to stop; the check above then ends the stream when it is idle.
-                _ = draining.cancelled(), if !stopping => {}
+                _ = draining.cancelled(), if !stopping && self.tasks.is_empty() => {}
             }
         };
         self.tasks.abort_all();
