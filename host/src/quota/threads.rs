@@ -97,7 +97,7 @@ impl GuestThreads {
 /// A `JoinSet`'s task wakes the set's owner when it ends, and here the owner is the stream's task on a network
 /// thread, asleep at that moment: what the transaction sent is still held on the guest thread (`outbound.rs`), to be
 /// handed over together. At c=64 that wake-up, one per transaction and for nothing, was a twentieth of a noop's CPU.
-/// Here the tasks are only counted, and woken for only when the owner waits for them all to end.
+/// Here the tasks are only counted: their ends wake the owner only while it waits for all of them to end.
 #[derive(Default)]
 pub struct GuestTasks {
     tracker: TaskTracker,
