@@ -9,10 +9,10 @@
 //! ```
 //!
 //! One task reads the stream; each transaction runs in its own task; every outgoing message goes through one
-//! channel. When the stream ends, every transaction task is aborted, which drops its instance, and the stream's
-//! task waits until they are gone. When the host ends
-//! it (the chaincode was removed, the peer broke the protocol, a frame could not be read), every transaction still
-//! in flight gets ERROR first, and the caller ends the stream with the [`SessionError`]'s gRPC status.
+//! channel. When the stream ends, every transaction task is aborted, which drops its instance, and the stream's task
+//! waits until they are gone. When the host ends it (the chaincode was removed, the peer broke the protocol, a frame
+//! could not be read), every transaction still in flight gets ERROR first, and the caller ends the stream with the
+//! [`SessionError`]'s gRPC status.
 //!
 //! The handshake has a deadline ([`limits::REGISTER_TIMEOUT`]): a peer that does not expect the CCID we REGISTER
 //! stays silent, and while it waits for the chaincode it expected it holds its channel's ledger lock.
