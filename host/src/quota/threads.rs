@@ -111,7 +111,8 @@ impl GuestTasks {
         self.tracker.is_empty()
     }
 
-    /// Ends when every task has ended, those spawned meanwhile included.
+    /// Ends when every task has ended, those spawned meanwhile included. It closes the set to do so (tokio-util's
+    /// `TaskTracker` waits only once closed); a closed set still runs and counts what is spawned on it.
     pub fn ended(&self) -> impl Future<Output = ()> + '_ {
         self.tracker.close();
         self.tracker.wait()
