@@ -8,16 +8,17 @@ use std::collections::BTreeMap;
 use prost::bytes::Bytes;
 use prost::Message;
 use sha2::{Digest, Sha256};
-use wasmcc_proto::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
-use wasmcc_proto::protos::{ChaincodeInput, ChaincodeMessage, ChaincodeProposalPayload, Proposal, SignedProposal};
+use wasmcc_proto::common::HeaderType;
+use wasmcc_proto::proposal::{LayerError, ProposalLayers};
+use wasmcc_proto::protos::{ChaincodeInput, ChaincodeMessage, SignedProposal};
 
 /// Why a peer message could not become a transaction context. The text goes back to the peer in ERROR.
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
     #[error("failed to unmarshal input: {0}")]
     Input(prost::DecodeError),
-    #[error("failed to extract proposal: {0}")]
-    Proposal(prost::DecodeError),
+    #[error("failed to extract proposal: {}", .0.source)]
+    Proposal(LayerError),
     #[error("invalid channel header type. Expected {expected} or {config}, received {got}")]
     HeaderType { expected: i32, config: i32, got: i32 },
 }
@@ -85,17 +86,15 @@ impl ProposalInfo {
 }
 
 fn proposal_info(sp: &SignedProposal) -> Result<ProposalInfo, ContextError> {
-    // Decoding from `Bytes`, each layer's byte fields are slices of the one below: nothing is copied.
-    let proposal = Proposal::decode(sp.proposal_bytes.clone()).map_err(ContextError::Proposal)?;
-    let header = Header::decode(proposal.header).map_err(ContextError::Proposal)?;
-    let channel_header = ChannelHeader::decode(header.channel_header).map_err(ContextError::Proposal)?;
-    let endorser = HeaderType::EndorserTransaction as i32;
-    let config = HeaderType::Config as i32;
-    if channel_header.r#type != endorser && channel_header.r#type != config {
-        return Err(ContextError::HeaderType { expected: endorser, config, got: channel_header.r#type });
+    let layers = ProposalLayers::decode(sp).map_err(ContextError::Proposal)?;
+    let (endorser, config, got) =
+        (HeaderType::EndorserTransaction as i32, HeaderType::Config as i32, layers.channel_header.r#type);
+    if got != endorser && got != config {
+        return Err(ContextError::HeaderType { expected: endorser, config, got });
     }
-    let signature_header = SignatureHeader::decode(header.signature_header).map_err(ContextError::Proposal)?;
-    let payload = ChaincodeProposalPayload::decode(proposal.payload).map_err(ContextError::Proposal)?;
+    let signature_header = layers.signature_header().map_err(ContextError::Proposal)?;
+    let payload = layers.payload().map_err(ContextError::Proposal)?;
+    let channel_header = layers.channel_header;
 
     Ok(ProposalInfo {
         signed_proposal: Some(sp.clone()),
@@ -110,6 +109,8 @@ fn proposal_info(sp: &SignedProposal) -> Result<ProposalInfo, ContextError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasmcc_proto::common::{ChannelHeader, Header, SignatureHeader};
+    use wasmcc_proto::protos::{ChaincodeProposalPayload, Proposal};
 
     fn signed(channel_type: i32, nonce: &[u8], creator: &[u8], epoch: u64) -> SignedProposal {
         let ch = ChannelHeader {

@@ -50,6 +50,8 @@ pub mod rpc {
     tonic::include_proto!("google.rpc");
 }
 
+pub mod proposal;
+
 /// Key for per-transaction bookkeeping.
 ///
 /// Both the peer and Fabric's shims key their maps by the bare concatenation of channel and

@@ -16,6 +16,7 @@ use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair, SigningKey};
 use sha2::{Digest, Sha256};
 use wasmcc_proto::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use wasmcc_proto::msp::SerializedIdentity;
+use wasmcc_proto::proposal::{LayerError, ProposalLayers};
 use wasmcc_proto::protos::{
     chaincode_spec, ChaincodeHeaderExtension, ChaincodeId, ChaincodeInput, ChaincodeInvocationSpec,
     ChaincodeProposalPayload, ChaincodeSpec, Proposal, SignedProposal,
@@ -292,18 +293,17 @@ pub fn read_proposal(signed: &SignedProposal) -> Result<ReadProposal, SimError> 
     fn decode<M: Message + Default>(bytes: &Bytes, what: &str) -> Result<M, SimError> {
         M::decode(bytes.clone()).map_err(|e| SimError::BadProposal(format!("{what} does not decode: {e}")))
     }
-    let Proposal { header: header_bytes, payload, .. } = decode(&signed.proposal_bytes, "the proposal")?;
-    let header: Header = decode(&header_bytes, "the proposal's header")?;
-    let channel_header: ChannelHeader = decode(&header.channel_header, "the channel header")?;
-    if channel_header.r#type != HeaderType::EndorserTransaction as i32 {
+    let bad = |e: LayerError| SimError::BadProposal(e.to_string());
+    let layers = ProposalLayers::decode(signed).map_err(bad)?;
+    if layers.channel_header.r#type != HeaderType::EndorserTransaction as i32 {
         return Err(SimError::BadProposal(format!(
             "the header type is {}, not ENDORSER_TRANSACTION",
-            channel_header.r#type
+            layers.channel_header.r#type
         )));
     }
-    let signature_header: SignatureHeader = decode(&header.signature_header, "the signature header")?;
+    let signature_header = layers.signature_header().map_err(bad)?;
     let creator: SerializedIdentity = decode(&signature_header.creator, "the creator")?;
-    let payload: ChaincodeProposalPayload = decode(&payload, "the proposal's payload")?;
+    let payload = layers.payload().map_err(bad)?;
     let invocation: ChaincodeInvocationSpec = decode(&payload.input, "the invocation spec")?;
     let spec = invocation.chaincode_spec.unwrap_or_default();
     let chaincode_name = spec.chaincode_id.map(|id| id.name).unwrap_or_default();
@@ -311,6 +311,7 @@ pub fn read_proposal(signed: &SignedProposal) -> Result<ReadProposal, SimError> 
         return Err(SimError::BadProposal("the proposal names no chaincode".into()));
     }
     let input = spec.input.unwrap_or_default();
+    let ProposalLayers { header_bytes, header, channel_header, .. } = layers;
     Ok(ReadProposal {
         channel_id: channel_header.channel_id,
         txid: channel_header.tx_id,
