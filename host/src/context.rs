@@ -87,8 +87,9 @@ impl ProposalInfo {
 
 fn proposal_info(sp: &SignedProposal) -> Result<ProposalInfo, ContextError> {
     let layers = ProposalLayers::decode(sp).map_err(ContextError::Proposal)?;
-    let (endorser, config, got) =
-        (HeaderType::EndorserTransaction as i32, HeaderType::Config as i32, layers.channel_header.r#type);
+    let endorser = HeaderType::EndorserTransaction as i32;
+    let config = HeaderType::Config as i32;
+    let got = layers.channel_header.r#type;
     if got != endorser && got != config {
         return Err(ContextError::HeaderType { expected: endorser, config, got });
     }

@@ -59,7 +59,10 @@ impl ProposalLayers {
     pub fn decode(signed: &SignedProposal) -> Result<Self, LayerError> {
         let proposal: Proposal = decode(&signed.proposal_bytes, Layer::Proposal)?;
         let header: Header = decode(&proposal.header, Layer::Header)?;
-        let channel_header = decode(&header.channel_header, Layer::ChannelHeader)?;
+        // From a slice, not a `Bytes`: the channel header has no field that could share its buffer, and a clone of
+        // the `Bytes` would be one more update of the read buffer's reference count, which the network thread shares.
+        let channel_header = ChannelHeader::decode(header.channel_header.as_ref())
+            .map_err(|source| LayerError { layer: Layer::ChannelHeader, source })?;
         Ok(ProposalLayers { header_bytes: proposal.header, header, channel_header, payload_bytes: proposal.payload })
     }
 
