@@ -9,7 +9,7 @@ use prost::bytes::Bytes;
 use prost::Message;
 use sha2::{Digest, Sha256};
 use wasmcc_proto::common::HeaderType;
-use wasmcc_proto::proposal::{LayerError, ProposalLayers};
+use wasmcc_proto::proposal::{LayerError, ProposalContents, ProposalLayers};
 use wasmcc_proto::protos::{ChaincodeInput, ChaincodeMessage, SignedProposal};
 
 /// Why a peer message could not become a transaction context. The text goes back to the peer in ERROR.
@@ -93,10 +93,8 @@ fn proposal_info(sp: &SignedProposal) -> Result<ProposalInfo, ContextError> {
     if got != endorser && got != config {
         return Err(ContextError::HeaderType { expected: endorser, config, got });
     }
-    let signature_header = layers.signature_header().map_err(ContextError::Proposal)?;
-    let payload = layers.payload().map_err(ContextError::Proposal)?;
-    let channel_header = layers.channel_header;
-
+    let ProposalContents { channel_header, signature_header, payload } =
+        layers.into_contents().map_err(ContextError::Proposal)?;
     Ok(ProposalInfo {
         signed_proposal: Some(sp.clone()),
         creator: signature_header.creator,

@@ -8,7 +8,7 @@
 //!
 //! Decoding from `Bytes`, each layer's byte fields are slices of the one below: nothing is copied.
 
-use prost::bytes::Bytes;
+use prost::bytes::{Buf, Bytes};
 use prost::Message;
 
 use crate::common::{ChannelHeader, Header, SignatureHeader};
@@ -22,6 +22,17 @@ pub enum Layer {
     ChannelHeader,
     SignatureHeader,
     Payload,
+    /// Inside the signature header: the creator's `msp.SerializedIdentity`.
+    Creator,
+    /// Inside the payload: the `ChaincodeInvocationSpec` a peer reads the chaincode's name from.
+    InvocationSpec,
+}
+
+impl Layer {
+    /// Decodes this layer. From `Bytes`, the message's own byte fields are slices of them (nothing copied).
+    pub fn decode<M: Message + Default>(self, bytes: impl Buf) -> Result<M, LayerError> {
+        M::decode(bytes).map_err(|source| LayerError { layer: self, source })
+    }
 }
 
 impl std::fmt::Display for Layer {
@@ -32,6 +43,8 @@ impl std::fmt::Display for Layer {
             Layer::ChannelHeader => "the channel header",
             Layer::SignatureHeader => "the signature header",
             Layer::Payload => "the proposal's payload",
+            Layer::Creator => "the creator",
+            Layer::InvocationSpec => "the invocation spec",
         })
     }
 }
@@ -45,7 +58,9 @@ pub struct LayerError {
     pub source: prost::DecodeError,
 }
 
-/// A signed proposal decoded down to its channel header; the signature header and the payload on request.
+/// A signed proposal decoded down to its channel header; the signature header and the payload on request, by
+/// reference ([`ProposalLayers::signature_header`], [`ProposalLayers::payload`]) or, for a reader that keeps neither
+/// the header nor its bytes, by value ([`ProposalLayers::into_contents`]).
 #[derive(Debug, Clone)]
 pub struct ProposalLayers {
     /// The proposal's header as it was signed, and decoded.
@@ -57,26 +72,38 @@ pub struct ProposalLayers {
 
 impl ProposalLayers {
     pub fn decode(signed: &SignedProposal) -> Result<Self, LayerError> {
-        let proposal: Proposal = decode(&signed.proposal_bytes, Layer::Proposal)?;
-        let header: Header = decode(&proposal.header, Layer::Header)?;
+        let proposal: Proposal = Layer::Proposal.decode(signed.proposal_bytes.clone())?;
+        let header: Header = Layer::Header.decode(proposal.header.clone())?;
         // From a slice, not a `Bytes`: the channel header has no field that could share its buffer, and a clone of
         // the `Bytes` would be one more update of the read buffer's reference count, which the network thread shares.
-        let channel_header = ChannelHeader::decode(header.channel_header.as_ref())
-            .map_err(|source| LayerError { layer: Layer::ChannelHeader, source })?;
+        let channel_header = Layer::ChannelHeader.decode(header.channel_header.as_ref())?;
         Ok(ProposalLayers { header_bytes: proposal.header, header, channel_header, payload_bytes: proposal.payload })
     }
 
     pub fn signature_header(&self) -> Result<SignatureHeader, LayerError> {
-        decode(&self.header.signature_header, Layer::SignatureHeader)
+        Layer::SignatureHeader.decode(self.header.signature_header.clone())
     }
 
     pub fn payload(&self) -> Result<ChaincodeProposalPayload, LayerError> {
-        decode(&self.payload_bytes, Layer::Payload)
+        Layer::Payload.decode(self.payload_bytes.clone())
+    }
+
+    /// The channel header, and the signature header and payload decoded from the bytes this value owns: no slice
+    /// of the message is cloned to decode them (each clone and drop is an update of the read buffer's reference
+    /// count, which the network thread shares), so a transaction's context takes this way.
+    pub fn into_contents(self) -> Result<ProposalContents, LayerError> {
+        let signature_header = Layer::SignatureHeader.decode(self.header.signature_header)?;
+        let payload = Layer::Payload.decode(self.payload_bytes)?;
+        Ok(ProposalContents { channel_header: self.channel_header, signature_header, payload })
     }
 }
 
-fn decode<M: Message + Default>(bytes: &Bytes, layer: Layer) -> Result<M, LayerError> {
-    M::decode(bytes.clone()).map_err(|source| LayerError { layer, source })
+/// What a chaincode learns from a proposal: its channel header, signature header and payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProposalContents {
+    pub channel_header: ChannelHeader,
+    pub signature_header: SignatureHeader,
+    pub payload: ChaincodeProposalPayload,
 }
 
 #[cfg(test)]
@@ -101,6 +128,8 @@ mod tests {
         assert_eq!(Header::decode(layers.header_bytes.clone()).unwrap(), layers.header);
         assert_eq!(layers.signature_header().unwrap(), sh);
         assert_eq!(layers.payload().unwrap(), payload);
+        let contents = layers.into_contents().unwrap();
+        assert_eq!((contents.channel_header, contents.signature_header, contents.payload), (ch, sh, payload));
     }
 
     #[test]
@@ -114,5 +143,12 @@ mod tests {
 
         let bad = SignedProposal { proposal_bytes: Bytes::from_static(&[0xff]), signature: Bytes::new() };
         assert_eq!(ProposalLayers::decode(&bad).unwrap_err().layer, Layer::Proposal);
+        assert_eq!(layers.into_contents().unwrap_err().layer, Layer::SignatureHeader);
+    }
+
+    #[test]
+    fn inner_layers_name_themselves() {
+        let err = Layer::Creator.decode::<SignatureHeader>(&[0xff][..]).unwrap_err();
+        assert!(err.to_string().starts_with("the creator does not decode"), "{err}");
     }
 }

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use prost::Message;
 use rcgen::{BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use wasmcc_proto::msp::SerializedIdentity;
+use wasmcc_proto::proposal::Layer;
 use wasmcc_proto::protos::SignedProposal;
 use x509_parser::pem::parse_x509_pem;
 
@@ -91,8 +91,8 @@ impl Msp {
     /// and that `signature` is its signature of `message`: what every signed request to a peer is checked for.
     pub fn check_signed(&self, creator: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SimError> {
         let denied = |why: String| SimError::AccessDenied(why);
-        let creator = SerializedIdentity::decode(creator)
-            .map_err(|_| SimError::BadProposal("the creator does not decode".into()))?;
+        let creator: SerializedIdentity =
+            Layer::Creator.decode(creator).map_err(|e| SimError::BadProposal(e.to_string()))?;
         if creator.mspid != self.mspid {
             return Err(denied(format!(
                 "the creator's organisation is {:?}; this network has only {:?}",

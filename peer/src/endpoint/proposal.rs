@@ -16,7 +16,7 @@ use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair, SigningKey};
 use sha2::{Digest, Sha256};
 use wasmcc_proto::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use wasmcc_proto::msp::SerializedIdentity;
-use wasmcc_proto::proposal::{LayerError, ProposalLayers};
+use wasmcc_proto::proposal::{Layer, LayerError, ProposalLayers};
 use wasmcc_proto::protos::{
     chaincode_spec, ChaincodeHeaderExtension, ChaincodeId, ChaincodeInput, ChaincodeInvocationSpec,
     ChaincodeProposalPayload, ChaincodeSpec, Proposal, SignedProposal,
@@ -290,9 +290,6 @@ pub struct ReadProposal {
 /// Decodes a client's proposal the way a peer's endorser does, refusing what it would refuse before running
 /// anything: a proposal that does not decode, is not an endorser transaction, or names no chaincode.
 pub fn read_proposal(signed: &SignedProposal) -> Result<ReadProposal, SimError> {
-    fn decode<M: Message + Default>(bytes: &Bytes, what: &str) -> Result<M, SimError> {
-        M::decode(bytes.clone()).map_err(|e| SimError::BadProposal(format!("{what} does not decode: {e}")))
-    }
     let bad = |e: LayerError| SimError::BadProposal(e.to_string());
     let layers = ProposalLayers::decode(signed).map_err(bad)?;
     if layers.channel_header.r#type != HeaderType::EndorserTransaction as i32 {
@@ -302,9 +299,9 @@ pub fn read_proposal(signed: &SignedProposal) -> Result<ReadProposal, SimError> 
         )));
     }
     let signature_header = layers.signature_header().map_err(bad)?;
-    let creator: SerializedIdentity = decode(&signature_header.creator, "the creator")?;
+    let creator: SerializedIdentity = Layer::Creator.decode(signature_header.creator.clone()).map_err(bad)?;
     let payload = layers.payload().map_err(bad)?;
-    let invocation: ChaincodeInvocationSpec = decode(&payload.input, "the invocation spec")?;
+    let invocation: ChaincodeInvocationSpec = Layer::InvocationSpec.decode(payload.input.clone()).map_err(bad)?;
     let spec = invocation.chaincode_spec.unwrap_or_default();
     let chaincode_name = spec.chaincode_id.map(|id| id.name).unwrap_or_default();
     if chaincode_name.is_empty() {
