@@ -90,6 +90,13 @@ pub enum SimError {
     BlockLog(#[from] BlockLogError),
 }
 
+/// A layer of a client's proposal that does not decode is a proposal a peer refuses.
+impl From<wasmcc_proto::proposal::LayerError> for SimError {
+    fn from(e: wasmcc_proto::proposal::LayerError) -> Self {
+        SimError::BadProposal(e.to_string())
+    }
+}
+
 /// Builds chaincode arguments from anything byte-like: `args(["put", "k", "v"])`.
 pub fn args<I>(items: I) -> Vec<Vec<u8>>
 where

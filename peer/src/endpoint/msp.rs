@@ -91,8 +91,7 @@ impl Msp {
     /// and that `signature` is its signature of `message`: what every signed request to a peer is checked for.
     pub fn check_signed(&self, creator: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SimError> {
         let denied = |why: String| SimError::AccessDenied(why);
-        let creator: SerializedIdentity =
-            Layer::Creator.decode(creator).map_err(|e| SimError::BadProposal(e.to_string()))?;
+        let creator: SerializedIdentity = Layer::Creator.decode(creator)?;
         if creator.mspid != self.mspid {
             return Err(denied(format!(
                 "the creator's organisation is {:?}; this network has only {:?}",

@@ -16,7 +16,7 @@ use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair, SigningKey};
 use sha2::{Digest, Sha256};
 use wasmcc_proto::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use wasmcc_proto::msp::SerializedIdentity;
-use wasmcc_proto::proposal::{Layer, LayerError, ProposalLayers};
+use wasmcc_proto::proposal::{Layer, ProposalLayers};
 use wasmcc_proto::protos::{
     chaincode_spec, ChaincodeHeaderExtension, ChaincodeId, ChaincodeInput, ChaincodeInvocationSpec,
     ChaincodeProposalPayload, ChaincodeSpec, Proposal, SignedProposal,
@@ -290,18 +290,17 @@ pub struct ReadProposal {
 /// Decodes a client's proposal the way a peer's endorser does, refusing what it would refuse before running
 /// anything: a proposal that does not decode, is not an endorser transaction, or names no chaincode.
 pub fn read_proposal(signed: &SignedProposal) -> Result<ReadProposal, SimError> {
-    let bad = |e: LayerError| SimError::BadProposal(e.to_string());
-    let layers = ProposalLayers::decode(signed).map_err(bad)?;
+    let layers = ProposalLayers::decode(signed)?;
     if layers.channel_header.r#type != HeaderType::EndorserTransaction as i32 {
         return Err(SimError::BadProposal(format!(
             "the header type is {}, not ENDORSER_TRANSACTION",
             layers.channel_header.r#type
         )));
     }
-    let signature_header = layers.signature_header().map_err(bad)?;
-    let creator: SerializedIdentity = Layer::Creator.decode(signature_header.creator.clone()).map_err(bad)?;
-    let payload = layers.payload().map_err(bad)?;
-    let invocation: ChaincodeInvocationSpec = Layer::InvocationSpec.decode(payload.input.clone()).map_err(bad)?;
+    let signature_header = layers.signature_header()?;
+    let creator: SerializedIdentity = Layer::Creator.decode(signature_header.creator.clone())?;
+    let payload = layers.payload()?;
+    let invocation: ChaincodeInvocationSpec = Layer::InvocationSpec.decode(payload.input.clone())?;
     let spec = invocation.chaincode_spec.unwrap_or_default();
     let chaincode_name = spec.chaincode_id.map(|id| id.name).unwrap_or_default();
     if chaincode_name.is_empty() {
@@ -383,6 +382,19 @@ mod tests {
         let got = spec.input.unwrap();
         assert_eq!(got.args, input.args);
         assert!(got.is_init);
+    }
+
+    #[test]
+    fn a_creator_that_does_not_decode_is_refused_by_name() {
+        let ch = ChannelHeader { r#type: HeaderType::EndorserTransaction as i32, ..Default::default() };
+        let sh = SignatureHeader { creator: Bytes::from_static(&[0xff]), nonce: Bytes::from_static(b"n") };
+        let header = Header { channel_header: ch.encode_to_vec().into(), signature_header: sh.encode_to_vec().into() };
+        let proposal = Proposal { header: header.encode_to_vec().into(), ..Default::default() };
+        let signed = SignedProposal { proposal_bytes: proposal.encode_to_vec().into(), signature: Bytes::new() };
+        match read_proposal(&signed) {
+            Err(SimError::BadProposal(text)) => assert!(text.starts_with("the creator does not decode"), "{text}"),
+            other => panic!("expected a refused proposal, got {:?}", other.map(|p| p.txid)),
+        }
     }
 
     #[test]
